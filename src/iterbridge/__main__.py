@@ -1,0 +1,3 @@
+from iterbridge.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""Generated users: user i is a pure function of (seed, i), so a million of them cost no memory.
+
+Emails and userIds carry the index ("olivia.brown42@example.net", "u0000042") so a lookup by either goes
+straight to the record. Signup dates grow with the index, like a real sign-up history.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from iterbridge.constants import MANAGED_USER_FIELDS
+from iterbridge.sandbox.data import words
+from iterbridge.sandbox.data.project import Project
+from iterbridge.sandbox.data.rand import Rng, derive, mix64
+from iterbridge.sandbox.data.timefmt import DAY_MS, iterable_time
+
+K_USERS, K_MEMBERSHIP = 20, 21
+
+# Custom user fields of every Iterable field type, and their getFields types.
+CUSTOM_FIELDS: dict[str, str] = {
+    "firstName": "string",
+    "lastName": "string",
+    "city": "string",
+    "favoriteCategory": "string",
+    "loyaltyPoints": "long",
+    "totalOrders": "long",
+    "lifetimeValue": "double",
+    "isVip": "boolean",
+    "acceptsMarketing": "boolean",
+    "birthday": "date",
+    "lastPurchaseDate": "date",
+    "address": "object",
+    "address.street": "string",
+    "address.city": "string",
+    "address.zip": "string",
+    "address.country": "string",
+    "interests": "string",
+    "homeLocation": "geo_location",
+}
+
+SIGNUP_SOURCES = ("API", "Import", "ListAPI", "WebForm")
+_SOURCE_EDGES = (0.45, 0.7, 0.9, 1.0)
+_EMAIL = re.compile(r"^[a-z]+\.[a-z]+(\d+)@")
+_USER_ID = re.compile(r"^u(\d{7,})$")
+SIGNUP_HISTORY_DAYS = 540
+
+
+def user_fields() -> dict[str, str]:
+    """What users/getFields reports: Iterable-managed fields, then the custom ones."""
+    fields = dict(MANAGED_USER_FIELDS)
+    fields.update(
+        {
+            "itblInternal.emailDomain": "string",
+            "itblInternal.documentCreatedAt": "date",
+            "itblInternal.documentUpdatedAt": "date",
+            "devices.token": "string",
+            "devices.platform": "string",
+        }
+    )
+    fields.update(CUSTOM_FIELDS)
+    return fields
+
+
+class UserGenerator:
+    """Base users of the project, by index."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.seed = project.seed
+        self.count = project.size.users
+        self.first_signup_ms = project.anchor_ms - SIGNUP_HISTORY_DAYS * DAY_MS
+        self._signup_step = (SIGNUP_HISTORY_DAYS * DAY_MS - DAY_MS) / self.count
+        self._list_slots = {lst["id"]: slot for slot, lst in enumerate(project.lists)}
+        self._list_thresholds = [int(project.list_rates[lst["id"]] * 256) for lst in project.lists]
+        self._list_ids = [lst["id"] for lst in project.lists]
+        self._channels = [c["id"] for c in project.channels if c["channelType"] == "Marketing"]
+        self._opt_out_types = [mt["id"] for mt in project.message_types if mt["subscriptionPolicy"] == "OptOut"]
+        self._opt_in_types = [mt["id"] for mt in project.message_types if mt["subscriptionPolicy"] == "OptIn"]
+
+    # ---- identity ------------------------------------------------------------------------------------
+
+    def identity(self, index: int) -> tuple[str, str | None, str]:
+        """(email, userId or None, email domain) of user `index`."""
+        key = mix64(derive(self.seed, K_USERS) ^ index)
+        first = words.FIRST_NAMES[key % len(words.FIRST_NAMES)]
+        last = words.LAST_NAMES[(key >> 8) % len(words.LAST_NAMES)]
+        domain = words.EMAIL_DOMAINS[(key >> 16) % len(words.EMAIL_DOMAINS)]
+        user_id = f"u{index:07d}" if (key >> 24) % 100 < 85 else None
+        return f"{first}.{last}{index}@{domain}", user_id, domain
+
+    def email(self, index: int) -> str:
+        return self.identity(index)[0]
+
+    def index_of_email(self, email: str) -> int | None:
+        match = _EMAIL.match(email)
+        if not match:
+            return None
+        index = int(match.group(1))
+        if index < self.count and self.email(index) == email:
+            return index
+        return None
+
+    def index_of_user_id(self, user_id: str) -> int | None:
+        match = _USER_ID.match(user_id)
+        if not match:
+            return None
+        index = int(match.group(1))
+        if index < self.count and self.identity(index)[1] == user_id:
+            return index
+        return None
+
+    # ---- time line ---------------------------------------------------------------------------------------
+
+    def signup_ms(self, index: int) -> int:
+        jitter = mix64(derive(self.seed, K_USERS, 1) ^ index) % max(1, int(self._signup_step))
+        return self.first_signup_ms + int(index * self._signup_step) + jitter
+
+    def profile_updated_ms(self, index: int) -> int:
+        signup = self.signup_ms(index)
+        key = mix64(derive(self.seed, K_USERS, 2) ^ index)
+        if key % 100 < 35:  # never touched since sign-up
+            return signup + (key >> 8) % 60_000
+        return signup + (key >> 8) % max(1, self.project.anchor_ms - signup)
+
+    # ---- lists ---------------------------------------------------------------------------------------------
+
+    def _membership_word(self, index: int, word: int) -> int:
+        return mix64(derive(self.seed, K_MEMBERSHIP, word) ^ index)
+
+    def in_list(self, list_id: int, index: int) -> bool:
+        slot = self._list_slots.get(list_id)
+        if slot is None:
+            return False
+        byte = (self._membership_word(index, slot // 8) >> ((slot % 8) * 8)) & 0xFF
+        return byte < self._list_thresholds[slot]
+
+    def list_ids(self, index: int) -> list[int]:
+        found: list[int] = []
+        word = 0
+        for slot, list_id in enumerate(self._list_ids):
+            if slot % 8 == 0:
+                word = self._membership_word(index, slot // 8)
+            if ((word >> ((slot % 8) * 8)) & 0xFF) < self._list_thresholds[slot]:
+                found.append(list_id)
+        return found
+
+    # ---- the profile -------------------------------------------------------------------------------------
+
+    def data_fields(self, index: int) -> dict[str, Any]:
+        """The user's dataFields as GET /api/users/{email} serves them (nested objects kept nested)."""
+        email, user_id, domain = self.identity(index)
+        rng = Rng(derive(self.seed, K_USERS, 3, index))
+        signup = self.signup_ms(index)
+        updated = self.profile_updated_ms(index)
+        first, rest = email.split(".", 1)
+        last = rest.split("@")[0].rstrip("0123456789")
+        city, _, country = rng.choice(words.CITIES)
+        fields: dict[str, Any] = {
+            "email": email,
+            "signupDate": iterable_time(signup),
+            "signupSource": rng.weighted(SIGNUP_SOURCES, _SOURCE_EDGES),
+            "profileUpdatedAt": iterable_time(updated),
+            "emailListIds": self.list_ids(index),
+            "unsubscribedChannelIds": [rng.choice(self._channels)] if rng.chance(0.08) else [],
+            "unsubscribedMessageTypeIds": [rng.choice(self._opt_out_types)] if rng.chance(0.06) else [],
+            "subscribedMessageTypeIds": rng.sample(self._opt_in_types, rng.below(len(self._opt_in_types) + 1)),
+            "itblInternal": {
+                "emailDomain": domain,
+                "documentCreatedAt": iterable_time(signup),
+                "documentUpdatedAt": iterable_time(updated),
+            },
+            "firstName": first.capitalize(),
+            "lastName": last.capitalize(),
+        }
+        if user_id is not None:
+            fields["userId"] = user_id
+        if rng.chance(0.4):
+            fields["phoneNumber"] = f"+1555{rng.between(1_000_000, 9_999_999)}"
+        if rng.chance(0.9):
+            fields["city"] = city
+        if rng.chance(0.7):
+            fields["favoriteCategory"] = rng.choice(words.CATEGORIES)
+        orders = rng.below(40) if rng.chance(0.75) else 0
+        fields["totalOrders"] = orders
+        fields["loyaltyPoints"] = orders * rng.between(5, 120)
+        if orders:
+            fields["lifetimeValue"] = round(orders * (15 + rng.random() * 140), 2)
+            fields["lastPurchaseDate"] = iterable_time(signup + rng.below(max(1, updated - signup + 1)))
+        fields["isVip"] = orders > 25
+        if rng.chance(0.85):
+            fields["acceptsMarketing"] = rng.chance(0.8)
+        if rng.chance(0.6):
+            year, month, day = rng.between(1955, 2006), rng.between(1, 12), rng.between(1, 28)
+            fields["birthday"] = f"{year:04d}-{month:02d}-{day:02d}"
+        if rng.chance(0.7):
+            fields["address"] = {
+                "street": f"{rng.between(1, 9999)} {rng.choice(words.STREETS)}",
+                "city": city,
+                "zip": f"{rng.between(10000, 99999)}",
+                "country": country,
+            }
+        if rng.chance(0.6):
+            fields["interests"] = rng.sample(words.INTERESTS, rng.between(1, 3))
+        if rng.chance(0.3):
+            fields["homeLocation"] = {
+                "lat": round(rng.random() * 140 - 70, 5),
+                "lon": round(rng.random() * 340 - 170, 5),
+            }
+        if rng.chance(0.3):
+            fields["devices"] = [
+                {
+                    "token": rng.hex(64),
+                    "platform": rng.choice(("APNS", "GCM")),
+                    "applicationName": "brand-app",
+                    "endpointEnabled": rng.chance(0.9),
+                    "dataFields": {},
+                }
+            ]
+        return fields
+
+
+def user_document(data_fields: dict[str, Any]) -> dict[str, Any]:
+    """The body of GET /api/users/{email}: {"user": {"email", "dataFields", "userId"?}}."""
+    user: dict[str, Any] = {"email": data_fields["email"], "dataFields": data_fields}
+    if data_fields.get("userId") is not None:
+        user["userId"] = data_fields["userId"]
+    return {"user": user}
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects → dotted keys, as the user export serves profiles ("itblInternal.emailDomain")."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not _is_geo(value):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _is_geo(value: dict[str, Any]) -> bool:
+    return set(value) == {"lat", "lon"}

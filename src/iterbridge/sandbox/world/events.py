@@ -1,0 +1,83 @@
+"""Events: generated journeys plus events tracked by API (track, trackBulk, purchases)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.sandbox.data.events import Event
+
+if TYPE_CHECKING:
+    from iterbridge.sandbox.world import World
+
+
+@dataclass(frozen=True)
+class Located:
+    """An event with the identity of its user, ready to be shaped for an endpoint."""
+
+    event: Event
+    email: str
+    user_id: str | None
+
+
+class EventStore:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._tracked: list[tuple[int, int, Located]] = []  # (createdAt, sequence, event), sorted
+        self._by_id: dict[str, Located] = {}
+        self._sequence = 0
+
+    def track(
+        self,
+        event_type: str,
+        email: str,
+        user_id: str | None,
+        created_ms: int,
+        fields: dict[str, Any],
+        event_id: str | None = None,
+    ) -> None:
+        """Store a tracked event; an existing id is replaced (Iterable's update-by-id)."""
+        now = self.world.now()
+        located = Located(Event(event_type, created_ms, now, -1, fields), email, user_id)
+
+        def apply() -> None:
+            if event_id is not None and event_id in self._by_id:
+                old = self._by_id[event_id]
+                self._tracked = [entry for entry in self._tracked if entry[2] is not old]
+            if event_id is not None:
+                self._by_id[event_id] = located
+            self._sequence += 1
+            bisect.insort(self._tracked, (created_ms, self._sequence, located), key=lambda e: (e[0], e[1]))
+
+        self.world.later(apply)
+
+    def in_window(self, types: frozenset[str] | None, start_ms: int, end_ms: int) -> Iterator[Located]:
+        """Generated then tracked events of these types created in [start_ms, end_ms), visible now."""
+        world = self.world
+        now = world.now()
+        users = world.users
+        identity = world.user_generator.identity
+        for event in world.event_generator.in_window(types, start_ms, end_ms, now):
+            email, user_id, _ = identity(event.user_index)
+            if not users.is_deleted(email):
+                yield Located(event, email, user_id)
+        first = bisect.bisect_left(self._tracked, start_ms, key=lambda e: e[0])
+        for created_ms, _, located in self._tracked[first:]:
+            if created_ms >= end_ms:
+                break
+            if (types is None or located.event.type in types) and users.exists(located.email):
+                yield located
+
+    def of_user(self, email: str) -> list[Located]:
+        """Every visible event of a user, oldest first."""
+        world = self.world
+        found: list[Located] = []
+        index = world.users.index_of(email)
+        if index is not None:
+            _, user_id, _ = world.user_generator.identity(index)
+            found.extend(Located(e, email, user_id) for e in world.event_generator.of_user(index, world.now()))
+        found.extend(located for _, _, located in self._tracked if located.email == email)
+        found.sort(key=lambda located: located.event.created_ms)
+        return found
