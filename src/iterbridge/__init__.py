@@ -7,4 +7,46 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from iterbridge.connection import Connection, KeyCheck, Skipped, connect
+from iterbridge.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    FatalApiError,
+    IterbridgeError,
+    MissingRequiredFilter,
+    QueryError,
+    RateLimitError,
+    RetriableApiError,
+    SkippableApiError,
+    TransferError,
+    UnknownColumn,
+    UnknownObject,
+    UnsupportedOperation,
+)
+from iterbridge.objects.base import Condition, RowResult, WriteReport
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "Condition",
+    "ConfigurationError",
+    "Connection",
+    "FatalApiError",
+    "IterbridgeError",
+    "KeyCheck",
+    "MissingRequiredFilter",
+    "QueryError",
+    "RateLimitError",
+    "RetriableApiError",
+    "RowResult",
+    "SkippableApiError",
+    "Skipped",
+    "TransferError",
+    "UnknownColumn",
+    "UnknownObject",
+    "UnsupportedOperation",
+    "WriteReport",
+    "__version__",
+    "connect",
+]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from iterbridge import __version__
+from iterbridge.cli.objects import describe_command, objects_command
+from iterbridge.cli.profile import check_command, profile_group
 from iterbridge.cli.sandbox import sandbox
 
 
@@ -14,4 +16,5 @@ def main() -> None:
     """Iterable ⇄ SQL, CSV and relational databases."""
 
 
-main.add_command(sandbox)
+for command in (sandbox, objects_command, describe_command, check_command, profile_group):
+    main.add_command(command)

@@ -1,0 +1,244 @@
+"""HTTP to Iterable: one pooled httpx2 client per connection, rate limits, retries, error classification.
+
+Errors are classified by HTTP status, never by the body's `code` (the real API sends `code: "Success"` with
+some 400s): 401/403 are authentication errors, other 4xx are fatal, 429, 5xx, timeouts and dropped
+connections are retried with backoff — a 429's Retry-After when present, else the endpoint's own refill
+interval. Every message that reaches an exception or a log is redacted of the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+import orjson
+import stamina
+
+from iterbridge import __version__
+from iterbridge.api.ratelimit import ClientRateLimiter
+from iterbridge.api.redaction import install_log_filter, redact, register_secret
+from iterbridge.errors import (
+    ApiError,
+    AuthenticationError,
+    FatalApiError,
+    RateLimitError,
+    RetriableApiError,
+    SkippableApiError,
+)
+
+log = logging.getLogger("iterbridge.api")
+
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts per request, total time per request, backoff bounds (seconds)."""
+
+    attempts: int = 8
+    timeout_s: float = 900.0
+    wait_initial_s: float = 0.5
+    wait_max_s: float = 60.0
+    wait_jitter_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 10.0
+    read_s: float = 300.0  # long exports and huge list member bodies stream slowly (API-NOTES)
+
+
+class TransportFailure(RetriableApiError):
+    """No usable answer: connection refused or dropped, or a timeout."""
+
+
+class ApiClient:
+    """Send requests to one Iterable project. `endpoint` is a route template: "GET /api/users/{email}"."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        limiter: ClientRateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        register_secret(api_key)
+        install_log_filter()
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter or ClientRateLimiter()
+        self.retry = retry or RetryPolicy()
+        timeouts = timeouts or Timeouts()
+        self._http = httpx2.Client(
+            base_url=self.base_url,
+            headers={"Api-Key": api_key, "User-Agent": f"iterbridge/{__version__}"},
+            transport=transport,
+            timeout=httpx2.Timeout(timeouts.read_s, connect=timeouts.connect_s),
+        )
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"ApiClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- requests --------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        endpoint: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        params: Any = None,
+        json: Any = None,
+        skippable: bool = False,
+    ) -> httpx2.Response:
+        """Send with rate limiting and retries; return the successful response (body read)."""
+        with self._attempts(endpoint, skippable) as attempts:
+            for attempt in attempts:
+                with attempt:
+                    return self._send(endpoint, path, params, json, stream=False)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def json(self, endpoint: str, **kwargs: Any) -> Any:
+        response = self.request(endpoint, **kwargs)
+        try:
+            return orjson.loads(response.content) if response.content.strip() else {}
+        except orjson.JSONDecodeError:
+            raise FatalApiError(
+                f"Iterable answered {endpoint} with something that is not JSON: {_snippet(response)}",
+                status=response.status_code,
+                endpoint=endpoint,
+            ) from None
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        endpoint: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        params: Any = None,
+        skippable: bool = False,
+    ) -> Iterator[httpx2.Response]:
+        """A streamed response whose status was checked (with retries); the body is the caller's to read.
+
+        A connection dropped while the body streams is the caller's to handle (an export re-reads its window).
+        """
+        with self._attempts(endpoint, skippable) as attempts:
+            for attempt in attempts:
+                with attempt:
+                    response = self._send(endpoint, path, params, None, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    # ---- internals ---------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _attempts(self, endpoint: str, skippable: bool) -> Iterator[Any]:
+        policy = self.retry
+
+        def backoff(error: Exception) -> bool | float:
+            if not isinstance(error, RetriableApiError):
+                return False
+            if isinstance(error, RateLimitError):
+                self.limiter.penalise(endpoint)
+                wait = error.retry_after or self.limiter.seconds_per_call(endpoint)
+                if wait:
+                    log.warning("%s: rate limited by Iterable; waiting %.1f s", endpoint, wait)
+                    return float(wait)
+            log.warning("%s: %s; retrying", endpoint, error)
+            return True
+
+        attempts = stamina.retry_context(
+            on=backoff,
+            attempts=policy.attempts,
+            timeout=policy.timeout_s,
+            wait_initial=policy.wait_initial_s,
+            wait_max=policy.wait_max_s,
+            wait_jitter=policy.wait_jitter_s,
+        )
+        try:
+            yield attempts
+        except RetriableApiError as error:
+            if skippable and (error.status >= 500 or isinstance(error, TransportFailure)):
+                raise SkippableApiError(str(error), status=error.status, code=error.code, endpoint=endpoint) from None
+            raise
+
+    def _send(
+        self, endpoint: str, path: Mapping[str, object] | None, params: Any, json: Any, *, stream: bool
+    ) -> httpx2.Response:
+        method, template = endpoint.split(" ", 1)
+        url = _PATH_PARAM.sub(lambda m: quote(str((path or {})[m.group(1)]), safe="@+"), template)
+        self.limiter.acquire(endpoint)
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            request = self._http.build_request(method, url, params=params, json=json)
+            response = self._http.send(request, stream=stream)
+        except httpx2.TimeoutException as error:
+            raise TransportFailure(f"{endpoint}: timed out ({type(error).__name__})", endpoint=endpoint) from None
+        except httpx2.TransportError as error:
+            raise TransportFailure(
+                f"{endpoint}: connection failed ({redact(str(error)) or type(error).__name__})", endpoint=endpoint
+            ) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("%s → %d in %.0f ms", endpoint, response.status_code, elapsed_ms)
+        if response.is_success:
+            return response
+        if stream:
+            response.read()
+            response.close()
+        raise classify(endpoint, response)
+
+
+def classify(endpoint: str, response: httpx2.Response) -> ApiError:
+    """The error an unsuccessful response stands for — by status, never by the body's code."""
+    status = response.status_code
+    code, message = _error_text(response)
+    text = redact(f"{endpoint} → {status}{f' {code}' if code else ''}: {message}")
+    kwargs: dict[str, Any] = {"status": status, "code": code, "endpoint": endpoint}
+    if status == 429:
+        retry_after = response.headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+        return RateLimitError(text, retry_after=seconds, **kwargs)
+    if status in (401, 403):
+        return AuthenticationError(text, **kwargs)
+    if status >= 500 or status == 408:
+        return RetriableApiError(text, **kwargs)
+    return FatalApiError(text, **kwargs)
+
+
+def _error_text(response: httpx2.Response) -> tuple[str | None, str]:
+    body = response.content
+    if body.strip().startswith(b"{"):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            parsed = orjson.loads(body)
+            if isinstance(parsed, dict):
+                msg = str(parsed.get("msg") or "")
+                code = parsed.get("code")
+                if code == "BadJsonBody" and parsed.get("params"):
+                    # The msg echoes the request; the params say what was wrong.
+                    msg = f"invalid JSON body: {orjson.dumps(parsed['params']).decode()}"
+                return (str(code) if code else None), msg[:500]
+    return None, _snippet(response)
+
+
+def _snippet(response: httpx2.Response) -> str:
+    text = response.text
+    title = _TITLE.search(text)
+    if title:
+        return title.group(1).strip()
+    return " ".join(text.split())[:300]

@@ -1,0 +1,69 @@
+"""One parser for every timestamp format Iterable serves (API-NOTES §12, DESIGN trap 9).
+
+Epoch milliseconds (campaigns, templates, lists, catalog items, in-app), "YYYY-MM-DD HH:MM:SS +00:00"
+(users, events, exports), ISO-8601 with or without the offset's colon, "Z", fractional seconds, and the
+malformed double fraction "2025-12-19T22:43:34.134105.000Z" — all to an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PATTERN = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})"  # date
+    r"(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?"  # time
+    r"(?:\.(\d+))?(?:\.\d+)?"  # fraction (and the malformed second fraction)
+    r"\s*(Z|[+-]\d{2}:?\d{2}|[+-]\d{2})?)?\s*$"  # zone
+)
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An Iterable timestamp → aware UTC datetime; None for None/empty. Raises ValueError when unparsable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, (int, float)):
+        return from_epoch(value)
+    text = str(value)
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return from_epoch(int(stripped))
+    match = _PATTERN.match(text)
+    if not match:
+        raise ValueError(f"not a timestamp: {text!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime(
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC
+    )
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        moment -= sign * offset
+    return moment
+
+
+def from_epoch(number: float) -> datetime:
+    """Epoch milliseconds (or seconds, told apart by size) → UTC datetime."""
+    seconds = number / 1000 if abs(number) >= 100_000_000_000 else number
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    return int((moment - _EPOCH).total_seconds() * 1000) if moment.tzinfo else int(moment.timestamp() * 1000)
+
+
+def iterable_format(moment: datetime) -> str:
+    """The request format of export and template date filters: "yyyy-MM-dd HH:mm:ss" in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sql_text(moment: datetime | None) -> str | None:
+    """The SQL text form: "YYYY-MM-DD HH:MM:SS" in UTC, so SQLite's date functions work."""
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,131 @@
+"""`iterbridge objects` and `iterbridge describe OBJECT`: the catalog, for people (tables) and machines (--json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from iterbridge.cli.common import connection_options, handle_errors, open_connection
+from iterbridge.errors import ConfigurationError
+from iterbridge.objects import OBJECTS, get_object
+from iterbridge.objects.base import Column, ObjectDef
+from iterbridge.objects.procedures import PROCEDURES
+
+
+def _operations(obj: ObjectDef) -> list[str]:
+    return ["read", *obj.writes]
+
+
+def _object_summary(obj: ObjectDef) -> dict[str, Any]:
+    return {
+        "name": obj.name,
+        "description": obj.description,
+        "operations": _operations(obj),
+        "keys": list(obj.keys),
+        "required_filters": list(obj.required_filters),
+        "pushed_filters": list(obj.filters),
+        "cursor": obj.cursor,
+    }
+
+
+def _column_summary(column: Column) -> dict[str, Any]:
+    return {
+        "name": column.name,
+        "type": column.type.value,
+        "key": column.key,
+        "read_only": column.read_only,
+        "import_only": column.import_only,
+        "description": column.description,
+    }
+
+
+@click.command("objects")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def objects_command(as_json: bool) -> None:
+    """List the Iterable objects, what can be done with each, and the stored procedures."""
+    if as_json:
+        listing = [
+            {
+                "name": p.name,
+                "description": p.description,
+                "params": [{"name": a.name, "type": a.kind, "required": a.required} for a in p.params],
+            }
+            for p in PROCEDURES.values()
+        ]
+        click.echo(
+            json.dumps({"objects": [_object_summary(o) for o in OBJECTS.values()], "procedures": listing}, indent=2)
+        )
+        return
+    table = Table(title="Iterable objects")
+    for heading in ("object", "operations", "key", "required filter", "cursor"):
+        table.add_column(heading, no_wrap=heading == "object")
+    for obj in OBJECTS.values():
+        table.add_row(
+            obj.name,
+            ", ".join(_operations(obj)),
+            ", ".join(obj.keys),
+            " or ".join(obj.required_filters) or "—",
+            obj.cursor or "—",
+        )
+    console = Console()
+    console.print(table)
+    procedures = Table(title="Stored procedures (CALL)")
+    procedures.add_column("procedure")
+    procedures.add_column("arguments")
+    procedures.add_column("description")
+    for procedure in PROCEDURES.values():
+        arguments = ", ".join(a.name if a.required else f"{a.name}={json.dumps(a.default)}" for a in procedure.params)
+        procedures.add_row(procedure.name, arguments, procedure.description)
+    console.print(procedures)
+
+
+@click.command("describe")
+@click.argument("object_name", metavar="OBJECT")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@connection_options
+@handle_errors
+def describe_command(
+    object_name: str, as_json: bool, profile: str | None, region: str | None, base_url: str | None, sandbox: bool
+) -> None:
+    """Columns, keys, filters and operations of one object.
+
+    Users' custom fields come from the project: they are listed when a key is configured (or --sandbox).
+    """
+    obj = get_object(object_name)
+    columns = list(obj.columns)
+    note = ""
+    if obj.dynamic_columns is not None:
+        try:
+            with open_connection(profile, region, base_url, sandbox) as conn:
+                columns = list(conn.columns(obj))
+        except ConfigurationError:
+            note = "custom fields are added from the project's users/getFields once a key is configured"
+    if as_json:
+        click.echo(
+            json.dumps(
+                {**_object_summary(obj), "columns": [_column_summary(c) for c in columns], "note": note or None},
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"{obj.name} — {obj.description}")
+    for heading in ("column", "type", "key", "writable", "notes"):
+        table.add_column(heading)
+    for column in columns:
+        writable = "import only" if column.import_only else ("no" if column.read_only else "yes")
+        notes = column.description or ("pushed to the API" if column.name in obj.filters else "")
+        table.add_row(column.name, column.type.value, "✓" if column.key else "", writable, notes)
+    console = Console()
+    console.print(table)
+    console.print(f"operations: {', '.join(_operations(obj))}")
+    if obj.required_filters:
+        console.print(f"required filter: {' or '.join(obj.required_filters)}")
+    if obj.cursor:
+        console.print(f"incremental cursor: {obj.cursor}")
+    if note:
+        console.print(note)

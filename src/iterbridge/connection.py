@@ -1,0 +1,312 @@
+"""A connection to one Iterable project: the API client, the object catalog, reads, writes and actions.
+
+import iterbridge
+
+with iterbridge.connect() as conn:                 # key from argument, environment or profile
+    for row in conn.read("Campaigns", where={"CampaignState": "Running"}, columns=["Id", "Name"]):
+        ...
+    report = conn.insert("Lists", [{"Name": "VIP"}])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from iterbridge.api.client import ApiClient, RetryPolicy
+from iterbridge.api.exports import WindowPolicy
+from iterbridge.api.ratelimit import ClientRateLimiter
+from iterbridge.errors import (
+    AuthenticationError,
+    FatalApiError,
+    MissingRequiredFilter,
+    QueryError,
+    UnknownColumn,
+)
+from iterbridge.objects import OBJECTS, get_object
+from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, RowResult, WriteReport
+from iterbridge.objects.procedures import get_procedure
+from iterbridge.settings import Settings, resolve
+
+if TYPE_CHECKING:
+    from iterbridge.sandbox import Sandbox, SandboxConfig
+
+log = logging.getLogger("iterbridge")
+
+_OPERATORS = {"=", "==", "in", "<", "<=", ">", ">="}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A slice of data a read could not get, with Iterable's reason (e.g. a list whose members fail)."""
+
+    object: str
+    slice: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    region: str
+    base_url: str
+    read_only: bool
+
+    @property
+    def can_export(self) -> bool:
+        return not self.read_only
+
+    def describe(self) -> str:
+        kind = (
+            "read-only key: metadata only (no exports, no list members, no writes)"
+            if self.read_only
+            else ("server-side key: every object can be read and written")
+        )
+        return f"key accepted by {self.base_url} ({self.region}); {kind}"
+
+
+@dataclass
+class Connection:
+    settings: Settings
+    client: ApiClient
+    suppress_extended_requests: bool = False
+    window_policy: WindowPolicy = field(default_factory=WindowPolicy)
+    sandbox: Sandbox | None = None
+    skipped: list[Skipped] = field(default_factory=list)
+    _columns: dict[str, tuple[Column, ...]] = field(default_factory=dict)
+    _user_fields: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"Connection(base_url={self.settings.base_url!r}, region={self.settings.region!r})"
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- the catalog -------------------------------------------------------------------------------------
+
+    @property
+    def objects(self) -> list[str]:
+        return list(OBJECTS)
+
+    def object(self, name: str) -> ObjectDef:
+        return get_object(name)
+
+    def columns(self, obj: ObjectDef | str) -> tuple[Column, ...]:
+        """An object's columns; for Users, with the project's custom fields (asked once per connection)."""
+        obj = self.object(obj) if isinstance(obj, str) else obj
+        if obj.name not in self._columns:
+            extra = obj.dynamic_columns(self) if obj.dynamic_columns else ()
+            self._columns[obj.name] = obj.columns + extra
+        return self._columns[obj.name]
+
+    def user_fields(self) -> dict[str, str]:
+        if self._user_fields is None:
+            self._user_fields = dict(self.client.json("GET /api/users/getFields").get("fields") or {})
+        return self._user_fields
+
+    def skip(self, obj: str, part: str, reason: str) -> None:
+        log.warning("%s: skipped %s: %s", obj, part, reason)
+        self.skipped.append(Skipped(obj, part, reason))
+
+    # ---- reading -----------------------------------------------------------------------------------------
+
+    def read(
+        self,
+        obj: str,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row]:
+        """Rows of an object, as dicts keyed by column, matching every condition of `where`.
+
+        `where` maps a column to a value (=), a list/tuple/set (IN), a Condition, or a list of Conditions
+        (e.g. [Condition(">=", start), Condition("<", end)]). What the API can answer is pushed to it;
+        everything is also checked locally, so pushdown never changes the result.
+        """
+        definition = self.object(obj)
+        available = self.columns(definition)
+        selected = (
+            [self._column(definition, available, name) for name in columns] if columns else [c.name for c in available]
+        )
+        conditions = self._conditions(definition, available, where or {})
+        request = ReadRequest(list(dict.fromkeys([*selected, *definition.keys, *conditions])), conditions, limit)
+        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
+            raise MissingRequiredFilter(definition.name, definition.required_filters)
+        return self._filtered(definition.reader(self, definition, request), conditions, selected, limit)
+
+    @staticmethod
+    def _filtered(
+        rows: Iterator[Row], conditions: dict[str, list[Condition]], selected: list[str], limit: int | None
+    ) -> Iterator[Row]:
+        produced = 0
+        if limit is not None and limit <= 0:
+            return
+        for row in rows:
+            if all(condition.matches(row.get(name)) for name, found in conditions.items() for condition in found):
+                yield {name: row.get(name) for name in selected}
+                produced += 1
+                if limit is not None and produced >= limit:
+                    return
+
+    @staticmethod
+    def _column(obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
+        lowered = name.lower()
+        for column in available:
+            if column.name.lower() == lowered:
+                return column.name
+        raise UnknownColumn(obj.name, name, [c.name for c in available])
+
+    def _conditions(
+        self, obj: ObjectDef, available: tuple[Column, ...], where: Mapping[str, Any]
+    ) -> dict[str, list[Condition]]:
+        conditions: dict[str, list[Condition]] = {}
+        for name, value in where.items():
+            column = self._column(obj, available, name)
+            items = (
+                value if isinstance(value, list) and value and all(isinstance(v, Condition) for v in value) else [value]
+            )
+            for item in items:
+                if isinstance(item, Condition):
+                    if item.op not in _OPERATORS:
+                        raise QueryError(f"unsupported operator {item.op!r} on {obj.name}.{column}")
+                    condition = Condition("=" if item.op == "==" else item.op, item.value)
+                elif isinstance(item, (list, tuple, set, frozenset)):
+                    condition = Condition("in", list(item))
+                else:
+                    condition = Condition("=", item)
+                conditions.setdefault(column, []).append(condition)
+        return conditions
+
+    # ---- writing -----------------------------------------------------------------------------------------
+
+    def insert(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        return self._write("insert", obj, rows)
+
+    def update(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        return self._write("update", obj, rows)
+
+    def delete(self, obj: str, keys: Iterable[Mapping[str, Any]]) -> WriteReport:
+        return self._write("delete", obj, keys)
+
+    def _write(self, operation: str, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        from iterbridge.errors import UnsupportedOperation
+
+        definition = self.object(obj)
+        write = definition.writes.get(operation)
+        if write is None:
+            raise UnsupportedOperation(definition.name, operation, list(definition.writes))
+        available = self.columns(definition)
+        by_name = {c.name: c for c in available}
+        prepared: list[Row] = []
+        for row in rows:
+            canonical = {self._column(definition, available, name): value for name, value in row.items()}
+            if operation != "delete":
+                for name, value in canonical.items():
+                    column = by_name[name]
+                    if value is not None and column.read_only and not (column.key and operation == "update"):
+                        raise QueryError(
+                            f"{definition.name}.{name} is read-only; writable columns: "
+                            + ", ".join(c.name for c in available if not c.read_only)
+                        )
+            prepared.append(canonical)
+        report = WriteReport(operation, definition.name)
+        valid: list[tuple[int, Row]] = []
+        for position, row in enumerate(prepared):
+            missing = [group for group in write.required if not any(_given(row.get(c)) for c in group)]
+            if missing:
+                wanted = "; ".join(" or ".join(group) for group in missing)
+                report.results.append(RowResult(position, False, f"missing {wanted}"))
+            else:
+                valid.append((position, row))
+        calls_before = self.client.calls
+        if valid:
+            sent = write.send(self, definition, [row for _, row in valid])
+            for result in sent:
+                original = valid[result.index][0]
+                report.results.append(RowResult(original, result.ok, result.error, result.keys))
+        report.results.sort(key=lambda r: r.index)
+        report.api_calls = self.client.calls - calls_before
+        return report
+
+    # ---- actions -----------------------------------------------------------------------------------------
+
+    def call(self, procedure: str, *args: Any, **kwargs: Any) -> str:
+        """Run a stored procedure (TriggerCampaign, AbortCampaign, CancelScheduledOrRecurringCampaign);
+        returns Iterable's message."""
+        return get_procedure(procedure).run(self, args, kwargs)
+
+    def check(self) -> KeyCheck:
+        """Verify the key with one cheap call, then learn whether it may read everything."""
+        self.client.json("GET /api/channels")
+        read_only = False
+        try:
+            self.client.request("GET /api/lists/getUsers", params={"listId": 0})
+        except AuthenticationError:
+            read_only = True
+        except FatalApiError:
+            pass  # 400 "Invalid email list id": the key may read list members
+        return KeyCheck(self.settings.region, self.settings.base_url, read_only)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def connect(
+    api_key: str | None = None,
+    *,
+    region: str | None = None,
+    base_url: str | None = None,
+    profile: str | None = None,
+    suppress_extended_requests: bool = False,
+    rate_limit_factor: float | None = 1.0,
+    transport: httpx2.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    window_policy: WindowPolicy | None = None,
+    sandbox: bool | SandboxConfig = False,
+) -> Connection:
+    """Connect to an Iterable project — or, with `sandbox=True`, to an embedded sandbox started for it.
+
+    Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL, then a
+    profile of the config file. `rate_limit_factor` must match the server (1.0 for Iterable; the
+    sandbox's xN; None when its limits are off).
+    """
+    started: Sandbox | None = None
+    if sandbox:
+        from iterbridge.sandbox import Sandbox, SandboxConfig
+
+        config = sandbox if isinstance(sandbox, SandboxConfig) else SandboxConfig()
+        started = Sandbox(config).start()
+        api_key, base_url, rate_limit_factor = config.api_key, started.url, config.rate_limit_factor
+    settings = resolve(api_key, region=region, base_url=base_url, profile=profile)
+    client = ApiClient(
+        settings.base_url,
+        settings.api_key,
+        transport=transport,
+        limiter=ClientRateLimiter(rate_limit_factor),
+        retry=retry,
+    )
+    return Connection(
+        settings,
+        client,
+        suppress_extended_requests=suppress_extended_requests,
+        window_policy=window_policy or WindowPolicy(),
+        sandbox=started,
+    )

@@ -1,0 +1,120 @@
+"""Every error iterbridge raises, as one tree. The CLI turns each into a one-line message and an exit code.
+
+    IterbridgeError
+    ├── ConfigurationError            settings, profiles, a missing API key
+    ├── ApiError                      Iterable answered with an error, or could not be reached
+    │   ├── FatalApiError             retrying cannot help: bad key, bad parameters, not found
+    │   │   └── AuthenticationError   401/403: the key is wrong, or lacks the permission
+    │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections — still failing after retries
+    │   │   └── RateLimitError        429 after every retry
+    │   └── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
+    ├── QueryError                    a request the catalog cannot serve
+    │   ├── QuerySyntaxError          SQL that does not parse
+    │   ├── UnknownObject             no such object (the closest names are suggested)
+    │   ├── UnknownColumn             no such column of an object
+    │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
+    │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
+    └── TransferError                 a bad input row or file in an import
+
+Messages never contain the API key: errors carrying Iterable's text are redacted when built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class IterbridgeError(Exception):
+    """The root of every error iterbridge raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigurationError(IterbridgeError):
+    exit_code = 2
+
+
+class ApiError(IterbridgeError):
+    """Iterable answered with an error (or did not answer). `status` is the HTTP status, 0 for no answer."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, status: int = 0, code: str | None = None, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+
+
+class FatalApiError(ApiError):
+    pass
+
+
+class AuthenticationError(FatalApiError):
+    exit_code = 4
+
+
+class RetriableApiError(ApiError):
+    pass
+
+
+class RateLimitError(RetriableApiError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class SkippableApiError(ApiError):
+    """A slice of data Iterable cannot serve; the job reports it and goes on."""
+
+
+class QueryError(IterbridgeError):
+    exit_code = 2
+
+
+class QuerySyntaxError(QueryError):
+    pass
+
+
+class UnknownObject(QueryError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        suggestions = closest(name, known)
+        hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown object {name!r}{hint}")
+        self.name = name
+
+
+class UnknownColumn(QueryError):
+    def __init__(self, object_name: str, column: str, known: Iterable[str]) -> None:
+        suggestions = closest(column, known)
+        hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"{object_name} has no column {column!r}{hint}")
+        self.object_name = object_name
+        self.column = column
+
+
+class MissingRequiredFilter(QueryError):
+    def __init__(self, object_name: str, filters: Iterable[str]) -> None:
+        wanted = " or ".join(f"{name} = …" for name in filters)
+        super().__init__(f"{object_name} can only be read for given users: add a filter on {wanted}")
+        self.object_name = object_name
+
+
+class UnsupportedOperation(QueryError):
+    def __init__(self, object_name: str, operation: str, supported: Iterable[str]) -> None:
+        allowed = ", ".join(supported) or "none (read only)"
+        super().__init__(f"{object_name} does not support {operation}; it supports: {allowed}")
+        self.object_name = object_name
+        self.operation = operation
+
+
+class TransferError(IterbridgeError):
+    pass
+
+
+def closest(name: str, known: Iterable[str], limit: int = 2) -> list[str]:
+    import difflib
+
+    candidates = {k.lower(): k for k in known}
+    found = difflib.get_close_matches(name.lower(), list(candidates), n=limit, cutoff=0.6)
+    return [candidates[match] for match in found]

@@ -1,0 +1,257 @@
+"""What an object declaration is made of: columns, filters, a read strategy, write operations.
+
+The SQL engine, CSV transfer, replication and sync all work from these declarations; an object module
+declares, the strategies in `reading.py` and `writing.py` do the work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.api.timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+
+class SqlType(StrEnum):
+    TEXT = "TEXT"
+    INTEGER = "INTEGER"
+    REAL = "REAL"
+    BOOLEAN = "BOOLEAN"
+    TIMESTAMP = "TIMESTAMP"
+    JSON = "JSON"
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its PascalCase name, SQL type, where its value comes from, and how it may be written.
+
+    `source` is a dotted path into the API record ("metadata.name"); None for columns with no read source
+    (import-only ones, which always read NULL).
+    """
+
+    name: str
+    type: SqlType
+    source: str | None = None
+    key: bool = False
+    read_only: bool = False
+    import_only: bool = False
+    description: str = ""
+
+    def read(self, record: dict[str, Any]) -> Any:
+        if self.source is None or self.import_only:
+            return None
+        value: Any = record
+        for part in self.source.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
+                # A flattened export key ("itblInternal.emailDomain") is one part, not two.
+                return record.get(self.source)
+        return convert(value, self.type)
+
+
+def convert(value: Any, sql_type: SqlType) -> Any:
+    """An API value → the column's Python type (datetime for timestamps; dict/list kept for JSON)."""
+    if value is None:
+        return None
+    try:
+        if sql_type is SqlType.TIMESTAMP:
+            return parse_timestamp(value)
+        if sql_type is SqlType.INTEGER:
+            return int(value) if not isinstance(value, (list, dict)) else None
+        if sql_type is SqlType.REAL:
+            return float(value)
+        if sql_type is SqlType.BOOLEAN:
+            if isinstance(value, str):
+                return value.strip().lower() in ("true", "1", "yes")
+            return bool(value)
+        if sql_type is SqlType.TEXT:
+            return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One pushed or local condition on a column: =, in, <, <=, >, >=."""
+
+    op: str
+    value: Any
+
+    def matches(self, actual: Any) -> bool:
+        if self.op == "in":
+            return any(_equal(actual, v) for v in self.value)
+        if actual is None:
+            return False
+        if self.op == "=":
+            return _equal(actual, self.value)
+        left, right = _comparable(actual, self.value)
+        if left is None or right is None:
+            return False
+        if self.op == "<":
+            return bool(left < right)
+        if self.op == "<=":
+            return bool(left <= right)
+        if self.op == ">":
+            return bool(left > right)
+        if self.op == ">=":
+            return bool(left >= right)
+        raise ValueError(f"unknown operator {self.op!r}")
+
+
+def _comparable(actual: Any, wanted: Any) -> tuple[Any, Any]:
+    if isinstance(actual, datetime):
+        return actual, parse_timestamp(wanted) if not isinstance(wanted, datetime) else wanted
+    if isinstance(actual, (int, float)) and isinstance(wanted, str):
+        try:
+            return actual, float(wanted)
+        except ValueError:
+            return None, None
+    return actual, wanted
+
+
+def _equal(actual: Any, wanted: Any) -> bool:
+    if isinstance(actual, datetime) and not isinstance(wanted, datetime):
+        try:
+            return actual == parse_timestamp(wanted)
+        except ValueError:
+            return False
+    if isinstance(actual, bool) or isinstance(wanted, bool):
+        return bool(actual) == bool(wanted) and actual is not None and wanted is not None
+    if isinstance(actual, (int, float)) and isinstance(wanted, str):
+        try:
+            return actual == float(wanted)
+        except ValueError:
+            return False
+    if isinstance(actual, str) and isinstance(wanted, (int, float)):
+        return actual == str(wanted)
+    return bool(actual == wanted)
+
+
+@dataclass
+class ReadRequest:
+    """What a reader is asked for: columns, the conditions per column, a row limit (None: all)."""
+
+    columns: list[str]
+    where: dict[str, list[Condition]] = field(default_factory=dict)
+    limit: int | None = None
+
+    def values(self, column: str) -> list[Any] | None:
+        """The values a column must equal (from = or IN), or None when unconstrained that way."""
+        found: list[Any] | None = None
+        for condition in self.where.get(column, []):
+            values = (
+                list(condition.value) if condition.op == "in" else [condition.value] if condition.op == "=" else None
+            )
+            if values is None:
+                continue
+            found = values if found is None else [v for v in found if any(_equal(v, w) for w in values)]
+        return found
+
+    def bounds(self, column: str) -> tuple[datetime | None, datetime | None]:
+        """[lower, upper) of a timestamp column from its range conditions (inclusive lower, exclusive upper,
+        widened to whole seconds so no boundary row is lost; the exact test happens locally)."""
+        lower: datetime | None = None
+        upper: datetime | None = None
+        for condition in self.where.get(column, []):
+            if condition.op not in (">", ">=", "<", "<=", "="):
+                continue
+            try:
+                moment = parse_timestamp(condition.value)
+            except ValueError:
+                continue
+            if moment is None:
+                continue
+            if condition.op in (">", ">=", "="):
+                floor = moment.replace(microsecond=0)
+                lower = floor if lower is None else max(lower, floor)
+            if condition.op in ("<", "<=", "="):
+                from datetime import timedelta
+
+                ceiling = moment.replace(microsecond=0) + timedelta(seconds=1)
+                upper = ceiling if upper is None else min(upper, ceiling)
+        return lower, upper
+
+    def wants(self, column: str) -> bool:
+        return column in self.columns
+
+
+Row = dict[str, Any]
+Reader = Callable[["Connection", "ObjectDef", ReadRequest], Iterator[Row]]
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """The outcome of one written row: its position in the input, success, Iterable's reason, new keys."""
+
+    index: int
+    ok: bool
+    error: str | None = None
+    keys: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WriteReport:
+    operation: str
+    object: str
+    results: list[RowResult] = field(default_factory=list)
+    api_calls: int = 0
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for r in self.results if r.ok)
+
+    @property
+    def failed(self) -> list[RowResult]:
+        return [r for r in self.results if not r.ok]
+
+
+Writer = Callable[["Connection", "ObjectDef", Sequence[Row]], list[RowResult]]
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write operation: the columns every row needs (`required`, each entry a group of which one must
+    be present) and the function that sends a batch of valid rows."""
+
+    send: Writer
+    required: tuple[tuple[str, ...], ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    reader: Reader
+    filters: tuple[str, ...] = ()  # columns whose = / IN (or ranges, for cursors) the reader pushes to the API
+    required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
+    writes: dict[str, Write] = field(default_factory=dict)
+    cursor: str | None = None
+    dynamic_columns: Callable[[Connection], tuple[Column, ...]] | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.key)
+
+    def column(self, name: str) -> Column | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+
+def rows_from(records: Iterator[dict[str, Any]], columns: Sequence[Column]) -> Iterator[Row]:
+    for record in records:
+        yield {column.name: column.read(record) for column in columns}

@@ -1,0 +1,34 @@
+"""Catalogs: GET /api/catalogs (paged, wrapped in params); create and delete (API-NOTES §3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.objects.base import Column, ObjectDef, Row, SqlType, Write
+from iterbridge.objects.reading import paged
+from iterbridge.objects.writing import per_row
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+
+def _create(conn: Connection, row: Row) -> dict[str, Any]:
+    conn.client.request("POST /api/catalogs/{catalogName}", path={"catalogName": row["Name"]})
+    return {"Name": row["Name"]}
+
+
+def _delete(conn: Connection, row: Row) -> dict[str, Any]:
+    conn.client.request("DELETE /api/catalogs/{catalogName}", path={"catalogName": row["Name"]})
+    return {"Name": row["Name"]}
+
+
+CATALOGS = ObjectDef(
+    name="Catalogs",
+    description="Catalogs of items (products, stores, articles…) usable in message personalisation.",
+    columns=(Column("Name", SqlType.TEXT, "name", key=True),),
+    reader=paged("GET /api/catalogs", "catalogNames", page_size=100),
+    writes={
+        "insert": Write(per_row(_create), required=(("Name",),), description="POST /api/catalogs/{catalogName}"),
+        "delete": Write(per_row(_delete), required=(("Name",),), description="DELETE /api/catalogs/{catalogName}"),
+    },
+)

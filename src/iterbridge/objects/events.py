@@ -1,0 +1,177 @@
+"""Events: a user's events from GET /api/export/userEvents when filtered by Email or UserId; otherwise the
+export API (data.json) per event type, by CreatedAt window. Insert tracks custom events in bulk
+(POST /api/events/trackBulk) (API-NOTES §4, §10).
+
+Iterable's export records carry no event id: Id is Iterable's `id` where a record has one, otherwise a
+stable hash of the record, so the same event always gets the same Id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from iterbridge.api.exports import ExportReader
+from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
+from iterbridge.constants import EXPORT_DATA_TYPES
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.list_users import _refused
+from iterbridge.objects.writing import bulk, present
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+EVENT_TYPES = tuple(t for t in EXPORT_DATA_TYPES if t != "user")
+BULK_SIZE = 1000
+# Fields with a column of their own, or Iterable's bookkeeping: everything else goes to DataFields.
+_OWN = {
+    "id",
+    "email",
+    "userId",
+    "createdAt",
+    "eventName",
+    "campaignId",
+    "templateId",
+    "messageId",
+    "_type",
+    "eventType",
+    "itblInternal",
+    "eventUpdatedAt",
+    "dataFields",
+}
+
+
+def to_row(record: dict[str, Any], event_type: str) -> Row:
+    data = {k: v for k, v in record.items() if k not in _OWN}
+    if isinstance(record.get("dataFields"), dict):
+        data.update(record["dataFields"])
+    created = parse_timestamp(record.get("createdAt"))
+    row: Row = {
+        "EventType": event_type,
+        "EventName": record.get("eventName"),
+        "Email": record.get("email"),
+        "UserId": None if record.get("userId") is None else str(record["userId"]),
+        "CreatedAt": created,
+        "CampaignId": record.get("campaignId"),
+        "TemplateId": record.get("templateId"),
+        "MessageId": record.get("messageId"),
+        "DataFields": data,
+    }
+    row["Id"] = str(record["id"]) if record.get("id") else stable_id(row)
+    return row
+
+
+def stable_id(row: Row) -> str:
+    created = row["CreatedAt"]
+    identity = [
+        row["EventType"],
+        created.isoformat() if created else None,
+        row["Email"],
+        row["UserId"],
+        row["EventName"],
+        row["CampaignId"],
+        row["TemplateId"],
+        row["MessageId"],
+        row["DataFields"],
+    ]
+    digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return digest[:32]
+
+
+def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    wanted_types = request.values("EventType")
+    for param, column in (("email", "Email"), ("userId", "UserId")):
+        users = request.values(column)
+        if users is None:
+            continue
+        for user in users:
+            response = conn.client.request(
+                "GET /api/export/userEvents", params={param: user, "includeCustomEvents": "true"}
+            )
+            for line in response.content.splitlines():
+                if line.strip():
+                    record = orjson.loads(line)
+                    event_type = str(record.get("_type") or record.get("eventType") or "")
+                    if wanted_types is None or event_type in wanted_types:
+                        yield to_row(record, event_type)
+        return
+    since, until = request.bounds("CreatedAt")
+    campaigns = request.values("CampaignId")
+    campaign_id = int(campaigns[0]) if campaigns is not None and len(campaigns) == 1 else None
+    end = until or datetime.now(UTC)
+    for event_type in wanted_types or EVENT_TYPES:
+        if event_type not in EVENT_TYPES:
+            continue
+        reader = ExportReader(
+            conn.client, str(event_type), since, end, campaign_id=campaign_id, policy=conn.window_policy
+        )
+        for record in reader:
+            yield to_row(record, str(event_type))
+
+
+def _track(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
+    events = []
+    for _, row in batch:
+        event: dict[str, Any] = {"eventName": str(row["EventName"])}
+        if present(row, "Email"):
+            event["email"] = row["Email"]
+        if present(row, "UserId"):
+            event["userId"] = str(row["UserId"])
+        if present(row, "Id"):
+            event["id"] = str(row["Id"])
+        if present(row, "CreatedAt"):
+            moment = parse_timestamp(row["CreatedAt"])
+            if moment is not None:
+                event["createdAt"] = to_epoch_ms(moment) // 1000
+        for column, field in (("CampaignId", "campaignId"), ("TemplateId", "templateId")):
+            if present(row, column):
+                event[field] = int(row[column])
+        if present(row, "DataFields"):
+            fields = row["DataFields"]
+            event["dataFields"] = json.loads(fields) if isinstance(fields, str) else fields
+        events.append(event)
+    answer = conn.client.json("POST /api/events/trackBulk", json={"events": events})
+    refused = _refused(answer)
+    refused_ids = {str(u): "no such user" for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
+    results = []
+    for position, row in batch:
+        reason = (
+            refused.get(str(row.get("Email"))) if present(row, "Email") else refused_ids.get(str(row.get("UserId")))
+        )
+        if reason is None and str(row.get("EventName")) in (answer.get("disallowedEventNames") or []):
+            reason = "event name not allowed by the project"
+        results.append(RowResult(position, reason is None, reason))
+    return results
+
+
+EVENTS = ObjectDef(
+    name="Events",
+    description="Custom and system events (sends, opens, clicks, purchases…); insert tracks custom events.",
+    columns=(
+        Column("Id", SqlType.TEXT, "Id", key=True),
+        Column("EventType", SqlType.TEXT, "EventType", read_only=True),
+        Column("EventName", SqlType.TEXT, "EventName"),
+        Column("Email", SqlType.TEXT, "Email"),
+        Column("UserId", SqlType.TEXT, "UserId"),
+        Column("CreatedAt", SqlType.TIMESTAMP, "CreatedAt"),
+        Column("CampaignId", SqlType.INTEGER, "CampaignId"),
+        Column("TemplateId", SqlType.INTEGER, "TemplateId"),
+        Column("MessageId", SqlType.TEXT, "MessageId", read_only=True),
+        Column("DataFields", SqlType.JSON, "DataFields"),
+    ),
+    reader=_read,
+    filters=("Email", "UserId", "EventType", "CreatedAt", "CampaignId"),
+    writes={
+        "insert": Write(
+            bulk(_track, BULK_SIZE),
+            required=(("EventName",), ("Email", "UserId")),
+            description="POST /api/events/trackBulk (custom events; an Id makes a re-send replace)",
+        ),
+    },
+    cursor="CreatedAt",
+)

@@ -1,0 +1,121 @@
+"""ListUsers: list members from GET /api/lists/getUsers (plain text, 5/min, no paging — API-NOTES §6);
+add with lists/subscribe, remove with lists/unsubscribe.
+
+A list whose members Iterable cannot serve (some always answer 500) is skipped and reported, never
+silently: the connection's `skipped` records it with the reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from iterbridge.errors import RetriableApiError, SkippableApiError
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.writing import bulk
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+BULK_SIZE = 1000
+DROP_RETRIES = 3
+_DROPS = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout)
+
+
+def members(conn: Connection, list_id: int) -> Iterator[str]:
+    """Every member email of a list, read completely before the first is given (no duplicates on a retry)."""
+    for attempt in range(DROP_RETRIES + 1):
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            try:
+                with conn.client.stream(
+                    "GET /api/lists/getUsers", params={"listId": list_id}, skippable=True
+                ) as response:
+                    for chunk in response.iter_bytes():
+                        spool.write(chunk)
+            except _DROPS:
+                if attempt == DROP_RETRIES:
+                    raise SkippableApiError(f"the members of list {list_id} kept being cut off") from None
+                continue
+            spool.seek(0)
+            for line in spool:
+                email = line.decode().strip()
+                if email:
+                    yield email
+            return
+
+
+def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    list_ids = request.values("ListId")
+    if list_ids is None:
+        list_ids = [row["Id"] for row in conn.read("Lists", columns=["Id"])]
+    for list_id in list_ids:
+        try:
+            for email in members(conn, int(list_id)):
+                yield {"ListId": int(list_id), "Email": email}
+        except (SkippableApiError, RetriableApiError) as error:
+            conn.skip("ListUsers", f"list {list_id}", str(error))
+
+
+def _membership(endpoint: str) -> Any:
+    def send(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
+        results: list[RowResult] = []
+        grouped: dict[int, list[tuple[int, Row]]] = {}
+        for position, row in batch:
+            grouped.setdefault(int(row["ListId"]), []).append((position, row))
+        for list_id, rows in grouped.items():
+            body = {"listId": list_id, "subscribers": [{"email": str(r["Email"])} for _, r in rows]}
+            answer = conn.client.json(endpoint, json=body)
+            refused = _refused(answer)
+            for position, row in rows:
+                reason = refused.get(str(row["Email"]))
+                results.append(RowResult(position, reason is None, reason))
+        return results
+
+    return send
+
+
+def _refused(answer: dict[str, Any]) -> dict[str, str]:
+    """Email → reason, from a UserBulkUpdateListResponse (failedUpdates, or the older invalidEmails)."""
+    reasons: dict[str, str] = {}
+    failed = answer.get("failedUpdates") or {}
+    for kind, emails in failed.items():
+        for email in emails or []:
+            reasons[str(email)] = _REASONS.get(kind, kind)
+    for email in answer.get("invalidEmails") or []:
+        reasons.setdefault(str(email), "invalid email")
+    return reasons
+
+
+_REASONS = {
+    "invalidEmails": "invalid email",
+    "notFoundEmails": "no such user",
+    "forgottenEmails": "user was forgotten (GDPR)",
+    "conflictEmails": "conflicting user",
+    "invalidDataEmails": "invalid data fields",
+}
+
+LIST_USERS = ObjectDef(
+    name="ListUsers",
+    description="Members of lists (one row per list and email).",
+    columns=(
+        Column("ListId", SqlType.INTEGER, "listId", key=True),
+        Column("Email", SqlType.TEXT, "email", key=True),
+    ),
+    reader=_read,
+    filters=("ListId",),
+    writes={
+        "insert": Write(
+            bulk(_membership("POST /api/lists/subscribe"), BULK_SIZE),
+            required=(("ListId",), ("Email",)),
+            description="POST /api/lists/subscribe",
+        ),
+        "delete": Write(
+            bulk(_membership("POST /api/lists/unsubscribe"), BULK_SIZE),
+            required=(("ListId",), ("Email",)),
+            description="POST /api/lists/unsubscribe",
+        ),
+    },
+)

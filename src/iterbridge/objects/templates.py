@@ -1,0 +1,162 @@
+"""Templates: GET /api/templates over every type × medium; GET /api/templates/{medium}/get per template for
+the extended fields — only when a selected column needs them, never with `suppress_extended_requests`
+(API-NOTES §8, DESIGN "Extended requests")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.api.paging import PageNumberPaginator
+from iterbridge.api.timestamps import iterable_format
+from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
+from iterbridge.errors import FatalApiError
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.writing import per_row, present
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+PAGE_SIZE = 1000
+_UPSERTED = re.compile(r"IDs?:\s*([\d,\s]+)")
+
+_BASE = (
+    Column("Id", SqlType.INTEGER, "templateId", key=True, read_only=True),
+    Column("Name", SqlType.TEXT, "name"),
+    Column("TemplateType", SqlType.TEXT, "templateType", read_only=True),
+    Column("MessageMedium", SqlType.TEXT, "messageMedium"),
+    Column("CreatedAt", SqlType.TIMESTAMP, "createdAt", read_only=True),
+    Column("UpdatedAt", SqlType.TIMESTAMP, "updatedAt", read_only=True),
+    Column("CreatorUserId", SqlType.TEXT, "creatorUserId"),
+    Column("MessageTypeId", SqlType.INTEGER, "messageTypeId"),
+    Column("CampaignId", SqlType.INTEGER, "campaignId", read_only=True),
+    Column("ClientTemplateId", SqlType.TEXT, "clientTemplateId"),
+)
+# Column → field of the per-medium /get body (and of upsert/update requests).
+EXTENDED_FIELDS = {
+    "Metadata": ("metadata", SqlType.JSON),
+    "FromName": ("fromName", SqlType.TEXT),
+    "FromEmail": ("fromEmail", SqlType.TEXT),
+    "ReplyToEmail": ("replyToEmail", SqlType.TEXT),
+    "Subject": ("subject", SqlType.TEXT),
+    "PreheaderText": ("preheaderText", SqlType.TEXT),
+    "CcEmails": ("ccEmails", SqlType.JSON),
+    "BccEmails": ("bccEmails", SqlType.JSON),
+    "HTML": ("html", SqlType.TEXT),
+    "PlainText": ("plainText", SqlType.TEXT),
+    "Message": ("message", SqlType.TEXT),
+    "Title": ("title", SqlType.TEXT),
+    "Locale": ("locale", SqlType.TEXT),
+    "DataFeedIds": ("dataFeedIds", SqlType.JSON),
+    "CacheDataFeed": ("cacheDataFeed", SqlType.BOOLEAN),
+    "MergeDataFeedContext": ("mergeDataFeedContext", SqlType.BOOLEAN),
+}
+_EXTENDED = tuple(Column(name, kind, f"detail.{field}") for name, (field, kind) in EXTENDED_FIELDS.items())
+EXTENDED_COLUMNS = frozenset(EXTENDED_FIELDS)
+
+
+def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    columns = conn.columns(obj)
+    types = request.values("TemplateType") or list(TEMPLATE_TYPES)
+    mediums = request.values("MessageMedium") or list(TEMPLATE_MEDIUMS)
+    extended = not conn.suppress_extended_requests and any(request.wants(c) for c in EXTENDED_COLUMNS)
+    since, until = request.bounds("CreatedAt")
+    params: dict[str, Any] = {}
+    if since:
+        params["startDateTime"] = iterable_format(since)
+    if until:
+        params["endDateTime"] = iterable_format(until)
+    wanted_ids = request.values("Id")
+    for template_type in types:
+        for medium in mediums:
+            if template_type not in TEMPLATE_TYPES or medium not in TEMPLATE_MEDIUMS:
+                continue
+            query = {**params, "templateType": template_type, "messageMedium": medium}
+            pages = PageNumberPaginator(PAGE_SIZE).pages(conn.client, "GET /api/templates", "templates", params=query)
+            for page in pages:
+                for summary in page:
+                    if wanted_ids is not None and summary.get("templateId") not in {int(i) for i in wanted_ids}:
+                        continue
+                    record = {**summary, "templateType": template_type, "messageMedium": medium}
+                    if extended:
+                        record["detail"] = _detail(conn, medium, summary["templateId"])
+                    yield {c.name: c.read(record) for c in columns}
+
+
+def _detail(conn: Connection, medium: str, template_id: int) -> dict[str, Any]:
+    try:
+        detail = conn.client.json(
+            "GET /api/templates/{medium}/get",
+            path={"medium": TEMPLATE_MEDIUMS[medium]},
+            params={"templateId": template_id},
+        )
+    except FatalApiError as error:
+        if error.status in (400, 404):  # deleted meanwhile, or no content for the default locale
+            return {}
+        raise
+    return detail if isinstance(detail, dict) else {}
+
+
+def _fields(row: Row) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for column, field in (
+        ("Name", "name"),
+        ("CreatorUserId", "creatorUserId"),
+        ("MessageTypeId", "messageTypeId"),
+        ("ClientTemplateId", "clientTemplateId"),
+    ):
+        if present(row, column):
+            body[field] = row[column]
+    for column, (field, kind) in EXTENDED_FIELDS.items():
+        if column in row and column != "Metadata" and row[column] is not None:
+            value = row[column]
+            if kind is SqlType.JSON and isinstance(value, str):
+                import json
+
+                value = json.loads(value)
+            body[field] = value
+    return body
+
+
+def _medium_path(row: Row) -> str:
+    medium = str(row["MessageMedium"])
+    for name, path in TEMPLATE_MEDIUMS.items():
+        if medium.lower() in (name.lower(), path):
+            return path
+    raise FatalApiError(f"MessageMedium must be one of {', '.join(TEMPLATE_MEDIUMS)}, not {medium!r}")
+
+
+def _upsert(conn: Connection, row: Row) -> dict[str, Any]:
+    answer = conn.client.json(
+        "POST /api/templates/{medium}/upsert", path={"medium": _medium_path(row)}, json=_fields(row)
+    )
+    found = _UPSERTED.search(str(answer.get("msg", "")))
+    ids = [int(part) for part in found.group(1).replace(" ", "").split(",") if part] if found else []
+    return {"Id": ids[0] if len(ids) == 1 else ids}
+
+
+def _update(conn: Connection, row: Row) -> dict[str, Any]:
+    body = {"templateId": int(row["Id"]), **_fields(row)}
+    conn.client.json("POST /api/templates/{medium}/update", path={"medium": _medium_path(row)}, json=body)
+    return {"Id": int(row["Id"])}
+
+
+TEMPLATES = ObjectDef(
+    name="Templates",
+    description="Message templates of every type and medium; extended columns cost one request per template.",
+    columns=_BASE + _EXTENDED,
+    reader=_read,
+    filters=("TemplateType", "MessageMedium", "CreatedAt"),
+    writes={
+        "insert": Write(
+            per_row(_upsert),
+            required=(("ClientTemplateId",), ("MessageMedium",)),
+            description="POST /api/templates/{medium}/upsert (by ClientTemplateId)",
+        ),
+        "update": Write(
+            per_row(_update), required=(("Id",), ("MessageMedium",)), description="POST /api/templates/{medium}/update"
+        ),
+    },
+    cursor="UpdatedAt",
+)

@@ -1,0 +1,195 @@
+"""Users: GET /api/users/{email} or /byUserId/{id} when filtered; otherwise the export API (dataTypeName=user)
+by ProfileUpdatedAt window. Insert and update through POST /api/users/bulkUpdate, delete per user
+(API-NOTES §9, §10).
+
+Custom dataFields become typed columns discovered from users/getFields (string → TEXT, long → INTEGER,
+double → REAL, boolean → BOOLEAN, date → TIMESTAMP, object/nested/geo → JSON). A field without a column
+(new since getFields, or nested below an object) is kept in ExtraFields, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.api.exports import ExportReader
+from iterbridge.errors import FatalApiError
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.list_users import _refused
+from iterbridge.objects.writing import bulk, per_row, present
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
+
+BULK_SIZE = 1000
+FIELD_TYPES = {
+    "string": SqlType.TEXT,
+    "long": SqlType.INTEGER,
+    "double": SqlType.REAL,
+    "boolean": SqlType.BOOLEAN,
+    "date": SqlType.TIMESTAMP,
+}
+MANAGED = (
+    Column("Email", SqlType.TEXT, "email", key=True),
+    Column("UserId", SqlType.TEXT, "userId"),
+    Column("SignupDate", SqlType.TIMESTAMP, "signupDate", read_only=True),
+    Column("SignupSource", SqlType.TEXT, "signupSource", read_only=True),
+    Column("ProfileUpdatedAt", SqlType.TIMESTAMP, "profileUpdatedAt", read_only=True),
+    Column("EmailListIds", SqlType.JSON, "emailListIds", read_only=True),
+    Column("UnsubscribedChannelIds", SqlType.JSON, "unsubscribedChannelIds"),
+    Column("UnsubscribedMessageTypeIds", SqlType.JSON, "unsubscribedMessageTypeIds"),
+    Column("SubscribedMessageTypeIds", SqlType.JSON, "subscribedMessageTypeIds"),
+    Column("PhoneNumber", SqlType.TEXT, "phoneNumber"),
+    Column("EmailDomain", SqlType.TEXT, "itblInternal.emailDomain", read_only=True),
+    Column("Devices", SqlType.JSON, "devices", read_only=True),
+)
+_MANAGED_FIELDS = {c.source.split(".")[0] for c in MANAGED if c.source} | {"itblInternal"}
+EXTRA = Column("ExtraFields", SqlType.JSON, "__extra__", description="Fields without a column of their own")
+
+
+def custom_columns(conn: Connection) -> tuple[Column, ...]:
+    """One column per top-level custom field of users/getFields, typed; names kept as Iterable spells them."""
+    taken = {c.name.lower() for c in MANAGED} | {EXTRA.name.lower()}
+    columns = []
+    for name, kind in conn.user_fields().items():
+        if "." in name or name in _MANAGED_FIELDS or name.lower() in taken:
+            continue
+        taken.add(name.lower())
+        columns.append(Column(name, FIELD_TYPES.get(kind, SqlType.JSON), name))
+    return (*columns, EXTRA)
+
+
+def unflatten(record: dict[str, Any]) -> dict[str, Any]:
+    """The export's dotted keys ("address.city") back into nested objects."""
+    profile: dict[str, Any] = {}
+    for key, value in record.items():
+        parts = key.split(".")
+        target = profile
+        for part in parts[:-1]:
+            existing = target.get(part)
+            if not isinstance(existing, dict):
+                existing = target[part] = {}
+            target = existing
+        target[parts[-1]] = value
+    return profile
+
+
+def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
+    row = {c.name: c.read(profile) for c in columns if c is not EXTRA and c.name != EXTRA.name}
+    covered = {c.source.split(".")[0] for c in columns if c.source} | _MANAGED_FIELDS
+    extra = {k: v for k, v in profile.items() if k not in covered}
+    row[EXTRA.name] = extra or None
+    return row
+
+
+def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    columns = conn.columns(obj)
+    for endpoint, column in (("GET /api/users/{email}", "Email"), ("GET /api/users/byUserId/{userId}", "UserId")):
+        values = request.values(column)
+        if values is None:
+            continue
+        parameter = endpoint.rsplit("{", 1)[1].rstrip("}")
+        for value in values:
+            try:
+                body = conn.client.json(endpoint, path={parameter: value})
+            except FatalApiError as error:
+                if error.status in (400, 404):  # malformed email, or no user with that id
+                    continue
+                raise
+            user = body.get("user") if isinstance(body, dict) else None
+            if user:
+                profile = {**(user.get("dataFields") or {}), "email": user.get("email")}
+                if user.get("userId") is not None:
+                    profile["userId"] = user["userId"]
+                yield profile_row(profile, columns)
+        return
+    since, until = request.bounds("ProfileUpdatedAt")
+    reader = ExportReader(conn.client, "user", since, until or datetime.now(UTC), policy=conn.window_policy)
+    for record in reader:
+        yield profile_row(unflatten(record), columns)
+
+
+def _data_fields(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    extra = row.get(EXTRA.name)
+    if isinstance(extra, str) and extra:
+        extra = json.loads(extra)
+    if isinstance(extra, dict):
+        fields.update(extra)
+    for column in columns:
+        if column.name in row and column.source and not column.read_only and column.name not in ("Email", "UserId"):
+            if column is EXTRA or column.name == EXTRA.name:
+                continue
+            value = row[column.name]
+            if column.type is SqlType.JSON and isinstance(value, str):
+                value = json.loads(value)
+            if column.type is SqlType.TIMESTAMP and value is not None:
+                from iterbridge.api.timestamps import parse_timestamp
+
+                moment = parse_timestamp(value)
+                value = moment.strftime("%Y-%m-%d %H:%M:%S +00:00") if moment else None
+            fields[column.source] = value
+    return fields
+
+
+def _update(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
+    columns = conn.columns(conn.object("Users"))
+    users = []
+    for _, row in batch:
+        user: dict[str, Any] = {"dataFields": _data_fields(row, columns)}
+        if present(row, "Email"):
+            user["email"] = row["Email"]
+        if present(row, "UserId"):
+            user["userId"] = str(row["UserId"])
+            if not present(row, "Email"):
+                user["preferUserId"] = True
+        users.append(user)
+    answer = conn.client.json("POST /api/users/bulkUpdate", json={"users": users})
+    refused = _refused(answer)
+    not_found_ids = {str(u) for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
+    results = []
+    for position, row in batch:
+        if present(row, "Email"):
+            reason = refused.get(str(row["Email"]))
+        else:
+            reason = "no such user" if str(row.get("UserId")) in not_found_ids else None
+        results.append(RowResult(position, reason is None, reason, keys={"Email": row.get("Email")}))
+    return results
+
+
+def _delete(conn: Connection, row: Row) -> dict[str, Any]:
+    if present(row, "Email"):
+        conn.client.request("DELETE /api/users/{email}", path={"email": row["Email"]})
+        return {"Email": row["Email"]}
+    conn.client.request("DELETE /api/users/byUserId/{userId}", path={"userId": str(row["UserId"])})
+    return {"UserId": row["UserId"]}
+
+
+USERS = ObjectDef(
+    name="Users",
+    description="User profiles with Iterable-managed fields and the project's custom fields as columns.",
+    columns=MANAGED,
+    dynamic_columns=custom_columns,
+    reader=_read,
+    filters=("Email", "UserId", "ProfileUpdatedAt"),
+    writes={
+        "insert": Write(
+            bulk(_update, BULK_SIZE),
+            required=(("Email", "UserId"),),
+            description="POST /api/users/bulkUpdate (creates or merges)",
+        ),
+        "update": Write(
+            bulk(_update, BULK_SIZE),
+            required=(("Email", "UserId"),),
+            description="POST /api/users/bulkUpdate (merges the fields given)",
+        ),
+        "delete": Write(
+            per_row(_delete),
+            required=(("Email", "UserId"),),
+            description="DELETE /api/users/{email} or /byUserId/{userId}",
+        ),
+    },
+    cursor="ProfileUpdatedAt",
+)

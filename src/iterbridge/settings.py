@@ -1,0 +1,141 @@
+"""Connection settings: argument, then environment (ITERABLE_*), then a named profile of the config file.
+
+The config file is TOML with one table per Iterable project:
+
+    [profiles.default]
+    api_key = "…"
+    region = "us"
+
+    [profiles.eu-store]
+    api_key = "…"
+    region = "eu"
+
+It lives in the user's config directory (`iterbridge profile path` prints it) and is written with mode
+0600 because it holds keys.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from iterbridge.constants import REGION_BASE_URLS
+from iterbridge.errors import ConfigurationError
+
+ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
+    "ITERABLE_API_KEY",
+    "ITERABLE_REGION",
+    "ITERABLE_BASE_URL",
+    "ITERBRIDGE_PROFILE",
+    "ITERBRIDGE_CONFIG",
+)
+
+
+def config_path() -> Path:
+    override = os.environ.get(ENV_CONFIG)
+    if override:
+        return Path(override)
+    return platformdirs.user_config_path("iterbridge") / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str
+    region: str
+    base_url: str
+    profile: str | None
+
+    def __repr__(self) -> str:
+        shown = f"region={self.region!r}, base_url={self.base_url!r}, profile={self.profile!r}"
+        return f"Settings({shown}, api_key=<redacted>)"
+
+
+def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    path = path or config_path()
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"cannot read the config file {path}: {error}") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigurationError(f"{path}: [profiles] must be a table of tables")
+    return profiles
+
+
+def resolve(
+    api_key: str | None = None,
+    *,
+    region: str | None = None,
+    base_url: str | None = None,
+    profile: str | None = None,
+    config: Path | None = None,
+) -> Settings:
+    """Each setting from the argument if given, else the environment, else the profile."""
+    profile_name = profile or os.environ.get(ENV_PROFILE)
+    profiles = load_profiles(config)
+    chosen: dict[str, Any] = {}
+    if profile_name is not None:
+        if profile_name not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise ConfigurationError(f"no profile {profile_name!r} in {config or config_path()} (profiles: {known})")
+        chosen = profiles[profile_name]
+    elif "default" in profiles:
+        profile_name, chosen = "default", profiles["default"]
+    key = api_key or os.environ.get(ENV_KEY) or chosen.get("api_key")
+    if not key:
+        raise ConfigurationError(
+            f"no Iterable API key: pass api_key, set {ENV_KEY}, or add a profile with `iterbridge profile save`"
+        )
+    region_name = (region or os.environ.get(ENV_REGION) or chosen.get("region") or "us").lower()
+    if region_name not in REGION_BASE_URLS:
+        raise ConfigurationError(f"region must be us or eu, not {region_name!r}")
+    url = base_url or os.environ.get(ENV_BASE_URL) or chosen.get("base_url") or REGION_BASE_URLS[region_name]
+    if not str(url).startswith(("http://", "https://")):
+        raise ConfigurationError(f"base URL must start with http:// or https://, not {url!r}")
+    return Settings(str(key), region_name, str(url).rstrip("/"), profile_name)
+
+
+def save_profile(
+    name: str, *, api_key: str, region: str = "us", base_url: str | None = None, path: Path | None = None
+) -> Path:
+    """Add or replace a profile; the file is created (or kept) with mode 0600."""
+    if region not in REGION_BASE_URLS:
+        raise ConfigurationError(f"region must be us or eu, not {region!r}")
+    path = path or config_path()
+    profiles = load_profiles(path)
+    entry: dict[str, Any] = {"api_key": api_key, "region": region}
+    if base_url:
+        entry["base_url"] = base_url
+    profiles[name] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(_dump(profiles))
+    path.chmod(0o600)
+    return path
+
+
+def _dump(profiles: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, entry in profiles.items():
+        lines.append(f"[profiles.{_toml_key(name)}]")
+        for key, value in entry.items():
+            lines.append(f"{key} = {_toml_string(str(value))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_key(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else _toml_string(name)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
