@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,11 +42,22 @@ def make_config(clock: FakeClock | None = None, **overrides: object) -> SandboxC
     return SandboxConfig(**settings)  # type: ignore[arg-type]
 
 
+# The sandbox speaks plain HTTP on loopback: clients skip loading the CA bundle (~45 ms per client).
+NO_TLS = False
+
+
 @pytest.fixture(scope="session")
 def session_sandbox() -> Iterator[tuple[Sandbox, FakeClock]]:
     clock = FakeClock()
     with Sandbox(make_config(clock)) as sandbox:
         yield sandbox, clock
+
+
+@pytest.fixture(scope="session")
+def admin(session_sandbox: tuple[Sandbox, FakeClock]) -> Iterator[httpx2.Client]:
+    """A keyless client for the shared sandbox (its /_sandbox admin surface, or requests without a key)."""
+    with httpx2.Client(base_url=session_sandbox[0].url, timeout=30, verify=NO_TLS) as client:
+        yield client
 
 
 @pytest.fixture
@@ -54,16 +66,31 @@ def clock(session_sandbox: tuple[Sandbox, FakeClock]) -> FakeClock:
 
 
 @pytest.fixture
-def sandbox(session_sandbox: tuple[Sandbox, FakeClock]) -> Sandbox:
+def sandbox(session_sandbox: tuple[Sandbox, FakeClock], admin: httpx2.Client) -> Sandbox:
     """The shared sandbox, reset to its generated state (and the clock to its start) for each test."""
     sandbox, clock = session_sandbox
     clock.now_ms = FakeClock().now_ms
-    httpx2.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    admin.post("/_sandbox/reset").raise_for_status()
     return sandbox
 
 
 @pytest.fixture
 def api(sandbox: Sandbox) -> Iterator[httpx2.Client]:
     """An HTTP client for the sandbox with the right key."""
-    with httpx2.Client(base_url=sandbox.url, headers={"Api-Key": sandbox.api_key}, timeout=30) as client:
+    with httpx2.Client(base_url=sandbox.url, headers={"Api-Key": sandbox.api_key}, timeout=30, verify=NO_TLS) as client:
         yield client
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., httpx2.Client]]:
+    """`serve(clock, **overrides)` starts a sandbox of its own (make_config settings: other limits, faults,
+    scale…) and returns a client for it with the right key; each one stops when the test ends."""
+    with ExitStack() as stack:
+
+        def start(clock: FakeClock | None = None, **overrides: object) -> httpx2.Client:
+            sandbox = stack.enter_context(Sandbox(make_config(clock or FakeClock(), **overrides)))
+            return stack.enter_context(
+                httpx2.Client(base_url=sandbox.url, headers={"Api-Key": sandbox.api_key}, timeout=30, verify=NO_TLS)
+            )
+
+        yield start

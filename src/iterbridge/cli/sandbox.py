@@ -83,10 +83,13 @@ def sandbox(
     from iterbridge.sandbox.server import serve_forever
 
     click.echo(f"Iterable sandbox ({scale}, seed {seed}, region {region}, rate limits {rate_limits})", err=True)
-    click.echo(f"base URL: http://{host}:{port}")
-    click.echo(f"API key:  {api_key}")
-    click.echo("Press Ctrl+C to stop.", err=True)
+
+    def ready(url: str) -> None:  # once it listens: the real port (--port 0), and no race for a script reading it
+        click.echo(f"base URL: {url}")
+        click.echo(f"API key:  {api_key}")
+        click.echo("Press Ctrl+C to stop.", err=True)
+
     try:
-        serve_forever(config, host, port)
+        serve_forever(config, host, port, on_ready=ready)
     except OSError as error:
         raise click.ClickException(f"cannot serve on {host}:{port}: {error.strerror or error}") from None

@@ -8,6 +8,7 @@ endpoint's limit a 429, then the handler answers. `/_sandbox/*` is the simulator
 from __future__ import annotations
 
 import asyncio
+from email.utils import formatdate
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ def _api_endpoint(state: SandboxState, endpoint: Endpoint) -> Callable[[Request]
         if endpoint.json_type != JSON_TYPE and response.headers.get("content-type") == JSON_TYPE:
             response.headers["content-type"] = endpoint.json_type
         state.stats.record(endpoint.name, response.status_code)
+        # The server's clock is the sandbox's clock (clients time export windows by it).
+        response.headers["date"] = formatdate(state.world.now() / 1000, usegmt=True)
         return response
 
     return handle

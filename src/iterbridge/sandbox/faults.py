@@ -46,10 +46,13 @@ class Faults:
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
+        coerced = {}
         for name, value in changes.items():
             if name not in known:
                 raise FaultError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
-            setattr(self, name, _coerce(name, value, getattr(self, name)))
+            coerced[name] = _coerce(name, value, getattr(self, name))
+        for name, value in coerced.items():  # all or nothing: a refused update changes no setting
+            setattr(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,10 +93,13 @@ class FaultInjector:
 
     def __init__(self, faults: Faults, seed: int) -> None:
         self.faults = faults
+        self._seed = seed
         self._random = random.Random(seed ^ 0xFA17)
 
     def reset(self, faults: Faults) -> None:
+        """New faults, and the random stream from its start: after a reset, the same calls fail the same way."""
         self.faults = faults
+        self._random = random.Random(self._seed ^ 0xFA17)
 
     def take_burst_429(self, endpoint: str) -> bool:
         if self.faults.burst_429 and _matches(self.faults.burst_endpoint, endpoint):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
@@ -28,7 +30,19 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
 
 
-def _server(config: SandboxConfig, host: str, port: int, log_level: str) -> tuple[uvicorn.Server, SandboxState]:
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling `on_ready` its base URL once it listens (with port 0: the port the OS chose)."""
+
+    on_ready: Callable[[str], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.on_ready is not None:
+            bound = next(sock for server in self.servers for sock in server.sockets)
+            self.on_ready(f"http://{self.config.host}:{bound.getsockname()[1]}")
+
+
+def _server(config: SandboxConfig, host: str, port: int, log_level: str) -> tuple[_Server, SandboxState]:
     app = create_app(config)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     settings = uvicorn.Config(
@@ -41,8 +55,9 @@ def _server(config: SandboxConfig, host: str, port: int, log_level: str) -> tupl
         http="httptools",
         loop="uvloop",
         timeout_keep_alive=30,
+        date_header=False,  # the app sends the Date of the sandbox's own clock
     )
-    return uvicorn.Server(settings), app.state.sandbox
+    return _Server(settings), app.state.sandbox
 
 
 class Sandbox:
@@ -100,9 +115,11 @@ class Sandbox:
         self.stop()
 
 
-def serve_forever(config: SandboxConfig, host: str, port: int) -> None:
-    """Serve in the foreground until interrupted (the `iterbridge sandbox` command)."""
+def serve_forever(config: SandboxConfig, host: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve in the foreground until interrupted (the `iterbridge sandbox` command); `on_ready` gets the base
+    URL once the server listens."""
     server, state = _server(config, host, port, "warning")
+    server.on_ready = on_ready
     try:
         server.run()
     finally:

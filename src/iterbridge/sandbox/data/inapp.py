@@ -53,6 +53,8 @@ class InAppGenerator:
         detail = template.detail if template else {}
         content: dict[str, Any] = {
             "html": detail.get("html", "<div></div>"),
+            # Always present in real answers, `{}` when the template has none (2022 recording).
+            "payload": {**detail.get("payload", {}), **(data_fields or {})},
             "inAppDisplaySettings": detail.get(
                 "inAppDisplaySettings",
                 {
@@ -65,8 +67,6 @@ class InAppGenerator:
         }
         if "webInAppDisplaySettings" in detail:
             content["webInAppDisplaySettings"] = detail["webInAppDisplaySettings"]
-        if data_fields:
-            content["payload"] = dict(data_fields)
         message: dict[str, Any] = {
             "messageId": message_id(rng),
             "campaignId": campaign["id"],
@@ -78,6 +78,10 @@ class InAppGenerator:
             "saveToInbox": "inboxMetadata" in detail,
             "priorityLevel": rng.choice((100.5, 200.5, 300.5)),
             "read": read,
+            # Real answers carry these three (2022 recording), as plain values, not the spec's objects.
+            "jsonOnly": False,
+            "typeOfContent": "Static",
+            "messageType": "Other",
         }
         if "inboxMetadata" in detail:
             message["inboxMetadata"] = detail["inboxMetadata"]

@@ -77,12 +77,20 @@ class UserGenerator:
         self._channels = [c["id"] for c in project.channels if c["channelType"] == "Marketing"]
         self._opt_out_types = [mt["id"] for mt in project.message_types if mt["subscriptionPolicy"] == "OptOut"]
         self._opt_in_types = [mt["id"] for mt in project.message_types if mt["subscriptionPolicy"] == "OptIn"]
+        # The per-user keys below are derive(seed, K_USERS[, n]) ^ index: the seed part is derived once.
+        self._identity_key = derive(self.seed, K_USERS)
+        self._signup_key = derive(self.seed, K_USERS, 1)
+        self._updated_key = derive(self.seed, K_USERS, 2)
+        self._profile_key = derive(self.seed, K_USERS, 3)  # derive(seed, K_USERS, 3, index) = mix64(this ^ index)
+        self._membership_keys = [derive(self.seed, K_MEMBERSHIP, word) for word in range(len(self._list_ids) // 8 + 1)]
+        pairs = list(zip(self._list_thresholds, self._list_ids, strict=True))
+        self._membership_slots = [pairs[start : start + 8] for start in range(0, len(pairs), 8)]  # (threshold, id)
 
     # ---- identity ------------------------------------------------------------------------------------
 
     def identity(self, index: int) -> tuple[str, str | None, str]:
         """(email, userId or None, email domain) of user `index`."""
-        key = mix64(derive(self.seed, K_USERS) ^ index)
+        key = mix64(self._identity_key ^ index)
         first = words.FIRST_NAMES[key % len(words.FIRST_NAMES)]
         last = words.LAST_NAMES[(key >> 8) % len(words.LAST_NAMES)]
         domain = words.EMAIL_DOMAINS[(key >> 16) % len(words.EMAIL_DOMAINS)]
@@ -113,12 +121,21 @@ class UserGenerator:
     # ---- time line ---------------------------------------------------------------------------------------
 
     def signup_ms(self, index: int) -> int:
-        jitter = mix64(derive(self.seed, K_USERS, 1) ^ index) % max(1, int(self._signup_step))
+        jitter = mix64(self._signup_key ^ index) % max(1, int(self._signup_step))
         return self.first_signup_ms + int(index * self._signup_step) + jitter
+
+    def signs_up_after(self, index: int, moment: int) -> bool:
+        """signup_ms(index) > moment, without hashing the jitter when the answer does not depend on it."""
+        earliest = self.first_signup_ms + int(index * self._signup_step)
+        if earliest > moment:
+            return True
+        if earliest + max(1, int(self._signup_step)) <= moment:  # the jitter is below that span
+            return False
+        return self.signup_ms(index) > moment
 
     def profile_updated_ms(self, index: int) -> int:
         signup = self.signup_ms(index)
-        key = mix64(derive(self.seed, K_USERS, 2) ^ index)
+        key = mix64(self._updated_key ^ index)
         if key % 100 < 35:  # never touched since sign-up
             return signup + (key >> 8) % 60_000
         return signup + (key >> 8) % max(1, self.project.anchor_ms - signup)
@@ -126,7 +143,8 @@ class UserGenerator:
     # ---- lists ---------------------------------------------------------------------------------------------
 
     def _membership_word(self, index: int, word: int) -> int:
-        return mix64(derive(self.seed, K_MEMBERSHIP, word) ^ index)
+        keys = self._membership_keys
+        return mix64((keys[word] if word < len(keys) else derive(self.seed, K_MEMBERSHIP, word)) ^ index)
 
     def in_list(self, list_id: int, index: int) -> bool:
         slot = self._list_slots.get(list_id)
@@ -136,13 +154,11 @@ class UserGenerator:
         return byte < self._list_thresholds[slot]
 
     def list_ids(self, index: int) -> list[int]:
+        # Slot s is in the list when byte s % 8 (little-endian) of membership word s // 8 is below its threshold.
         found: list[int] = []
-        word = 0
-        for slot, list_id in enumerate(self._list_ids):
-            if slot % 8 == 0:
-                word = self._membership_word(index, slot // 8)
-            if ((word >> ((slot % 8) * 8)) & 0xFF) < self._list_thresholds[slot]:
-                found.append(list_id)
+        for word, slots in enumerate(self._membership_slots):
+            data = self._membership_word(index, word).to_bytes(8, "little")
+            found += [list_id for byte, (threshold, list_id) in zip(data, slots, strict=False) if byte < threshold]
         return found
 
     # ---- the profile -------------------------------------------------------------------------------------
@@ -150,7 +166,7 @@ class UserGenerator:
     def data_fields(self, index: int) -> dict[str, Any]:
         """The user's dataFields as GET /api/users/{email} serves them (nested objects kept nested)."""
         email, user_id, domain = self.identity(index)
-        rng = Rng(derive(self.seed, K_USERS, 3, index))
+        rng = Rng(mix64(self._profile_key ^ index))
         signup = self.signup_ms(index)
         updated = self.profile_updated_ms(index)
         first, rest = email.split(".", 1)

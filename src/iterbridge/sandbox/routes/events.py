@@ -29,7 +29,9 @@ def _created_ms(ctx: Context, value: Any) -> int:
 
 
 def _generated_id(ctx: Context) -> str:
-    return Rng(derive(ctx.world.project.seed, 90, ctx.world.now(), id(ctx))).hex(30)
+    # Numbered per project (not by object identity), so one seed and the same calls give the same ids.
+    ctx.world.events.ids_generated += 1
+    return Rng(derive(ctx.world.project.seed, 90, ctx.world.now(), ctx.world.events.ids_generated)).hex(30)
 
 
 def _record_event(ctx: Context, event: dict[str, Any], email: str, user_id: str | None) -> str:

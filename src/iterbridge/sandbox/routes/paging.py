@@ -17,8 +17,10 @@ def wants_paging(ctx: Context) -> bool:
 
 
 def page_bounds(ctx: Context, default_size: int, max_size: int) -> tuple[int, int]:
-    page = ctx.query_int("page", 1) or 1
-    size = ctx.query_int("pageSize", default_size) or default_size
+    # `or` would turn an explicit 0 into the default; 0 is out of bounds like any other bad value.
+    raw_page, raw_size = ctx.query_int("page", 1), ctx.query_int("pageSize", default_size)
+    page = 1 if raw_page is None else raw_page
+    size = default_size if raw_size is None else raw_size
     if page < 1:
         raise bad_params(f"page must be at least 1, not {page}")
     if not 1 <= size <= max_size:

@@ -22,12 +22,26 @@ class Located:
     user_id: str | None
 
 
+_new_object = object.__new__
+
+
+def _located(event: Event, email: str, user_id: str | None) -> Located:
+    """Located(...) filled in directly, without the frozen dataclass's per-field object.__setattr__ (exports)."""
+    located: Located = _new_object(Located)
+    attributes = located.__dict__
+    attributes["event"] = event
+    attributes["email"] = email
+    attributes["user_id"] = user_id
+    return located
+
+
 class EventStore:
     def __init__(self, world: World) -> None:
         self.world = world
         self._tracked: list[tuple[int, int, Located]] = []  # (createdAt, sequence, event), sorted
         self._by_id: dict[str, Located] = {}
         self._sequence = 0
+        self.ids_generated = 0  # ids the API made up for events sent without one: a counter keeps them reproducible
 
     def track(
         self,
@@ -61,8 +75,12 @@ class EventStore:
         identity = world.user_generator.identity
         for event in world.event_generator.in_window(types, start_ms, end_ms, now):
             email, user_id, _ = identity(event.user_index)
-            if not users.is_deleted(email):
-                yield Located(event, email, user_id)
+            if users.is_deleted(email):
+                moved = users.renamed.get(email)  # users/updateEmail: the history follows the user
+                if moved is None:
+                    continue
+                email, user_id = moved, users.user_id_of(moved)
+            yield _located(event, email, user_id)
         first = bisect.bisect_left(self._tracked, start_ms, key=lambda e: e[0])
         for created_ms, _, located in self._tracked[first:]:
             if created_ms >= end_ms:
@@ -70,13 +88,22 @@ class EventStore:
             if (types is None or located.event.type in types) and users.exists(located.email):
                 yield located
 
+    def rename(self, old: str, new: str) -> None:
+        """users/updateEmail: the tracked events of `old` now belong to `new`."""
+        moved: dict[int, Located] = {}
+        for position, (created_ms, sequence, located) in enumerate(self._tracked):
+            if located.email == old:
+                moved[id(located)] = Located(located.event, new, located.user_id)
+                self._tracked[position] = (created_ms, sequence, moved[id(located)])
+        self._by_id = {key: moved.get(id(located), located) for key, located in self._by_id.items()}
+
     def of_user(self, email: str) -> list[Located]:
         """Every visible event of a user, oldest first."""
         world = self.world
         found: list[Located] = []
-        index = world.users.index_of(email)
+        index = world.users.history_index(email)
         if index is not None:
-            _, user_id, _ = world.user_generator.identity(index)
+            user_id = world.users.user_id_of(email)
             found.extend(Located(e, email, user_id) for e in world.event_generator.of_user(index, world.now()))
         found.extend(located for _, _, located in self._tracked if located.email == email)
         found.sort(key=lambda located: located.event.created_ms)

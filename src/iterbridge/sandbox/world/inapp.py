@@ -34,7 +34,7 @@ class InAppStore:
         world = self.world
         now = world.now()
         found: list[dict[str, Any]] = []
-        index = world.users.index_of(email)
+        index = world.users.history_index(email)
         if index is not None:
             found.extend(world.inapp_generator.for_user(index, world.user_generator.signup_ms(index)))
         found.extend(self._added.get(email, []))

@@ -64,6 +64,9 @@ class UserStore:
         self._deleted: set[str] = set()  # generated emails that no longer exist
         self._by_user_id: dict[str, str] = {}  # userId → email, for overrides
         self.forgotten: set[str] = set()
+        # users/updateEmail moves a generated user: its old address → the new one, and back to its history.
+        self.renamed: dict[str, str] = {}
+        self._history: dict[str, int] = {}
         self.fields: dict[str, str] = user_fields()
 
     # ---- reading -----------------------------------------------------------------------------------------
@@ -98,6 +101,11 @@ class UserStore:
             return None
         fields["emailListIds"] = self.world.lists.lists_of(email, index)
         return fields
+
+    def history_index(self, email: str) -> int | None:
+        """The generated index whose history (events, in-app messages) belongs to this user, moved or not."""
+        index = self.index_of(email)
+        return self._history.get(email) if index is None else index
 
     def user_id_of(self, email: str) -> str | None:
         if email in self._overrides:
@@ -224,6 +232,9 @@ class UserStore:
         if self.generator.index_of_email(email) is not None or email in self._base_index:
             self._deleted.add(email)
         self._base_index.pop(email, None)
+        moved_from = self._history.pop(email, None)
+        if moved_from is not None:
+            self.renamed.pop(self.generator.email(moved_from), None)
         self.world.lists.forget_user(email)
         return True
 
@@ -232,9 +243,11 @@ class UserStore:
         profile = self.profile(current)
         if profile is None:
             return
+        history = self.history_index(current)
         memberships = profile.pop("emailListIds", [])
         self.delete(current)
         profile["email"] = new
+        profile["itblInternal"] = {**profile.get("itblInternal", {}), "emailDomain": new.rsplit("@", 1)[-1]}
         profile["_updatedMs"] = self.world.now()
         profile["profileUpdatedAt"] = iterable_time(profile["_updatedMs"])
         self._overrides[new] = profile
@@ -242,6 +255,10 @@ class UserStore:
             self._by_user_id[str(profile["userId"])] = new
         for list_id in memberships:
             self.world.lists.subscribe(list_id, new)
+        if history is not None:  # the user keeps its history under the new address
+            self._history[new] = history
+            self.renamed[self.generator.email(history)] = new
+        self.world.events.rename(current, new)
 
     def placeholder_email(self, user_id: str) -> str:
         """The placeholder address Iterable gives a user created by userId alone."""
