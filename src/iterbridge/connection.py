@@ -11,8 +11,10 @@ with iterbridge.connect() as conn:                 # key from argument, environm
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ import httpx2
 from iterbridge.api.client import ApiClient, RetryPolicy
 from iterbridge.api.exports import WindowPolicy
 from iterbridge.api.ratelimit import ClientRateLimiter
+from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import (
     AuthenticationError,
     FatalApiError,
@@ -29,7 +32,7 @@ from iterbridge.errors import (
     UnknownColumn,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, RowResult, WriteReport
+from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, RowResult, SqlType, WriteReport
 from iterbridge.objects.procedures import get_procedure
 from iterbridge.settings import Settings, resolve
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from iterbridge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger("iterbridge")
+_THREAD = threading.local()
 
 _OPERATORS = {"=", "==", "in", "<", "<=", ">", ">="}
 
@@ -79,6 +83,7 @@ class Connection:
     skipped: list[Skipped] = field(default_factory=list)
     _columns: dict[str, tuple[Column, ...]] = field(default_factory=dict)
     _user_fields: dict[str, str] | None = None
+    _engine: Any = None
 
     def __repr__(self) -> str:
         return f"Connection(base_url={self.settings.base_url!r}, region={self.settings.region!r})"
@@ -86,6 +91,9 @@ class Connection:
     # ---- lifecycle ---------------------------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         self.client.close()
         if self.sandbox is not None:
             self.sandbox.stop()
@@ -123,7 +131,32 @@ class Connection:
 
     def skip(self, obj: str, part: str, reason: str) -> None:
         log.warning("%s: skipped %s: %s", obj, part, reason)
-        self.skipped.append(Skipped(obj, part, reason))
+        skipped = Skipped(obj, part, reason)
+        self.skipped.append(skipped)
+        found = getattr(_THREAD, "skipped", None)
+        if found is None:
+            found = _THREAD.skipped = []
+        found.append(skipped)
+
+    def skipped_in_thread(self) -> list[Skipped]:
+        """What this thread's reads skipped (replication reports it per table)."""
+        return list(getattr(_THREAD, "skipped", []))
+
+    def server_now(self) -> datetime:
+        """Now on Iterable's clock, as its Date headers tell: where export windows end."""
+        return self.client.server_now()
+
+    def filtered_rows(self, obj: ObjectDef, condition: str, request: ReadRequest) -> Iterator[Row]:
+        """Rows of an object matching a SQL condition (replication's --filter), as typed values."""
+        from iterbridge.transfer.export import typed
+
+        columns = self.columns(obj)
+        names = [c.name for c in columns]
+        quoted = ", ".join(f'"{name}"' for name in names)
+        cursor = self.sql(f'SELECT {quoted} FROM "{obj.name}" WHERE {condition}')
+        types = {c.name: c.type for c in columns}
+        for values in cursor:
+            yield typed(dict(zip(names, values, strict=True)), types)
 
     # ---- reading -----------------------------------------------------------------------------------------
 
@@ -146,10 +179,24 @@ class Connection:
             [self._column(definition, available, name) for name in columns] if columns else [c.name for c in available]
         )
         conditions = self._conditions(definition, available, where or {})
-        request = ReadRequest(list(dict.fromkeys([*selected, *definition.keys, *conditions])), conditions, limit)
-        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
-            raise MissingRequiredFilter(definition.name, definition.required_filters)
-        return self._filtered(definition.reader(self, definition, request), conditions, selected, limit)
+        # A reader may stop early at the limit only when nothing is left to filter after it.
+        pushed_limit = limit if not conditions else None
+        request = ReadRequest(list(dict.fromkeys([*selected, *definition.keys, *conditions])), conditions, pushed_limit)
+        return self._filtered(self.scan(definition, request), conditions, selected, limit)
+
+    def scan(self, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+        """The reader's rows for a request, with only what the API narrowed (the SQL engine filters the rest)."""
+        if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
+            raise MissingRequiredFilter(obj.name, obj.required_filters)
+        return obj.reader(self, obj, request)
+
+    def sql(self, text: str, params: Any = None) -> Any:
+        """Run one SQL statement over the catalog; returns a cursor (description, iteration, fetchall)."""
+        if self._engine is None:
+            from iterbridge.query.engine import Engine
+
+            self._engine = Engine(self)
+        return self._engine.execute(text, params)
 
     @staticmethod
     def _filtered(
@@ -158,9 +205,14 @@ class Connection:
         produced = 0
         if limit is not None and limit <= 0:
             return
+        checks = [(name, condition.matches) for name, found in conditions.items() for condition in found]
         for row in rows:
-            if all(condition.matches(row.get(name)) for name, found in conditions.items() for condition in found):
-                yield {name: row.get(name) for name in selected}
+            for name, matches in checks:
+                if not matches(row.get(name)):
+                    break
+            else:
+                # A reader's row that is already exactly the selection (every column, in order) is given as is.
+                yield row if list(row) == selected else {name: row.get(name) for name in selected}
                 produced += 1
                 if limit is not None and produced >= limit:
                     return
@@ -177,6 +229,7 @@ class Connection:
         self, obj: ObjectDef, available: tuple[Column, ...], where: Mapping[str, Any]
     ) -> dict[str, list[Condition]]:
         conditions: dict[str, list[Condition]] = {}
+        types = {c.name: c.type for c in available}
         for name, value in where.items():
             column = self._column(obj, available, name)
             items = (
@@ -191,8 +244,25 @@ class Connection:
                     condition = Condition("in", list(item))
                 else:
                     condition = Condition("=", item)
+                if types[column] is SqlType.TIMESTAMP:
+                    condition = self._timestamp_condition(obj, column, condition)
                 conditions.setdefault(column, []).append(condition)
         return conditions
+
+    @staticmethod
+    def _timestamp_condition(obj: ObjectDef, column: str, condition: Condition) -> Condition:
+        """Text, epoch and naive values of a timestamp condition as UTC datetimes: parsed once, not per row,
+        and a value that is no timestamp is refused here rather than matching nothing."""
+
+        def moment(value: Any) -> datetime | None:
+            try:
+                return parse_timestamp(value)
+            except ValueError:
+                raise QueryError(f"{obj.name}.{column} is a timestamp; {value!r} is not one") from None
+
+        if condition.op == "in":
+            return Condition("in", [moment(v) for v in condition.value])
+        return Condition(condition.op, moment(condition.value))
 
     # ---- writing -----------------------------------------------------------------------------------------
 

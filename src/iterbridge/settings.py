@@ -64,8 +64,8 @@ def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigurationError(f"cannot read the config file {path}: {error}") from None
     profiles = data.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise ConfigurationError(f"{path}: [profiles] must be a table of tables")
+    if not isinstance(profiles, dict) or not all(isinstance(entry, dict) for entry in profiles.values()):
+        raise ConfigurationError(f"{path}: [profiles] must be a table of tables, like [profiles.default]")
     return profiles
 
 
@@ -93,10 +93,20 @@ def resolve(
         raise ConfigurationError(
             f"no Iterable API key: pass api_key, set {ENV_KEY}, or add a profile with `iterbridge profile save`"
         )
-    region_name = (region or os.environ.get(ENV_REGION) or chosen.get("region") or "us").lower()
+    region_name = str(region or os.environ.get(ENV_REGION) or chosen.get("region") or "us").lower()
     if region_name not in REGION_BASE_URLS:
         raise ConfigurationError(f"region must be us or eu, not {region_name!r}")
-    url = base_url or os.environ.get(ENV_BASE_URL) or chosen.get("base_url") or REGION_BASE_URLS[region_name]
+    # Region and base URL both say where Iterable is: the highest source giving either decides (at one
+    # level, the base URL is the more precise).
+    url = REGION_BASE_URLS[region_name]
+    for level_url, level_region in (
+        (base_url, region),
+        (os.environ.get(ENV_BASE_URL), os.environ.get(ENV_REGION)),
+        (chosen.get("base_url"), chosen.get("region")),
+    ):
+        if level_url or level_region:
+            url = level_url or REGION_BASE_URLS[region_name]
+            break
     if not str(url).startswith(("http://", "https://")):
         raise ConfigurationError(f"base URL must start with http:// or https://, not {url!r}")
     return Settings(str(key), region_name, str(url).rstrip("/"), profile_name)
@@ -116,9 +126,9 @@ def save_profile(
     profiles[name] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file is tightened before the key is written into it
     with os.fdopen(descriptor, "w") as handle:
         handle.write(_dump(profiles))
-    path.chmod(0o600)
     return path
 
 

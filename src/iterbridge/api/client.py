@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -41,9 +44,11 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: attempts per request, total time per request, backoff bounds (seconds)."""
+    """How hard to try: attempts per request (failures, and separately 429s — Iterable asking to slow down,
+    not failing — which get more), total time per request, backoff bounds (seconds)."""
 
     attempts: int = 8
+    rate_limited_attempts: int = 50
     timeout_s: float = 900.0
     wait_initial_s: float = 0.5
     wait_max_s: float = 60.0
@@ -84,8 +89,14 @@ class ApiClient:
             headers={"Api-Key": api_key, "User-Agent": f"iterbridge/{__version__}"},
             transport=transport,
             timeout=httpx2.Timeout(timeouts.read_s, connect=timeouts.connect_s),
+            # Plain HTTP (a sandbox) needs no certificates: loading the CA bundle costs ~50 ms per client.
+            verify=self.base_url.startswith("https://"),
         )
         self.calls = 0
+        self._thread = threading.local()
+        self._server_offset_s: float | None = None  # server Date minus local clock, once an answer told us
+        # When a list, writes are recorded here and answered as Iterable would, not sent (--dry-run).
+        self.recorder: list[dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self.base_url!r})"
@@ -149,9 +160,14 @@ class ApiClient:
     @contextlib.contextmanager
     def _attempts(self, endpoint: str, skippable: bool) -> Iterator[Any]:
         policy = self.retry
+        failures = {"error": 0, "rate limited": 0}
 
         def backoff(error: Exception) -> bool | float:
             if not isinstance(error, RetriableApiError):
+                return False
+            kind = "rate limited" if isinstance(error, RateLimitError) else "error"
+            failures[kind] += 1
+            if failures[kind] >= (policy.rate_limited_attempts if kind == "rate limited" else policy.attempts):
                 return False
             if isinstance(error, RateLimitError):
                 self.limiter.penalise(endpoint)
@@ -164,7 +180,7 @@ class ApiClient:
 
         attempts = stamina.retry_context(
             on=backoff,
-            attempts=policy.attempts,
+            attempts=None,  # counted per kind in `backoff`
             timeout=policy.timeout_s,
             wait_initial=policy.wait_initial_s,
             wait_max=policy.wait_max_s,
@@ -182,9 +198,12 @@ class ApiClient:
     ) -> httpx2.Response:
         method, template = endpoint.split(" ", 1)
         url = _PATH_PARAM.sub(lambda m: quote(str((path or {})[m.group(1)]), safe="@+"), template)
+        if self.recorder is not None and method != "GET":
+            return self._dry_run(endpoint, method, url, params, json)
         self.limiter.acquire(endpoint)
         started = time.perf_counter()
         self.calls += 1
+        self._thread.calls = getattr(self._thread, "calls", 0) + 1
         try:
             request = self._http.build_request(method, url, params=params, json=json)
             response = self._http.send(request, stream=stream)
@@ -194,6 +213,7 @@ class ApiClient:
             raise TransportFailure(
                 f"{endpoint}: connection failed ({redact(str(error)) or type(error).__name__})", endpoint=endpoint
             ) from None
+        self._note_server_date(response)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("%s → %d in %.0f ms", endpoint, response.status_code, elapsed_ms)
         if response.is_success:
@@ -202,6 +222,50 @@ class ApiClient:
             response.read()
             response.close()
         raise classify(endpoint, response)
+
+    def calls_in_thread(self) -> int:
+        """Requests sent from the calling thread (replication counts them per table)."""
+        return int(getattr(self._thread, "calls", 0))
+
+    def _note_server_date(self, response: httpx2.Response) -> None:
+        date = response.headers.get("date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                self._server_offset_s = parsedate_to_datetime(date).timestamp() - time.time()
+
+    def server_now(self) -> datetime:
+        """Now on the server's clock (from its Date headers; the local clock until one was seen)."""
+        return datetime.fromtimestamp(time.time() + (self._server_offset_s or 0.0), UTC)
+
+    def _dry_run(self, endpoint: str, method: str, url: str, params: Any, json: Any) -> httpx2.Response:
+        """Record a write instead of sending it, and answer with the success Iterable would give."""
+        assert self.recorder is not None
+        self.recorder.append({"method": method, "url": f"{self.base_url}{url}", "params": params, "json": json})
+        return httpx2.Response(200, json=_dry_answer(endpoint, json), request=httpx2.Request(method, url))
+
+
+def _dry_answer(endpoint: str, body: Any) -> dict[str, Any]:
+    """A plausible success for a write endpoint (ids are 0: nothing was created)."""
+    count = 0
+    if isinstance(body, dict):
+        for key in ("events", "users", "subscribers"):
+            if isinstance(body.get(key), list):
+                count = len(body[key])
+    answers: dict[str, dict[str, Any]] = {
+        "POST /api/lists": {"listId": 0},
+        "POST /api/campaigns/create": {"campaignId": 0},
+        "POST /api/export/start": {"jobId": 0},
+    }
+    if endpoint in answers:
+        return answers[endpoint]
+    if endpoint in (
+        "POST /api/events/trackBulk",
+        "POST /api/users/bulkUpdate",
+        "POST /api/lists/subscribe",
+        "POST /api/lists/unsubscribe",
+    ):
+        return {"successCount": count, "failCount": 0, "invalidEmails": [], "invalidUserIds": [], "failedUpdates": {}}
+    return {"msg": "dry run: not sent", "code": "Success", "params": None}
 
 
 def classify(endpoint: str, response: httpx2.Response) -> ApiError:

@@ -29,6 +29,7 @@ EXPORT_ENDPOINT = "GET /api/export/data.json"
 EARLIEST = datetime(2013, 1, 1, tzinfo=UTC)  # before Iterable existed: "from the beginning"
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 _DROPS = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout, httpx2.DecodingError)
+_SECOND = timedelta(seconds=1)
 
 
 class StreamDropped(RetriableApiError):
@@ -73,8 +74,9 @@ class ExportReader:
     ) -> None:
         self.client = client
         self.data_type = data_type
-        self.start = start or EARLIEST
-        self.end = end
+        # The API takes whole seconds: widen the range to them, so no window is ever empty once truncated.
+        self.start = _floor_second(start or EARLIEST)
+        self.end = _ceil_second(end)
         self.only_fields = only_fields
         self.campaign_id = campaign_id
         self.policy = policy or WindowPolicy()
@@ -97,7 +99,7 @@ class ExportReader:
                     drops_at_minimum += 1
                     if drops_at_minimum > policy.max_drops_at_minimum:
                         raise
-                window = max(policy.minimum, window / 2)
+                window = max(policy.minimum, window / 2, _SECOND)
                 clean = 0
                 log.warning("export %s dropped; retrying with %s windows", self.data_type, window)
                 continue
@@ -148,3 +150,11 @@ class ExportReader:
             if line.strip():
                 self.stats.records += 1
                 yield orjson.loads(line)
+
+
+def _floor_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + _SECOND

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 MASK = "<redacted>"
 
@@ -30,17 +31,47 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Installed on the `iterbridge` logger: rewrites any record that would print a known key."""
+    """Rewrites any record that would print a known key (for handlers that want it explicitly)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        _scrub(record)
         return True
 
 
+def _scrub(record: logging.LogRecord) -> None:
+    if not _secrets:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed record: logging reports it, arguments included, when a handler formats it
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(str(arg)) for arg in record.args)
+        return
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+
+
+_installed = False
+
+
 def install_log_filter() -> None:
-    logger = logging.getLogger("iterbridge")
-    if not any(isinstance(existing, RedactingFilter) for existing in logger.filters):
-        logger.addFilter(RedactingFilter())
+    """Redact every record of the `iterbridge` logger and of its descendants, present and future.
+
+    A filter on the `iterbridge` logger would not do: filters do not apply to records that propagate up from
+    child loggers (`iterbridge.api`, `iterbridge.api.exports`, …). So records are scrubbed where they are made.
+    """
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if record.name == "iterbridge" or record.name.startswith("iterbridge."):
+                _scrub(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True

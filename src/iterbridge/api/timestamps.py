@@ -21,6 +21,12 @@ _PATTERN = re.compile(
 
 def parse_timestamp(value: object) -> datetime | None:
     """An Iterable timestamp → aware UTC datetime; None for None/empty. Raises ValueError when unparsable."""
+    if type(value) is str and len(value) == 26 and value.endswith(" +00:00") and value[4] == value[7] == "-":
+        # The exports' "YYYY-MM-DD HH:MM:SS +00:00", one per event: the C parser, ~10× the regex's speed.
+        try:
+            return datetime.fromisoformat(value[:19] + "+00:00")
+        except ValueError:
+            pass  # not a real date: the general path says why
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -50,13 +56,16 @@ def parse_timestamp(value: object) -> datetime | None:
 
 
 def from_epoch(number: float) -> datetime:
-    """Epoch milliseconds (or seconds, told apart by size) → UTC datetime."""
-    seconds = number / 1000 if abs(number) >= 100_000_000_000 else number
-    return _EPOCH + timedelta(seconds=seconds)
+    """Epoch milliseconds (or seconds, told apart by size) → UTC datetime (exact for integers)."""
+    if abs(number) >= 100_000_000_000:
+        return _EPOCH + timedelta(milliseconds=number)
+    return _EPOCH + timedelta(seconds=number)
 
 
 def to_epoch_ms(moment: datetime) -> int:
-    return int((moment - _EPOCH).total_seconds() * 1000) if moment.tzinfo else int(moment.timestamp() * 1000)
+    """An aware (or naive UTC) datetime → epoch milliseconds, in integer arithmetic (no float rounding)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(milliseconds=1)
 
 
 def iterable_format(moment: datetime) -> str:

@@ -63,7 +63,7 @@ def objects_command(as_json: bool) -> None:
         return
     table = Table(title="Iterable objects")
     for heading in ("object", "operations", "key", "required filter", "cursor"):
-        table.add_column(heading, no_wrap=heading == "object")
+        table.add_column(heading, no_wrap=heading == "object", overflow="fold")
     for obj in OBJECTS.values():
         table.add_row(
             obj.name,
@@ -75,9 +75,9 @@ def objects_command(as_json: bool) -> None:
     console = Console()
     console.print(table)
     procedures = Table(title="Stored procedures (CALL)")
-    procedures.add_column("procedure")
-    procedures.add_column("arguments")
-    procedures.add_column("description")
+    procedures.add_column("procedure", no_wrap=True)  # names are never cut: they are what one types
+    procedures.add_column("arguments", overflow="fold")
+    procedures.add_column("description", overflow="fold")
     for procedure in PROCEDURES.values():
         arguments = ", ".join(a.name if a.required else f"{a.name}={json.dumps(a.default)}" for a in procedure.params)
         procedures.add_row(procedure.name, arguments, procedure.description)
@@ -115,7 +115,7 @@ def describe_command(
         return
     table = Table(title=f"{obj.name} — {obj.description}")
     for heading in ("column", "type", "key", "writable", "notes"):
-        table.add_column(heading)
+        table.add_column(heading, no_wrap=heading == "column", overflow="fold")
     for column in columns:
         writable = "import only" if column.import_only else ("no" if column.read_only else "yes")
         notes = column.description or ("pushed to the API" if column.name in obj.filters else "")

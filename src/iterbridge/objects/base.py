@@ -7,6 +7,7 @@ declares, the strategies in `reading.py` and `writing.py` do the work.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,29 +92,44 @@ class Condition:
     value: Any
 
     def matches(self, actual: Any) -> bool:
-        if self.op == "in":
-            return any(_equal(actual, v) for v in self.value)
+        op, wanted = self.op, self.value
+        if op == "in":
+            return any(_equal(actual, v) for v in wanted)
         if actual is None:
             return False
-        if self.op == "=":
-            return _equal(actual, self.value)
-        left, right = _comparable(actual, self.value)
+        if op == "=":
+            return _equal(actual, wanted)
+        compare = _ORDER.get(op)
+        if compare is None:
+            raise ValueError(f"unknown operator {op!r}")
+        if type(actual) is type(wanted):  # the usual case: compared as they are
+            try:
+                return bool(compare(actual, wanted))
+            except TypeError:
+                pass  # e.g. a naive datetime against an aware one: made comparable below
+        left, right = _comparable(actual, wanted)
         if left is None or right is None:
             return False
-        if self.op == "<":
-            return bool(left < right)
-        if self.op == "<=":
-            return bool(left <= right)
-        if self.op == ">":
-            return bool(left > right)
-        if self.op == ">=":
-            return bool(left >= right)
-        raise ValueError(f"unknown operator {self.op!r}")
+        try:
+            return bool(compare(left, right))
+        except TypeError:  # values that have no order between them (text and a number): no match
+            return False
+
+
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _comparable(actual: Any, wanted: Any) -> tuple[Any, Any]:
     if isinstance(actual, datetime):
-        return actual, parse_timestamp(wanted) if not isinstance(wanted, datetime) else wanted
+        try:
+            return actual, parse_timestamp(wanted)  # text, epoch, or a naive datetime (taken as UTC)
+        except ValueError:
+            return None, None
     if isinstance(actual, (int, float)) and isinstance(wanted, str):
         try:
             return actual, float(wanted)
@@ -122,8 +138,21 @@ def _comparable(actual: Any, wanted: Any) -> tuple[Any, Any]:
     return actual, wanted
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    """Values without repeats, in their order (`IN (1, 1)` asks once)."""
+    kept: list[Any] = []
+    for value in values:
+        if not any(type(value) is type(seen) and value == seen for seen in kept):
+            kept.append(value)
+    return kept
+
+
 def _equal(actual: Any, wanted: Any) -> bool:
-    if isinstance(actual, datetime) and not isinstance(wanted, datetime):
+    if actual is None or wanted is None:  # as in SQL, NULL equals nothing, not even NULL
+        return False
+    if type(actual) is type(wanted) and not (type(actual) is datetime and wanted.tzinfo is None):
+        return bool(actual == wanted)
+    if isinstance(actual, datetime):  # text, epoch or a naive datetime (taken as UTC)
         try:
             return actual == parse_timestamp(wanted)
         except ValueError:
@@ -147,6 +176,9 @@ class ReadRequest:
     columns: list[str]
     where: dict[str, list[Condition]] = field(default_factory=dict)
     limit: int | None = None
+    # Hints for readers that use the export API: "export": "sync" | "async", "on_checkpoint": callable(datetime)
+    # called after each completed window (replication commits there).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def values(self, column: str) -> list[Any] | None:
         """The values a column must equal (from = or IN), or None when unconstrained that way."""
@@ -158,7 +190,7 @@ class ReadRequest:
             if values is None:
                 continue
             found = values if found is None else [v for v in found if any(_equal(v, w) for w in values)]
-        return found
+        return None if found is None else _distinct(found)
 
     def bounds(self, column: str) -> tuple[datetime | None, datetime | None]:
         """[lower, upper) of a timestamp column from its range conditions (inclusive lower, exclusive upper,

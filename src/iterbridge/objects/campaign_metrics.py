@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType
-from iterbridge.objects.reading import batched
+from iterbridge.objects.reading import batched, integers
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -78,7 +78,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     if ids is None:
         ids = [row["Id"] for row in conn.read("Campaigns", columns=["Id"])]
     columns = conn.columns(obj)
-    for batch in batched([int(i) for i in ids], IDS_PER_CALL):
+    for batch in batched(integers(ids), IDS_PER_CALL):
         response = conn.client.request("GET /api/campaigns/metrics", params=[("campaignId", i) for i in batch])
         reader = csv.reader(io.StringIO(response.text))
         header = next(reader, [])
@@ -87,8 +87,10 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                 continue
             metrics: dict[str, Any] = {}
             for name, cell in zip(header[1:], cells[1:], strict=False):
+                # An empty cell is a metric of another medium (the header is the batch's union): left out, so
+                # a campaign's metrics do not depend on which campaigns were asked with it.
                 value = _number(cell)
-                if name and (value is not None or name not in metrics):
+                if name and value is not None and name not in metrics:
                     metrics[name] = value
             record = {"campaignId": int(cells[0]), "metrics": metrics, **metrics}
             yield {c.name: c.read(record) for c in columns}

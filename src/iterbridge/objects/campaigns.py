@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.paging import PageNumberPaginator
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.constants import CAMPAIGN_STATES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write, rows_from
+from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import per_row, present, time_param
 
 if TYPE_CHECKING:
@@ -25,9 +27,9 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     columns = conn.columns(obj)
     ids = request.values("Id")
     if ids is not None:
-        for campaign_id in ids:
+        for campaign_id in integers(ids):
             try:
-                record = conn.client.json("GET /api/campaigns/{id}", path={"id": int(campaign_id)})
+                record = conn.client.json("GET /api/campaigns/{id}", path={"id": campaign_id})
             except FatalApiError as error:
                 if error.status == 404:
                     continue
@@ -37,11 +39,19 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     params: dict[str, Any] = {"sort": "-updatedAt"}
     states = request.values("CampaignState")
     if states is not None:
-        params["campaignState"] = [str(s) for s in states]
+        # Iterable refuses an unknown state (400): such a value matches no campaign.
+        params["campaignState"] = [str(s) for s in states if s in CAMPAIGN_STATES]
+        if not params["campaignState"]:
+            return
     since, _ = request.bounds("UpdatedAt")
-    pages = PageNumberPaginator(PAGE_SIZE).pages(conn.client, "GET /api/campaigns", "campaigns", params=params)
+    page_size = min(PAGE_SIZE, request.limit) if request.limit else PAGE_SIZE
+    pages = PageNumberPaginator(page_size).pages(conn.client, "GET /api/campaigns", "campaigns", params=params)
+    produced = 0
     for page in pages:
         yield from rows_from(iter(page), columns)
+        produced += len(page)
+        if request.limit is not None and produced >= request.limit:
+            return
         # Sorted by updatedAt descending: once a page reaches past the lower bound, no later page matters.
         if since is not None and page and (parse_timestamp(page[-1].get("updatedAt")) or since) < since:
             return

@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from iterbridge.api.exports import ExportReader
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
+from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.list_users import _refused
-from iterbridge.objects.writing import bulk, present
+from iterbridge.objects.reading import export_records, unknown
+from iterbridge.objects.writing import build_each, bulk, present
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -47,22 +47,26 @@ _OWN = {
 
 
 def to_row(record: dict[str, Any], event_type: str) -> Row:
+    """An export or userEvents record → a row, its keys in the columns' order (the hot path of a read)."""
     data = {k: v for k, v in record.items() if k not in _OWN}
-    if isinstance(record.get("dataFields"), dict):
-        data.update(record["dataFields"])
-    created = parse_timestamp(record.get("createdAt"))
+    fields = record.get("dataFields")
+    if isinstance(fields, dict):
+        data.update(fields)
+    user_id = record.get("userId")
     row: Row = {
+        "Id": None,
         "EventType": event_type,
         "EventName": record.get("eventName"),
         "Email": record.get("email"),
-        "UserId": None if record.get("userId") is None else str(record["userId"]),
-        "CreatedAt": created,
+        "UserId": None if user_id is None else str(user_id),
+        "CreatedAt": parse_timestamp(record.get("createdAt")),
         "CampaignId": record.get("campaignId"),
         "TemplateId": record.get("templateId"),
         "MessageId": record.get("messageId"),
         "DataFields": data,
     }
-    row["Id"] = str(record["id"]) if record.get("id") else stable_id(row)
+    event_id = record.get("id")
+    row["Id"] = str(event_id) if event_id else stable_id(row)
     return row
 
 
@@ -90,9 +94,14 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
         if users is None:
             continue
         for user in users:
-            response = conn.client.request(
-                "GET /api/export/userEvents", params={param: user, "includeCustomEvents": "true"}
-            )
+            try:
+                response = conn.client.request(
+                    "GET /api/export/userEvents", params={param: str(user), "includeCustomEvents": "true"}
+                )
+            except FatalApiError as error:
+                if unknown(error):  # a malformed email, or no user with that id: no events
+                    continue
+                raise
             for line in response.content.splitlines():
                 if line.strip():
                     record = orjson.loads(line)
@@ -103,43 +112,46 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     since, until = request.bounds("CreatedAt")
     campaigns = request.values("CampaignId")
     campaign_id = int(campaigns[0]) if campaigns is not None and len(campaigns) == 1 else None
-    end = until or datetime.now(UTC)
+    end = until or conn.server_now()
     for event_type in wanted_types or EVENT_TYPES:
         if event_type not in EVENT_TYPES:
             continue
-        reader = ExportReader(
-            conn.client, str(event_type), since, end, campaign_id=campaign_id, policy=conn.window_policy
-        )
-        for record in reader:
+        for record in export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id):
             yield to_row(record, str(event_type))
 
 
+def _event(row: Row) -> dict[str, Any]:
+    """One row as a trackBulk event (ValueError/TypeError when a value cannot be one)."""
+    event: dict[str, Any] = {"eventName": str(row["EventName"])}
+    if present(row, "Email"):
+        event["email"] = row["Email"]
+    if present(row, "UserId"):
+        event["userId"] = str(row["UserId"])
+    if present(row, "Id"):
+        event["id"] = str(row["Id"])
+    if present(row, "CreatedAt"):
+        moment = parse_timestamp(row["CreatedAt"])
+        if moment is not None:
+            event["createdAt"] = to_epoch_ms(moment) // 1000
+    for column, field in (("CampaignId", "campaignId"), ("TemplateId", "templateId")):
+        if present(row, column):
+            event[field] = int(row[column])
+    if present(row, "DataFields"):
+        fields = row["DataFields"]
+        event["dataFields"] = json.loads(fields) if isinstance(fields, str) else fields
+        if not isinstance(event["dataFields"], dict):
+            raise ValueError("DataFields must be a JSON object")
+    return event
+
+
 def _track(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-    events = []
-    for _, row in batch:
-        event: dict[str, Any] = {"eventName": str(row["EventName"])}
-        if present(row, "Email"):
-            event["email"] = row["Email"]
-        if present(row, "UserId"):
-            event["userId"] = str(row["UserId"])
-        if present(row, "Id"):
-            event["id"] = str(row["Id"])
-        if present(row, "CreatedAt"):
-            moment = parse_timestamp(row["CreatedAt"])
-            if moment is not None:
-                event["createdAt"] = to_epoch_ms(moment) // 1000
-        for column, field in (("CampaignId", "campaignId"), ("TemplateId", "templateId")):
-            if present(row, column):
-                event[field] = int(row[column])
-        if present(row, "DataFields"):
-            fields = row["DataFields"]
-            event["dataFields"] = json.loads(fields) if isinstance(fields, str) else fields
-        events.append(event)
-    answer = conn.client.json("POST /api/events/trackBulk", json={"events": events})
+    built, results = build_each(batch, _event)
+    if not built:
+        return results
+    answer = conn.client.json("POST /api/events/trackBulk", json={"events": [event for _, _, event in built]})
     refused = _refused(answer)
     refused_ids = {str(u): "no such user" for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
-    results = []
-    for position, row in batch:
+    for position, row, _ in built:
         reason = (
             refused.get(str(row.get("Email"))) if present(row, "Email") else refused_ids.get(str(row.get("UserId")))
         )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.reading import unknown
 from iterbridge.objects.writing import per_row, present, time_param
 
 if TYPE_CHECKING:
@@ -19,7 +21,12 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     columns = conn.columns(obj)
     for param, column in (("email", "Email"), ("userId", "UserId")):
         for value in request.values(column) or []:
-            body = conn.client.json("GET /api/inApp/getMessages", params={param: value, "count": MAX_COUNT})
+            try:
+                body = conn.client.json("GET /api/inApp/getMessages", params={param: str(value), "count": MAX_COUNT})
+            except FatalApiError as error:
+                if unknown(error):  # a malformed email, or no user with that id: no messages
+                    continue
+                raise
             for message in body.get("inAppMessages") or []:
                 record = {**message, param: value}
                 yield {c.name: c.read(record) for c in columns}

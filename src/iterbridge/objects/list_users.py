@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from iterbridge.errors import RetriableApiError, SkippableApiError
+from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
-from iterbridge.objects.writing import bulk
+from iterbridge.objects.reading import integers, unknown
+from iterbridge.objects.writing import build_each, bulk
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -48,23 +49,26 @@ def members(conn: Connection, list_id: int) -> Iterator[str]:
 
 
 def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
-    list_ids = request.values("ListId")
-    if list_ids is None:
-        list_ids = [row["Id"] for row in conn.read("Lists", columns=["Id"])]
+    wanted = request.values("ListId")
+    list_ids = [row["Id"] for row in conn.read("Lists", columns=["Id"])] if wanted is None else integers(wanted)
     for list_id in list_ids:
         try:
-            for email in members(conn, int(list_id)):
-                yield {"ListId": int(list_id), "Email": email}
+            for email in members(conn, list_id):
+                yield {"ListId": list_id, "Email": email}
+        except FatalApiError as error:
+            if not unknown(error):
+                raise
+            # "Invalid email list id": a list that does not exist (or no longer does) has no members.
         except (SkippableApiError, RetriableApiError) as error:
             conn.skip("ListUsers", f"list {list_id}", str(error))
 
 
 def _membership(endpoint: str) -> Any:
     def send(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-        results: list[RowResult] = []
+        built, results = build_each(batch, lambda row: int(row["ListId"]))
         grouped: dict[int, list[tuple[int, Row]]] = {}
-        for position, row in batch:
-            grouped.setdefault(int(row["ListId"]), []).append((position, row))
+        for position, row, list_id in built:
+            grouped.setdefault(list_id, []).append((position, row))
         for list_id, rows in grouped.items():
             body = {"listId": list_id, "subscribers": [{"email": str(r["Email"])} for _, r in rows]}
             answer = conn.client.json(endpoint, json=body)

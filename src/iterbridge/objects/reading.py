@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from iterbridge.api.exports import ExportReader
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
+from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import ObjectDef, Reader, ReadRequest, Row, rows_from
 
 if TYPE_CHECKING:
@@ -30,6 +33,49 @@ def paged(endpoint: str, records_key: str, page_size: int, params: dict[str, Any
         yield from rows_from(records(pages), conn.columns(obj))
 
     return read
+
+
+def integers(values: list[Any]) -> list[int]:
+    """The values that are integers (ids); any other value can match no row, so it is never sent."""
+    found: list[int] = []
+    for value in values:
+        if isinstance(value, bool):
+            continue
+        try:
+            number = int(value) if not isinstance(value, float) or value.is_integer() else None
+        except (TypeError, ValueError):
+            continue
+        if number is not None and number not in found:
+            found.append(number)
+    return found
+
+
+def unknown(error: FatalApiError) -> bool:
+    """A per-user or per-id read refused because the user or id does not exist (or cannot): no rows."""
+    return error.status in (400, 404)
+
+
+def export_records(
+    conn: Connection,
+    request: ReadRequest,
+    data_type: str,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    only_fields: list[str] | None = None,
+    campaign_id: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Records of an export data type in [since, until), through data.json windows or, when the request asks
+    for it, asynchronous export jobs; windows end no later than the server's now."""
+    end = until or conn.server_now()
+    checkpoint = request.options.get("on_checkpoint")
+    if request.options.get("export") == "async":
+        from iterbridge.api.async_export import AsyncExportReader
+
+        yield from AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint)
+        return
+    yield from ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
+                            policy=conn.window_policy, on_checkpoint=checkpoint)  # fmt: skip
 
 
 def batched(values: list[Any], size: int) -> Iterator[list[Any]]:

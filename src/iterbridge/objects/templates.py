@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.paging import PageNumberPaginator
-from iterbridge.api.timestamps import iterable_format
+from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import per_row, present
 
 if TYPE_CHECKING:
@@ -67,7 +69,13 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
         params["startDateTime"] = iterable_format(since)
     if until:
         params["endDateTime"] = iterable_format(until)
-    wanted_ids = request.values("Id")
+    # Templates not updated since this bound keep their extended fields unread (rows still listed, so a
+    # caller can see every key; they fail the UpdatedAt condition and are filtered out as usual).
+    changed_since, _ = request.bounds("UpdatedAt")
+    ids = request.values("Id")
+    wanted_ids = None if ids is None else set(integers(ids))
+    if wanted_ids is not None and not wanted_ids:
+        return
     for template_type in types:
         for medium in mediums:
             if template_type not in TEMPLATE_TYPES or medium not in TEMPLATE_MEDIUMS:
@@ -76,12 +84,16 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
             pages = PageNumberPaginator(PAGE_SIZE).pages(conn.client, "GET /api/templates", "templates", params=query)
             for page in pages:
                 for summary in page:
-                    if wanted_ids is not None and summary.get("templateId") not in {int(i) for i in wanted_ids}:
+                    if wanted_ids is not None and summary.get("templateId") not in wanted_ids:
                         continue
                     record = {**summary, "templateType": template_type, "messageMedium": medium}
-                    if extended:
+                    if extended and (changed_since is None or _updated(summary) >= changed_since):
                         record["detail"] = _detail(conn, medium, summary["templateId"])
                     yield {c.name: c.read(record) for c in columns}
+
+
+def _updated(summary: dict[str, Any]) -> datetime:
+    return parse_timestamp(summary.get("updatedAt")) or datetime.max.replace(tzinfo=UTC)
 
 
 def _detail(conn: Connection, medium: str, template_id: int) -> dict[str, Any]:

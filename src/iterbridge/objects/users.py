@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.api.exports import ExportReader
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.list_users import _refused
-from iterbridge.objects.writing import bulk, per_row, present
+from iterbridge.objects.reading import export_records, unknown
+from iterbridge.objects.writing import build_each, bulk, per_row, present
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -84,18 +83,27 @@ def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
     return row
 
 
+def _lookup(conn: Connection, column: str, value: Any) -> Any:
+    """One user by email or userId (an email with a "/" cannot be a path segment: it goes in the query)."""
+    text = str(value)
+    if column == "UserId":
+        return conn.client.json("GET /api/users/byUserId/{userId}", path={"userId": text})
+    if "/" in text:
+        return conn.client.json("GET /api/users/getByEmail", params={"email": text})
+    return conn.client.json("GET /api/users/{email}", path={"email": text})
+
+
 def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
-    for endpoint, column in (("GET /api/users/{email}", "Email"), ("GET /api/users/byUserId/{userId}", "UserId")):
+    for column in ("Email", "UserId"):
         values = request.values(column)
         if values is None:
             continue
-        parameter = endpoint.rsplit("{", 1)[1].rstrip("}")
         for value in values:
             try:
-                body = conn.client.json(endpoint, path={parameter: value})
+                body = _lookup(conn, column, value)
             except FatalApiError as error:
-                if error.status in (400, 404):  # malformed email, or no user with that id
+                if unknown(error):  # malformed email, or no user with that id
                     continue
                 raise
             user = body.get("user") if isinstance(body, dict) else None
@@ -106,9 +114,20 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                 yield profile_row(profile, columns)
         return
     since, until = request.bounds("ProfileUpdatedAt")
-    reader = ExportReader(conn.client, "user", since, until or datetime.now(UTC), policy=conn.window_policy)
-    for record in reader:
+    records = export_records(conn, request, "user", since, until, only_fields=_export_fields(conn, request, columns))
+    for record in records:
         yield profile_row(unflatten(record), columns)
+
+
+def _export_fields(conn: Connection, request: ReadRequest, columns: tuple[Column, ...]) -> list[str] | None:
+    """The export's onlyFields for the columns asked: their fields and, for objects, the dotted keys the export
+    flattens them into. None (every field) when ExtraFields is asked, as it is whatever no column holds."""
+    if request.wants(EXTRA.name):
+        return None
+    sources = [c.source for c in columns if c.source and request.wants(c.name)]
+    known = list(conn.user_fields())
+    fields = [*sources, *(name for name in known for source in sources if name.startswith(f"{source}."))]
+    return list(dict.fromkeys(fields))
 
 
 def _data_fields(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
@@ -136,21 +155,24 @@ def _data_fields(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
 
 def _update(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
     columns = conn.columns(conn.object("Users"))
-    users = []
-    for _, row in batch:
-        user: dict[str, Any] = {"dataFields": _data_fields(row, columns)}
+
+    def user(row: Row) -> dict[str, Any]:
+        found: dict[str, Any] = {"dataFields": _data_fields(row, columns)}
         if present(row, "Email"):
-            user["email"] = row["Email"]
+            found["email"] = row["Email"]
         if present(row, "UserId"):
-            user["userId"] = str(row["UserId"])
+            found["userId"] = str(row["UserId"])
             if not present(row, "Email"):
-                user["preferUserId"] = True
-        users.append(user)
-    answer = conn.client.json("POST /api/users/bulkUpdate", json={"users": users})
+                found["preferUserId"] = True
+        return found
+
+    built, results = build_each(batch, user)
+    if not built:
+        return results
+    answer = conn.client.json("POST /api/users/bulkUpdate", json={"users": [u for _, _, u in built]})
     refused = _refused(answer)
     not_found_ids = {str(u) for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
-    results = []
-    for position, row in batch:
+    for position, row, _ in built:
         if present(row, "Email"):
             reason = refused.get(str(row["Email"]))
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from iterbridge.connection import Connection
 
 SendOne = Callable[["Connection", Row], dict[str, Any]]
+T = TypeVar("T")
 
 
 def per_row(send: SendOne) -> Writer:
@@ -25,6 +26,8 @@ def per_row(send: SendOne) -> Writer:
         for position, row in enumerate(rows):
             try:
                 keys = send(conn, row)
+            except (ValueError, TypeError) as error:  # a value the request cannot be made of
+                results.append(RowResult(position, False, bad_value(error)))
             except FatalApiError as error:
                 results.append(RowResult(position, False, redact(str(error))))
             except RetriableApiError as error:
@@ -64,6 +67,25 @@ def bulk(send_batch: Callable[[Connection, list[tuple[int, Row]]], list[RowResul
         return sorted(results, key=lambda r: r.index)
 
     return write
+
+
+def build_each(
+    batch: list[tuple[int, Row]], build: Callable[[Row], T]
+) -> tuple[list[tuple[int, Row, T]], list[RowResult]]:
+    """Each row's part of a bulk request, or — when its values cannot make one — the row's failure, so one
+    bad row never sinks its batch."""
+    built: list[tuple[int, Row, T]] = []
+    failed: list[RowResult] = []
+    for position, row in batch:
+        try:
+            built.append((position, row, build(row)))
+        except (ValueError, TypeError) as error:
+            failed.append(RowResult(position, False, bad_value(error)))
+    return built, failed
+
+
+def bad_value(error: Exception) -> str:
+    return f"bad value: {error}"
 
 
 def present(row: Row, column: str) -> bool:

@@ -1,0 +1,164 @@
+"""Read benchmark: rows/s of `conn.read("Events", …)` against merely downloading the same export bytes.
+
+    python3 benchmarks/read.py [--scale medium] [--event-type emailSend] [--rounds 2]
+
+The sandbox runs in a separate process (`iterbridge sandbox --rate-limits off`), so it does not share the reading
+process's GIL. Measured in one run, alternating, best of `--rounds` each:
+
+- the floor: GET /api/export/data.json for one event type over the generated history with httpx2, streamed and
+  thrown away (bytes and lines counted, nothing parsed) — what any client pays for the bytes;
+- the connector: `conn.read("Events", where={"EventType": …, "CreatedAt": [>= start, < end]})`, every row
+  consumed: the same request, then spooling, parsing, typing (UTC datetimes, JSON columns), stable ids and the
+  local check of the conditions;
+- the ratio read time / floor time (target: under 2×), and the client's own CPU per row beyond the download
+  (independent of how fast the sandbox serves);
+- the reading process's peak RSS growth while it reads (flat memory: the export is spooled to disk per window,
+  never held; target: under 50 MB however many rows).
+
+It prints the figures with PASS/FAIL and exits 0 either way: it is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import iterbridge
+from iterbridge.api.timestamps import iterable_format
+from iterbridge.objects.base import Condition
+from sandbox import API_KEY, MB, Server, start_server
+
+RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 50.0
+ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass
+class Run:
+    rows: int
+    seconds: float
+    cpu_seconds: float  # of this (the reading) process: what the client itself spent
+    bytes: int = 0
+    peak_growth_mb: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+class PeakRss:
+    """Samples this process's RSS every 5 ms while a block runs; `growth_mb` is peak minus the start."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = self.start = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        gc.collect()
+        self.start = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / MB
+
+
+def floor(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
+    params = {"dataTypeName": event_type, "startDateTime": iterable_format(start), "endDateTime": iterable_format(end)}
+    with httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=600, verify=False) as client:
+        began, cpu = time.perf_counter(), time.process_time()
+        size = lines = 0
+        with client.stream("GET", "/api/export/data.json", params=params) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        return Run(lines, time.perf_counter() - began, time.process_time() - cpu, size)
+
+
+def read(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
+    where = {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
+    with iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None) as conn:
+        with PeakRss() as memory:
+            began, cpu = time.perf_counter(), time.process_time()
+            rows = sum(1 for _ in conn.read("Events", where=where))
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+        return Run(rows, seconds, cpu, peak_growth_mb=memory.growth_mb)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", default="medium")
+    parser.add_argument("--event-type", default="emailSend")
+    parser.add_argument("--rounds", type=int, default=2)
+    options = parser.parse_args()
+    start, end = ANCHOR - timedelta(days=200), ANCHOR
+    print(f"starting `iterbridge sandbox --scale {options.scale} --rate-limits off` …", flush=True)
+    server = start_server(options.scale, ANCHOR.date().isoformat(), seed=42, timeout_s=300)
+    try:
+        print(f"sandbox up in {server.started_s:.1f} s at {server.url}")
+        floors: list[Run] = []
+        reads: list[Run] = []
+        for _ in range(options.rounds):
+            floors.append(floor(server, options.event_type, start, end))
+            reads.append(read(server, options.event_type, start, end))
+    finally:
+        server.stop()
+    best_floor = min(floors, key=lambda run: run.seconds)
+    best_read = min(reads, key=lambda run: run.seconds)
+    ratio = best_read.seconds / best_floor.seconds
+    growth = max(run.peak_growth_mb for run in reads)
+    print(f"\nEvents of type {options.event_type}, {start:%Y-%m-%d} → {end:%Y-%m-%d}, scale {options.scale}:")
+    print(
+        f"  floor (download only)   {best_floor.rows:>9,} rows  {best_floor.seconds:6.2f} s"
+        f"  {best_floor.rows_per_second:>10,.0f} rows/s  {best_floor.bytes / MB / best_floor.seconds:6.1f} MB/s"
+    )
+    print(
+        f"  conn.read               {best_read.rows:>9,} rows  {best_read.seconds:6.2f} s"
+        f"  {best_read.rows_per_second:>10,.0f} rows/s"
+    )
+    overhead_us = (best_read.cpu_seconds - best_floor.cpu_seconds) / best_read.rows * 1e6
+    print(
+        f"  client CPU              floor {best_floor.cpu_seconds:.2f} s, read {best_read.cpu_seconds:.2f} s: "
+        f"{overhead_us:.1f} µs per row on top of the download (the server's time is not in it)"
+    )
+    same = best_read.rows == best_floor.rows
+    print(f"  same rows               {verdict(same)}  ({best_read.rows:,} read, {best_floor.rows:,} downloaded)")
+    print(f"  ratio read / floor      {ratio:6.2f}×  (target < {RATIO_TARGET:g}×)  {verdict(ratio < RATIO_TARGET)}")
+    print(
+        f"  peak RSS growth         {growth:6.1f} MB  (target < {MEMORY_TARGET_MB:g} MB for "
+        f"{best_floor.bytes / MB:.0f} MB of export)  {verdict(growth < MEMORY_TARGET_MB)}"
+    )
+    rounds = ", ".join(f"{f.seconds:.2f}/{r.seconds:.2f}" for f, r in zip(floors, reads, strict=True))
+    print(f"  rounds (floor/read s)   {rounds}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Settings: argument > environment > profile; regions; the config file (mode 0600); no key in any repr."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import httpx2
+import pytest
+
+import iterbridge
+from iterbridge.errors import ConfigurationError
+from iterbridge.settings import Settings, config_path, load_profiles, resolve, save_profile
+
+KEY = "settings-key-0c4b2e9d71"
+US, EU = "https://api.iterable.com", "https://api.eu.iterable.com"
+
+
+@pytest.fixture(autouse=True)
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "conf" / "config.toml"
+    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(path))
+    return path
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_the_config_file_comes_from_the_environment(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config_path() == config
+    monkeypatch.delenv("ITERBRIDGE_CONFIG")
+    assert config_path().name == "config.toml"
+    assert "iterbridge" in str(config_path())
+
+
+def test_an_argument_is_enough() -> None:
+    assert resolve("k-arg") == Settings("k-arg", "us", US, None)
+
+
+@pytest.mark.parametrize(("region", "url"), [("us", US), ("eu", EU), ("EU", EU)])
+def test_regions_map_to_their_base_urls(region: str, url: str) -> None:
+    settings = resolve("k", region=region)
+    assert settings.base_url == url
+    assert settings.region == region.lower()
+
+
+def test_the_environment_is_used_when_no_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
+    monkeypatch.setenv("ITERABLE_REGION", "eu")
+    assert resolve() == Settings("k-env", "eu", EU, None)
+    monkeypatch.setenv("ITERABLE_BASE_URL", "http://127.0.0.1:8765/")
+    assert resolve().base_url == "http://127.0.0.1:8765"
+
+
+def test_a_profile_is_used_when_nothing_else(config: Path) -> None:
+    write(config, '[profiles.default]\napi_key = "k-default"\n\n[profiles.store]\napi_key = "k-store"\nregion = "eu"\n')
+    assert resolve() == Settings("k-default", "us", US, "default")
+    assert resolve(profile="store") == Settings("k-store", "eu", EU, "store")
+
+
+def test_the_profile_may_come_from_the_environment(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(config, '[profiles.default]\napi_key = "k-default"\n\n[profiles.store]\napi_key = "k-store"\n')
+    monkeypatch.setenv("ITERBRIDGE_PROFILE", "store")
+    assert resolve().api_key == "k-store"
+    assert resolve(profile="default").api_key == "k-default"  # the argument wins
+
+
+def test_argument_beats_environment_beats_profile(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(config, '[profiles.p]\napi_key = "k-profile"\nregion = "us"\nbase_url = "http://profile.test"\n')
+    assert resolve(profile="p") == Settings("k-profile", "us", "http://profile.test", "p")
+    monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
+    monkeypatch.setenv("ITERABLE_BASE_URL", "http://env.test")
+    assert resolve(profile="p") == Settings("k-env", "us", "http://env.test", "p")
+    assert resolve("k-arg", profile="p", base_url="http://arg.test") == Settings("k-arg", "us", "http://arg.test", "p")
+
+
+def test_a_region_given_above_the_profile_replaces_its_base_url(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Region and base URL both say where Iterable is: the higher source of either decides.
+    write(config, '[profiles.p]\napi_key = "k"\nbase_url = "http://profile.test"\n')
+    assert resolve(profile="p", region="eu").base_url == EU
+    monkeypatch.setenv("ITERABLE_REGION", "eu")
+    assert resolve(profile="p").base_url == EU
+    assert resolve(profile="p", base_url="http://arg.test").base_url == "http://arg.test"
+    monkeypatch.setenv("ITERABLE_BASE_URL", "http://env.test")
+    assert resolve(profile="p").base_url == "http://env.test"  # same level: the base URL is the more precise
+
+
+def test_an_unknown_profile_names_the_known_ones(config: Path) -> None:
+    write(config, '[profiles.alpha]\napi_key = "k"\n\n[profiles.beta]\napi_key = "k"\n')
+    with pytest.raises(ConfigurationError, match=r"no profile 'gamma' .*alpha, beta"):
+        resolve(profile="gamma")
+
+
+def test_an_unknown_profile_without_a_file(config: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"no profile 'gamma'.*none"):
+        resolve(profile="gamma")
+
+
+def test_a_missing_key_says_where_a_key_can_come_from() -> None:
+    with pytest.raises(ConfigurationError, match="no Iterable API key") as caught:
+        resolve()
+    assert "ITERABLE_API_KEY" in str(caught.value)
+    assert "profile" in str(caught.value)
+
+
+def test_a_profile_without_a_key_is_a_missing_key(config: Path) -> None:
+    write(config, '[profiles.default]\nregion = "eu"\n')
+    with pytest.raises(ConfigurationError, match="no Iterable API key"):
+        resolve()
+
+
+@pytest.mark.parametrize("region", ["asia", "", "u s"])
+def test_a_bad_region_is_refused(region: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="region must be us or eu"):
+        resolve("k", region=region or "nowhere")
+    monkeypatch.setenv("ITERABLE_REGION", region or "nowhere")
+    with pytest.raises(ConfigurationError, match="region must be us or eu"):
+        resolve("k")
+
+
+def test_a_bad_base_url_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="base URL must start with http"):
+        resolve("k", base_url="api.iterable.com")
+
+
+@pytest.mark.parametrize(
+    "text", ["[profiles.default\napi_key = 1", 'profiles = "x"\n', '[profiles]\ndefault = "not a table"\n']
+)
+def test_a_broken_config_file_is_a_configuration_error(config: Path, text: str) -> None:
+    write(config, text)
+    with pytest.raises(ConfigurationError, match=str(config.name)):
+        resolve("k")
+
+
+def test_save_profile_writes_mode_0600_and_round_trips(config: Path) -> None:
+    path = save_profile("default", api_key=KEY)
+    assert path == config
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    save_profile("eu-store", api_key='k"with\\quotes', region="eu", base_url="http://127.0.0.1:9/")
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert load_profiles() == {
+        "default": {"api_key": KEY, "region": "us"},
+        "eu-store": {"api_key": 'k"with\\quotes', "region": "eu", "base_url": "http://127.0.0.1:9/"},
+    }
+    assert resolve(profile="eu-store") == Settings('k"with\\quotes', "eu", "http://127.0.0.1:9", "eu-store")
+    save_profile("default", api_key="replaced")
+    assert resolve().api_key == "replaced"
+    assert set(load_profiles()) == {"default", "eu-store"}
+
+
+def test_save_profile_tightens_an_existing_file(config: Path) -> None:
+    write(config, "")
+    config.chmod(0o644)
+    save_profile("default", api_key=KEY)
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+def test_save_profile_refuses_a_bad_region() -> None:
+    with pytest.raises(ConfigurationError, match="region must be us or eu"):
+        save_profile("x", api_key=KEY, region="mars")
+
+
+def test_no_repr_shows_the_key() -> None:
+    settings = resolve(KEY)
+    assert KEY not in repr(settings)
+    assert KEY not in str(settings)
+    assert "<redacted>" in repr(settings)
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json={}))
+    with iterbridge.connect(KEY, transport=transport) as conn:
+        assert KEY not in repr(conn)
+        assert KEY not in repr(conn.client)
+        assert KEY not in repr(conn.settings)
+        assert US in repr(conn)
+
+
+def test_connect_uses_the_same_precedence(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_profile("default", api_key="k-profile", region="eu")
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"channels": []})
+
+    transport = httpx2.MockTransport(handler)
+    with iterbridge.connect(transport=transport, rate_limit_factor=None) as conn:
+        list(conn.read("Channels"))
+    monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
+    with iterbridge.connect(transport=transport, rate_limit_factor=None) as conn:
+        list(conn.read("Channels"))
+    with iterbridge.connect("k-arg", region="us", transport=transport, rate_limit_factor=None) as conn:
+        list(conn.read("Channels"))
+    assert [(r.headers["Api-Key"], r.url.host) for r in seen] == [
+        ("k-profile", "api.eu.iterable.com"),
+        ("k-env", "api.eu.iterable.com"),
+        ("k-arg", "api.iterable.com"),
+    ]
