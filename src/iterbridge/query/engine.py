@@ -1,0 +1,331 @@
+"""SQL over Iterable: an in-memory SQLite (apsw) where every catalog object is a table.
+
+`Engine.execute(sql, params)` runs one statement and returns a `Cursor` (DB-API-like: `description`,
+iteration, `fetchall`). Around SQLite the engine adds what it cannot do itself: `CALL Procedure(…)`,
+`INSERT … RETURNING` of ids Iterable generates, `EXPLAIN` of API calls, and refusing DML that Iterable
+does not allow before anything runs (the authorizer sees it at prepare time, before any API call).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+
+from iterbridge.errors import (
+    IterbridgeError,
+    QueryError,
+    QuerySyntaxError,
+    UnknownColumn,
+    UnknownObject,
+    UnsupportedOperation,
+)
+from iterbridge.objects import OBJECTS, get_object
+from iterbridge.objects.base import ObjectDef, ReadRequest, Row, WriteReport
+from iterbridge.query import sqltext
+from iterbridge.query.vtable import ObjectModule, to_sql
+
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+# Rough sizes for the planner: objects read through exports are costly, small listings cheap.
+_ROW_ESTIMATES = {"Events": 10_000_000, "Users": 1_000_000, "ListUsers": 1_000_000, "CatalogItems": 100_000,
+                  "CampaignMetrics": 1_000, "Templates": 5_000, "InAppMessages": 100}  # fmt: skip
+_DEFAULT_ROWS = 1_000
+_CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_NAMED_ARGUMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?:=>|:=|=)\s*(.+)$", re.DOTALL)
+_NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(.+)$")
+_NO_COLUMN = re.compile(r"no such column: (.+)$")
+
+
+@dataclass
+class StatementState:
+    """What the authorizer learned while preparing the current statement."""
+
+    assigned: dict[str, set[str]] = field(default_factory=dict)  # UPDATE: table → columns assigned
+    written: dict[str, str] = field(default_factory=dict)  # object → the write operation allowed on it
+    refusal: IterbridgeError | None = None
+
+
+@dataclass
+class Cursor:
+    """The result of one statement: column names, rows (lazy for SELECT), and the writes it made."""
+
+    columns: list[str]
+    _rows: Iterator[tuple[Any, ...]]
+    reports: list[WriteReport] = field(default_factory=list)
+    message: str | None = None
+
+    @property
+    def description(self) -> list[tuple[str, None, None, None, None, None, None]]:
+        return [(name, None, None, None, None, None, None) for name in self.columns]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return next(self._rows, None)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
+
+    @property
+    def rowcount(self) -> int:
+        return sum(r.succeeded for r in self.reports)
+
+
+class Engine:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        # No statement cache: the authorizer must see every statement prepared (DESIGN trap 3).
+        self.db = apsw.Connection(":memory:", statementcachesize=0)
+        for obj in OBJECTS.values():
+            module: Any = ObjectModule(self, obj)
+            self.db.create_module(obj.name, module, use_bestindex_object=True, eponymous_only=True)
+        self.db.authorizer = self._authorize
+        self.statement = StatementState()
+        self.reports: list[tuple[WriteReport, list[Row]]] = []
+        self.reads: list[tuple[str, ReadRequest]] = []
+        self._scans: dict[tuple[str, Any], list[Row]] = {}
+        self._scan_rows = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- hooks used by the tables ------------------------------------------------------------------------
+
+    def estimated_rows(self, obj: ObjectDef) -> int:
+        return _ROW_ESTIMATES.get(obj.name, _DEFAULT_ROWS)
+
+    def note_read(self, name: str, request: ReadRequest) -> None:
+        self.reads.append((name, request))
+
+    def cached_scan(self, name: str, key: Any) -> list[Row] | None:
+        return self._scans.get((name, key))
+
+    def cache_scan(self, name: str, key: Any, rows: list[Row]) -> None:
+        """Keep a completed scan for repeats within the statement (bounded in total)."""
+        from iterbridge.query.vtable import SCAN_CACHE_ROWS
+
+        if self._scan_rows + len(rows) <= SCAN_CACHE_ROWS:
+            self._scans[(name, key)] = rows
+            self._scan_rows += len(rows)
+
+    def forget_scans(self) -> None:
+        """Drop the scans kept for the statement (a new statement, or writes that may change them)."""
+        self._scans.clear()
+        self._scan_rows = 0
+
+    def assigned_columns(self, table: str) -> set[str]:
+        return self.statement.assigned.get(table.lower(), set())
+
+    def record(self, report: WriteReport, rows: list[Row]) -> None:
+        self.reports.append((report, rows))
+
+    def _authorize(
+        self, action: int, first: str | None, second: str | None, database: str | None, trigger: str | None
+    ) -> int:
+        """Refuse, at prepare time, DML that Iterable does not allow — so it fails before any API call."""
+        operation = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}.get(
+            action
+        )
+        if operation is None or first is None or database == "temp" or first.startswith("sqlite_"):
+            return apsw.SQLITE_OK
+        try:
+            obj = get_object(first)
+        except UnknownObject:
+            return apsw.SQLITE_OK
+        if operation not in obj.writes:
+            self.statement.refusal = UnsupportedOperation(obj.name, operation.upper(), [w.upper() for w in obj.writes])
+            return apsw.SQLITE_DENY
+        self.statement.written[obj.name] = operation
+        if operation == "update" and second is not None:
+            column = obj.column(second) or next(
+                (c for c in self.connection.columns(obj) if c.name.lower() == second.lower()), None
+            )
+            if column is not None and (column.read_only or column.import_only or column.key):
+                writable = [c.name for c in self.connection.columns(obj) if not (c.read_only or c.import_only or c.key)]
+                self.statement.refusal = QueryError(
+                    f"{obj.name}.{column.name} cannot be updated; updatable columns: {', '.join(writable)}"
+                )
+                return apsw.SQLITE_DENY
+            if column is not None:
+                self.statement.assigned.setdefault(first.lower(), set()).add(column.name)
+        return apsw.SQLITE_OK
+
+    # ---- running statements ------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Params = None) -> Cursor:
+        text = sql.strip()
+        self.forget_scans()
+        call = _CALL.match(text)
+        if call:
+            return self._call(call.group(1), call.group(2), params)
+        if sqltext.first_word(text) == "EXPLAIN" and not re.match(r"(?is)^EXPLAIN\s+QUERY\s+PLAN\b", text):
+            from iterbridge.query.explain import explain, explain_call
+
+            statement = re.sub(r"(?is)^EXPLAIN\s+", "", text, count=1)
+            call = _CALL.match(statement)
+            if call:
+                return explain_call(self, call.group(1))
+            return explain(self, statement, params)
+        body, returning = sqltext.split_returning(text)
+        if returning is not None:
+            return self._insert_returning(body, returning, params)
+        return self._run(text, params)
+
+    def _run(self, sql: str, params: Params) -> Cursor:
+        self.statement = StatementState()
+        self.reports = []
+        cursor = self.db.cursor()
+        described: list[list[str]] = []
+
+        def trace(traced: apsw.Cursor, statement: str, bindings: Any) -> bool:
+            # The columns, known once prepared — even for a SELECT that turns out to have no rows.
+            described.append([d[0] for d in traced.get_description()])
+            return True
+
+        cursor.exec_trace = trace
+        try:
+            cursor.execute(sql, params)
+            columns = described[-1] if described else []
+        except apsw.Error as error:
+            raise self.translate(error, sql) from None
+        except KeyError as error:  # a named parameter without a value
+            raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
+        kind = sqltext.first_word(sql)
+        if not columns or kind in ("INSERT", "UPDATE", "DELETE", "REPLACE", "COMMIT", "END"):
+            # Statements without a result (DML, WITH … INSERT, COMMIT) have run: their writes were sent.
+            rows = list(self._guarded(cursor, sql))
+            return Cursor(columns, iter(rows), [report for report, _ in self.reports])
+        return Cursor(columns, self._guarded(cursor, sql), [])
+
+    def _guarded(self, cursor: apsw.Cursor, sql: str) -> Iterator[tuple[Any, ...]]:
+        try:
+            yield from cursor
+        except apsw.Error as error:
+            raise self.translate(error, sql) from None
+
+    def translate(self, error: apsw.Error, sql: str) -> IterbridgeError:
+        if isinstance(error, apsw.AuthError) and self.statement.refusal is not None:
+            return self.statement.refusal
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, IterbridgeError):
+            return cause
+        message = re.sub(r"^\w+Error: ", "", str(error))
+        table = _NO_TABLE.search(message)
+        if table:
+            return UnknownObject(table.group(1), OBJECTS)
+        column = _NO_COLUMN.search(message)
+        if column:
+            return self._unknown_column(column.group(1), sql)
+        if message.strip() == "incomplete input":
+            return QuerySyntaxError("incomplete input: the statement ends too early (at the end of the text)")
+        offset = getattr(error, "error_offset", -1)
+        if isinstance(error, apsw.SQLError) and offset is not None and offset >= 0:
+            line = sql.count("\n", 0, offset) + 1
+            col = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+            return QuerySyntaxError(f"{message} (line {line}, column {col}: {sql[offset : offset + 20]!r})")
+        if isinstance(error, apsw.SQLError):
+            return QuerySyntaxError(message)
+        return QueryError(message)
+
+    def _unknown_column(self, qualified: str, sql: str) -> UnknownColumn:
+        """No such column: name the object(s) the statement reads and suggest their closest columns."""
+        name = qualified.split(".")[-1]
+        named = {token.text.strip('"`[]').lower() for token in sqltext.tokens(sql)}
+        objects = [obj for obj in OBJECTS.values() if obj.name.lower() in named]
+        known = [c.name for obj in objects for c in self.connection.columns(obj)] or [
+            c.name for obj in OBJECTS.values() for c in obj.columns
+        ]
+        if "." in qualified:
+            where = _table_of(qualified)
+        elif len(objects) == 1:
+            where = objects[0].name
+        else:
+            where = " or ".join(o.name for o in objects) or "the query"
+        return UnknownColumn(where, name, known)
+
+    # ---- RETURNING ---------------------------------------------------------------------------------------
+
+    def _insert_returning(self, body: str, returning: str, params: Params) -> Cursor:
+        """Run the INSERT, then evaluate RETURNING over the inserted rows with the ids Iterable generated."""
+        target = sqltext.insert_target(body)
+        if target is None:
+            raise QuerySyntaxError("RETURNING needs an INSERT INTO <object>")
+        obj = get_object(target)
+        if self.db.in_transaction:
+            raise QueryError(
+                "INSERT … RETURNING inside BEGIN … COMMIT: the writes are sent at COMMIT, so there is nothing "
+                "to return yet; run it on its own"
+            )
+        inserted = self._run(body, params)
+        columns = list(self.connection.columns(obj))
+        produced: list[Row] = []
+        for report, rows in self.reports:
+            if report.operation == "insert":
+                produced.extend({**rows[r.index], **r.keys} for r in report.results if r.ok)
+        quoted = ", ".join(f'"{c.name}"' for c in columns)
+        self.db.execute('DROP TABLE IF EXISTS temp."returning"')
+        self.db.execute(f'CREATE TEMP TABLE "returning"({quoted})')
+        placeholders = ", ".join("?" for _ in columns)
+        self.db.executemany(
+            f'INSERT INTO temp."returning" VALUES ({placeholders})',
+            [[to_sql(row.get(c.name)) for c in columns] for row in produced],
+        )
+        selected = self._run(f'SELECT {returning} FROM temp."returning"', None)
+        output = selected.fetchall()
+        self.db.execute('DROP TABLE temp."returning"')
+        return Cursor(selected.columns, iter(output), inserted.reports)
+
+    # ---- CALL --------------------------------------------------------------------------------------------
+
+    def _call(self, name: str, argument_text: str, params: Params) -> Cursor:
+        """CALL Procedure(args): the arguments are evaluated by SQLite in one SELECT (so positional `?` and
+        named `:x` parameters bind as in any statement); `[1, 2]` is an array, `name => value` a named one."""
+        from iterbridge.objects.procedures import get_procedure
+
+        procedure = get_procedure(name)
+        arguments: list[tuple[str | None, str]] = []
+        for piece in sqltext.split_arguments(argument_text):
+            match = _NAMED_ARGUMENT.match(piece)
+            if match and not piece.lstrip().startswith(("'", '"', "[", "{")):
+                arguments.append((match.group(1), match.group(2).strip()))
+            elif any(named for named, _ in arguments):
+                raise QuerySyntaxError(f"CALL {procedure.name}: positional argument after named ones: {piece}")
+            else:
+                arguments.append((None, piece.strip()))
+        values = self._evaluate([_array_literal(text) for _, text in arguments], params)
+        positional = [value for (named, _), value in zip(arguments, values, strict=True) if named is None]
+        keywords = {named: value for (named, _), value in zip(arguments, values, strict=True) if named is not None}
+        message = self.connection.call(procedure.name, *positional, **keywords)
+        return Cursor(["result"], iter([(message,)]), [])
+
+    def _evaluate(self, expressions: list[str], params: Params) -> list[Any]:
+        if not expressions:
+            return []
+        text = ", ".join(expressions)
+        try:
+            row = self.db.execute(f"SELECT {text}", params).fetchone()
+        except apsw.Error as error:
+            reason = str(error).split(": ", 1)[-1]
+            raise QuerySyntaxError(f"cannot evaluate the arguments ({text}): {reason}") from None
+        except KeyError as error:
+            raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
+        return list(row) if row is not None else [None] * len(expressions)
+
+
+def _array_literal(text: str) -> str:
+    """`[1, 2, :x]` → `json_array(1, 2, :x)` (JSON text, which list parameters accept); anything else as is."""
+    found = sqltext.tokens(text)
+    if found and found[0].text == "[" and found[-1].text == "]" and found[-1].depth == 0:
+        closing = next(t for t in found if t.text == "]" and t.depth == 0)
+        if closing is found[-1]:
+            return f"json_array({text[found[0].start + 1 : found[-1].start]})"
+    return text
+
+
+def _table_of(qualified: str) -> str:
+    return qualified.split(".")[0] if "." in qualified else "the query"

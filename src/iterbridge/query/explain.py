@@ -1,0 +1,203 @@
+"""EXPLAIN: per object, the endpoint chosen, what is pushed down, and an estimate of API calls and time
+under the rate limits — from SQLite's query plan alone, without reading any data (metadata aside: the
+custom user fields)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from iterbridge.errors import QueryError
+from iterbridge.objects import get_object
+from iterbridge.objects.events import EVENT_TYPES
+from iterbridge.objects.templates import EXTENDED_COLUMNS
+from iterbridge.query.vtable import Plan
+
+if TYPE_CHECKING:
+    from iterbridge.api.ratelimit import ClientRateLimiter
+    from iterbridge.query.engine import Cursor, Engine, Params
+
+_VIRTUAL = re.compile(r"VIRTUAL TABLE INDEX \d+:(\{.*\})")
+_TEMPLATE_COMBINATIONS = 16  # 4 types × 4 media
+_LISTINGS = {
+    "Lists": "GET /api/lists",
+    "Channels": "GET /api/channels",
+    "MessageTypes": "GET /api/messageTypes",
+    "Catalogs": "GET /api/catalogs",
+    "UserFields": "GET /api/users/getFields",
+}
+COLUMNS = ["object", "endpoint", "pushed down", "columns fetched", "api calls", "time under the rate limits"]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    endpoint: str  # what is called, in words
+    calls: str  # how many calls, in words
+    limited: str  # the endpoint whose rate limit paces the calls
+    count: int | None = None  # the number of calls when the plan alone tells it
+
+
+def _by_value(pushed: dict[str, str], *columns: str) -> str | None:
+    """The first column pushed as = or IN, if any."""
+    return next((c for c in columns if pushed.get(c) in ("=", "in")), None)
+
+
+def _per_value(pushed: dict[str, str], column: str) -> tuple[str, int | None]:
+    return ("1", 1) if pushed.get(column) == "=" else ("1 per value", None)
+
+
+def strategy(name: str, pushed: dict[str, str], used: set[str], *, limit: bool, extended: bool) -> Strategy:
+    """How an object is read given its pushed constraints and the columns used."""
+    if name == "Users":
+        column = _by_value(pushed, "Email", "UserId")
+        if column:
+            calls, count = _per_value(pushed, column)
+            endpoint = "GET /api/users/{email}" if column == "Email" else "GET /api/users/byUserId/{userId}"
+            return Strategy(endpoint, calls, endpoint, count)
+        return Strategy(
+            "GET /api/export/data.json?dataTypeName=user (by ProfileUpdatedAt window)",
+            "1 per window (1 unless a stream drops)",
+            "GET /api/export/data.json",
+            1,
+        )
+    if name == "Events":
+        column = _by_value(pushed, "Email", "UserId")
+        if column:
+            calls, count = _per_value(pushed, column)
+            return Strategy("GET /api/export/userEvents per user", calls, "GET /api/export/userEvents", count)
+        if pushed.get("EventType") == "=":
+            types, count = "1 event type", 1
+        elif pushed.get("EventType") == "in":
+            types, count = "1 per EventType value", None
+        else:
+            types, count = f"{len(EVENT_TYPES)} event types", len(EVENT_TYPES)
+        return Strategy(
+            "GET /api/export/data.json per event type (by CreatedAt window)",
+            f"{types} × 1 window",
+            "GET /api/export/data.json",
+            count,
+        )
+    if name == "Templates":
+        combinations: int | None = _TEMPLATE_COMBINATIONS
+        for column in ("TemplateType", "MessageMedium"):
+            if pushed.get(column) == "=":
+                combinations = None if combinations is None else combinations // 4
+            elif pushed.get(column) == "in":
+                combinations = None
+        wants_detail = extended and bool(used & EXTENDED_COLUMNS)
+        listing = f"{combinations} list calls" if combinations is not None else "1 list call per type × medium"
+        return Strategy(
+            "GET /api/templates per type × medium" + (" + GET /api/templates/{medium}/get" if wants_detail else ""),
+            listing + (" + 1 per template (extended columns)" if wants_detail else ""),
+            "GET /api/templates",
+            None if wants_detail else combinations,
+        )
+    if name == "ListUsers":
+        calls, count = _per_value(pushed, "ListId") if pushed.get("ListId") in ("=", "in") else ("1 per list", None)
+        if count is None and "ListId" not in pushed:
+            calls += " + GET /api/lists"
+        return Strategy("GET /api/lists/getUsers (plain text)", calls, "GET /api/lists/getUsers", count)
+    if name == "CampaignMetrics":
+        ids = "" if pushed.get("CampaignId") in ("=", "in") else " + GET /api/campaigns"
+        return Strategy(
+            "GET /api/campaigns/metrics (CSV)", "1 per 400 campaigns" + ids, "GET /api/campaigns/metrics",
+            1 if pushed.get("CampaignId") == "=" else None,
+        )  # fmt: skip
+    if name == "Campaigns":
+        if pushed.get("Id") in ("=", "in"):
+            calls, count = _per_value(pushed, "Id")
+            return Strategy("GET /api/campaigns/{id}", calls, "GET /api/campaigns/{id}", count)
+        if limit:
+            return Strategy("GET /api/campaigns (one page of LIMIT rows)", "1", "GET /api/campaigns", 1)
+        return Strategy(
+            "GET /api/campaigns (pages of 1000, newest updates first)", "1 per 1000 campaigns", "GET /api/campaigns"
+        )
+    if name == "CatalogItems":
+        if pushed.get("ItemId") in ("=", "in"):
+            return Strategy(
+                "GET /api/catalogs/{catalogName}/items/{itemId}",
+                "1 per item and catalog",
+                "GET /api/catalogs/{catalogName}/items/{itemId}",
+                1 if pushed.get("ItemId") == "=" and pushed.get("CatalogName") == "=" else None,
+            )
+        catalogs = "" if pushed.get("CatalogName") in ("=", "in") else " + GET /api/catalogs"
+        return Strategy(
+            "GET /api/catalogs/{catalogName}/items (pages of 1000)",
+            "1 per 1000 items per catalog" + catalogs,
+            "GET /api/catalogs/{catalogName}/items",
+        )
+    if name == "InAppMessages":
+        column = _by_value(pushed, "Email", "UserId") or "Email"
+        calls, count = _per_value(pushed, column)
+        return Strategy("GET /api/inApp/getMessages per user", calls, "GET /api/inApp/getMessages", count)
+    endpoint = _LISTINGS.get(name, "GET")
+    return Strategy(endpoint, "1", endpoint, 1)
+
+
+def duration(limiter: ClientRateLimiter, endpoint: str, count: int | None) -> str:
+    """The time `count` calls take under the connection's limits (a leaky bucket: a burst, then the rate)."""
+    limit = limiter.limit(endpoint)
+    if limit is None:
+        return "no rate limit"
+    pace = f"{limit.describe()}"
+    if count is None:
+        return f"{1 / limit.per_second:.2f} s per call ({pace})"
+    seconds = max(0, count - limit.count) / limit.per_second
+    if seconds < 1:
+        return f"immediate ({pace})"
+    shown = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return f"≈ {shown} ({pace})"
+
+
+def explain(engine: Engine, sql: str, params: Params) -> Cursor:
+    import apsw
+
+    from iterbridge.query.engine import Cursor, StatementState
+
+    engine.statement = StatementState()
+    cursor = engine.db.cursor()
+    try:
+        plan_rows = list(cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    except apsw.Error as error:
+        raise engine.translate(error, sql) from None
+    except KeyError as error:  # a named parameter without a value
+        raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
+    connection = engine.connection
+    limiter = connection.client.limiter
+    rows: list[tuple[Any, ...]] = []
+    for _, _, _, detail in plan_rows:
+        match = _VIRTUAL.search(detail)
+        if not match:
+            continue
+        plan = Plan.decode(match.group(1))
+        obj = get_object(plan.object)
+        columns = connection.columns(obj)
+        used = {columns[i].name for i in plan.used}
+        constraints = [(c, "=" if op == "is" else op) for c, op in plan.constraints]
+        pushed = dict(constraints)
+        found = strategy(obj.name, pushed, used, limit=plan.limit, extended=not connection.suppress_extended_requests)
+        filters = ", ".join(f"{c} {op}" for c, op in constraints) or "none"
+        if plan.limit:
+            filters += ", LIMIT"
+        rows.append(
+            (obj.name, found.endpoint, filters, ", ".join(sorted(used)) or "-", found.calls,
+             duration(limiter, found.limited, found.count))
+        )  # fmt: skip
+    for name, operation in engine.statement.written.items():
+        write = get_object(name).writes[operation]
+        rows.append((name, write.description, "-", "-", f"{operation.upper()}: 1 per row or per batch, at commit",
+                     "-"))  # fmt: skip
+    return Cursor(list(COLUMNS), iter(rows), [])
+
+
+def explain_call(engine: Engine, name: str) -> Cursor:
+    """EXPLAIN CALL: the one request a stored procedure sends."""
+    from iterbridge.objects.procedures import get_procedure
+    from iterbridge.query.engine import Cursor
+
+    procedure = get_procedure(name)
+    arguments = ", ".join(p.name + ("" if p.required else f" = {p.default!r}") for p in procedure.params)
+    pace = duration(engine.connection.client.limiter, procedure.endpoint, 1)
+    row = (procedure.name, procedure.endpoint, f"arguments: {arguments}", "-", "1", pace)
+    return Cursor(list(COLUMNS), iter([row]), [])
