@@ -1,0 +1,166 @@
+"""Exporting objects (or query results) to CSV: streamed, header from the catalog, written atomically.
+
+The file is written under a temporary name beside the target and renamed only once complete, so an
+interrupted export never leaves a truncated file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.errors import QueryError
+from iterbridge.objects.base import SqlType
+from iterbridge.transfer.csvformat import CsvOptions, flatten
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    destination: str
+    columns: list[str]
+    rows: int
+
+
+@contextlib.contextmanager
+def atomic_text(path: Path | None, options: CsvOptions) -> Iterator[IO[str]]:
+    """A text handle that becomes `path` only when the block completes; stdout when path is None."""
+    if path is None:
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding=options.python_encoding, newline="", write_through=False)
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            stream.detach()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # a normal file, not mkstemp's private 0600
+    try:
+        with os.fdopen(descriptor, "w", encoding=options.python_encoding, newline="") as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None, where: str | None = None,
+                query: str | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:  # fmt: skip
+    """(header, rows) of an object, an object filtered by a SQL condition, or a query."""
+    if query is not None:
+        cursor = conn.sql(query)
+        header = list(cursor.columns)
+        return header, (dict(zip(header, row, strict=False)) for row in cursor)
+    if obj is None:
+        raise QueryError("export needs an OBJECT or --query")
+    definition = conn.object(obj)
+    available = conn.columns(definition)
+    header = [conn._column(definition, available, c) for c in columns] if columns else [c.name for c in available]
+    if where is None:
+        return header, conn.read(definition.name, columns=header)
+    quoted = ", ".join(f'"{name}"' for name in header)
+    cursor = conn.sql(f'SELECT {quoted} FROM "{definition.name}" WHERE {where}')
+    types = {c.name: c.type for c in available}
+    return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
+
+
+def typed(row: dict[str, Any], types: dict[str, SqlType]) -> dict[str, Any]:
+    """SQL text back to values, so dates and JSON follow the CSV options like a plain export's."""
+    for name, value in row.items():
+        if value is None:
+            continue
+        kind = types.get(name)
+        if kind is SqlType.TIMESTAMP:
+            row[name] = parse_timestamp(value)
+        elif kind is SqlType.JSON and isinstance(value, str):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                row[name] = orjson.loads(value)
+        elif kind is SqlType.BOOLEAN and isinstance(value, int):
+            row[name] = bool(value)
+    return row
+
+
+def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | None, options: CsvOptions,
+              progress: Progress | None = None) -> int:  # fmt: skip
+    """Stream rows into a CSV file (atomically) or stdout; with `flatten`, nested objects become dotted
+    columns, found in a first pass over a spool on disk so memory stays flat."""
+    if options.flatten:
+        header, rows = _flattened(header, rows, options)
+    count = 0
+    with atomic_text(path, options) as handle:
+        writer = options.writer(handle)
+        if options.header:
+            writer.writerow(header)
+        fmt = options.format
+        for row in rows:
+            writer.writerow([fmt(row.get(name)) for name in header])
+            count += 1
+            if progress is not None and count % 1000 == 0:
+                progress(count)
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def _flattened(
+    header: list[str], rows: Iterable[dict[str, Any]], options: CsvOptions
+) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - read back by the generator below
+    columns: dict[str, None] = {}
+    for row in rows:
+        flat = flatten({name: row.get(name) for name in header})
+        for name in header:  # keep the catalog's order; nested keys right after their column
+            if name in flat:
+                columns.setdefault(name, None)
+            else:
+                for key in flat:
+                    if key.startswith(f"{name}."):
+                        columns.setdefault(key, None)
+        spool.write(orjson.dumps({key: options.format(value) for key, value in flat.items()}) + b"\n")
+    spool.seek(0)
+
+    def replay() -> Iterator[dict[str, Any]]:
+        with spool:
+            for line in spool:
+                yield orjson.loads(line)
+
+    ordered = [c for c in columns if "." not in c or c.split(".")[0] in header]
+    return ordered or header, replay()
+
+
+def export(
+    conn: Any,
+    obj: str | None,
+    path: Path | None,
+    options: CsvOptions,
+    *,
+    columns: list[str] | None = None,
+    where: str | None = None,
+    query: str | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:  # fmt: skip
+    header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
+    count = write_csv(header, rows, path, options, progress)
+    return ExportResult(str(path) if path else "-", header, count)
+
+
+def exportable(conn: Any) -> list[str]:
+    """Objects that can be read without a required filter (what `export --all` writes)."""
+    from iterbridge.objects import OBJECTS
+
+    return [name for name, obj in OBJECTS.items() if not obj.required_filters]
