@@ -7,7 +7,10 @@ import click
 from iterbridge import __version__
 from iterbridge.cli.objects import describe_command, objects_command
 from iterbridge.cli.profile import check_command, profile_group
+from iterbridge.cli.query import query_command
+from iterbridge.cli.replicate import replicate_command
 from iterbridge.cli.sandbox import sandbox
+from iterbridge.cli.transfer import export_command, import_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,5 +19,15 @@ def main() -> None:
     """Iterable ⇄ SQL, CSV and relational databases."""
 
 
-for command in (sandbox, objects_command, describe_command, check_command, profile_group):
+for command in (
+    replicate_command,
+    query_command,
+    export_command,
+    import_command,
+    sandbox,
+    objects_command,
+    describe_command,
+    check_command,
+    profile_group,
+):
     main.add_command(command)
