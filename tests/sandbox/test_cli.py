@@ -57,7 +57,7 @@ def test_check_reports_unexpected_answers(fault: str) -> None:
         (["--fault", "nonsense"], "--fault expects name=value, not 'nonsense'"),
         (["--fault", "nonsense=1"], "unknown fault 'nonsense'"),
         (["--fault", "latency_ms=slow"], "fault latency_ms: cannot use 'slow'"),
-        (["--scale", "huge"], "'huge' is not one of 'tiny', 'small', 'medium', 'large'"),
+        (["--scale", "huge"], "'huge' is not one of 'empty', 'tiny', 'small', 'medium', 'large'"),
         (["--region", "mars"], "'mars' is not one of 'us', 'eu'"),
         (["--anchor", "next week"], "expected a date like 2026-11-01, not 'next week'"),
         (["--api-key", ""], "--api-key must not be empty"),

@@ -358,3 +358,20 @@ def test_a_users_events_match_the_export(project: httpx2.Client) -> None:
     assert sorted(sends) == sorted(e["createdAt"] for e in exported if e["email"] == email)
     created = [e["createdAt"] for e in mine]
     assert created == sorted(created, reverse=True)  # newest first
+
+
+def test_the_empty_scale_is_a_new_project() -> None:
+    """A brand-new project: Iterable's default channels and message types, nothing else, until written."""
+    with (
+        Sandbox(make_config(FakeClock(), scale="empty")) as sandbox,
+        httpx2.Client(base_url=sandbox.url, headers={"Api-Key": sandbox.api_key}) as api,
+    ):
+        assert api.get("/api/lists").json() == {"lists": []}
+        assert api.get("/api/campaigns").json() == {"campaigns": []}
+        assert api.get("/api/catalogs").json()["params"]["catalogNames"] == []
+        assert api.get("/api/channels").json()["channels"]
+        assert "firstName" not in api.get("/api/users/getFields").json()["fields"]
+        events = api.get("/api/export/data.json", params={"dataTypeName": "emailSend", "range": "All"})
+        assert events.text == ""
+        api.post("/api/users/update", json={"email": "new@example.com", "dataFields": {"plan": "gold"}})
+        assert api.get("/api/users/getFields").json()["fields"]["plan"] == "string"

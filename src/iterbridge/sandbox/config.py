@@ -26,6 +26,8 @@ class Scale:
 
 
 SCALES = {
+    # A brand-new project: default channels and message types, no data (a target for imports).
+    "empty": Scale("empty", users=0, events=0, lists=0, campaigns=0, base_templates=0, catalog_items=0),
     "tiny": Scale("tiny", users=40, events=600, lists=6, campaigns=22, base_templates=8, catalog_items=25),
     "small": Scale("small", users=1_000, events=30_000, lists=12, campaigns=45, base_templates=16, catalog_items=500),
     "medium": Scale(

@@ -319,7 +319,7 @@ def sending_campaigns(project: Project, medium: str) -> list[dict[str, Any]]:
 
 def _build_base_templates(project: Project) -> None:
     trng = Rng(derive(project.seed, K_TEMPLATES, 2))
-    template_id = max(t.id for t in project.templates) + trng.between(100, 500)
+    template_id = max((t.id for t in project.templates), default=1_000_000) + trng.between(100, 500)
     for index in range(project.size.base_templates):
         medium = MEDIUMS[index % len(MEDIUMS)]
         created = project.history_start_ms - 90 * DAY_MS + index * 5 * DAY_MS + trng.below(DAY_MS)
@@ -483,6 +483,8 @@ STORE_MAPPINGS: dict[str, Any] = {
 
 def _build_catalogs(project: Project) -> None:
     created = project.history_start_ms - 120 * DAY_MS
+    if project.size.catalog_items == 0:
+        return  # an empty project has no catalogs
     stores = max(5, project.size.catalog_items // 50)
     project.catalogs = [
         CatalogDef("products", project.size.catalog_items, "sku", PRODUCT_MAPPINGS, created),

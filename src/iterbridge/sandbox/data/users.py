@@ -70,7 +70,7 @@ class UserGenerator:
         self.seed = project.seed
         self.count = project.size.users
         self.first_signup_ms = project.anchor_ms - SIGNUP_HISTORY_DAYS * DAY_MS
-        self._signup_step = (SIGNUP_HISTORY_DAYS * DAY_MS - DAY_MS) / self.count
+        self._signup_step = (SIGNUP_HISTORY_DAYS * DAY_MS - DAY_MS) / max(1, self.count)
         self._list_slots = {lst["id"]: slot for slot, lst in enumerate(project.lists)}
         self._list_thresholds = [int(project.list_rates[lst["id"]] * 256) for lst in project.lists]
         self._list_ids = [lst["id"] for lst in project.lists]

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from iterbridge.constants import MANAGED_USER_FIELDS
 from iterbridge.sandbox.data.rand import text_key
 from iterbridge.sandbox.data.timefmt import iterable_time
 from iterbridge.sandbox.data.users import user_fields
@@ -67,7 +68,8 @@ class UserStore:
         # users/updateEmail moves a generated user: its old address → the new one, and back to its history.
         self.renamed: dict[str, str] = {}
         self._history: dict[str, int] = {}
-        self.fields: dict[str, str] = user_fields()
+        # A project without users knows only Iterable's own fields; custom ones appear as they are written.
+        self.fields: dict[str, str] = user_fields() if self.generator.count else dict(MANAGED_USER_FIELDS)
 
     # ---- reading -----------------------------------------------------------------------------------------
 
