@@ -10,6 +10,7 @@ from iterbridge.cli.profile import check_command, profile_group
 from iterbridge.cli.query import query_command
 from iterbridge.cli.replicate import replicate_command
 from iterbridge.cli.sandbox import sandbox
+from iterbridge.cli.sync import sync_command
 from iterbridge.cli.transfer import export_command, import_command
 
 
@@ -21,6 +22,7 @@ def main() -> None:
 
 for command in (
     replicate_command,
+    sync_command,
     query_command,
     export_command,
     import_command,

@@ -1,0 +1,73 @@
+"""`iterbridge sync`: keep CatalogItems or Templates and a database table in step, both ways."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from iterbridge.cli.common import connection_options, handle_errors, open_connection
+from iterbridge.replicate.targets import default_url
+from iterbridge.sync import SyncReport, sync
+
+RETRY_EXIT = 6
+
+
+def _print(report: SyncReport, as_json: bool) -> None:
+    if as_json:
+        data = asdict(report)
+        data["plan"] = [{k: v for k, v in asdict(a).items() if k != "record"} for a in report.plan]
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    console = Console(stderr=True)
+    title = f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}"
+    table = Table(title=title)
+    for heading in ("side written", "creates", "updates", "deletes"):
+        table.add_column(heading)
+    for label, counts in (("Iterable", report.to_iterable), ("database", report.to_database)):
+        table.add_row(label, str(counts.creates), str(counts.updates), str(counts.deletes))
+    console.print(table)
+    console.print(f"matched: {report.matched}, conflicts: {report.conflicts}, failed: {report.failed}, "
+                  f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}")  # fmt: skip
+    if report.dry_run:
+        for action in report.plan:
+            if action.operation != "match":
+                note = f" ({action.note})" if action.note else ""
+                console.print(f"  would {action.operation} {action.key} in {action.target}{note}")
+        console.print("dry run: nothing was changed")
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped}")
+
+
+@click.command("sync")
+@click.argument("object_name", metavar="OBJECT", type=click.Choice(["CatalogItems", "Templates"], case_sensitive=False))
+@click.option("--with", "with_url", default=None, help=f"Database URL (default {default_url()}).")
+@click.option("--catalog", default=None, help="The catalog to sync (CatalogItems).")
+@click.option("--medium", "mediums", multiple=True, help="email, push, sms or inapp (Templates; default all).")
+@click.option("--table", default=None, help="Table name (default: the object's name).")
+@click.option("--conflict", default="newest", show_default=True, type=click.Choice(["iterable", "database", "newest"]))
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing on either side.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
+@connection_options
+@handle_errors
+def sync_command(object_name: str, with_url: str | None, catalog: str | None, mediums: tuple[str, ...],
+                 table: str | None, conflict: str, dry_run: bool, as_json: bool, profile: str | None,
+                 region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+    """Synchronise a catalog's items, or Base templates, with a database table — both ways.
+
+    \b
+    Examples:
+      iterbridge sync CatalogItems --catalog products --with postgresql://…/shop
+      iterbridge sync Templates --medium email --with sqlite:///templates.db --conflict database --dry-run
+
+    Exit code 6 when records are left in the retry table (they are retried on the next run).
+    """
+    with open_connection(profile, region, base_url, sandbox) as conn:
+        report = sync(conn, object_name, with_url or default_url(), catalog=catalog, mediums=list(mediums) or None,
+                      table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
+    _print(report, as_json)
+    if not report.ok:
+        raise SystemExit(RETRY_EXIT)
