@@ -51,7 +51,7 @@ _LAST_MASK_COLUMN = 63
 # Timestamps SQLite compares as text exactly as the API compares instants: 'YYYY-MM-DD[ HH[:MM[:SS[.fff]]]]'.
 _CANONICAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(?: \d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?$")
 _NUMERIC_TEXT = re.compile(r"^\s*[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\s*$")
-SCAN_CACHE_ROWS = 50_000
+SCAN_CACHE_ROWS = 10_000  # rows kept per statement for repeated scans (a bound on the memory they take)
 
 
 class _Verdict:
@@ -307,20 +307,21 @@ class ObjectTable:
 
     def _caching(self, key: tuple[str, Any], rows: Iterator[Row]) -> Iterator[Row]:
         """Give the rows through, keeping them for a repeat of the same scan if it ends and is small."""
-        kept: list[Row] | None = []
+        kept: list[Row] = []
+        keep = kept.append
         try:
             for row in rows:
-                if kept is not None:
-                    kept.append(row)
-                    if len(kept) > SCAN_CACHE_ROWS:
-                        kept = None
+                keep(row)
                 yield row
+                if len(kept) >= SCAN_CACHE_ROWS:
+                    del kept[:]  # too many to keep: the rest goes straight through
+                    yield from rows
+                    return
         finally:
             close = getattr(rows, "close", None)
             if close is not None:
                 close()
-        if kept is not None:
-            self.engine.cache_scan(self.obj.name, key, kept)
+        self.engine.cache_scan(self.obj.name, key, kept)
 
     def remember(self, row: Row) -> int:
         """The row's rowid: a hash of its key (stable across scans), or a fresh number for a keyless row."""
@@ -428,12 +429,12 @@ class ObjectCursor:
 
     def Next(self) -> None:
         self.rowid = None
-        try:
-            self.row = next(self.rows)
-        except StopIteration:
+        row = next(self.rows, None)
+        if row is None:
             self.row = {}
             self.done = True
         else:
+            self.row = row
             self.done = False
 
     def Eof(self) -> bool:
