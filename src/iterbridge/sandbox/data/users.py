@@ -85,6 +85,9 @@ class UserGenerator:
         self._membership_keys = [derive(self.seed, K_MEMBERSHIP, word) for word in range(len(self._list_ids) // 8 + 1)]
         pairs = list(zip(self._list_thresholds, self._list_ids, strict=True))
         self._membership_slots = [pairs[start : start + 8] for start in range(0, len(pairs), 8)]  # (threshold, id)
+        # The user export asks twice in a row for a user's update time and lists: the last answer is kept.
+        self._last_updated = (-1, 0)
+        self._last_list_ids: tuple[int, tuple[int, ...]] = (-1, ())
 
     # ---- identity ------------------------------------------------------------------------------------
 
@@ -134,11 +137,17 @@ class UserGenerator:
         return self.signup_ms(index) > moment
 
     def profile_updated_ms(self, index: int) -> int:
+        last_index, last_updated = self._last_updated
+        if last_index == index:
+            return last_updated
         signup = self.signup_ms(index)
         key = mix64(self._updated_key ^ index)
         if key % 100 < 35:  # never touched since sign-up
-            return signup + (key >> 8) % 60_000
-        return signup + (key >> 8) % max(1, self.project.anchor_ms - signup)
+            updated = signup + (key >> 8) % 60_000
+        else:
+            updated = signup + (key >> 8) % max(1, self.project.anchor_ms - signup)
+        self._last_updated = (index, updated)
+        return updated
 
     # ---- lists ---------------------------------------------------------------------------------------------
 
@@ -155,10 +164,14 @@ class UserGenerator:
 
     def list_ids(self, index: int) -> list[int]:
         # Slot s is in the list when byte s % 8 (little-endian) of membership word s // 8 is below its threshold.
+        last_index, last_ids = self._last_list_ids
+        if last_index == index:
+            return list(last_ids)
         found: list[int] = []
         for word, slots in enumerate(self._membership_slots):
             data = self._membership_word(index, word).to_bytes(8, "little")
             found += [list_id for byte, (threshold, list_id) in zip(data, slots, strict=False) if byte < threshold]
+        self._last_list_ids = (index, tuple(found))
         return found
 
     # ---- the profile -------------------------------------------------------------------------------------
