@@ -8,10 +8,10 @@ endpoint's limit a 429, then the handler answers. `/_sandbox/*` is the simulator
 from __future__ import annotations
 
 import asyncio
-from email.utils import formatdate
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.requests import Request
