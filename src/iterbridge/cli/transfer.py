@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +19,7 @@ from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, i
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
 
 F = TypeVar("F", bound=Callable[..., Any])
+DRY_RUN_SHOWN = 20
 
 
 def csv_options(function: F) -> F:
@@ -73,7 +77,7 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     Examples:
       iterbridge export Campaigns -o campaigns.csv
       iterbridge export Users --columns Email,firstName --where "ProfileUpdatedAt >= '2026-01-01'"
-      iterbridge export --query "SELECT EventType, count(*) n FROM Events GROUP BY 1" --format csv
+      iterbridge export --query "SELECT EventType, count(*) n FROM Events GROUP BY 1" --delimiter tab
       iterbridge export --all -o iterable-dump/
     """
     options = CsvOptions.build(delimiter=delimiter, quote_char=quote_char, quoting=quoting,
@@ -84,9 +88,18 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
             fail("--all needs -o DIR", 2)
         if object_name or query:
             fail("--all exports every object: give no OBJECT and no --query", 2)
+        if columns or where:
+            fail("--all exports every column of every object: --columns and --where need an OBJECT", 2)
     elif not object_name and not query:
         fail("give an OBJECT, --query or --all", 2)
-    with open_connection(profile, region, base_url, sandbox) as conn:
+    elif object_name and query:
+        fail("give an OBJECT or --query, not both (a --query names its objects itself)", 2)
+    elif query and (columns or where):
+        fail("--columns and --where apply to an OBJECT; a --query chooses its columns and rows itself", 2)
+    path = None if export_all or output in (None, "-") else Path(output)
+    if path is not None and path.is_dir():
+        fail(f"{path} is a directory: give a file name (or --all to write one file per object into it)", 2)
+    with _terminate_as_interrupt(), open_connection(profile, region, base_url, sandbox) as conn:
         if export_all:
             directory = Path(output or ".")
             for name in exportable(conn):
@@ -94,11 +107,27 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
             if conn.skipped:
                 _report_skipped(conn)
             return
-        path = None if output in (None, "-") else Path(output)
         chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
         _export_one(conn, object_name, path, options, chosen, where, query)
         if conn.skipped:
             _report_skipped(conn)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `timeout`, a stopping container) unwinds like Ctrl-C, so temporary files are removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
@@ -145,8 +174,21 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
                    region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
     """Import CSV rows into an object (insert, update, upsert or delete), with a rejects report.
 
-    Columns match the object's by name (case-insensitively) or by --map. Exit code 1 when any row was
-    rejected.
+    Columns match the object's by name (case-insensitively), by --map / --map-file, or as dotted names inside
+    a JSON column (Value.price); a Users column the project does not know yet becomes a custom field, an Events
+    one a field of DataFields. Rows that cannot be converted, lack a required field or are refused by Iterable
+    go to --rejects (line, reason, then the original fields); the rest is imported. Exit code 1 when any row
+    was rejected.
+
+    \b
+    Re-running an interrupted import duplicates nothing where Iterable has a key: Users (Email/UserId),
+    CatalogItems (CatalogName+ItemId), ListUsers (membership), Templates (ClientTemplateId), Events that
+    carry an Id, and every delete. Lists, Campaigns, InAppMessages and Events without an Id are created again.
+
+    \b
+    Examples:
+      iterbridge import Users people.csv --operation upsert --rejects rejected.csv
+      iterbridge import Events events.csv --map when=CreatedAt --set EventName=signedUp --dry-run
     """
     mapping = load_mapping_file(map_file) if map_file else {}
     mapping.update(_pairs(maps, "--map"))
@@ -161,13 +203,19 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
         summary = import_csv(conn, object_name, file, options, progress=lambda s: progress(s.read))
         timing = progress.finish()
     if dry_run:
-        for request in summary.requests[:20]:
+        for request in summary.requests[:DRY_RUN_SHOWN]:
             click.echo(f"{request['method']} {request['url']}")
             click.echo(json.dumps(request["json"], ensure_ascii=False, default=str)[:2000])
-        if len(summary.requests) > 20:
-            click.echo(f"… and {len(summary.requests) - 20} more requests")
+        if summary.request_count > DRY_RUN_SHOWN:
+            click.echo(f"… and {summary.request_count - DRY_RUN_SHOWN:,} more requests")
     click.echo(f"{summary.describe()} ({timing})", err=True)
-    if rejects and summary.rejected:
-        click.echo(f"rejected rows → {rejects}", err=True)
     if summary.rejected:
+        if rejects:
+            click.echo(f"rejected rows → {rejects}", err=True)
+        else:
+            for line, reason in summary.samples:
+                click.echo(f"  line {line}: {reason}", err=True)
+            if summary.rejected > len(summary.samples):
+                click.echo(f"  … and {summary.rejected - len(summary.samples):,} more (--rejects FILE keeps them all)",
+                           err=True)  # fmt: skip
         raise SystemExit(1)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
-from iterbridge.errors import FatalApiError, RetriableApiError
+from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError
 from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ def per_row(send: SendOne) -> Writer:
                 keys = send(conn, row)
             except (ValueError, TypeError) as error:  # a value the request cannot be made of
                 results.append(RowResult(position, False, bad_value(error)))
+            except AuthenticationError:
+                raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
                 results.append(RowResult(position, False, redact(str(error))))
             except RetriableApiError as error:
@@ -56,6 +58,8 @@ def bulk(send_batch: Callable[[Connection, list[tuple[int, Row]]], list[RowResul
         for batch in batches(rows, size):
             try:
                 results.extend(send_batch(conn, batch))
+            except AuthenticationError:
+                raise  # the key, not the rows: no batch would fare better
             except FatalApiError as error:
                 reason = redact(str(error))
                 results.extend(RowResult(position, False, reason) for position, _ in batch)

@@ -7,7 +7,9 @@ interrupted export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
+import operator
 import os
 import sys
 import tempfile
@@ -19,9 +21,10 @@ from typing import IO, Any
 import orjson
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.errors import QueryError
+from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import SqlType
 from iterbridge.transfer.csvformat import CsvOptions, flatten
+from iterbridge.transfer.where import simple_where
 
 Progress = Callable[[int], None]
 
@@ -73,10 +76,23 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
     header = [conn._column(definition, available, c) for c in columns] if columns else [c.name for c in available]
     if where is None:
         return header, conn.read(definition.name, columns=header)
+    conditions = simple_where(where)
+    if conditions is not None and all(_known(conn, definition, available, name) for name in conditions):
+        # Pushed down like SQL would, but the values come straight from the reader (milliseconds kept).
+        return header, conn.read(definition.name, where=conditions, columns=header)
     quoted = ", ".join(f'"{name}"' for name in header)
     cursor = conn.sql(f'SELECT {quoted} FROM "{definition.name}" WHERE {where}')
     types = {c.name: c.type for c in available}
     return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
+
+
+def _known(conn: Any, definition: Any, available: Any, name: str) -> bool:
+    """A column the fast path can test exactly as SQL would (JSON is compared as text in SQL: left to it)."""
+    try:
+        canonical = conn._column(definition, available, name)
+    except QueryError:
+        return False  # SQL says what is wrong with it
+    return next(c.type for c in available if c.name == canonical) is not SqlType.JSON
 
 
 def typed(row: dict[str, Any], types: dict[str, SqlType]) -> dict[str, Any]:
@@ -105,10 +121,19 @@ def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | No
     with atomic_text(path, options) as handle:
         writer = options.writer(handle)
         if options.header:
-            writer.writerow(header)
-        fmt = options.format
+            _write(writer, header, header, 0, options)
+        fmt = options.formatter()
+        write = writer.writerow
+        values = operator.itemgetter(*header) if len(header) > 1 else None
         for row in rows:
-            writer.writerow([fmt(row.get(name)) for name in header])
+            try:
+                cells = [fmt(value) for value in values(row)] if values else [fmt(row.get(header[0]))]
+            except KeyError:  # a row without some column (a flattened key it lacks): NULL there
+                cells = [fmt(row.get(name)) for name in header]
+            try:
+                write(cells)
+            except (UnicodeEncodeError, csv.Error):
+                _write(writer, cells, header, count + 1, options)  # raises the error a person can act on
             count += 1
             if progress is not None and count % 1000 == 0:
                 progress(count)
@@ -117,30 +142,73 @@ def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | No
     return count
 
 
+def _write(writer: Any, cells: list[Any], header: list[str], number: int, options: CsvOptions) -> None:
+    """Write one record; a cell the encoding or the quoting cannot hold is named in a TransferError."""
+    try:
+        writer.writerow(cells)
+        return
+    except UnicodeEncodeError:
+        pass
+    except csv.Error as error:
+        where = "the header" if number == 0 else f"row {number:,}"
+        raise TransferError(f"{where} cannot be written with --quoting {options.quoting}: {error}") from None
+    where = "the header" if number == 0 else f"row {number:,}"
+    for name, cell in zip(header, cells, strict=False):
+        text = cell if isinstance(cell, str) else str(cell)
+        try:
+            text.encode(options.python_encoding)
+        except UnicodeEncodeError as error:
+            character = text[error.start]
+            raise TransferError(
+                f"{where}, column {name}: {character!r} cannot be written in {options.encoding}; "
+                "choose another --encoding (e.g. utf-8)"
+            ) from None
+    raise TransferError(f"{where} cannot be written in {options.encoding}; choose another --encoding (e.g. utf-8)")
+
+
 def _flattened(
     header: list[str], rows: Iterable[dict[str, Any]], options: CsvOptions
 ) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Every row flattened into a spool on disk, and the header of every dotted key any row has: a column's
+    nested keys in the order first seen, in the column's place; the column itself too when some row has a
+    value there that is not an object."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - read back by the generator below
-    columns: dict[str, None] = {}
-    for row in rows:
-        flat = flatten({name: row.get(name) for name in header})
-        for name in header:  # keep the catalog's order; nested keys right after their column
-            if name in flat:
-                columns.setdefault(name, None)
-            else:
-                for key in flat:
-                    if key.startswith(f"{name}."):
-                        columns.setdefault(key, None)
-        spool.write(orjson.dumps({key: options.format(value) for key, value in flat.items()}) + b"\n")
+    try:
+        plain: set[str] = set()
+        nested: dict[str, dict[str, None]] = {name: {} for name in header}
+        fmt = options.formatter()
+        for row in rows:
+            flat: dict[str, Any] = {}
+            for name in header:
+                value = row.get(name)
+                if isinstance(value, dict) and value:
+                    keys = nested[name]
+                    for key, inner in flatten(value).items():
+                        dotted = f"{name}.{key}"
+                        if dotted not in keys:
+                            keys[dotted] = None
+                        flat[dotted] = fmt(inner)
+                else:
+                    if value is not None:
+                        plain.add(name)
+                    flat[name] = fmt(value)
+            spool.write(orjson.dumps(flat) + b"\n")
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
+    columns: list[str] = []
+    for name in header:
+        if name in plain or not nested[name]:
+            columns.append(name)
+        columns.extend(nested[name])
 
     def replay() -> Iterator[dict[str, Any]]:
         with spool:
             for line in spool:
                 yield orjson.loads(line)
 
-    ordered = [c for c in columns if "." not in c or c.split(".")[0] in header]
-    return ordered or header, replay()
+    return columns, replay()
 
 
 def export(

@@ -1,0 +1,284 @@
+"""CSV benchmark: `export` of medium-scale Events against `conn.read` of the same rows, and `import` of 100,000
+events against the sandbox's own time to accept the same trackBulk calls.
+
+    python3 benchmarks/csv.py [--scale medium] [--event-type emailSend] [--events 100000] [--rounds 2]
+
+The sandbox runs in a separate process (`iterbridge sandbox --scale medium --rate-limits off --port <free>
+--anchor 2026-11-01`), so it does not share this process's GIL. Measured in one run, alternating for
+`--rounds` rounds; a ratio is the median of the rounds' pairs (best against best is shown too):
+
+- export: `export(conn, "Events", file, where="EventType = '…' AND CreatedAt …")` — the same read, then every
+  row formatted and written to a CSV file (atomically) — against `conn.read` of the same rows, consumed and
+  thrown away. Target: export time ≤ 1.5× the read's. Peak memory of this process while exporting (RSS, and its
+  growth over the export): target flat, under 200 MB.
+- import: `import_csv` of a 100,000-row events file (read, mapped, converted, validated, batched into trackBulk
+  calls of 1,000, each answer checked row by row) against the same trackBulk bodies posted directly with httpx2 —
+  the sandbox's own time to accept them. The bodies are the import's own, captured by a dry run first.
+
+It prints the figures with PASS/FAIL and exits 0 either way: it is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named csv.py: run as a script, its directory would come first on the path and shadow the standard
+# library's csv module for everything imported below. Take that directory off the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx2  # noqa: E402
+import psutil  # noqa: E402
+
+import iterbridge  # noqa: E402
+from iterbridge.objects.base import Condition  # noqa: E402
+from iterbridge.transfer import CsvOptions, ImportOptions, export, import_csv  # noqa: E402
+from iterbridge.transfer import importer as importer_module  # noqa: E402
+
+
+def _helpers() -> Any:
+    """benchmarks/sandbox.py (starting the sandbox process), loaded by path."""
+    spec = importlib.util.spec_from_file_location("benchmark_sandbox", _HERE / "sandbox.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_sandbox = _helpers()
+API_KEY: str = _sandbox.API_KEY
+MB: int = _sandbox.MB
+Server = _sandbox.Server
+sample_emails = _sandbox.sample_emails
+start_server = _sandbox.start_server
+
+EXPORT_RATIO_TARGET = 1.5
+MEMORY_TARGET_MB = 200.0
+ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+SEED = 42
+
+
+@dataclass
+class Run:
+    rows: int
+    seconds: float
+    cpu_seconds: float  # of this process: what the client itself spent
+    peak_mb: float = 0.0  # peak RSS of this process during the run
+    growth_mb: float = 0.0  # peak RSS minus the RSS at the start of the run
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+class PeakRss:
+    """Samples this process's RSS every 5 ms while a block runs."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = self.start = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        gc.collect()
+        self.start = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+
+def timed(block: Any) -> Run:
+    with PeakRss() as memory:
+        began, cpu = time.perf_counter(), time.process_time()
+        rows = block()
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return Run(rows, seconds, cpu, memory.peak / MB, (memory.peak - memory.start) / MB)
+
+
+def connect(server: Server) -> iterbridge.Connection:
+    return iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None)
+
+
+# ---- export ------------------------------------------------------------------------------------------------
+
+
+def read_rows(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
+    where = {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
+    with connect(server) as conn:
+        return timed(lambda: sum(1 for _ in conn.read("Events", where=where)))
+
+
+def export_rows(server: Server, event_type: str, start: datetime, end: datetime, target: Path,
+                options: CsvOptions) -> Run:  # fmt: skip
+    condition = f"EventType = '{event_type}' AND CreatedAt >= '{start:%Y-%m-%d %H:%M:%S}' " \
+                f"AND CreatedAt < '{end:%Y-%m-%d %H:%M:%S}'"  # fmt: skip
+    with connect(server) as conn:
+        return timed(lambda: export(conn, "Events", target, options, where=condition).rows)
+
+
+# ---- import ------------------------------------------------------------------------------------------------
+
+
+def events_file(path: Path, emails: list[str], count: int) -> None:
+    """Custom events of existing users (so the sandbox does the same work each time: no user is created)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("EventName,Email,CreatedAt,DataFields,amount,sku\n")
+        for i in range(count):
+            day = 1 + i % 28
+            handle.write(
+                f"productViewed,{emails[i % len(emails)]},2026-10-{day:02d} {i % 24:02d}:{i % 60:02d}:00,"
+                f'"{{""source"": ""csv"", ""position"": {i % 50}}}",{i % 300}.25,sku-{i % 20000:06d}\n'
+            )
+
+
+def captured_bodies(server: Server, path: Path) -> list[Any]:
+    """The trackBulk bodies the import sends, from a dry run that keeps every request."""
+    keep = importer_module.KEEP_REQUESTS
+    importer_module.KEEP_REQUESTS = 10**9
+    try:
+        with connect(server) as conn:
+            summary = import_csv(conn, "Events", path, ImportOptions(dry_run=True))
+    finally:
+        importer_module.KEEP_REQUESTS = keep
+    assert summary.rejected == 0, summary.describe()
+    return [request["json"] for request in summary.requests]
+
+
+def post_directly(server: Server, bodies: list[Any]) -> Run:
+    def send() -> int:
+        accepted = 0
+        with httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=600, verify=False) as client:
+            for body in bodies:
+                response = client.post("/api/events/trackBulk", json=body)
+                response.raise_for_status()
+                accepted += response.json()["successCount"]
+        return accepted
+
+    return timed(send)
+
+
+def import_rows(server: Server, path: Path) -> Run:
+    def run() -> int:
+        with connect(server) as conn:
+            summary = import_csv(conn, "Events", path, ImportOptions())
+        assert summary.rejected == 0, summary.describe()
+        return summary.accepted
+
+    return timed(run)
+
+
+# ---- report ------------------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def line(label: str, run: Run) -> str:
+    return (f"  {label:<24}{run.rows:>9,} rows  {run.seconds:7.2f} s  {run.rows_per_second:>9,.0f} rows/s  "
+            f"client CPU {run.cpu_seconds:6.2f} s  peak RSS {run.peak_mb:5.0f} MB (+{run.growth_mb:.0f})")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--scale", default="medium")
+    parser.add_argument("--event-type", default="emailSend")
+    parser.add_argument("--events", type=int, default=100_000, help="rows of the import file")
+    parser.add_argument("--rounds", type=int, default=2)
+    options = parser.parse_args()
+    start, end = ANCHOR - timedelta(days=200), ANCHOR
+    print(f"starting `iterbridge sandbox --scale {options.scale} --rate-limits off` …", flush=True)
+    server = start_server(options.scale, ANCHOR.date().isoformat(), seed=SEED, timeout_s=300)
+    reads: list[Run] = []
+    exports: list[Run] = []
+    flattened: list[Run] = []
+    directs: list[Run] = []
+    imports: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="iterbridge-csv-bench-") as scratch:
+        work = Path(scratch)
+        try:
+            print(f"sandbox up in {server.started_s:.1f} s at {server.url}", flush=True)
+            for _ in range(options.rounds):
+                reads.append(read_rows(server, options.event_type, start, end))
+                exports.append(export_rows(server, options.event_type, start, end, work / "events.csv",
+                                           CsvOptions()))  # fmt: skip
+            size_mb = (work / "events.csv").stat().st_size / MB
+            flattened.append(export_rows(server, options.event_type, start, end, work / "flat.csv",
+                                         CsvOptions(flatten=True)))  # fmt: skip
+            emails = list(sample_emails(options.scale, SEED, ANCHOR, 5_000))
+            source = work / "import.csv"
+            events_file(source, emails, options.events)
+            bodies = captured_bodies(server, source)
+            for _ in range(options.rounds):
+                directs.append(post_directly(server, bodies))
+                imports.append(import_rows(server, source))
+        finally:
+            server.stop()
+
+    best_read = min(reads, key=lambda run: run.seconds)
+    best_export = min(exports, key=lambda run: run.seconds)
+    # Each round reads then exports back to back: the median of those pairs is what a busy machine skews least.
+    ratio = statistics.median(e.seconds / r.seconds for r, e in zip(reads, exports, strict=True))
+    peak = max(run.peak_mb for run in exports + flattened)
+    growth = max(run.growth_mb for run in exports + flattened)
+    print(f"\nExport: Events of type {options.event_type}, {start:%Y-%m-%d} → {end:%Y-%m-%d}, scale {options.scale}"
+          f" ({size_mb:,.0f} MB of CSV):")  # fmt: skip
+    print(line("conn.read", best_read))
+    print(line("export → CSV", best_export))
+    print(line("export --flatten → CSV", flattened[0]))
+    print(f"  same rows               {verdict(best_read.rows == best_export.rows)}")
+    per_row_us = (best_export.cpu_seconds - best_read.cpu_seconds) / best_export.rows * 1e6
+    print(f"  CSV writing costs       {per_row_us:.1f} µs of client CPU per row on top of the read")
+    print(f"  ratio export / read     {ratio:6.2f}×  median of the rounds; best/best "
+          f"{best_export.seconds / best_read.seconds:.2f}×  (target ≤ {EXPORT_RATIO_TARGET:g}×)  "
+          f"{verdict(ratio <= EXPORT_RATIO_TARGET)}")  # fmt: skip
+    print(
+        f"  peak memory             {peak:6.0f} MB RSS, +{growth:.0f} MB while exporting  "
+        f"(target: flat, under {MEMORY_TARGET_MB:g} MB)  {verdict(peak < MEMORY_TARGET_MB and growth < 50)}"
+    )
+    rounds = ", ".join(f"{r.seconds:.2f}/{e.seconds:.2f}" for r, e in zip(reads, exports, strict=True))
+    print(f"  rounds (read/export s)  {rounds}")
+
+    best_direct = min(directs, key=lambda run: run.seconds)
+    best_import = min(imports, key=lambda run: run.seconds)
+    print(f"\nImport: {options.events:,} custom events, {len(bodies)} trackBulk calls of ≤ 1,000:")
+    print(line("trackBulk bodies direct", best_direct))
+    print(line("import CSV", best_import))
+    print(f"  same rows accepted      {verdict(best_direct.rows == best_import.rows == options.events)}")
+    client_us = (best_import.cpu_seconds - best_direct.cpu_seconds) / options.events * 1e6
+    print(f"  import's own work       {client_us:.1f} µs of client CPU per row (file, conversion, validation, "
+          f"answers) on top of sending")  # fmt: skip
+    paired = statistics.median(i.seconds / d.seconds for d, i in zip(directs, imports, strict=True))
+    print(
+        f"  ratio import / direct   {paired:6.2f}×  median of the rounds; best/best "
+        f"{best_import.seconds / best_direct.seconds:.2f}×  (the sandbox's time to accept the calls is the floor)"
+    )
+    rounds = ", ".join(f"{d.seconds:.2f}/{i.seconds:.2f}" for d, i in zip(directs, imports, strict=True))
+    print(f"  rounds (direct/import s) {rounds}")
+
+
+if __name__ == "__main__":
+    main()

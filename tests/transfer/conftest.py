@@ -1,0 +1,146 @@
+"""Fixtures for the CSV transfer tests: connections to the shared sandbox (or to fresh ones), its call counts,
+and the CLI run in-process against it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from click.testing import CliRunner, Result
+
+import iterbridge
+from conftest import NO_TLS, FakeClock, make_config
+from iterbridge.api.client import RetryPolicy
+from iterbridge.cli import main
+from iterbridge.cli import transfer as transfer_cli
+from iterbridge.sandbox import Sandbox
+
+FAST_RETRY = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
+
+
+def connect_to(sandbox: Sandbox, **options: Any) -> iterbridge.Connection:
+    """A connection to a sandbox with its limits off and tiny retry waits."""
+    settings: dict[str, Any] = {"rate_limit_factor": None, "retry": FAST_RETRY}
+    settings.update(options)
+    return iterbridge.connect(api_key=sandbox.api_key, base_url=sandbox.url, **settings)
+
+
+def read_csv(path: Path, **options: Any) -> list[dict[str, str]]:
+    with path.open(encoding=options.pop("encoding", "utf-8"), newline="") as handle:
+        return list(csv.DictReader(handle, **options))
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]] | list[dict[str, Any]], **options: Any) -> Path:
+    """A CSV file for an import (LF line ends unless told)."""
+    with path.open("w", encoding=options.pop("encoding", "utf-8"), newline="") as handle:
+        writer = csv.writer(handle, lineterminator=options.pop("lineterminator", "\n"), **options)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([row.get(name, "") for name in header] if isinstance(row, dict) else row)
+    return path
+
+
+def parse(text: str, **options: Any) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline=""), **options))
+
+
+@pytest.fixture
+def conn(sandbox: Sandbox) -> Iterator[iterbridge.Connection]:
+    """A fresh connection to the shared sandbox (reset for this test)."""
+    with connect_to(sandbox) as connection:
+        yield connection
+
+
+@dataclass
+class Stats:
+    """A sandbox's calls per endpoint (GET /_sandbox/stats)."""
+
+    admin: httpx2.Client
+
+    def by_endpoint(self) -> dict[str, int]:
+        endpoints: dict[str, dict[str, int]] = self.admin.get("/_sandbox/stats").json()["endpoints"]
+        return {endpoint: sum(statuses.values()) for endpoint, statuses in endpoints.items()}
+
+    @contextmanager
+    def counting(self) -> Iterator[dict[str, int]]:
+        """The calls per endpoint made inside the block (filled in when it ends)."""
+        before = self.by_endpoint()
+        made: dict[str, int] = {}
+        yield made
+        after = self.by_endpoint()
+        made.update({e: n - before.get(e, 0) for e, n in after.items() if n != before.get(e, 0)})
+
+    def faults(self, **settings: Any) -> None:
+        self.admin.post("/_sandbox/faults", json=settings).raise_for_status()
+
+
+def writes(made: dict[str, int]) -> dict[str, int]:
+    """The write calls among counted calls."""
+    return {endpoint: n for endpoint, n in made.items() if not endpoint.startswith("GET ")}
+
+
+@pytest.fixture
+def stats(sandbox: Sandbox, admin: httpx2.Client) -> Stats:
+    return Stats(admin)
+
+
+@pytest.fixture
+def fresh() -> Iterator[Callable[..., tuple[Sandbox, Stats]]]:
+    """`fresh(scale="empty", **overrides)` starts a sandbox of its own (stopped when the test ends)."""
+    with ExitStack() as stack:
+
+        def start(scale: str = "empty", **overrides: Any) -> tuple[Sandbox, Stats]:
+            sandbox = stack.enter_context(Sandbox(make_config(FakeClock(), scale=scale, **overrides)))
+            admin = stack.enter_context(httpx2.Client(base_url=sandbox.url, timeout=30, verify=NO_TLS))
+            return sandbox, Stats(admin)
+
+        yield start
+
+
+@pytest.fixture
+def cli(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """`cli("export", "Lists", ..., target=sandbox)`: the iterbridge command in-process, its key and URL from the
+    environment as a user would give them; the connection has the sandbox's limits (off) and quick retries."""
+    original = transfer_cli.open_connection
+
+    def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox_flag: bool) -> Any:
+        if sandbox_flag:
+            return original(profile, region, base_url, sandbox_flag)
+        return iterbridge.connect(
+            profile=profile, region=region, base_url=base_url, rate_limit_factor=None, retry=FAST_RETRY
+        )
+
+    monkeypatch.setattr(transfer_cli, "open_connection", open_connection)
+
+    def invoke(*args: str, target: Sandbox | None = None, stdin: str | bytes | None = None) -> Result:
+        chosen = target or sandbox
+        env = {
+            "ITERABLE_API_KEY": chosen.api_key,
+            "ITERABLE_BASE_URL": chosen.url,
+            "ITERABLE_REGION": None,
+            "ITERBRIDGE_PROFILE": None,
+            "ITERBRIDGE_CONFIG": str(tmp_path / "no-config.toml"),
+            "ITERBRIDGE_DEBUG": None,
+        }
+        result = CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+        assert chosen.api_key not in result.output, "the API key must never be printed"
+        return result
+
+    return invoke
+
+
+def one_line_error(result: Result) -> str:
+    """The single `error: …` line of a failed command (no traceback, nothing on stdout)."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
