@@ -20,26 +20,32 @@ def _print(report: SyncReport, as_json: bool) -> None:
     if as_json:
         data = asdict(report)
         data["plan"] = [{k: v for k, v in asdict(a).items() if k != "record"} for a in report.plan]
+        data["ok"] = report.ok
         click.echo(json.dumps(data, indent=2, default=str))
         return
     console = Console(stderr=True)
-    title = f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}"
-    table = Table(title=title)
-    for heading in ("side written", "creates", "updates", "deletes"):
+    console.print(f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}",
+                  markup=False, soft_wrap=True)  # fmt: skip
+    table = Table()
+    for heading in ("side written", "creates", "updates", "deletes", "conflicts"):
         table.add_column(heading)
     for label, counts in (("Iterable", report.to_iterable), ("database", report.to_database)):
-        table.add_row(label, str(counts.creates), str(counts.updates), str(counts.deletes))
+        table.add_row(label, str(counts.creates), str(counts.updates), str(counts.deletes), str(counts.conflicts))
     console.print(table)
     console.print(f"matched: {report.matched}, conflicts: {report.conflicts}, failed: {report.failed}, "
-                  f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}")  # fmt: skip
+                  f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}", soft_wrap=True)  # fmt: skip
     if report.dry_run:
         for action in report.plan:
-            if action.operation != "match":
+            if action.target in ("iterable", "database"):
                 note = f" ({action.note})" if action.note else ""
-                console.print(f"  would {action.operation} {action.key} in {action.target}{note}")
+                console.print(f"  would {action.operation} {action.key} in {action.target}{note}", markup=False,
+                              soft_wrap=True)  # fmt: skip
         console.print("dry run: nothing was changed")
+    for failure in report.failures:
+        console.print(f"failed: {failure.operation} {failure.key} in {failure.side}: {failure.reason}",
+                      markup=False, soft_wrap=True)  # fmt: skip
     for skipped in report.skipped:
-        console.print(f"[yellow]skipped[/] {skipped}")
+        console.print(f"skipped: {skipped}", markup=False, soft_wrap=True)
 
 
 @click.command("sync")

@@ -1,36 +1,53 @@
 """Two-way synchronisation: decide, per key, what changed on which side since the last run, and apply it.
 
-Each key's map entry holds the content hash both sides had when they last agreed. A side whose hash
-still matches is unchanged; one that differs (or lost the key) changed. One side changed → the change is
-applied to the other. Both changed → a conflict, resolved by the policy and logged with both versions.
-Neither in the map → the first run: equal content matches, different content is a conflict, a key on one
-side only is created on the other.
+Each key's map entry holds the content hash both sides had when they last agreed. A side whose content
+still hashes the same is unchanged; one that differs (or lost the key) changed. One side changed → the
+change is applied to the other. Both changed → a conflict, resolved by the policy (`iterable`, `database`,
+or `newest`: the later change wins, a change beats a deletion) and logged with both versions. A key
+without an entry is seen for the first time: equal content on both sides is matched, different content is
+a conflict, a key on one side only is created on the other.
 
-Writes to Iterable's catalogs land after a delay: the entry then remembers the pending content (or a
-pending delete) and, for a grace period, Iterable still showing the old content is not a remote change.
-A record that fails to apply keeps its old entry (so the difference is seen, and retried, next run) and
-goes to the retry table with the reason.
+`newest` compares Iterable's LastModified / UpdatedAt with the time the database row changed: the latest
+entry of the change log where the sync's triggers keep one (SQLite, PostgreSQL), else the row's own
+timestamp column. Database times are moved onto Iterable's clock by the difference between the two clocks,
+measured when the run starts.
+
+Writes to Iterable's catalogs land after a delay: the entry then also holds the content sent (or a
+pending delete). Until Iterable shows it, Iterable still showing the old content is not a remote change;
+once it shows it, the entry is confirmed; if it still does not after a grace period, the write is sent
+again (Iterable cannot tell a write that never landed from one undone there meanwhile: the sync assumes
+the former, so nothing of the database's is lost).
+
+A record that fails to apply keeps its old entry, so the difference is seen (and the write retried) on the
+next run even if nothing changed; the retry table lists the failures of the latest run with the reasons.
+Database writes go in batches, each one transaction with its map entries, so a run killed at any moment
+leaves a state the next run completes: no write is half-recorded.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import ConfigurationError
-from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide, content_hash
-from iterbridge.sync.store import MapEntry, SyncStore
+from iterbridge.replicate.targets import one_line
+from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide
+from iterbridge.sync.store import Failure, MapEntry, SyncStore, safe_timestamp
 
 log = logging.getLogger("iterbridge.sync")
 
 POLICIES = ("iterable", "database", "newest")
-DELETED = "<deleted>"
+DELETED = "<deleted>"  # the pending "content" of a delete sent to Iterable
 PENDING_GRACE = timedelta(minutes=15)
 TEMPLATE_LOOKBACK = timedelta(minutes=10)
+BATCH = 1000  # database writes per transaction
+
+# How a side stands against its map entry.
+SAME, CHANGED, LANDED, WAITING = "same", "changed", "landed", "waiting"
 
 
 @dataclass
@@ -38,14 +55,15 @@ class Counts:
     creates: int = 0
     updates: int = 0
     deletes: int = 0
+    conflicts: int = 0  # conflicts resolved by writing this side
 
 
 @dataclass
 class Action:
     key: str
-    target: str  # the side written: "iterable" or "database"
-    operation: str  # "create", "update", "delete", "match" (map only)
-    record: Record | None  # the version written (None for deletes and matches)
+    target: str  # the side written: "iterable", "database", or "map" (the map alone: both sides agree)
+    operation: str  # create, update, delete; match (first sight or alike), confirm (a pending write landed), forget
+    record: Record | None  # the version written (None for deletes and map-only actions)
     conflict: bool = False
     note: str = ""
 
@@ -61,6 +79,7 @@ class SyncReport:
     conflicts: int = 0
     failed: int = 0
     left_to_retry: int = 0
+    failures: list[Failure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     plan: list[Action] = field(default_factory=list)
     api_calls: int = 0
@@ -70,18 +89,17 @@ class SyncReport:
         return self.left_to_retry == 0
 
 
-def _changes_key(value: str) -> str:
-    try:
-        return json.dumps(json.loads(value), separators=(",", ":"))
-    except json.JSONDecodeError:
-        return value
+class _ChangedMeanwhile(Exception):
+    """Rows a user changed in the database while the sync was writing them: left for the next run."""
+
+    def __init__(self, keys: set[str]) -> None:
+        super().__init__(", ".join(sorted(keys)))
+        self.keys = keys
 
 
 class Synchronizer:
     def __init__(self, conn: Any, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: str,
                  dry_run: bool, grace: timedelta = PENDING_GRACE) -> None:  # fmt: skip
-        if policy not in POLICIES:
-            raise ConfigurationError(f"--conflict must be one of {', '.join(POLICIES)}, not {policy!r}")
         self.conn = conn
         self.side = side
         self.store = store
@@ -89,292 +107,363 @@ class Synchronizer:
         self.dry_run = dry_run
         self.grace = grace
         self.report = SyncReport(side.stream, store.description, dry_run)
+        self.failures: dict[str, Failure] = {}
+        self.applied: list[Action] = []
+        self.ambiguous: set[str] = set()  # keys found twice on a side: left alone
 
     # ---- reading both sides ------------------------------------------------------------------------------
 
     def run(self) -> SyncReport:
-        calls_before = self.conn.client.calls
-        spec = self.side.spec
-        self.store.prepare(spec)
-        state = self.store.state(self.side.stream)
-        self.mapping = self.store.load_map(self.side.stream)
-        last_run = parse_timestamp(state.get("last_run")) if state.get("last_run") else None
-        changed_since = last_run - TEMPLATE_LOOKBACK if last_run and self.mapping else None
-        self.now = self.conn.server_now()
-        self.iterable = self._unique(self.side.iterable_records(changed_since), "Iterable")
-        self.database = self._unique(
-            (self.side.database_record(row) for row in self.store.rows(spec) if self.side.owns(row)), "the database"
-        )
-        log_times, newest_seq = self.store.changes_since(spec.name, int(state.get("change_seq") or 0))
-        self.database_changed_at = {_changes_key(k): v for k, v in log_times.items()}
-        actions = [a for key in sorted(set(self.iterable) | set(self.database) | set(self.mapping))
-                   if (a := self._decide(key)) is not None]  # fmt: skip
+        self.store.prepare(self.side.spec)
+        self._read()
+        actions = [a for key in sorted(self.keys) if (a := self._decide(key)) is not None]
         self.report.plan = actions
-        if not self.dry_run:
+        if self.dry_run:
+            self._count(actions)
+            self.report.left_to_retry = len(self.retry_keys)
+        else:
             self._apply(actions)
-            self.store.save_state(self.side.stream, {"last_run": self.now.isoformat(), "change_seq": newest_seq})
-            self.store.commit()
-        self._count(actions)
-        self.report.left_to_retry = len(self.store.retries(self.side.stream))
-        self.report.api_calls = self.conn.client.calls - calls_before
+            self._count(self.applied)
+            self._finish()
+            self.report.left_to_retry = len(self.failures)
+        self.report.failures = list(self.failures.values())
+        self.report.failed = len(self.failures)
         return self.report
 
-    def _unique(self, records: Any, where: str) -> dict[str, Record]:
+    def _read(self) -> None:
+        """Both sides as keyed records, the map, and when the database's rows changed (its change log)."""
+        side, store = self.side, self.store
+        self.mapping = store.load_map(side.stream)
+        self.retry_keys = set(store.retries(side.stream))
+        last_run = safe_timestamp(store.state(side.stream).get("last_run"))
+        changed_since = last_run - TEMPLATE_LOOKBACK if last_run and self.mapping else None
+        started = time.monotonic()
+        iterable = list(side.iterable_records(changed_since))
+        # Iterable's clock when the read began (its Date headers are known by now): the next cursor.
+        self.now = self.conn.server_now() - timedelta(seconds=time.monotonic() - started)
+        database = [side.database_record(row) for row in store.rows(side.spec) if side.owns(row)]
+        # Database times (change log, row timestamps) are compared on Iterable's clock.
+        self.clock_offset = self.conn.server_now() - store.now()
+        side.rekey(iterable, database, self.mapping)
+        side.complete([r for r in iterable if r.content is None and self._must_read(r.key)])
+        self.iterable = self._unique(iterable, "Iterable")
+        self.database = self._unique(database, "the database")
+        known = set(self.iterable) | set(self.database) | set(self.mapping)
+        self.keys = known - self.ambiguous
+        self.changes = [(c, key) for c in store.changes(side.spec.name) if (key := side.key_of_log(c.key)) in known]
+        self.last_seq = max((c.seq for c, _ in self.changes), default=0)
+        latest: dict[str, datetime] = {}
+        for change, key in self.changes:
+            latest[key] = max(latest.get(key, change.at), change.at)
+        self.changed_at = {key: moment + self.clock_offset for key, moment in latest.items()}
+
+    def _must_read(self, key: str) -> bool:
+        """A template listed without its extended fields must be read whole when the sync has to compare it:
+        new to the map, left to retry, or with a write of ours to confirm."""
+        entry = self.mapping.get(key)
+        return entry is None or key in self.retry_keys or bool(entry.pending_hash) or entry.iterable_hash is None
+
+    def _unique(self, records: list[Record], where: str) -> dict[str, Record]:
         found: dict[str, Record] = {}
         duplicates: set[str] = set()
         for record in records:
             if record.key in found:
                 duplicates.add(record.key)
             found[record.key] = record
-        for key in duplicates:
+        for key in sorted(duplicates):
             del found[key]
-            self.report.skipped.append(f"{key}: the key appears more than once in {where}")
+            self.report.skipped.append(f"{key}: the key appears more than once in {where}; left alone")
+        self.ambiguous |= duplicates  # neither side is touched: one of them would look deleted
         return found
 
     # ---- deciding ----------------------------------------------------------------------------------------
-
-    def _pending(self, entry: MapEntry) -> bool:
-        if not entry.pending_hash or not entry.pending_at:
-            return False
-        started = parse_timestamp(entry.pending_at)
-        return started is not None and self.now - started < self.grace
-
-    def _iterable_status(self, entry: MapEntry | None, record: Record | None) -> str:
-        """'new', 'absent', 'same' or 'changed' (a deletion is 'changed' with no record)."""
-        if entry is None:
-            return "new" if record else "absent"
-        if entry.pending_hash == DELETED:
-            if record is None or (self._pending(entry) and record.hash in (None, entry.iterable_hash)):
-                return "same"  # our delete landed, or has not yet
-            return "changed"
-        if record is None:
-            if entry.pending_hash and self._pending(entry) and entry.iterable_hash is None:
-                return "same"  # our create has not landed yet
-            return "changed"
-        if record.content is None:
-            return "same"  # not read: unchanged since the last run by its cursor
-        if record.hash in (entry.iterable_hash, entry.pending_hash):
-            return "same"
-        return "changed"
 
     def _decide(self, key: str) -> Action | None:
         entry = self.mapping.get(key)
         mine = self.iterable.get(key)
         theirs = self.database.get(key)
-        iterable = self._iterable_status(entry, mine)
         if entry is None:
-            database = "new" if theirs else "absent"
-        elif theirs is None:
-            database = "same" if entry.database_hash is None else "changed"  # already gone at the last sync
-        else:
-            database = "same" if theirs.hash == entry.database_hash else "changed"
-        if entry is None:
-            if mine and theirs:
-                if mine.hash == theirs.hash:
-                    return Action(key, "database", "match", None, note="first run: matched")
-                return self._conflict(key, mine, theirs)
-            if mine:
-                return Action(key, "database", "create", mine)
-            if theirs:
-                return Action(key, "iterable", "create", theirs)
+            return self._first_sight(key, mine, theirs)
+        iterable = self._iterable_state(entry, mine)
+        database = SAME if _hash(theirs) == entry.database_hash else CHANGED
+        if database == SAME:
+            if iterable == CHANGED:
+                return self._to_database(key, mine, theirs)
+            if iterable == LANDED:
+                if mine is None and theirs is None:
+                    return Action(key, "map", "forget", None, note="our delete landed in Iterable")
+                return Action(key, "map", "confirm", None, note="our write landed in Iterable")
+            if iterable == WAITING and not self._within_grace(entry):
+                action = self._to_iterable(key, mine, theirs)
+                action.note = "re-sent: the earlier write had not landed in Iterable"
+                return action
             return None
-        if iterable == "same" and database == "same":
-            if entry.pending_hash and self._landed(entry, mine) and theirs is not None:
-                return Action(key, "database", "match", None, note="our write landed in Iterable")
-            if entry.pending_hash == DELETED and mine is None and theirs is None:
-                return Action(key, "database", "forget", None, note="our delete landed in Iterable")
-            return self._diverged(key, entry, mine, theirs)
-        if iterable == "changed" and database == "same":
-            return self._to_database(key, mine)
-        if database == "changed" and iterable == "same":
-            return self._to_iterable(key, entry, theirs)
+        if iterable != CHANGED:
+            return self._to_iterable(key, mine, theirs)
         if mine is None and theirs is None:
-            return Action(key, "database", "forget", None, note="deleted on both sides")
-        if mine and theirs and mine.hash == theirs.hash:
-            return Action(key, "database", "match", None, note="changed alike on both sides")
+            return Action(key, "map", "forget", None, note="deleted on both sides")
+        if mine is not None and theirs is not None and mine.hash == theirs.hash:
+            return Action(key, "map", "match", None, note="changed alike on both sides")
         return self._conflict(key, mine, theirs)
 
-    @staticmethod
-    def _landed(entry: MapEntry, mine: Record | None) -> bool:
-        return mine is not None and mine.content is not None and mine.hash == entry.pending_hash
+    def _iterable_state(self, entry: MapEntry, mine: Record | None) -> str:
+        if mine is not None and mine.content is None:
+            return SAME  # listed, not read: unchanged since the last run by its cursor
+        current = _hash(mine)
+        if entry.pending_hash:
+            if current == (None if entry.pending_hash == DELETED else entry.pending_hash):
+                return LANDED
+            return WAITING if current == entry.iterable_hash else CHANGED
+        return SAME if current == entry.iterable_hash else CHANGED
 
-    def _diverged(self, key: str, entry: MapEntry, mine: Record | None, theirs: Record | None) -> Action | None:
-        """Neither side changed since the last run, yet they differ: a write to Iterable that never landed."""
-        if entry.pending_hash and not self._pending(entry):
-            if entry.pending_hash == DELETED and mine is not None:
-                return Action(key, "iterable", "delete", None, note="re-sent: the delete did not land")
-            if theirs is not None and mine is not None and mine.content is not None and mine.hash != theirs.hash:
-                return Action(key, "iterable", "update", theirs, note="re-sent: the write did not land")
+    def _within_grace(self, entry: MapEntry) -> bool:
+        sent = safe_timestamp(entry.pending_at)
+        return sent is not None and self.now - sent < self.grace
+
+    def _first_sight(self, key: str, mine: Record | None, theirs: Record | None) -> Action | None:
+        if mine is not None and theirs is not None:
+            if mine.hash == theirs.hash:
+                return Action(key, "map", "match", None, note="first sight: matched")
+            return self._conflict(key, mine, theirs)
+        if mine is not None:
+            return self._to_database(key, mine, None)
+        if theirs is not None:
+            return self._to_iterable(key, None, theirs)
         return None
 
-    def _to_database(self, key: str, mine: Record | None) -> Action:
+    def _to_database(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
         if mine is None:
-            return Action(key, "database", "delete", None)
-        return Action(key, "database", "update", mine)
+            return Action(key, "database", "delete", None) if theirs else Action(key, "map", "forget", None)
+        return Action(key, "database", "update" if theirs else "create", mine)
 
-    def _to_iterable(self, key: str, entry: MapEntry, theirs: Record | None) -> Action:
+    def _to_iterable(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
         if theirs is None:
             return Action(key, "iterable", "delete", None)
-        if theirs.iterable_id is None:
-            theirs.iterable_id = entry.iterable_id
-        return Action(key, "iterable", "update" if entry.iterable_id else "create", theirs)
+        # Update the template Iterable has (by its id); where it has none, create one.
+        sent = replace(theirs, iterable_id=mine.iterable_id if mine else None)
+        return Action(key, "iterable", "update" if mine else "create", sent)
 
     def _conflict(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
-        winner = self._winner(key, mine, theirs)
-        entry = self.mapping.get(key)
-        if winner == "iterable":
-            action = self._to_database(key, mine) if entry else Action(key, "database", "update", mine)
-        else:
-            if entry:
-                action = self._to_iterable(key, entry, theirs)
-            else:
-                operation = "update" if theirs and theirs.iterable_id else "create"
-                action = Action(key, "iterable", operation, theirs)
-            if mine is not None and theirs is not None and action.record is not None and not action.record.iterable_id:
-                action.record.iterable_id = mine.iterable_id
-                action.operation = "update"
+        winner, why = self._winner(key, mine, theirs)
+        action = self._to_database(key, mine, theirs) if winner == "iterable" else self._to_iterable(key, mine, theirs)
         action.conflict = True
-        action.note = f"conflict, {winner} wins ({self.policy})"
-        if not self.dry_run:
-            self.store.log_conflict(
-                self.side.stream, key, mine.content if mine else None, theirs.content if theirs else None, action.note
-            )
+        action.note = f"conflict: {winner} wins ({why})"
         return action
 
-    def _winner(self, key: str, mine: Record | None, theirs: Record | None) -> str:
+    def _winner(self, key: str, mine: Record | None, theirs: Record | None) -> tuple[str, str]:
         if self.policy != "newest":
-            return self.policy
+            return self.policy, f"--conflict {self.policy}"
         if mine is None or theirs is None:
-            return "iterable" if mine is not None else "database"  # a change beats a deletion
-        database_time = self.database_changed_at.get(_changes_key(json.dumps(self._log_key(theirs)))) or theirs.modified
-        if mine.modified is None or database_time is None:
-            return "database" if database_time is not None or mine.modified is None else "iterable"
-        return "iterable" if mine.modified > database_time else "database"
-
-    def _log_key(self, record: Record) -> list[Any]:
-        row = record.row or self.side.database_row(record, self.now)
-        return list(self.side.key_of_row(row))
+            return ("iterable" if mine is not None else "database"), "newest: a change beats a deletion"
+        iterable_time = mine.modified
+        database_time = self.changed_at.get(key)
+        if database_time is None and theirs.modified is not None:
+            database_time = theirs.modified + self.clock_offset  # no trigger saw it: the row's own timestamp
+        if database_time is not None and (iterable_time is None or database_time > iterable_time):
+            return "database", f"newest: changed at {_iso(database_time)}, Iterable at {_iso(iterable_time)}"
+        return "iterable", f"newest: changed at {_iso(iterable_time)}, the database at {_iso(database_time)}"
 
     # ---- applying ----------------------------------------------------------------------------------------
 
     def _apply(self, actions: list[Action]) -> None:
-        to_iterable = [a for a in actions if a.target == "iterable"]
-        to_database = [a for a in actions if a.target == "database"]
-        outcome: dict[str, str | None] = {}
-        if to_iterable:
-            upserts = [a.record for a in to_iterable if a.record is not None]
-            deletes = [self.iterable.get(a.key) or Record(a.key, None, self._entry_id(a.key)) for a in to_iterable
-                       if a.record is None]  # fmt: skip
-            try:
-                outcome = self.side.write_iterable(upserts, deletes)
-            except Exception as error:
-                outcome = {a.key: f"{type(error).__name__}: {error}" for a in to_iterable}
-        for action in to_iterable:
-            reason = outcome.get(action.key)
+        self._apply_iterable([a for a in actions if a.target == "iterable"])
+        rest = [a for a in actions if a.target != "iterable"]
+        for start in range(0, len(rest), BATCH):
+            self._apply_database(rest[start : start + BATCH])
+
+    def _apply_iterable(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        upserts = [a.record for a in actions if a.record is not None]
+        deletes = [Record(a.key, None, self._iterable_id(a.key)) for a in actions if a.record is None]
+        try:
+            outcome = self.side.write_iterable(upserts, deletes)
+        except Exception as error:  # Iterable unreachable after retries, …: every write of the run is retried
+            outcome = {a.key: one_line(error) for a in actions}
+        done = []
+        for action in actions:
+            reason = outcome.get(action.key, "Iterable gave no answer for it")
             if reason:
                 self._fail(action, reason)
             else:
-                self._done_iterable(action)
-        self.store.set_session(True)
+                done.append(action)
+        for start in range(0, len(done), BATCH):
+            self._record_iterable(done[start : start + BATCH])
+
+    def _record_iterable(self, actions: list[Action]) -> None:
+        """The map entries of writes Iterable accepted (pending until it shows them), and for a created
+        template its new Id on the database row."""
         try:
-            for action in to_database:
-                self._apply_database(action)
-        finally:
-            self.store.set_session(False)
+            with self.store.transaction():
+                for action in actions:
+                    theirs = self.database.get(action.key)
+                    created = action.record.iterable_id if action.record and action.operation == "create" else None
+                    if created and theirs is not None and theirs.row is not None:
+                        columns = self.side.id_columns(created)
+                        if columns and any(theirs.row.get(c) != v for c, v in columns.items()):
+                            self.store.update(self.side.spec, self.side.identity(theirs.row), columns)
+                self.store.save_entries(self.side.stream, [self._pending_entry(a) for a in actions])
+                self._log_conflicts(actions)
+        except Exception as error:
+            if len(actions) > 1:
+                for action in actions:
+                    self._record_iterable([action])
+                return
+            self._fail(actions[0], f"written to Iterable, but not recorded in the database: {one_line(error)}")
+            return
+        self.applied += actions
 
-    def _entry_id(self, key: str) -> str | None:
+    def _iterable_id(self, key: str) -> str | None:
+        mine = self.iterable.get(key)
         entry = self.mapping.get(key)
-        return entry.iterable_id if entry else None
+        return mine.iterable_id if mine else entry.iterable_id if entry else None
 
-    def _done_iterable(self, action: Action) -> None:
+    def _pending_entry(self, action: Action) -> MapEntry:
         old = self.mapping.get(action.key)
         mine = self.iterable.get(action.key)
-        if action.record is None:  # a delete sent
-            entry = MapEntry(action.key, old.iterable_id if old else None, mine.hash if mine else None,
-                             None, None, DELETED, self.now.isoformat())  # fmt: skip
+        if mine is None:
+            iterable_hash = None
         else:
-            sent = action.record
-            entry = MapEntry(
-                action.key,
-                sent.iterable_id or (old.iterable_id if old else None),
-                mine.hash if mine and mine.content is not None else (old.iterable_hash if old else None),
-                sent.hash,
-                None,
-                sent.hash,
-                self.now.isoformat(),
-            )
-        self.store.save_entry(self.side.stream, entry)
-        self.store.clear_failure(self.side.stream, action.key)
+            iterable_hash = mine.hash if mine.content is not None else old.iterable_hash if old else None
+        sent = action.record
+        return MapEntry(
+            action.key,
+            (sent.iterable_id if sent else None) or self._iterable_id(action.key),
+            iterable_hash,
+            sent.hash if sent else None,
+            old.iterable_modified if old else None,
+            sent.hash if sent else DELETED,
+            self.now.isoformat(),
+        )
 
-    def _apply_database(self, action: Action) -> None:
-        spec = self.side.spec
-        mine = self.iterable.get(action.key)
-        theirs = self.database.get(action.key)
+    def _apply_database(self, actions: list[Action]) -> None:
+        """One batch in one transaction; a batch that fails is applied action by action to find the culprit."""
         try:
-            if action.operation == "forget":
-                self.store.drop_entry(self.side.stream, action.key)
+            with self.store.transaction():
+                self._write_database(actions)
+                self._check_untouched(actions)
+        except _ChangedMeanwhile as changed:
+            for key in sorted(changed.keys):
+                self.report.skipped.append(f"{key}: changed in the database during the sync; synced next run")
+            rest = [a for a in actions if a.key not in changed.keys]
+            if rest:
+                self._apply_database(rest)
+            return
+        except Exception as error:
+            if len(actions) > 1:
+                for action in actions:
+                    self._apply_database([action])
                 return
-            if action.operation == "delete":
-                if theirs is not None and theirs.row is not None:
-                    self.store.target.delete(spec, [self.side.key_of_row(theirs.row)])
-                self.store.drop_entry(self.side.stream, action.key)
-            elif action.operation in ("create", "update"):
+            self._fail(actions[0], one_line(error))
+            return
+        self.applied += actions
+
+    def _write_database(self, actions: list[Action]) -> None:
+        side, store, spec = self.side, self.store, self.side.spec
+        upserts: list[tuple[Action, dict[str, Any]]] = []
+        deletes: list[dict[str, Any]] = []
+        entries: list[MapEntry] = []
+        dropped: list[str] = []
+        for action in actions:
+            mine = self.iterable.get(action.key)
+            theirs = self.database.get(action.key)
+            if action.operation in ("create", "update"):
                 assert action.record is not None
-                row = self.side.database_row(action.record, self.now)
-                self.store.target.upsert(spec, [row])
-                written = content_hash(self.side.database_record(self._reread(row)).content or {})
-                entry = MapEntry(action.key, action.record.iterable_id, action.record.hash, written,
-                                 _iso(action.record.modified), None, None)  # fmt: skip
-                self.store.save_entry(self.side.stream, entry)
-            else:  # a match: both sides hold the same content
+                row = side.database_row(action.record, self.now)
+                if (
+                    theirs is not None
+                    and theirs.row is not None
+                    and side.key_of_row(theirs.row) != side.key_of_row(row)
+                ):
+                    # A row without its key yet (a template without ClientTemplateId): give it the key first.
+                    identity = side.identity(theirs.row)
+                    if not identity:
+                        raise ValueError("the row has neither a key nor an Id to be found by")
+                    store.update(spec, identity, dict(zip(spec.key, side.key_of_row(row), strict=True)))
+                upserts.append((action, row))
+            elif action.operation == "delete":
+                if theirs is not None and theirs.row is not None:
+                    identity = side.identity(theirs.row)
+                    if not identity:
+                        raise ValueError("the row has neither a key nor an Id to be found by")
+                    deletes.append(identity)
+                dropped.append(action.key)
+            elif action.operation == "forget":
+                dropped.append(action.key)
+            else:  # match, confirm: both sides hold the same content
                 assert mine is not None
                 assert theirs is not None
-                entry = MapEntry(action.key, mine.iterable_id, mine.hash, theirs.hash, _iso(mine.modified), None, None)
-                self.store.save_entry(self.side.stream, entry)
-            self.store.commit()
-            self.store.clear_failure(self.side.stream, action.key)
-            self.store.commit()
-        except Exception as error:
-            self._rollback()
-            self._fail(action, f"{type(error).__name__}: {str(error).splitlines()[0]}")
+                entries.append(MapEntry(action.key, mine.iterable_id, mine.hash, theirs.hash, _iso(mine.modified),
+                                        None, None))  # fmt: skip
+        store.delete(spec, deletes)
+        store.upsert(spec, [row for _, row in upserts])
+        # Hash what the database really stored (its types), so an unchanged row compares equal next run.
+        stored = {side.key_of_row(r): r for r in store.rows_with_keys(spec, [side.key_of_row(r) for _, r in upserts])}
+        for action, row in upserts:
+            assert action.record is not None
+            found = stored.get(side.key_of_row(row))
+            if found is None:
+                raise ValueError("the row was written but cannot be read back")
+            written = side.database_record(found).hash
+            entries.append(MapEntry(action.key, action.record.iterable_id, action.record.hash, written,
+                                    _iso(action.record.modified), None, None))  # fmt: skip
+        store.drop_entries(side.stream, dropped)
+        store.save_entries(side.stream, entries)
+        self._log_conflicts(actions)
 
-    def _reread(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row as the database returns it (types normalised), to hash what is really stored."""
-        key = self.side.key_of_row(row)
-        for stored in self.store.rows(self.side.spec):
-            if self.side.owns(stored) and self.side.key_of_row(stored) == key:
-                return stored
-        return row
+    def _check_untouched(self, actions: list[Action]) -> None:
+        """Rows a user changed after the sync read them would be overwritten: the change log says which."""
+        written = {a.key for a in actions if a.target == "database"}
+        if not written or not self.store.triggers:
+            return
+        changed = {self.side.key_of_log(c.key) for c in self.store.changes(self.side.spec.name, self.last_seq)}
+        meanwhile = {k for k in changed if k in written}
+        if meanwhile:
+            raise _ChangedMeanwhile(meanwhile)
 
-    def _rollback(self) -> None:
-        from iterbridge.replicate.targets import SqlAlchemyTarget
-
-        target = self.store.target
-        if isinstance(target, SqlAlchemyTarget):
-            target.connection.rollback()
+    def _log_conflicts(self, actions: Iterable[Action]) -> None:
+        conflicts = []
+        for action in actions:
+            if action.conflict:
+                mine = self.iterable.get(action.key)
+                theirs = self.database.get(action.key)
+                conflicts.append((action.key, mine.content if mine else None, theirs.content if theirs else None,
+                                  action.note))  # fmt: skip
+        self.store.log_conflicts(self.side.stream, conflicts)
 
     def _fail(self, action: Action, reason: str) -> None:
-        log.warning(
-            "%s %s: could not %s in %s: %s", self.side.stream, action.key, action.operation, action.target, reason
-        )
-        self.report.failed += 1
-        self.store.record_failure(self.side.stream, action.key, action.target, action.operation, reason)
-        self.store.commit()
+        log.warning("%s %s: could not %s in %s: %s", self.side.stream, action.key, action.operation,
+                    action.target, reason)  # fmt: skip
+        self.failures[action.key] = Failure(action.key, action.target, action.operation, reason)
 
-    def _count(self, actions: list[Action]) -> None:
+    def _finish(self) -> None:
+        """The retry table, the change log entries used, the cursor — together."""
+        used = [c.seq for c, key in self.changes if key not in self.failures]
+        with self.store.transaction():
+            self.store.replace_retries(self.side.stream, list(self.failures.values()))
+            self.store.forget_changes(used)
+            self.store.save_state(self.side.stream, {"last_run": self.now.isoformat()})
+
+    def _count(self, actions: Sequence[Action]) -> None:
         for action in actions:
             if action.conflict:
                 self.report.conflicts += 1
             if action.operation == "match":
                 self.report.matched += 1
+            if action.target not in ("iterable", "database"):
                 continue
             counts = self.report.to_iterable if action.target == "iterable" else self.report.to_database
+            counts.conflicts += action.conflict
             if action.operation == "create":
                 counts.creates += 1
             elif action.operation == "update":
                 counts.updates += 1
             elif action.operation == "delete":
                 counts.deletes += 1
+
+
+def _hash(record: Record | None) -> str | None:
+    return None if record is None else record.hash
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -402,8 +491,14 @@ def sync(
         side = TemplatesSide(conn, mediums, table)
     else:
         raise ConfigurationError(f"sync supports CatalogItems and Templates, not {object_name!r}")
-    store = SyncStore(with_url)
+    if conflict not in POLICIES:
+        raise ConfigurationError(f"--conflict must be one of {', '.join(POLICIES)}, not {conflict!r}")
+    calls_before = conn.client.calls
+    side.check()  # before the database is touched
+    store = SyncStore(with_url, create=not dry_run)
     try:
-        return Synchronizer(conn, side, store, conflict, dry_run, grace).run()
+        report = Synchronizer(conn, side, store, conflict, dry_run, grace).run()
     finally:
         store.close()
+    report.api_calls = conn.client.calls - calls_before
+    return report

@@ -2,33 +2,48 @@
 
 - `_iterbridge_sync_map`: per stream and key, the Iterable id and the content hash each side had at the
   last sync, plus a write still pending in Iterable (catalog writes land after a delay);
-- `_iterbridge_sync_conflicts`: every conflict with both versions and how it was resolved;
-- `_iterbridge_sync_retries`: records that failed to apply, with the reason, retried on the next run;
+- `_iterbridge_sync_conflicts`: every conflict resolved, with both versions and how;
+- `_iterbridge_sync_retries`: the records the latest run failed to apply, with the reason (retried next run);
 - `_iterbridge_changes`: the change log filled by triggers the sync installs (SQLite and PostgreSQL), which
-  tells when a row changed — the database's side of the `newest` policy. DuckDB has no triggers: its
-  changes are found by comparing row hashes, and its rows' own timestamps stand in for change times.
+  tells when a row changed — the database's side of the `newest` policy. Entries are removed once the sync
+  has used them. DuckDB has no triggers: its changes are found by comparing row hashes (as everywhere), and
+  its rows' own timestamps (LastModified, UpdatedAt) stand in for change times.
+
+The change log holds the changes of every connection but the sync's own: the sync marks its own connection
+(on SQLite a TEMP trigger that drops the log entries its writes make, on PostgreSQL the session setting
+`iterbridge.sync` the triggers check), so a user writing while a sync runs is still logged, and a killed sync
+leaves nothing behind (a flag in a shared table would silence everyone's changes for the run's length, and
+for good if the sync died with it set).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Row, SqlType
-from iterbridge.replicate.targets import DuckDbTarget, SqlAlchemyTarget, TableSpec, Target, open_target
+from iterbridge.replicate.targets import DuckDbTarget, SqlAlchemyTarget, TableSpec, Target, one_line, open_target
 
-MAP, CONFLICTS, RETRIES, CHANGES, SESSION = (
+MAP, CONFLICTS, RETRIES, CHANGES = (
     "_iterbridge_sync_map",
     "_iterbridge_sync_conflicts",
     "_iterbridge_sync_retries",
     "_iterbridge_changes",
-    "_iterbridge_sync_session",
 )
+MAP_COLUMNS = ("stream", "key", "iterable_id", "iterable_hash", "database_hash", "iterable_modified", "pending_hash",
+               "pending_at", "synced_at")  # fmt: skip
+CONFLICT_COLUMNS = ("stream", "key", "iterable_version", "database_version", "resolution", "resolved_at")
+RETRY_COLUMNS = ("stream", "key", "side", "operation", "reason", "attempts", "first_failed_at", "last_failed_at")
+MARK = "_iterbridge_sync_quiet"  # SQLite: the TEMP trigger that keeps the sync's own writes out of the log
+PG_MARK = "iterbridge.sync"  # PostgreSQL: the session setting that does
+CHUNK = 500
+_HERE = "table_schema = current_schema()"
 
 
 @dataclass
@@ -42,9 +57,40 @@ class MapEntry:
     pending_at: str | None
 
 
+@dataclass
+class Change:
+    """One entry of the change log: a row of the table changed (by anyone but the sync) at `at`."""
+
+    seq: int
+    key: tuple[Any, ...]
+    at: datetime
+
+
+@dataclass
+class Failure:
+    key: str
+    side: str
+    operation: str
+    reason: str
+
+
+def _open(url: str) -> Target:
+    if "://" not in url and not url.startswith("duckdb:"):
+        raise ConfigurationError(
+            f"--with must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
+            f"duckdb:///file.duckdb, not {url!r}"
+        )
+    return open_target(url)
+
+
 class SyncStore:
-    def __init__(self, url: str) -> None:
-        self.target: Target = open_target(url)
+    """`create=False` (a dry run) creates nothing: missing tables read as empty."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.target: Target = _open(url)
+        self.create = create
+        self.present: dict[str, set[str]] = {}  # the columns each data table has
+        self.other_keys: dict[str, bool] = {}  # whether a table has unique keys besides the natural key
         self.description = self.target.description
         if isinstance(self.target, DuckDbTarget):
             self.dialect = "duckdb"
@@ -52,29 +98,98 @@ class SyncStore:
             assert isinstance(self.target, SqlAlchemyTarget)
             self.dialect = self.target.dialect
         self.triggers = self.dialect in ("sqlite", "postgresql")
-        self._create_tables()
+        try:
+            if create:
+                self._create_tables()
+            self._mark_connection()
+        except ConfigurationError:
+            raise
+        except Exception as error:
+            raise ConfigurationError(f"cannot use {self.description}: {one_line(error)}") from None
 
     # ---- raw SQL over either driver ------------------------------------------------------------------
 
-    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         if isinstance(self.target, DuckDbTarget):
-            self.target.db.execute(sql, params or [])
+            self.target.db.execute(sql, list(params or []))
         else:
             assert isinstance(self.target, SqlAlchemyTarget)
             self.target.connection.exec_driver_sql(self._driver_sql(sql), tuple(params or ()))
 
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
         if isinstance(self.target, DuckDbTarget):
-            return [tuple(r) for r in self.target.db.execute(sql, params or []).fetchall()]
+            self.target.db.executemany(sql, [list(r) for r in rows])
+        else:
+            assert isinstance(self.target, SqlAlchemyTarget)
+            self.target.connection.exec_driver_sql(self._driver_sql(sql), [tuple(r) for r in rows])
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    replace: Sequence[str] = ()) -> None:  # fmt: skip
+        """Many rows into a table (DuckDB: as one Arrow batch — its executemany costs ~1 ms a row); with
+        `replace`, the key columns whose rows they replace."""
+        if not rows:
+            return
+        names = ", ".join(_quote(c) for c in columns)
+        if self.dialect == "duckdb":
+            with self._staged(rows, len(columns)) as staged:
+                verb = "INSERT OR REPLACE" if replace else "INSERT"
+                self.execute(f"{verb} INTO {_quote(table)} ({names}) SELECT * FROM {staged}")
+            return
+        marks = ", ".join("?" for _ in columns)
+        conflict = ""
+        if replace:
+            sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns if c not in replace)
+            conflict = f" ON CONFLICT ({', '.join(_quote(c) for c in replace)}) DO UPDATE SET {sets}"
+        self.execute_many(f"INSERT INTO {_quote(table)} ({names}) VALUES ({marks}){conflict}", rows)
+
+    @contextlib.contextmanager
+    def _staged(self, rows: Sequence[Sequence[Any]], width: int) -> Iterator[str]:
+        """DuckDB: rows as a registered Arrow table (columns c0, c1, …), for one statement."""
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        assert isinstance(self.target, DuckDbTarget)
+        table = pa.table({f"c{i}": pa.array([row[i] for row in rows]) for i in range(width)})
+        self.target.db.register("_ib_staged", table)
+        try:
+            yield "_ib_staged"
+        finally:
+            self.target.db.unregister("_ib_staged")
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        if isinstance(self.target, DuckDbTarget):
+            return [tuple(r) for r in self.target.db.execute(sql, list(params or [])).fetchall()]
         assert isinstance(self.target, SqlAlchemyTarget)
-        return [tuple(r) for r in self.target.connection.exec_driver_sql(self._driver_sql(sql), tuple(params or ()))]
+        result = self.target.connection.exec_driver_sql(self._driver_sql(sql), tuple(params or ()))
+        return [tuple(r) for r in result.fetchall()]
 
     def _driver_sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
-    def commit(self) -> None:
-        if isinstance(self.target, SqlAlchemyTarget):
-            self.target.connection.commit()
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work, committed when the block ends, rolled back (alone) when it fails."""
+        try:
+            with self.target.transaction():
+                yield
+        except BaseException:
+            if isinstance(self.target, DuckDbTarget):  # a failed COMMIT (constraints are checked there) stays open
+                with contextlib.suppress(Exception):
+                    self.target.db.execute("ROLLBACK")
+            raise
+
+    def _mark_connection(self) -> None:
+        """Make this connection's writes the sync's own: the change log leaves them out. On SQLite, a TEMP
+        trigger (it exists on this connection only) drops the log entries this connection's writes make —
+        a condition in the table's triggers would have to read connection state, which SQLite offers only
+        through virtual tables, refused in triggers when a user's connection sets trusted_schema off."""
+        if self.dialect == "sqlite" and self._exists(CHANGES):
+            self.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {MARK} BEFORE INSERT ON {CHANGES} "
+                         "BEGIN SELECT RAISE(IGNORE); END")  # fmt: skip
+        elif self.dialect == "postgresql":
+            with self.transaction():
+                self.execute(f"SELECT set_config('{PG_MARK}', 'on', false)")
 
     def _create_tables(self) -> None:
         text = "VARCHAR" if self.dialect == "duckdb" else "TEXT"
@@ -90,108 +205,278 @@ class SyncStore:
         ]
         if self.triggers:
             serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if self.dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
-            statements += [
+            statements.append(
                 f"CREATE TABLE IF NOT EXISTS {CHANGES} (seq {serial}, tbl TEXT NOT NULL, key TEXT NOT NULL, "
-                "operation TEXT NOT NULL, changed_at TEXT NOT NULL)",
-                f"CREATE TABLE IF NOT EXISTS {SESSION} (active INTEGER NOT NULL)",
-            ]
-        for statement in statements:
-            self.execute(statement)
-        if self.triggers and not self.query(f"SELECT count(*) FROM {SESSION}")[0][0]:
-            self.execute(f"INSERT INTO {SESSION} VALUES (0)")
-        self.commit()
+                "operation TEXT NOT NULL, changed_at TEXT NOT NULL)"
+            )
+        with self.transaction():
+            for statement in statements:
+                self.execute(statement)
 
     # ---- the data table ------------------------------------------------------------------------------
 
     def prepare(self, spec: TableSpec) -> None:
         """Create the table if missing (the replication schema, keyed by the natural key); on a table that
-        already existed with another primary key (made by replication), add a unique index on the key."""
+        already existed with another key (made by replication), add a unique index on the natural key."""
+        if not self.create:
+            self.present[spec.name] = self._columns(spec.name)
+            return
         existed = self._exists(spec.name)
         self.target.prepare(spec, recreate=False)
-        if existed:
-            key = ", ".join(f'"{k}"' for k in spec.key)
-            self.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "ux_{spec.name.lower()}_sync" ON "{spec.name}" ({key})')
-        if self.triggers:
-            self._install_triggers(spec)
-        self.commit()
+        try:
+            with self.transaction():
+                keys = self._unique_keys(spec.name) if existed else [list(spec.key)]
+                self.other_keys[spec.name] = any(set(k) != set(spec.key) for k in keys)
+                if not any(set(k) == set(spec.key) for k in keys):
+                    key = ", ".join(_quote(k) for k in spec.key)
+                    index = _quote(f"ux_{spec.name.lower()}_sync")
+                    self.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {_quote(spec.name)} ({key})")
+                if self.triggers:
+                    self._install_triggers(spec)
+        except Exception as error:
+            raise ConfigurationError(f"cannot prepare {spec.name} for sync: {one_line(error)}") from None
+        self.present[spec.name] = self._columns(spec.name)
+
+    def _columns(self, table: str) -> set[str]:
+        if self.dialect == "sqlite":
+            return {str(r[1]) for r in self.query(f"SELECT * FROM pragma_table_info('{table}')")}
+        if self.dialect == "postgresql":  # the catalog is much faster than information_schema
+            sql = "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped"
+            return {str(r[0]) for r in self.query(sql, [_quote(table)])}
+        sql = f"SELECT column_name FROM information_schema.columns WHERE table_name = ? AND {_HERE}"
+        return {str(r[0]) for r in self.query(sql, [table])}
 
     def _exists(self, table: str) -> bool:
         if self.dialect == "sqlite":
             sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+        elif self.dialect == "postgresql":
+            return bool(self.query("SELECT to_regclass(?) IS NOT NULL", [_quote(table)])[0][0])
         else:
-            sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+            sql = f"SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND {_HERE}"
         return bool(self.query(sql, [table])[0][0])
 
+    def _unique_keys(self, table: str) -> list[list[str]]:
+        """The columns of each primary key, unique constraint and unique index of the table."""
+        if self.dialect == "sqlite":
+            sql = (
+                "SELECT json_group_array(c.name) FROM pragma_index_list(?) AS i, pragma_index_info(i.name) AS c "
+                'WHERE i."unique" = 1 GROUP BY i.name'
+            )
+            keys = [json.loads(r[0]) for r in self.query(sql, [table])]
+        elif self.dialect == "postgresql":
+            sql = (
+                "SELECT array_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisunique GROUP BY i.indexrelid"
+            )
+            keys = [r[0] for r in self.query(sql, [_quote(table)])]
+        else:
+            sql = (
+                "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? "
+                "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+            )
+            keys = [r[0] for r in self.query(sql, [table])]
+            for (expressions,) in self.query("SELECT expressions FROM duckdb_indexes() WHERE table_name = ? "
+                                             "AND is_unique", [table]):  # fmt: skip
+                keys.append(expressions.strip("[]").split(", ") if isinstance(expressions, str) else expressions)
+        return [_unquoted(k) for k in keys]
+
     def _install_triggers(self, spec: TableSpec) -> None:
+        """The change-log triggers, (re)created only when missing or different (creating one locks the table)."""
         table = spec.name
         name = table.lower()
         if self.dialect == "sqlite":
-
+            # The key as hex() of each part: JSON functions (like virtual tables) are refused in triggers on a
+            # user's connection with trusted_schema off, and the user's writes with them.
             def key(alias: str) -> str:
-                return "json_array(" + ", ".join(f'{alias}."{k}"' for k in spec.key) + ")"
+                return " || ',' || ".join(f"hex({alias}.{_quote(k)})" for k in spec.key)
 
             now = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
             for event, alias in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-                self.execute(
-                    f'CREATE TRIGGER IF NOT EXISTS "_ib_{name}_{event.lower()}" AFTER {event} ON "{table}" '
-                    f"WHEN (SELECT active FROM {SESSION}) = 0 BEGIN "
+                trigger = _quote(f"_ib_{name}_{event.lower()}")
+                sql = (
+                    f"CREATE TRIGGER {trigger} AFTER {event} ON {_quote(table)} BEGIN "
                     f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) "
                     f"VALUES ('{table}', {key(alias)}, '{event.lower()}', {now}); END"
                 )
+                found = self.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                   [f"_ib_{name}_{event.lower()}"])  # fmt: skip
+                if not found or found[0][0] != sql:
+                    self.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                    self.execute(sql)
             return
-        keys_new = "json_build_array(" + ", ".join(f'NEW."{k}"' for k in spec.key) + ")::text"
-        keys_old = "json_build_array(" + ", ".join(f'OLD."{k}"' for k in spec.key) + ")::text"
-        self.execute(
-            f'CREATE OR REPLACE FUNCTION "_ib_{name}_log"() RETURNS trigger AS $$ BEGIN '
-            f"IF (SELECT active FROM {SESSION} LIMIT 1) = 0 THEN "
+        keys_new = "json_build_array(" + ", ".join(f"NEW.{_quote(k)}" for k in spec.key) + ")::text"
+        keys_old = "json_build_array(" + ", ".join(f"OLD.{_quote(k)}" for k in spec.key) + ")::text"
+        function = f"_ib_{name}_log"
+        body = (
+            f" BEGIN IF coalesce(current_setting('{PG_MARK}', true), '') <> 'on' THEN "
             f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ('{table}', "
             f"CASE WHEN TG_OP = 'DELETE' THEN {keys_old} ELSE {keys_new} END, lower(TG_OP), "
             "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')); "
-            "END IF; RETURN NULL; END $$ LANGUAGE plpgsql"
+            "END IF; RETURN NULL; END "
         )
-        self.execute(f'DROP TRIGGER IF EXISTS "_ib_{name}_log" ON "{table}"')
-        self.execute(f'CREATE TRIGGER "_ib_{name}_log" AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
-                     f'FOR EACH ROW EXECUTE FUNCTION "_ib_{name}_log"()')  # fmt: skip
+        installed = self.query(
+            "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgname = ? AND t.tgrelid = to_regclass(?)",
+            [function, _quote(table)],
+        )
+        if installed and installed[0][0] == body:
+            return
+        self.execute(f"CREATE OR REPLACE FUNCTION {_quote(function)}() RETURNS trigger AS $${body}$$ LANGUAGE plpgsql")
+        self.execute(f"DROP TRIGGER IF EXISTS {_quote(function)} ON {_quote(table)}")
+        self.execute(f"CREATE TRIGGER {_quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {_quote(table)} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {_quote(function)}()")  # fmt: skip
+
+    def _select(self, spec: TableSpec) -> tuple[list[str], str]:
+        """The column names and the SELECT list that reads them as plain Python values (NULL for a column
+        the table lacks: only in a dry run, which adds none)."""
+        names = [c.name for c in spec.columns]
+        parts = []
+        present = self.present.get(spec.name, set())
+        for column in spec.columns:
+            quoted = _quote(column.name)
+            if column.name not in present:
+                parts.append("NULL")
+            elif self.dialect == "duckdb" and column.type is SqlType.TIMESTAMP:
+                parts.append(f"epoch_us({quoted})")  # TIMESTAMPTZ objects would need pytz
+            elif self.dialect == "duckdb" and column.type is SqlType.JSON:
+                parts.append(f"{quoted}::VARCHAR")
+            else:
+                parts.append(quoted)
+        return names, ", ".join(parts)
 
     def rows(self, spec: TableSpec) -> Iterator[Row]:
-        names = [c.name for c in spec.columns]
-        quoted = ", ".join(f'"{n}"' for n in names)
-        types = {c.name: c.type for c in spec.columns}
-        for values in self.query(f'SELECT {quoted} FROM "{spec.name}"'):
-            row = dict(zip(names, values, strict=True))
-            for name, value in row.items():
-                if value is None:
-                    continue
-                if types[name] is SqlType.JSON and isinstance(value, str):
-                    with contextlib.suppress(json.JSONDecodeError):
-                        row[name] = json.loads(value)
-                elif types[name] is SqlType.TIMESTAMP:
-                    row[name] = parse_timestamp(value)
-            yield row
+        """Every row of the table, with values normalised (JSON parsed, booleans as bool) so that the same
+        content always hashes the same on every database. Timestamps are left as read (parsed when needed)."""
+        if not self.present.get(spec.name):
+            return  # no table yet (a dry run)
+        names, selected = self._select(spec)
+        for values in self.query(f"SELECT {selected} FROM {_quote(spec.name)}"):
+            yield self._normalised(spec, dict(zip(names, values, strict=True)))
 
-    def changes_since(self, table: str, seq: int) -> tuple[dict[str, datetime], int]:
-        """Keys the change log saw since `seq` (their latest change time), and the newest seq."""
-        if not self.triggers:
-            return {}, seq
-        found: dict[str, datetime] = {}
-        newest = seq
-        for number, key, changed_at in self.query(
-            f"SELECT seq, key, changed_at FROM {CHANGES} WHERE tbl = ? AND seq > ? ORDER BY seq", [table, seq]
+    def rows_with_keys(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> list[Row]:
+        """The rows with these natural keys, normalised (to hash what is really stored)."""
+        names, selected = self._select(spec)
+        found: list[Row] = []
+        if self.dialect == "duckdb" and keys:
+            columns = ", ".join(_quote(k) for k in spec.key)
+            picked = ", ".join(f"c{i}" for i in range(len(spec.key)))
+            with self._staged(keys, len(spec.key)) as staged:
+                sql = f"SELECT {selected} FROM {_quote(spec.name)} WHERE ({columns}) IN (SELECT {picked} FROM {staged})"
+                return [self._normalised(spec, dict(zip(names, v, strict=True))) for v in self.query(sql)]
+        columns = ", ".join(_quote(k) for k in spec.key)
+        one = "(" + ", ".join("?" for _ in spec.key) + ")"
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            wanted = ", ".join(one for _ in chunk)
+            sql = f"SELECT {selected} FROM {_quote(spec.name)} WHERE ({columns}) IN (VALUES {wanted})"
+            params = [value for key in chunk for value in key]
+            found += [self._normalised(spec, dict(zip(names, v, strict=True))) for v in self.query(sql, params)]
+        return found
+
+    def _normalised(self, spec: TableSpec, row: Row) -> Row:
+        for column in spec.columns:
+            value = row[column.name]
+            if value is None:
+                continue
+            if column.type is SqlType.JSON and isinstance(value, (str, bytes)):
+                with contextlib.suppress(json.JSONDecodeError):
+                    row[column.name] = json.loads(value)
+            elif column.type is SqlType.TIMESTAMP and self.dialect == "duckdb":  # epoch microseconds
+                row[column.name] = datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+            elif column.type is SqlType.BOOLEAN and not isinstance(value, bool):
+                row[column.name] = bool(value)
+            elif column.type is SqlType.INTEGER and isinstance(value, float) and value.is_integer():
+                row[column.name] = int(value)
+        return row
+
+    def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> None:
+        if self.dialect == "duckdb" and self.other_keys.get(spec.name):
+            self._replace(spec, rows)
+        else:
+            self.target.upsert(spec, rows)
+
+    def _replace(self, spec: TableSpec, rows: Sequence[Row]) -> None:
+        """Delete and insert: DuckDB cannot upsert into a table with a second unique key (a Templates table
+        made by replication is keyed by Id; the sync's key, ClientTemplateId, has a unique index of its own)."""
+        self.delete(spec, [{k: row.get(k) for k in spec.key} for row in rows])
+        columns = [c for c in spec.columns if c.name in self.present.get(spec.name, set())]
+
+        def value(kind: SqlType, cell: Any) -> Any:
+            return json.dumps(cell) if kind is SqlType.JSON and cell is not None else cell
+
+        values = [[value(c.type, row.get(c.name)) for c in columns] for row in rows]
+        self.insert_many(spec.name, [c.name for c in columns], values)
+
+    def delete(self, spec: TableSpec, identities: Sequence[dict[str, Any]]) -> None:
+        """Delete rows, each named by columns that identify it (its key, or its Id when it has no key)."""
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for identity in identities:
+            groups.setdefault(tuple(identity), []).append(tuple(identity.values()))
+        for columns, values in groups.items():
+            if self.dialect == "duckdb":
+                with self._staged(values, len(columns)) as staged:
+                    on = " AND ".join(f"{_quote(spec.name)}.{_quote(c)} = s.c{i}" for i, c in enumerate(columns))
+                    self.execute(f"DELETE FROM {_quote(spec.name)} USING {staged} AS s WHERE {on}")
+                continue
+            condition = " AND ".join(f"{_quote(c)} = ?" for c in columns)
+            self.execute_many(f"DELETE FROM {_quote(spec.name)} WHERE {condition}", values)
+
+    def update(self, spec: TableSpec, identity: dict[str, Any], values: dict[str, Any]) -> None:
+        """Set some columns of the one row `identity` names (e.g. give a keyless row its key)."""
+        sets = ", ".join(f"{_quote(c)} = ?" for c in values)
+        condition = " AND ".join(f"{_quote(c)} = ?" for c in identity)
+        self.execute(f"UPDATE {_quote(spec.name)} SET {sets} WHERE {condition}", [*values.values(), *identity.values()])
+
+    def now(self) -> datetime:
+        """Now on the database's clock (change-log times are on it)."""
+        if self.dialect == "sqlite":
+            text = self.query("SELECT strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')")[0][0]
+        elif self.dialect == "postgresql":
+            text = self.query(
+                "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+            )[0][0]
+        else:
+            micros = self.query("SELECT epoch_us(current_timestamp)")[0][0]
+            return datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+        return safe_timestamp(text) or datetime.now(UTC)
+
+    # ---- the change log --------------------------------------------------------------------------------
+
+    def changes(self, table: str, after: int = 0) -> list[Change]:
+        """The change log's entries for a table (after a sequence number), oldest first."""
+        if not self.triggers or not self._exists(CHANGES):
+            return []
+        found: list[Change] = []
+        for seq, key, changed_at in self.query(
+            f"SELECT seq, key, changed_at FROM {CHANGES} WHERE tbl = ? AND seq > ? ORDER BY seq", [table, after]
         ):
-            moment = parse_timestamp(changed_at)
-            if moment is not None:
-                found[key] = moment
-            newest = max(newest, int(number))
-        return found, newest
+            moment = safe_timestamp(changed_at)
+            decoded = self._log_key(str(key))
+            if moment is not None and decoded is not None:
+                found.append(Change(int(seq), decoded, moment))
+        return found
 
-    def set_session(self, active: bool) -> None:
-        """While the sync writes the table, the triggers stay silent (its own writes are not user changes)."""
-        if self.triggers:
-            self.execute(f"UPDATE {SESSION} SET active = ?", [1 if active else 0])
+    def _log_key(self, text: str) -> tuple[Any, ...] | None:
+        """A row's key as the triggers log it: JSON on PostgreSQL, hex of each part on SQLite ('' for NULL)."""
+        try:
+            if self.dialect == "sqlite":
+                return tuple(bytes.fromhex(part).decode() if part else None for part in text.split(","))
+            decoded = json.loads(text)
+        except (ValueError, TypeError):
+            return None
+        return tuple(decoded) if isinstance(decoded, list) else None
+
+    def forget_changes(self, seqs: Iterable[int]) -> None:
+        ordered = sorted(seqs)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            self.execute(f"DELETE FROM {CHANGES} WHERE seq IN ({', '.join('?' for _ in chunk)})", chunk)
 
     # ---- the map, the conflict log, the retries --------------------------------------------------------
 
     def load_map(self, stream: str) -> dict[str, MapEntry]:
+        if not self.create and not self._exists(MAP):
+            return {}
         rows = self.query(
             f"SELECT key, iterable_id, iterable_hash, database_hash, iterable_modified, pending_hash, pending_at "
             f"FROM {MAP} WHERE stream = ?",
@@ -199,37 +484,49 @@ class SyncStore:
         )
         return {r[0]: MapEntry(*r) for r in rows}
 
-    def save_entry(self, stream: str, entry: MapEntry) -> None:
-        self.execute(f"DELETE FROM {MAP} WHERE stream = ? AND key = ?", [stream, entry.key])
-        self.execute(
-            f"INSERT INTO {MAP} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [stream, entry.key, entry.iterable_id, entry.iterable_hash, entry.database_hash, entry.iterable_modified,
-             entry.pending_hash, entry.pending_at, _now()],
-        )  # fmt: skip
+    def save_entries(self, stream: str, entries: Sequence[MapEntry]) -> None:
+        if not entries:
+            return
+        now = _now()
+        rows = [(stream, e.key, e.iterable_id, e.iterable_hash, e.database_hash, e.iterable_modified, e.pending_hash,
+                 e.pending_at, now) for e in entries]  # fmt: skip
+        self.insert_many(MAP, MAP_COLUMNS, rows, replace=("stream", "key"))
 
-    def drop_entry(self, stream: str, key: str) -> None:
-        self.execute(f"DELETE FROM {MAP} WHERE stream = ? AND key = ?", [stream, key])
+    def drop_entries(self, stream: str, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), CHUNK):
+            chunk = list(keys[start : start + CHUNK])
+            self.execute(f"DELETE FROM {MAP} WHERE stream = ? AND key IN ({', '.join('?' for _ in chunk)})",
+                         [stream, *chunk])  # fmt: skip
 
-    def log_conflict(self, stream: str, key: str, iterable: Any, database: Any, resolution: str) -> None:
-        self.execute(
-            f"INSERT INTO {CONFLICTS} VALUES (?, ?, ?, ?, ?, ?)",
-            [stream, key, json.dumps(iterable, default=str), json.dumps(database, default=str), resolution, _now()],
-        )
+    def log_conflicts(self, stream: str, conflicts: Sequence[tuple[str, Any, Any, str]]) -> None:
+        """(key, Iterable's version, the database's version, the resolution) per conflict."""
+        now = _now()
+        rows = [(stream, key, _text(iterable), _text(database), resolution, now)
+                for key, iterable, database, resolution in conflicts]  # fmt: skip
+        self.insert_many(CONFLICTS, CONFLICT_COLUMNS, rows)
 
-    def retries(self, stream: str) -> dict[str, tuple[str, int]]:
-        rows = self.query(f"SELECT key, reason, attempts FROM {RETRIES} WHERE stream = ?", [stream])
-        return {r[0]: (r[1], int(r[2])) for r in rows}
+    def retries(self, stream: str) -> dict[str, str]:
+        if not self.create and not self._exists(RETRIES):
+            return {}
+        return {
+            str(r[0]): str(r[1]) for r in self.query(f"SELECT key, reason FROM {RETRIES} WHERE stream = ?", [stream])
+        }
 
-    def record_failure(self, stream: str, key: str, side: str, operation: str, reason: str) -> None:
-        previous = self.query(f"SELECT attempts, first_failed_at FROM {RETRIES} WHERE stream = ? AND key = ?",
-                              [stream, key])  # fmt: skip
-        attempts, first = (int(previous[0][0]) + 1, previous[0][1]) if previous else (1, _now())
-        self.execute(f"DELETE FROM {RETRIES} WHERE stream = ? AND key = ?", [stream, key])
-        self.execute(f"INSERT INTO {RETRIES} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     [stream, key, side, operation, reason, attempts, first, _now()])  # fmt: skip
-
-    def clear_failure(self, stream: str, key: str) -> None:
-        self.execute(f"DELETE FROM {RETRIES} WHERE stream = ? AND key = ?", [stream, key])
+    def replace_retries(self, stream: str, failures: Sequence[Failure]) -> None:
+        """The retry table holds exactly the records the latest run failed to apply (attempts counted on)."""
+        previous = {
+            r[0]: (int(r[1] or 0), r[2])
+            for r in self.query(f"SELECT key, attempts, first_failed_at FROM {RETRIES} WHERE stream = ?", [stream])
+        }
+        self.execute(f"DELETE FROM {RETRIES} WHERE stream = ?", [stream])
+        now = _now()
+        rows = []
+        for failure in failures:
+            attempts, first = previous.get(failure.key, (0, now))
+            rows.append(
+                (stream, failure.key, failure.side, failure.operation, failure.reason, attempts + 1, first, now)
+            )
+        self.insert_many(RETRIES, RETRY_COLUMNS, rows)
 
     def state(self, stream: str) -> dict[str, Any]:
         return self.target.read_state().get(f"sync:{stream}", {})
@@ -239,6 +536,26 @@ class SyncStore:
 
     def close(self) -> None:
         self.target.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _unquoted(names: Sequence[str]) -> list[str]:
+    return [n[1:-1].replace('""', '"') if n.startswith('"') and n.endswith('"') else n for n in names]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def safe_timestamp(value: Any) -> datetime | None:
+    """A timestamp from a database cell, or None when it holds none (or something else)."""
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def _now() -> str:

@@ -1,0 +1,233 @@
+"""Sync benchmark: a no-change `iterbridge sync` of a 50,000-item catalog, against a replication of the same
+catalog measured in the same run.
+
+    python3 benchmarks/sync.py [--items 50000] [--databases sqlite,duckdb,postgresql] [--postgres URL]
+
+The sandbox runs in a separate process (`iterbridge sandbox --rate-limits off`). The catalog is made for the
+run: a new catalog filled through the bulk API (1,000 items a call) with product-like items — the medium
+scale's `products` catalog holds 20,000 generated items, and a sync works on a whole catalog, so a catalog of
+exactly the wanted size is the simplest honest subject. Then, per database:
+
+- first sync (every item created in the database): time;
+- no-change sync (the second run): API calls per endpoint — bounded by the pages of the catalog (1,000 items
+  a page), not by the items — and time;
+- replication of CatalogItems into a fresh copy, then again (the no-change replication, which reads the same
+  pages and compares every row): time; and the read alone (the reader's rows, thrown away);
+- the ratio no-change sync / no-change replication (target ≤ 2.0: "comparable"), and sync / read alone;
+- a sync after 100 edits on each side: the calls stay pages + writes.
+
+It prints a report with PASS/FAIL per figure and exits 0 either way: it is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This folder holds scripts named like standard modules (csv.py): keep it off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx2  # noqa: E402
+
+import iterbridge  # noqa: E402
+from iterbridge.replicate import replicate  # noqa: E402
+from iterbridge.sync import sync  # noqa: E402
+
+API_KEY = "sandbox-api-key"
+CATALOG = "bench"
+PAGE = 1000
+RATIO_TARGET = 2.0
+LOCAL_POSTGRES = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def sandbox_process() -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "iterbridge", "sandbox", "--port", str(port), "--rate-limits", "off"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("API key:"):
+                break
+        else:
+            raise SystemExit("the sandbox did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def item(number: int) -> dict[str, Any]:
+    return {
+        "name": f"Product {number}",
+        "description": f"The product number {number}, described at some length for a realistic size.",
+        "price": round(4.99 + (number * 7919 % 29500) / 100, 2),
+        "stock": number * 31 % 500,
+        "onSale": number % 7 == 0,
+        "categories": ["home", "garden"] if number % 2 else ["sports"],
+        "imageUrl": f"https://cdn.brand.example/products/{number:06d}.jpg",
+    }
+
+
+def fill(conn: iterbridge.Connection, items: int) -> float:
+    started = time.perf_counter()
+    conn.client.request("POST /api/catalogs/{catalogName}", path={"catalogName": CATALOG})
+    for start in range(0, items, 1000):
+        documents = {f"item-{n:06d}": item(n) for n in range(start, min(items, start + 1000))}
+        conn.client.request("POST /api/catalogs/{catalogName}/items", path={"catalogName": CATALOG},
+                            json={"documents": documents, "replaceUploadedFieldsOnly": False})  # fmt: skip
+    return time.perf_counter() - started
+
+
+def calls(admin: httpx2.Client) -> dict[str, int]:
+    endpoints = admin.get("/_sandbox/stats").json()["endpoints"]
+    return {endpoint: sum(statuses.values()) for endpoint, statuses in endpoints.items()}
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {e: n - before.get(e, 0) for e, n in after.items() if n != before.get(e, 0)}
+
+
+def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def database_urls(kinds: list[str], folder: Path, postgres: str) -> Iterator[tuple[str, str, str, Any]]:
+    """(kind, sync URL, replication URL, cleanup) per database."""
+    for kind in kinds:
+        if kind == "sqlite":
+            yield kind, f"sqlite:///{folder / 'sync.db'}", f"sqlite:///{folder / 'copy.db'}", None
+        elif kind == "duckdb":
+            yield kind, f"duckdb:///{folder / 'sync.duckdb'}", f"duckdb:///{folder / 'copy.duckdb'}", None
+        elif kind == "postgresql":
+            import psycopg
+
+            try:
+                admin = psycopg.connect(postgres, autocommit=True, connect_timeout=3)
+            except psycopg.OperationalError as error:
+                print(f"postgresql: skipped, not reachable ({type(error).__name__})")
+                continue
+            names = [f"iterbridge_bench_sync_{os.getpid()}", f"iterbridge_bench_copy_{os.getpid()}"]
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                admin.execute(f'CREATE DATABASE "{name}"')
+            base = postgres.rsplit("/", 1)[0]
+
+            def cleanup(admin: Any = admin, names: list[str] = names) -> None:
+                for name in names:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.close()
+
+            yield kind, f"{base}/{names[0]}", f"{base}/{names[1]}", cleanup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=50_000)
+    parser.add_argument("--databases", default="sqlite,duckdb,postgresql")
+    parser.add_argument("--postgres", default=os.environ.get("ITERBRIDGE_TEST_POSTGRES_URL", LOCAL_POSTGRES))
+    options = parser.parse_args()
+    pages = -(-options.items // PAGE)
+    bound = pages + 2  # the pages, the catalog check, one spare
+    print(f"sync benchmark: a catalog of {options.items:,} items ({pages} pages of {PAGE})\n")
+
+    with (
+        sandbox_process() as url,
+        httpx2.Client(base_url=url, timeout=60) as admin,
+        iterbridge.connect(api_key=API_KEY, base_url=url, rate_limit_factor=None) as conn,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        print(f"catalog filled through the bulk API in {fill(conn, options.items):.1f} s")
+        rows, read_s = timed(lambda: sum(1 for _ in conn.read("CatalogItems", where={"CatalogName": CATALOG})))
+        print(f"read alone (the reader's rows, thrown away): {rows:,} rows in {read_s:.2f} s\n")
+        for kind, sync_url, copy_url, cleanup in database_urls(options.databases.split(","), Path(folder),
+                                                               options.postgres):  # fmt: skip
+            try:
+                run(conn, admin, kind, sync_url, copy_url, read_s, bound)
+            finally:
+                if cleanup:
+                    cleanup()
+
+
+def run(conn: iterbridge.Connection, admin: httpx2.Client, kind: str, sync_url: str, copy_url: str,
+        read_s: float, bound: int) -> None:  # fmt: skip
+    print(f"== {kind}")
+    first, first_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
+    print(f"first sync: {first.to_database.creates:,} items created in the database in {first_s:.1f} s")
+    timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)  # nothing to confirm: a warm-up, as the copy's
+
+    before = calls(admin)
+    quiet, quiet_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
+    made = delta(before, calls(admin))
+    assert not quiet.plan, quiet.plan[:5]
+    replicate(conn, copy_url, ["CatalogItems"])
+    _, copy_s = timed(replicate, conn, copy_url, ["CatalogItems"])
+    ratio = quiet_s / copy_s
+    print(f"no-change sync: {quiet.api_calls} API calls ({json.dumps(made)}) — {verdict(quiet.api_calls <= bound)} "
+          f"(bound: pages + 2 = {bound}, not per item)")  # fmt: skip
+    print(f"no-change sync: {quiet_s:.2f} s; no-change replication of CatalogItems: {copy_s:.2f} s; "
+          f"ratio {ratio:.2f} — {verdict(ratio <= RATIO_TARGET)} (target ≤ {RATIO_TARGET})")  # fmt: skip
+    print(f"no-change sync / read alone: {quiet_s / read_s:.2f}")
+
+    edit(conn, sync_url, kind)
+    before = calls(admin)
+    edited, edited_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
+    made = delta(before, calls(admin))
+    print(f"sync after 100 edits on each side: {edited.to_iterable.updates} to Iterable, "
+          f"{edited.to_database.updates} to the database, {edited.api_calls} API calls ({json.dumps(made)}), "
+          f"{edited_s:.2f} s\n")  # fmt: skip
+
+
+def edit(conn: iterbridge.Connection, url: str, kind: str) -> None:
+    """100 edits in Iterable (one bulk call) and 100 in the database (a user's SQL), new for each database."""
+    documents = {f"item-{n:06d}": {**item(n), "edited": f"in Iterable, {kind} run"} for n in range(0, 200, 2)}
+    conn.client.request("POST /api/catalogs/{catalogName}/items", path={"catalogName": CATALOG},
+                        json={"documents": documents, "replaceUploadedFieldsOnly": False})  # fmt: skip
+    values = [(json.dumps({**item(n), "edited": f"in {kind}"}), CATALOG, f"item-{n:06d}") for n in range(1, 200, 2)]
+    sql = 'UPDATE "CatalogItems" SET "Value" = ? WHERE "CatalogName" = ? AND "ItemId" = ?'
+    if kind == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(url.split(":///", 1)[1]) as db:
+            db.executemany(sql, values)
+    elif kind == "duckdb":
+        import duckdb
+
+        with duckdb.connect(url.split(":///", 1)[1]) as duck:
+            duck.executemany(sql, values)
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as pg, pg.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), values)
+
+
+if __name__ == "__main__":
+    main()
