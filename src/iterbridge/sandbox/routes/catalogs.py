@@ -87,13 +87,10 @@ async def list_items(ctx: Context) -> Response:
         selected = items[(page - 1) * size : page * size]
     else:
         selected = []
-        for position, identifier in enumerate(store.item_ids(catalog)):
-            if position >= page * size:
-                break
-            if position >= (page - 1) * size:
-                record = store.item(catalog, identifier)
-                if record is not None:
-                    selected.append(record)
+        for identifier in store.item_ids(catalog, (page - 1) * size, page * size):
+            record = store.item(catalog, identifier)
+            if record is not None:
+                selected.append(record)
     payload: dict[str, Any] = {"catalogItemsWithProperties": selected, "totalItemsCount": total}
     payload.update(page_links(ctx, page, size, total))
     return envelope(params=payload)
