@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import iterbridge
-from iterbridge.api.client import RetryPolicy
-from iterbridge.sandbox import Sandbox
+from conftest import connect_to
 
-FAST_RETRY = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
-
-
-def connect_to(sandbox: Sandbox, **options: Any) -> iterbridge.Connection:
-    settings: dict[str, Any] = {"rate_limit_factor": None, "retry": FAST_RETRY}
-    settings.update(options)
-    return iterbridge.connect(api_key=sandbox.api_key, base_url=sandbox.url, **settings)
+__all__ = ["column", "connect_to", "rows"]
 
 
 def rows(conn: iterbridge.Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from iterbridge.sandbox import Sandbox
 
-from .support import Db, Remote, connect_to
+from .support import Db, Remote
 
 POSTGRES_URL = os.environ.get("ITERBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 KINDS = ["sqlite", "postgresql", "duckdb"]
-
-
-@pytest.fixture
-def conn(sandbox: Sandbox) -> Iterator[iterbridge.Connection]:
-    """A fresh connection to the shared sandbox (reset for this test)."""
-    with connect_to(sandbox) as connection:
-        yield connection
 
 
 @pytest.fixture

@@ -10,21 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import iterbridge
-from iterbridge.api.client import RetryPolicy
-from iterbridge.sandbox import Sandbox
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.sides import content_hash
 
-FAST_RETRY = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
 CATALOG = "products"
 STREAM = f"CatalogItems:{CATALOG}"
 NOW_SQL = {"sqlite": "strftime('%Y-%m-%d %H:%M:%f', 'now')", "postgresql": "now()", "duckdb": "now()"}
-
-
-def connect_to(sandbox: Sandbox, **options: Any) -> iterbridge.Connection:
-    settings: dict[str, Any] = {"rate_limit_factor": None, "retry": FAST_RETRY}
-    settings.update(options)
-    return iterbridge.connect(api_key=sandbox.api_key, base_url=sandbox.url, **settings)
 
 
 @dataclass

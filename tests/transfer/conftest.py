@@ -6,8 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import NO_TLS, FakeClock, make_config
-from iterbridge.api.client import RetryPolicy
+from conftest import FAST_RETRY, NO_TLS, FakeClock, Stats, make_config
 from iterbridge.cli import main
 from iterbridge.cli import transfer as transfer_cli
 from iterbridge.sandbox import Sandbox
-
-FAST_RETRY = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
-
-
-def connect_to(sandbox: Sandbox, **options: Any) -> iterbridge.Connection:
-    """A connection to a sandbox with its limits off and tiny retry waits."""
-    settings: dict[str, Any] = {"rate_limit_factor": None, "retry": FAST_RETRY}
-    settings.update(options)
-    return iterbridge.connect(api_key=sandbox.api_key, base_url=sandbox.url, **settings)
 
 
 def read_csv(path: Path, **options: Any) -> list[dict[str, str]]:
@@ -51,44 +40,9 @@ def parse(text: str, **options: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), **options))
 
 
-@pytest.fixture
-def conn(sandbox: Sandbox) -> Iterator[iterbridge.Connection]:
-    """A fresh connection to the shared sandbox (reset for this test)."""
-    with connect_to(sandbox) as connection:
-        yield connection
-
-
-@dataclass
-class Stats:
-    """A sandbox's calls per endpoint (GET /_sandbox/stats)."""
-
-    admin: httpx2.Client
-
-    def by_endpoint(self) -> dict[str, int]:
-        endpoints: dict[str, dict[str, int]] = self.admin.get("/_sandbox/stats").json()["endpoints"]
-        return {endpoint: sum(statuses.values()) for endpoint, statuses in endpoints.items()}
-
-    @contextmanager
-    def counting(self) -> Iterator[dict[str, int]]:
-        """The calls per endpoint made inside the block (filled in when it ends)."""
-        before = self.by_endpoint()
-        made: dict[str, int] = {}
-        yield made
-        after = self.by_endpoint()
-        made.update({e: n - before.get(e, 0) for e, n in after.items() if n != before.get(e, 0)})
-
-    def faults(self, **settings: Any) -> None:
-        self.admin.post("/_sandbox/faults", json=settings).raise_for_status()
-
-
 def writes(made: dict[str, int]) -> dict[str, int]:
     """The write calls among counted calls."""
     return {endpoint: n for endpoint, n in made.items() if not endpoint.startswith("GET ")}
-
-
-@pytest.fixture
-def stats(sandbox: Sandbox, admin: httpx2.Client) -> Stats:
-    return Stats(admin)
 
 
 @pytest.fixture
