@@ -20,106 +20,23 @@ It prints the figures with PASS/FAIL and exits 0 either way: it is a report, not
 
 from __future__ import annotations
 
-import sys
+from support import MB, Run, Server, client, connect, sample_emails, start_server, timed, verdict
+
+import argparse
+import statistics
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-# This file is named csv.py: run as a script, its directory would come first on the path and shadow the standard
-# library's csv module for everything imported below. Take that directory off the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import importlib.util  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx2  # noqa: E402
-import psutil  # noqa: E402
-
-import iterbridge  # noqa: E402
-from iterbridge.objects.base import Condition  # noqa: E402
-from iterbridge.transfer import CsvOptions, ImportOptions, export, import_csv  # noqa: E402
-from iterbridge.transfer import importer as importer_module  # noqa: E402
-
-
-def _helpers() -> Any:
-    """benchmarks/sandbox.py (starting the sandbox process), loaded by path."""
-    spec = importlib.util.spec_from_file_location("benchmark_sandbox", _HERE / "sandbox.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-_sandbox = _helpers()
-API_KEY: str = _sandbox.API_KEY
-MB: int = _sandbox.MB
-Server = _sandbox.Server
-sample_emails = _sandbox.sample_emails
-start_server = _sandbox.start_server
+from iterbridge.objects.base import Condition
+from iterbridge.transfer import CsvOptions, ImportOptions, export, import_csv
+from iterbridge.transfer import importer as importer_module
 
 EXPORT_RATIO_TARGET = 1.5
 MEMORY_TARGET_MB = 200.0
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 SEED = 42
-
-
-@dataclass
-class Run:
-    rows: int
-    seconds: float
-    cpu_seconds: float  # of this process: what the client itself spent
-    peak_mb: float = 0.0  # peak RSS of this process during the run
-    growth_mb: float = 0.0  # peak RSS minus the RSS at the start of the run
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds
-
-
-class PeakRss:
-    """Samples this process's RSS every 5 ms while a block runs."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = self.start = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        gc.collect()
-        self.start = self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-
-def timed(block: Any) -> Run:
-    with PeakRss() as memory:
-        began, cpu = time.perf_counter(), time.process_time()
-        rows = block()
-        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-    return Run(rows, seconds, cpu, memory.peak / MB, (memory.peak - memory.start) / MB)
-
-
-def connect(server: Server) -> iterbridge.Connection:
-    return iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None)
 
 
 # ---- export ------------------------------------------------------------------------------------------------
@@ -170,9 +87,9 @@ def captured_bodies(server: Server, path: Path) -> list[Any]:
 def post_directly(server: Server, bodies: list[Any]) -> Run:
     def send() -> int:
         accepted = 0
-        with httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=600, verify=False) as client:
+        with client(server, timeout_s=600) as api:
             for body in bodies:
-                response = client.post("/api/events/trackBulk", json=body)
+                response = api.post("/api/events/trackBulk", json=body)
                 response.raise_for_status()
                 accepted += response.json()["successCount"]
         return accepted
@@ -191,10 +108,6 @@ def import_rows(server: Server, path: Path) -> Run:
 
 
 # ---- report ------------------------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def line(label: str, run: Run) -> str:

@@ -18,82 +18,23 @@ at most 1.3× (b). It prints the figures and the ratio and exits 0 either way: a
 
 from __future__ import annotations
 
+from support import Server, api_calls, connect, start_server, verdict
+
 import argparse
 import collections
-import queue
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx2
-
 import iterbridge
 
-API_KEY = "sandbox-api-key"
 TARGET_RATIO = 1.3
 SQL = "SELECT EventName, count(*) FROM Events GROUP BY 1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    url: str
-    log: str
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_server(scale: str, anchor: str, timeout_s: float = 120.0) -> Server:
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="iterbridge-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "-m", "iterbridge", "sandbox", "--scale", scale, "--rate-limits", "off"]
-    command += ["--port", str(port), "--anchor", anchor]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True).start()
-    deadline = time.perf_counter() + timeout_s
-    url = ""
-    while not url:
-        try:
-            line = lines.get(timeout=max(0.01, deadline - time.perf_counter()))
-        except queue.Empty:
-            process.kill()
-            raise RuntimeError(f"no 'base URL:' line from the sandbox (log: {log.name})") from None
-        if line.startswith("base URL:"):
-            url = line.split(":", 1)[1].strip()
-    while True:  # the URL is printed before the port is bound
-        try:
-            if httpx2.get(f"{url}/_sandbox/info", timeout=5).status_code == 200:
-                break
-        except httpx2.TransportError:
-            pass
-        if process.poll() is not None or time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError(f"the sandbox did not answer (log: {log.name})")
-        time.sleep(0.01)
-    return Server(process, url, log.name)
-
-
-def api_calls(url: str) -> int:
-    return int(httpx2.get(f"{url}/_sandbox/stats", timeout=30).json()["total"])
+def total_calls(server: Server) -> int:
+    return sum(api_calls(server).values())
 
 
 def via_sql(conn: iterbridge.Connection) -> dict[str | None, int]:
@@ -130,12 +71,15 @@ class Pass:
     calls: int
 
 
-def timed(url: str, conn: iterbridge.Connection, job: Callable[[iterbridge.Connection], dict[str | None, int]]) -> Pass:
-    calls = api_calls(url)
+Counts = dict[str | None, int]
+
+
+def timed(server: Server, conn: iterbridge.Connection, job: Callable[[iterbridge.Connection], Counts]) -> Pass:
+    calls = total_calls(server)
     began, began_cpu = time.perf_counter(), time.process_time()
     result = job(conn)
     wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-    return Pass(wall, cpu, result, api_calls(url) - calls)  # (the admin endpoint is not counted)
+    return Pass(wall, cpu, result, total_calls(server) - calls)  # (the admin endpoint is not counted)
 
 
 def main() -> int:
@@ -148,16 +92,16 @@ def main() -> int:
     print(f"starting a {options.scale} sandbox (anchor {options.anchor}, rate limits off)…", flush=True)
     server = start_server(options.scale, options.anchor)
     try:
-        with iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None) as conn:
-            warm = timed(server.url, conn, via_read)
+        with connect(server) as conn:
+            warm = timed(server, conn, via_read)
             expected = warm.counts
             rows = sum(expected.values())
             print(f"warm-up read: {rows:,} events in {warm.wall_s:.2f} s")
             sql_passes: list[Pass] = []
             read_passes: list[Pass] = []
             for round_number in range(1, options.rounds + 1):
-                sql = timed(server.url, conn, via_sql)
-                read = timed(server.url, conn, via_read)
+                sql = timed(server, conn, via_sql)
+                read = timed(server, conn, via_read)
                 print(
                     f"round {round_number}: SQL {sql.wall_s:.2f} s (client CPU {sql.cpu_s:.2f} s, {sql.calls} API "
                     f"calls, {sum(sql.counts.values()):,} rows), read {read.wall_s:.2f} s (client CPU "
@@ -178,12 +122,11 @@ def main() -> int:
     cpu_sql = min(p.cpu_s for p in sql_passes)
     cpu_read = min(p.cpu_s for p in read_passes)
     ratio = best_sql / best_read
-    verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
     print()
     print(f"events:        {rows:,} ({len(expected)} event names)")
     print(f"(a) SQL:       {best_sql:.2f} s  ({rows / best_sql:,.0f} rows/s)   {SQL}")
     print(f"(b) conn.read: {best_read:.2f} s  ({rows / best_read:,.0f} rows/s)")
-    print(f"ratio (a)/(b): {ratio:.2f}×  (target ≤ {TARGET_RATIO}×)  {verdict}")
+    print(f"ratio (a)/(b): {ratio:.2f}×  (target ≤ {TARGET_RATIO}×)  {verdict(ratio <= TARGET_RATIO)}")
     print(f"client CPU:    SQL {cpu_sql:.2f} s, read {cpu_read:.2f} s  ({cpu_sql / cpu_read:.2f}×)")
     return 0
 

@@ -20,97 +20,37 @@ It prints the figures with PASS/FAIL and exits 0 either way: it is a report, not
 
 from __future__ import annotations
 
+from support import MB, Run, Server, client, connect, start_server, timed, verdict
+
 import argparse
-import gc
-import sys
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import httpx2
-import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import iterbridge
 from iterbridge.api.timestamps import iterable_format
 from iterbridge.objects.base import Condition
-from sandbox import API_KEY, MB, Server, start_server
 
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 50.0
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@dataclass
-class Run:
-    rows: int
-    seconds: float
-    cpu_seconds: float  # of this (the reading) process: what the client itself spent
-    bytes: int = 0
-    peak_growth_mb: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds
-
-
-class PeakRss:
-    """Samples this process's RSS every 5 ms while a block runs; `growth_mb` is peak minus the start."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = self.start = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        gc.collect()
-        self.start = self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / MB
-
-
 def floor(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
     params = {"dataTypeName": event_type, "startDateTime": iterable_format(start), "endDateTime": iterable_format(end)}
-    with httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=600, verify=False) as client:
+    with client(server, timeout_s=600) as api:
         began, cpu = time.perf_counter(), time.process_time()
         size = lines = 0
-        with client.stream("GET", "/api/export/data.json", params=params) as response:
+        with api.stream("GET", "/api/export/data.json", params=params) as response:
             response.raise_for_status()
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 lines += chunk.count(b"\n")
-        return Run(lines, time.perf_counter() - began, time.process_time() - cpu, size)
+        return Run(lines, time.perf_counter() - began, time.process_time() - cpu, bytes=size)
 
 
 def read(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
     where = {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
-    with iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None) as conn:
-        with PeakRss() as memory:
-            began, cpu = time.perf_counter(), time.process_time()
-            rows = sum(1 for _ in conn.read("Events", where=where))
-            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-        return Run(rows, seconds, cpu, peak_growth_mb=memory.growth_mb)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
+    with connect(server) as conn:
+        return timed(lambda: sum(1 for _ in conn.read("Events", where=where)))
 
 
 def main() -> None:
@@ -134,7 +74,7 @@ def main() -> None:
     best_floor = min(floors, key=lambda run: run.seconds)
     best_read = min(reads, key=lambda run: run.seconds)
     ratio = best_read.seconds / best_floor.seconds
-    growth = max(run.peak_growth_mb for run in reads)
+    growth = max(run.growth_mb for run in reads)
     print(f"\nEvents of type {options.event_type}, {start:%Y-%m-%d} → {end:%Y-%m-%d}, scale {options.scale}:")
     print(
         f"  floor (download only)   {best_floor.rows:>9,} rows  {best_floor.seconds:6.2f} s"

@@ -19,38 +19,23 @@ report, not a test.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on the path, and benchmarks/csv.py would shadow the standard library's
-# csv module (httpx2 imports it through importlib.metadata): take the folder off the path before importing.
-if __name__ == "__main__":
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+from support import MB, client, sample_emails, start_server
 
 import argparse
 import contextlib
 import os
-import queue
-import socket
 import statistics
-import subprocess
-import tempfile
+import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx2
 import psutil  # type: ignore[import-untyped,unused-ignore]
 
-from iterbridge.sandbox.config import SCALES, SandboxConfig
-from iterbridge.sandbox.data.project import build_project
-from iterbridge.sandbox.data.users import UserGenerator
+from iterbridge.sandbox.config import SCALES
 
-API_KEY = "sandbox-api-key"
-MB = 1024 * 1024
 LATENCY_TARGET_MS = 2.0
 EXPORT_TARGET_LPS = 150_000
 MEMORY_GROWTH_LIMIT_MB = 50.0
@@ -59,83 +44,6 @@ SECOND_HALF_GROWTH_LIMIT_MB = 10.0
 STARTUP_GUIDE_S = 3.0
 USER_LOOKUP_GUIDE_MS = 5.0
 EVENTS_LOOKUP_GUIDE_MS = 50.0
-
-
-# ---- the sandbox process --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """`iterbridge sandbox` in its own process."""
-
-    process: subprocess.Popen[str]
-    url: str
-    started_s: float  # from spawning the process to its first answer
-    log: str
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_server(scale: str, anchor: str, seed: int, timeout_s: float = 60.0) -> Server:
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="iterbridge-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "-m", "iterbridge", "sandbox", "--port", str(port), "--scale", scale]
-    command += ["--rate-limits", "off", "--anchor", anchor, "--seed", str(seed)]
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-    assert process.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read_lines() -> None:
-        for line in process.stdout or []:
-            lines.put(line)
-
-    threading.Thread(target=read_lines, daemon=True).start()
-    url = ""
-    deadline = began + timeout_s
-    while not url:
-        try:
-            line = lines.get(timeout=max(0.01, deadline - time.perf_counter()))
-        except queue.Empty:
-            process.kill()
-            raise RuntimeError(
-                f"no 'base URL:' line from the sandbox within {timeout_s:.0f} s (log: {log.name})"
-            ) from None
-        if line.startswith("base URL:"):
-            url = line.split(":", 1)[1].strip()
-    # The URL is printed before the project is built and the port bound: wait for the first answer.
-    while True:
-        try:
-            if httpx2.get(f"{url}/_sandbox/info", timeout=5).status_code == 200:
-                break
-        except httpx2.TransportError:
-            pass
-        if process.poll() is not None or time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError(f"the sandbox did not answer (log: {log.name})")
-        time.sleep(0.005)
-    return Server(process, url, time.perf_counter() - began, log.name)
-
-
-def client(server: Server) -> httpx2.Client:
-    return httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=120)
 
 
 # ---- measurements ---------------------------------------------------------------------------------------
@@ -294,13 +202,6 @@ class Report:
 
 def window_params(data_type: str, start_ms: int, end_ms: int) -> dict[str, str]:
     return {"dataTypeName": data_type, "startDateTime": str(start_ms), "endDateTime": str(end_ms)}
-
-
-def sample_emails(scale: str, seed: int, anchor: datetime, count: int) -> Iterator[str]:
-    generator = UserGenerator(build_project(SandboxConfig(seed=seed, scale=scale, anchor=anchor)))
-    step = max(1, generator.count // count)
-    for index in range(step // 2, generator.count, step):
-        yield generator.email(index)
 
 
 def lookup_timings(api: httpx2.Client, paths: list[str]) -> list[float]:

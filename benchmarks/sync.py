@@ -21,61 +21,24 @@ It prints a report with PASS/FAIL per figure and exits 0 either way: it is a rep
 
 from __future__ import annotations
 
-import sys
+from support import LOCAL_POSTGRES, Server, api_calls, connect, start_server, verdict
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-# This folder holds scripts named like standard modules (csv.py): keep it off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import iterbridge
+from iterbridge.replicate import replicate
+from iterbridge.sync import sync
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx2  # noqa: E402
-
-import iterbridge  # noqa: E402
-from iterbridge.replicate import replicate  # noqa: E402
-from iterbridge.sync import sync  # noqa: E402
-
-API_KEY = "sandbox-api-key"
 CATALOG = "bench"
 PAGE = 1000
 RATIO_TARGET = 2.0
-LOCAL_POSTGRES = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def sandbox_process() -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "iterbridge", "sandbox", "--port", str(port), "--rate-limits", "off"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("API key:"):
-                break
-        else:
-            raise SystemExit("the sandbox did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def item(number: int) -> dict[str, Any]:
@@ -100,11 +63,6 @@ def fill(conn: iterbridge.Connection, items: int) -> float:
     return time.perf_counter() - started
 
 
-def calls(admin: httpx2.Client) -> dict[str, int]:
-    endpoints = admin.get("/_sandbox/stats").json()["endpoints"]
-    return {endpoint: sum(statuses.values()) for endpoint, statuses in endpoints.items()}
-
-
 def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {e: n - before.get(e, 0) for e, n in after.items() if n != before.get(e, 0)}
 
@@ -113,10 +71,6 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     started = time.perf_counter()
     result = function(*args, **kwargs)
     return result, time.perf_counter() - started
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def database_urls(kinds: list[str], folder: Path, postgres: str) -> Iterator[tuple[str, str, str, Any]]:
@@ -159,9 +113,8 @@ def main() -> None:
     print(f"sync benchmark: a catalog of {options.items:,} items ({pages} pages of {PAGE})\n")
 
     with (
-        sandbox_process() as url,
-        httpx2.Client(base_url=url, timeout=60) as admin,
-        iterbridge.connect(api_key=API_KEY, base_url=url, rate_limit_factor=None) as conn,
+        start_server("tiny", anchor=None) as server,
+        connect(server) as conn,
         tempfile.TemporaryDirectory() as folder,
     ):
         print(f"catalog filled through the bulk API in {fill(conn, options.items):.1f} s")
@@ -170,22 +123,22 @@ def main() -> None:
         for kind, sync_url, copy_url, cleanup in database_urls(options.databases.split(","), Path(folder),
                                                                options.postgres):  # fmt: skip
             try:
-                run(conn, admin, kind, sync_url, copy_url, read_s, bound)
+                run(conn, server, kind, sync_url, copy_url, read_s, bound)
             finally:
                 if cleanup:
                     cleanup()
 
 
-def run(conn: iterbridge.Connection, admin: httpx2.Client, kind: str, sync_url: str, copy_url: str,
+def run(conn: iterbridge.Connection, server: Server, kind: str, sync_url: str, copy_url: str,
         read_s: float, bound: int) -> None:  # fmt: skip
     print(f"== {kind}")
     first, first_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
     print(f"first sync: {first.to_database.creates:,} items created in the database in {first_s:.1f} s")
     timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)  # nothing to confirm: a warm-up, as the copy's
 
-    before = calls(admin)
+    before = api_calls(server)
     quiet, quiet_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
-    made = delta(before, calls(admin))
+    made = delta(before, api_calls(server))
     assert not quiet.plan, quiet.plan[:5]
     replicate(conn, copy_url, ["CatalogItems"])
     _, copy_s = timed(replicate, conn, copy_url, ["CatalogItems"])
@@ -197,9 +150,9 @@ def run(conn: iterbridge.Connection, admin: httpx2.Client, kind: str, sync_url: 
     print(f"no-change sync / read alone: {quiet_s / read_s:.2f}")
 
     edit(conn, sync_url, kind)
-    before = calls(admin)
+    before = api_calls(server)
     edited, edited_s = timed(sync, conn, "CatalogItems", sync_url, catalog=CATALOG)
-    made = delta(before, calls(admin))
+    made = delta(before, api_calls(server))
     print(f"sync after 100 edits on each side: {edited.to_iterable.updates} to Iterable, "
           f"{edited.to_database.updates} to the database, {edited.api_calls} API calls ({json.dumps(made)}), "
           f"{edited_s:.2f} s\n")  # fmt: skip

@@ -1,0 +1,200 @@
+"""What the benchmark scripts share: a sandbox in its own process, a client for it, a memory sampler.
+
+Import it first: run as a script, a benchmark has this folder first on the import path, where csv.py would
+shadow the standard library's csv module (httpx2 imports it); importing this module takes the folder off.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+
+import gc  # noqa: E402
+import queue  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+import httpx2  # noqa: E402
+import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+
+import iterbridge  # noqa: E402
+from iterbridge.sandbox.config import SandboxConfig  # noqa: E402
+from iterbridge.sandbox.data.project import build_project  # noqa: E402
+from iterbridge.sandbox.data.users import UserGenerator  # noqa: E402
+
+API_KEY = "sandbox-api-key"
+MB = 1024 * 1024
+LOCAL_POSTGRES = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """`iterbridge sandbox` in its own process (so the client and the server do not share one GIL)."""
+
+    process: subprocess.Popen[str]
+    url: str
+    started_s: float  # from spawning the process to its first answer
+    log: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_server(
+    scale: str, anchor: str | None = "2026-11-01", seed: int = 42, timeout_s: float = 120.0, *extra: str
+) -> Server:
+    """Start the sandbox (rate limits off) on a free port; return once it answers."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="iterbridge-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [sys.executable, "-m", "iterbridge", "sandbox", "--port", str(port), "--scale", scale]
+    command += ["--rate-limits", "off", "--seed", str(seed), *extra]
+    if anchor:
+        command += ["--anchor", anchor]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_lines() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=read_lines, daemon=True).start()
+    url = ""
+    deadline = began + timeout_s
+    while not url:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.perf_counter()))
+        except queue.Empty:
+            process.kill()
+            raise RuntimeError(
+                f"no 'base URL:' line from the sandbox within {timeout_s:.0f} s (log: {log.name})"
+            ) from None
+        if line.startswith("base URL:"):
+            url = line.split(":", 1)[1].strip()
+    while True:  # wait for the first answer
+        try:
+            if httpx2.get(f"{url}/_sandbox/info", timeout=5).status_code == 200:
+                break
+        except httpx2.TransportError:
+            pass
+        if process.poll() is not None or time.perf_counter() > deadline:
+            process.kill()
+            raise RuntimeError(f"the sandbox did not answer (log: {log.name})")
+        time.sleep(0.005)
+    return Server(process, url, time.perf_counter() - began, log.name)
+
+
+def client(server: Server, timeout_s: float = 120.0) -> httpx2.Client:
+    return httpx2.Client(base_url=server.url, headers={"Api-Key": API_KEY}, timeout=timeout_s)
+
+
+def connect(server: Server, **options: object) -> iterbridge.Connection:
+    """A connection to the benchmark's sandbox (its limits are off)."""
+    return iterbridge.connect(api_key=API_KEY, base_url=server.url, rate_limit_factor=None, **options)  # type: ignore[arg-type]
+
+
+def api_calls(server: Server) -> dict[str, int]:
+    """Calls so far per endpoint (GET /_sandbox/stats)."""
+    endpoints = httpx2.get(f"{server.url}/_sandbox/stats", timeout=30).json()["endpoints"]
+    return {endpoint: sum(statuses.values()) for endpoint, statuses in endpoints.items()}
+
+
+def sample_emails(scale: str, seed: int, anchor: datetime, count: int) -> Iterator[str]:
+    """Emails of generated users spread over the project (computed here, as the sandbox would)."""
+    generator = UserGenerator(build_project(SandboxConfig(seed=seed, scale=scale, anchor=anchor)))
+    step = max(1, generator.count // count)
+    for index in range(step // 2, generator.count, step):
+        yield generator.email(index)
+
+
+class PeakRss:
+    """Samples a process's RSS (this one by default) every 5 ms while a block runs."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.start = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        gc.collect()
+        self.start = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / MB
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / MB
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+@dataclass
+class Run:
+    """One timed run in the benchmark's own process."""
+
+    rows: int
+    seconds: float
+    cpu_seconds: float  # of this process: what the client itself spent (the sandbox's time is not in it)
+    bytes: int = 0
+    peak_mb: float = 0.0  # peak RSS of this process during the run
+    growth_mb: float = 0.0  # that peak minus the RSS at the start of the run
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def timed(block: Callable[[], int]) -> Run:
+    """Run `block` (which returns a row count) under the clock, the CPU clock and a memory sampler."""
+    with PeakRss() as memory:
+        began, cpu = time.perf_counter(), time.process_time()
+        rows = block()
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return Run(rows, seconds, cpu, peak_mb=memory.peak_mb, growth_mb=memory.growth_mb)
