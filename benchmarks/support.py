@@ -12,7 +12,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 
+import contextlib  # noqa: E402
 import gc  # noqa: E402
+import os  # noqa: E402
 import queue  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -198,3 +200,25 @@ def timed(block: Callable[[], int]) -> Run:
         rows = block()
         seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     return Run(rows, seconds, cpu, peak_mb=memory.peak_mb, growth_mb=memory.growth_mb)
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, label: str) -> Iterator[str | None]:
+    """A database of its own on the PostgreSQL server for the run (dropped after), or None (saying so) when
+    no server answers."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(server_url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        print(f"PostgreSQL: not reachable at {server_url.split('@')[-1]} ({type(error).__name__}); skipped")
+        yield None
+        return
+    name = f"iterbridge_bench_{label}_{os.getpid()}"
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{server_url.rpartition('/')[0]}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

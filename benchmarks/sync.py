@@ -21,9 +21,10 @@ It prints a report with PASS/FAIL per figure and exits 0 either way: it is a rep
 
 from __future__ import annotations
 
-from support import LOCAL_POSTGRES, Server, api_calls, connect, start_server, verdict
+from support import LOCAL_POSTGRES, Server, api_calls, connect, postgres_database, start_server, verdict
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
@@ -73,33 +74,16 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def database_urls(kinds: list[str], folder: Path, postgres: str) -> Iterator[tuple[str, str, str, Any]]:
-    """(kind, sync URL, replication URL, cleanup) per database."""
-    for kind in kinds:
-        if kind == "sqlite":
-            yield kind, f"sqlite:///{folder / 'sync.db'}", f"sqlite:///{folder / 'copy.db'}", None
-        elif kind == "duckdb":
-            yield kind, f"duckdb:///{folder / 'sync.duckdb'}", f"duckdb:///{folder / 'copy.duckdb'}", None
-        elif kind == "postgresql":
-            import psycopg
-
-            try:
-                admin = psycopg.connect(postgres, autocommit=True, connect_timeout=3)
-            except psycopg.OperationalError as error:
-                print(f"postgresql: skipped, not reachable ({type(error).__name__})")
-                continue
-            names = [f"iterbridge_bench_sync_{os.getpid()}", f"iterbridge_bench_copy_{os.getpid()}"]
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                admin.execute(f'CREATE DATABASE "{name}"')
-            base = postgres.rsplit("/", 1)[0]
-
-            def cleanup(admin: Any = admin, names: list[str] = names) -> None:
-                for name in names:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
-
-            yield kind, f"{base}/{names[0]}", f"{base}/{names[1]}", cleanup
+@contextlib.contextmanager
+def database_urls(kind: str, folder: Path, postgres: str) -> Iterator[tuple[str, str] | None]:
+    """(sync URL, replication URL) in a database of the kind, or None when it cannot be had."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'sync.db'}", f"sqlite:///{folder / 'copy.db'}"
+    elif kind == "duckdb":
+        yield f"duckdb:///{folder / 'sync.duckdb'}", f"duckdb:///{folder / 'copy.duckdb'}"
+    else:
+        with postgres_database(postgres, "sync") as sync_url, postgres_database(postgres, "copy") as copy_url:
+            yield (sync_url, copy_url) if sync_url and copy_url else None
 
 
 def main() -> None:
@@ -120,13 +104,10 @@ def main() -> None:
         print(f"catalog filled through the bulk API in {fill(conn, options.items):.1f} s")
         rows, read_s = timed(lambda: sum(1 for _ in conn.read("CatalogItems", where={"CatalogName": CATALOG})))
         print(f"read alone (the reader's rows, thrown away): {rows:,} rows in {read_s:.2f} s\n")
-        for kind, sync_url, copy_url, cleanup in database_urls(options.databases.split(","), Path(folder),
-                                                               options.postgres):  # fmt: skip
-            try:
-                run(conn, server, kind, sync_url, copy_url, read_s, bound)
-            finally:
-                if cleanup:
-                    cleanup()
+        for kind in options.databases.split(","):
+            with database_urls(kind, Path(folder), options.postgres) as urls:
+                if urls:
+                    run(conn, server, kind, *urls, read_s, bound)
 
 
 def run(conn: iterbridge.Connection, server: Server, kind: str, sync_url: str, copy_url: str,

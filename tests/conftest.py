@@ -1,7 +1,10 @@
-"""Shared fixtures: a sandbox on a real socket with a clock the tests control."""
+"""Shared fixtures: a sandbox on a real socket with a clock the tests control, connections and call counts,
+and databases of their own on the PostgreSQL server."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -154,3 +157,51 @@ class Stats:
 @pytest.fixture
 def stats(sandbox: Sandbox, admin: httpx2.Client) -> Stats:
     return Stats(admin)
+
+
+# ---- PostgreSQL, shared by the replicate and sync tests ------------------------------------------------------
+
+LOCAL_POSTGRES = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+_postgres: dict[str, str | None] = {}
+_database_names = itertools.count()
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server's URL (ITERBRIDGE_TEST_POSTGRES_URL, else the local default). Skips the test,
+    saying why, when none answers; CI sets the variable, and there an unreachable server fails the test."""
+    if "url" not in _postgres:
+        import psycopg
+
+        url = os.environ.get("ITERBRIDGE_TEST_POSTGRES_URL") or LOCAL_POSTGRES
+        try:
+            with psycopg.connect(url, connect_timeout=3):
+                _postgres["url"] = url
+        except psycopg.Error as error:
+            _postgres["url"] = None
+            _postgres["why"] = str(error).splitlines()[0] if str(error) else type(error).__name__
+    server = _postgres["url"]
+    if server is None:
+        if os.environ.get("ITERBRIDGE_TEST_POSTGRES_URL"):
+            pytest.fail(f"ITERBRIDGE_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {_postgres['why']}")
+        pytest.skip(
+            f"PostgreSQL tests skipped: no server at {LOCAL_POSTGRES.split('@')[1]} ({_postgres['why']}); "
+            "set ITERBRIDGE_TEST_POSTGRES_URL to run them"
+        )
+    return server
+
+
+@contextmanager
+def postgres_database(label: str) -> Iterator[str]:
+    """A database of its own on the PostgreSQL server (its URL), dropped when the block ends."""
+    import psycopg
+
+    server = postgres_server()
+    name = f"iterbridge_{label}_{os.getpid()}_{next(_database_names)}".lower()
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
