@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from iterbridge.objects.procedures import get_procedure
 from iterbridge.settings import Settings, resolve
 
 if TYPE_CHECKING:
+    from iterbridge.replicate import ReplicationReport, StreamReport
     from iterbridge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger("iterbridge")
@@ -123,6 +124,12 @@ class Connection:
             extra = obj.dynamic_columns(self) if obj.dynamic_columns else ()
             self._columns[obj.name] = obj.columns + extra
         return self._columns[obj.name]
+
+    def forget_user_fields(self) -> None:
+        """Ask users/getFields again at the next use (replication does at each run, so a custom field created
+        since becomes a column)."""
+        self._user_fields = None
+        self._columns.pop("Users", None)
 
     def user_fields(self) -> dict[str, str]:
         if self._user_fields is None:
@@ -286,7 +293,10 @@ class Connection:
         by_name = {c.name: c for c in available}
         prepared: list[Row] = []
         for row in rows:
-            canonical = {self._column(definition, available, name): value for name, value in row.items()}
+            if all(name in by_name for name in row):  # already the columns' own names (e.g. an import's rows)
+                canonical = dict(row)
+            else:
+                canonical = {self._column(definition, available, name): value for name, value in row.items()}
             if operation != "delete":
                 for name, value in canonical.items():
                     column = by_name[name]
@@ -314,6 +324,39 @@ class Connection:
         report.results.sort(key=lambda r: r.index)
         report.api_calls = self.client.calls - calls_before
         return report
+
+    # ---- replication -------------------------------------------------------------------------------------
+
+    def replicate(
+        self,
+        to: str | None = None,
+        objects: Sequence[str] | None = None,
+        *,
+        full: bool = False,
+        since: datetime | None = None,
+        filters: Mapping[str, str] | None = None,
+        lookback: timedelta | None = None,
+        workers: int = 4,
+        export_method: str = "auto",
+        progress: Callable[[StreamReport], None] | None = None,
+    ) -> ReplicationReport:
+        """Copy objects into a database (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb),
+        incrementally after the first run; returns the report per table (see iterbridge.replicate)."""
+        from iterbridge.replicate import replicate
+        from iterbridge.replicate.plan import DEFAULT_LOOKBACK
+
+        return replicate(
+            self,
+            to,
+            list(objects) if objects is not None else None,
+            full=full,
+            since=since,
+            filters=dict(filters) if filters else None,
+            lookback=DEFAULT_LOOKBACK if lookback is None else lookback,
+            workers=workers,
+            export_method=export_method,
+            progress=progress,
+        )
 
     # ---- actions -----------------------------------------------------------------------------------------
 

@@ -2,8 +2,11 @@
 
 Faster than data.json under Iterable's limits when many data types must be read (4 concurrent jobs, 1
 start per second, against data.json's 4 calls per minute). Like the synchronous reader, a window's
-records are given out only once its job completed and every file was downloaded; a truncated export is
-redone as two half windows, a failed job is retried, an expired file URL is fetched again.
+records are given out only once its job completed and every file was downloaded; a failed job is
+retried, an expired file URL is fetched again. A truncated export (`exportTruncated`: the job stopped at
+its size limit) is redone as two half windows, at most `max_splits` times over; a window still truncated
+then is read through `fallback` (data.json, which streams without a size limit) — or, without one, the
+read fails: a truncated window is never given out as if it were complete.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import orjson
 
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
-from iterbridge.errors import RetriableApiError
+from iterbridge.errors import FatalApiError, RetriableApiError
 
 log = logging.getLogger("iterbridge.api.async_export")
 
@@ -34,12 +37,17 @@ class JobFailed(RetriableApiError):
     pass
 
 
+class ExportTruncated(FatalApiError):
+    """A window stayed truncated however small it was made, and there was no other way to read it."""
+
+
 @dataclass
 class AsyncExportStats:
     jobs: int = 0
     files: int = 0
     records: int = 0
     truncations: int = 0
+    fallbacks: int = 0
     retries: int = 0
     checkpoints: list[datetime] = field(default_factory=list)
 
@@ -56,19 +64,25 @@ class AsyncExportReader:
         *,
         window: timedelta | None = None,
         minimum: timedelta = timedelta(minutes=1),
-        poll_initial_s: float = 1.0,
+        max_splits: int = 3,
+        poll_initial_s: float = 0.05,
         poll_max_s: float = 10.0,
         job_timeout_s: float = 24 * 3600,
         max_job_retries: int = 3,
         on_checkpoint: Callable[[datetime], None] | None = None,
+        fallback: Callable[[datetime, datetime], Iterator[dict[str, Any]]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.data_type = data_type
-        self.start = start or EARLIEST
-        self.end = end
+        # Whole seconds, as the API takes them (and as data.json reads them): a checkpoint never claims the
+        # fraction of a second a job did not export.
+        self.start = _floor_second(start or EARLIEST)
+        self.end = _ceil_second(end)
         self.window = window or (self.end - self.start)
         self.minimum = minimum
+        self.max_splits = max_splits
+        self.fallback = fallback
         self.poll_initial_s = poll_initial_s
         self.poll_max_s = poll_max_s
         self.job_timeout_s = job_timeout_s
@@ -80,25 +94,39 @@ class AsyncExportReader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
-            pending = [(self.start, min(self.start + self.window, self.end))]
+            # (start, end, how many times this window was already halved)
+            pending = [(self.start, min(self.start + self.window, self.end), 0)]
             cursor = pending[0][1]
             while cursor < self.end:
-                pending.append((cursor, min(cursor + self.window, self.end)))
+                pending.append((cursor, min(cursor + self.window, self.end), 0))
                 cursor = pending[-1][1]
             while pending:
-                window_start, window_end = pending.pop(0)
+                window_start, window_end, splits = pending.pop(0)
                 spool, truncated = self._run_job(window_start, window_end)
-                if truncated and window_end - window_start > self.minimum:
+                if truncated:
                     spool.close()
                     self.stats.truncations += 1
-                    middle = window_start + (window_end - window_start) / 2
-                    pending[:0] = [(window_start, middle), (middle, window_end)]
-                    continue
-                with spool:
-                    for line in spool:
-                        if line.strip():
-                            self.stats.records += 1
-                            yield orjson.loads(line)
+                    middle = _floor_second(window_start + (window_end - window_start) / 2)
+                    if splits < self.max_splits and window_end - window_start >= 2 * self.minimum:
+                        pending[:0] = [(window_start, middle, splits + 1), (middle, window_end, splits + 1)]
+                        continue
+                    if self.fallback is None:
+                        raise ExportTruncated(
+                            f"the export of {self.data_type} from {_iso(window_start)} to {_iso(window_end)} "
+                            "stays truncated however small the window"
+                        )
+                    log.warning("export job for %s stays truncated; reading the window through data.json",
+                                self.data_type)  # fmt: skip
+                    self.stats.fallbacks += 1
+                    for record in self.fallback(window_start, window_end):
+                        self.stats.records += 1
+                        yield record
+                else:
+                    with spool:
+                        for line in spool:
+                            if line.strip():
+                                self.stats.records += 1
+                                yield orjson.loads(line)
                 self.stats.checkpoints.append(window_end)
                 if self.on_checkpoint:
                     self.on_checkpoint(window_end)
@@ -171,6 +199,14 @@ class AsyncExportReader:
                 spool.write(b"\n")
             self.stats.files += 1
             return
+
+
+def _floor_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _iso(moment: datetime) -> str:

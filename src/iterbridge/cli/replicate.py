@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from rich.console import Console
@@ -15,6 +16,7 @@ from iterbridge.replicate import ReplicationReport, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
 
 SKIPPED_EXIT = 5
+FAILED_EXIT = 1
 
 
 def _since(value: str | None) -> datetime | None:
@@ -23,8 +25,27 @@ def _since(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected a date like 2026-01-31 or 2026-01-31T12:00, not {value!r}") from None
+        raise click.BadParameter(
+            f"expected a date like 2026-01-31 or 2026-01-31T12:00, not {value!r}", param_hint="--since"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rate_limits(value: str) -> float | None:
+    """real → 1.0 (Iterable's documented limits), off → None, xN → N times faster (a sandbox's --rate-limits)."""
+    text = value.strip().lower()
+    if text == "real":
+        return 1.0
+    if text == "off":
+        return None
+    if text.startswith("x"):
+        try:
+            factor = float(text[1:])
+        except ValueError:
+            factor = 0.0
+        if factor > 0:
+            return factor
+    raise click.BadParameter(f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits")
 
 
 def _filters(values: tuple[str, ...]) -> dict[str, str]:
@@ -37,40 +58,74 @@ def _filters(values: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
+def _shown(stream: StreamReport) -> bool:
+    """Event tables of types this project never had are summed up in one line, not listed."""
+    busy = stream.rows_read or stream.inserted or stream.updated or stream.deleted or stream.error or stream.skipped
+    return bool(busy) or not stream.table.startswith("Events_")
+
+
+def report_json(report: ReplicationReport) -> str:
+    return json.dumps(
+        {
+            "target": report.target,
+            "seconds": round(report.seconds, 3),
+            "ok": report.ok,
+            "totals": report.totals(),
+            "skipped": report.skipped,
+            "streams": [asdict(s) for s in report.streams],
+        },
+        indent=2,
+        default=str,
+    )
+
+
 def _print_report(report: ReplicationReport, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"target": report.target, "seconds": report.seconds,
-                               "streams": [asdict(s) for s in report.streams]}, indent=2, default=str))  # fmt: skip
+        click.echo(report_json(report))
         return
     table = Table(title=f"Replication into {report.target} ({report.seconds:,.1f} s)")
-    for heading in ("table", "mode", "read via", "rows read", "inserted", "updated", "deleted", "API calls", "time"):
-        table.add_column(heading, justify="right" if heading not in ("table", "mode", "read via") else "left")
+    headings = ("table", "mode", "read via", "rows read", "inserted", "updated", "unchanged", "deleted", "API calls",
+                "time")  # fmt: skip
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading in ("table", "mode", "read via") else "right")
     for s in sorted(report.streams, key=lambda s: s.table):
-        if not (s.rows_read or s.inserted or s.updated or s.deleted or s.error or s.skipped) and s.table.startswith(
-            "Events_"
-        ):
-            continue  # event types this project never had
-        table.add_row(s.table, s.mode, s.method, f"{s.rows_read:,}", f"{s.inserted:,}", f"{s.updated:,}",
-                      f"{s.deleted:,}", f"{s.api_calls:,}", f"{s.seconds:,.1f} s")  # fmt: skip
-    console = Console(stderr=True)
+        if _shown(s):
+            table.add_row(s.table, s.mode, s.method, f"{s.rows_read:,}", f"{s.inserted:,}", f"{s.updated:,}",
+                          f"{s.unchanged:,}", f"{s.deleted:,}", f"{s.api_calls:,}", f"{s.seconds:,.1f} s")  # fmt: skip
+    console = Console(stderr=True, width=160)
     console.print(table)
-    empty = sum(1 for s in report.streams if s.table.startswith("Events_") and not s.rows_read and not s.error)
+    empty = sum(1 for s in report.streams if not _shown(s))
     if empty:
         console.print(f"{empty} event types had no events (their tables exist, empty).")
     totals = report.totals()
-    console.print(f"total: {totals['rows_read']:,} rows read, {totals['inserted']:,} inserted, "
-                  f"{totals['updated']:,} updated, {totals['deleted']:,} deleted, {totals['api_calls']:,} API calls")  # fmt: skip
+    console.print(
+        f"total: {totals['rows_read']:,} rows read, {totals['inserted']:,} inserted, {totals['updated']:,} updated, "
+        f"{totals['deleted']:,} deleted, {totals['api_calls']:,} API calls"
+    )
     for s in report.streams:
+        for added in s.columns_added:
+            console.print(f"new column {s.table}.{added}")
         for part in s.skipped:
-            console.print(f"[yellow]skipped[/] {s.table} {part}")
+            console.print(f"[yellow]skipped[/] {s.table} {part}", markup=True, highlight=False)
         if s.error:
-            console.print(f"[red]failed[/] {s.table}: {s.error}")
+            console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
+
+
+def _connection(
+    profile: str | None, region: str | None, base_url: str | None, sandbox: bool, factor: float | None
+) -> Any:
+    if sandbox:  # the embedded sandbox knows its own limits
+        return open_connection(profile, region, base_url, sandbox)
+    from iterbridge.connection import connect
+
+    return connect(profile=profile, region=region, base_url=base_url, rate_limit_factor=factor)
 
 
 @click.command("replicate")
 @click.option("--to", "to", default=None, help=f"Target database URL (default {default_url()}); "
               "postgresql://user:pass@host/db, duckdb:///file.duckdb.")  # fmt: skip
-@click.option("--objects", default=None, help="Comma-separated objects (default: all readable without a filter).")
+@click.option("--objects", default=None, help="Comma-separated objects, or single event tables such as "
+              "Events_emailOpen (default: all readable without a filter).")  # fmt: skip
 @click.option("--full", is_flag=True, help="Recreate the tables and read everything again.")
 @click.option("--since", default=None, help="Read changes since this date instead of the stored cursors.")
 @click.option(
@@ -78,43 +133,59 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     "filters",
     multiple=True,
     metavar='OBJECT:"CONDITION"',
-    help="A SQL condition for one object, e.g. InAppMessages:\"Email IN ('a@x.com')\".",
+    help="A SQL condition for one object, e.g. InAppMessages:\"Email IN ('a@x.com')\" (InAppMessages and Events "
+    "for chosen users).",
 )
-@click.option("--lookback", default=360, show_default=True, type=int, help="Minutes re-read for late data.")
-@click.option("--workers", default=4, show_default=True, type=int, help="Objects read at once.")
+@click.option("--lookback", default=360, show_default=True, type=click.IntRange(min=0),
+              help="Minutes of events and users re-read for Iterable's late data.")  # fmt: skip
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1), help="Objects read at once.")
 @click.option(
     "--export-method",
     default="auto",
     show_default=True,
     type=click.Choice(["auto", "sync", "async"]),
-    help="Events and Users through data.json (sync), export jobs (async), or whichever is faster.",
+    help="Events and Users through data.json (sync), export jobs (async), or whichever is faster under the limits.",
+)
+@click.option(
+    "--rate-limits",
+    "rate_limits",
+    default="real",
+    show_default=True,
+    help="The server's rate limits, paced for: real (Iterable's), or a sandbox's setting (off, xN).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options
 @handle_errors
 def replicate_command(to: str | None, objects: str | None, full: bool, since: str | None, filters: tuple[str, ...],
-                      lookback: int, workers: int, export_method: str, as_json: bool, profile: str | None,
-                      region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+                      lookback: int, workers: int, export_method: str, rate_limits: str, as_json: bool,
+                      profile: str | None, region: str | None, base_url: str | None,
+                      sandbox: bool) -> None:  # fmt: skip
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
-    Exit code 5 when a slice was skipped (e.g. a list whose members Iterable cannot serve), 1 when a table
-    failed.
+    Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable
+    cannot serve; its rows in the copy are kept), 1 when a table failed, 2 for a bad option or an unusable
+    target.
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
     url = to or default_url()
-    console = Console(stderr=True)
+    moment = _since(since)
+    conditions = _filters(filters)
+    factor = _rate_limits(rate_limits)
+    console = Console(stderr=True, highlight=False)
 
     def progress(stream: StreamReport) -> None:
-        if not as_json and (stream.rows_read or stream.error or not stream.table.startswith("Events_")):
-            console.print(f"  {stream.table}: {stream.rows_read:,} rows ({stream.seconds:,.1f} s)")
+        if not as_json and _shown(stream):
+            rate = stream.rows_read / stream.seconds if stream.seconds else 0.0
+            status = "failed" if stream.error else f"{stream.rows_read:,} rows ({rate:,.0f}/s)"
+            console.print(f"  {stream.table}: {status} in {stream.seconds:,.1f} s")
 
     console.print(f"replicating into {redacted_url(url)} …")
-    with open_connection(profile, region, base_url, sandbox) as conn:
-        report = replicate(conn, url, chosen, full=full, since=_since(since), filters=_filters(filters),
+    with _connection(profile, region, base_url, sandbox, factor) as conn:
+        report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
                            progress=progress)  # fmt: skip
     _print_report(report, as_json)
     if report.failed:
-        raise SystemExit(1)
+        raise SystemExit(FAILED_EXIT)
     if report.skipped:
         raise SystemExit(SKIPPED_EXIT)

@@ -69,13 +69,25 @@ def export_records(
     for it, asynchronous export jobs; windows end no later than the server's now."""
     end = until or conn.server_now()
     checkpoint = request.options.get("on_checkpoint")
-    if request.options.get("export") == "async":
+    stats = request.options.get("export_stats")  # a list the reader's statistics are appended to (replication)
+    if request.options.get("export") == "async" and campaign_id is None:
         from iterbridge.api.async_export import AsyncExportReader
 
-        yield from AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint)
+        def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
+            """A window an export job keeps truncating: data.json streams it whole."""
+            yield from ExportReader(conn.client, data_type, start, stop, only_fields=only_fields,
+                                    policy=conn.window_policy)  # fmt: skip
+
+        jobs = AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback)
+        if stats is not None:
+            stats.append(jobs.stats)
+        yield from jobs
         return
-    yield from ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
-                            policy=conn.window_policy, on_checkpoint=checkpoint)  # fmt: skip
+    reader = ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
+                          policy=conn.window_policy, on_checkpoint=checkpoint)  # fmt: skip
+    if stats is not None:
+        stats.append(reader.stats)
+    yield from reader
 
 
 def batched(values: list[Any], size: int) -> Iterator[list[Any]]:

@@ -72,6 +72,9 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     # Templates not updated since this bound keep their extended fields unread (rows still listed, so a
     # caller can see every key; they fail the UpdatedAt condition and are filtered out as usual).
     changed_since, _ = request.bounds("UpdatedAt")
+    # Replication knows which versions its copy holds: (Id, UpdatedAt) → True when the copy is current, and
+    # then the extended fields are not read again (the row comes with them NULL, for the caller to skip).
+    current = request.options.get("current")
     ids = request.values("Id")
     wanted_ids = None if ids is None else set(integers(ids))
     if wanted_ids is not None and not wanted_ids:
@@ -87,7 +90,11 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                     if wanted_ids is not None and summary.get("templateId") not in wanted_ids:
                         continue
                     record = {**summary, "templateType": template_type, "messageMedium": medium}
-                    if extended and (changed_since is None or _updated(summary) >= changed_since):
+                    if (
+                        extended
+                        and (changed_since is None or _updated(summary) >= changed_since)
+                        and not (current and current(summary.get("templateId"), summary.get("updatedAt")))
+                    ):
                         record["detail"] = _detail(conn, medium, summary["templateId"])
                     yield {c.name: c.read(record) for c in columns}
 

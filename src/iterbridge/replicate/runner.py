@@ -1,16 +1,29 @@
 """Running a replication: streams are read concurrently, written by one thread, checkpointed atomically.
 
 Worker threads read Iterable (sharing the connection's rate limiter) and put batches, checkpoints and
-"done" notices on a queue; the main thread is the only one touching the target. Rows are upserted by
-primary key, so anything written twice is written once; a stream's state advances only in the
-transaction that wrote its rows up to that point (an export window's end). Killing the process at any
-moment and running again therefore ends with the same tables as an uninterrupted run.
+"done" notices on a bounded queue; the main thread is the only one touching the target. It writes the
+messages in queue order, those already waiting together in one transaction (a commit per batch would cost
+more than the batch); a group the database refuses is written again message by message, so that only the
+stream whose write fails fails (its rollback takes nothing of the others with it). Then:
+
+- rows are upserted by primary key (only new or changed rows are written), so anything written twice is
+  written once, and rows committed without their checkpoint are merely read again by the next run;
+- a stream's checkpoint (an export window's end) is queued after that window's rows, so it is committed
+  after them: the state is never ahead of its rows;
+- a stream's end (its deletion sweep and final state) is written only when its read completed: a read that
+  failed halfway deletes nothing and leaves the state where its last checkpoint put it.
+
+Killing the process at any moment and running again therefore ends with the same tables as an
+uninterrupted run. A reader that fails reports its stream failed; a stream whose write fails has its reader
+stopped; if the writer itself stops (an interrupt, the target gone), every reader is told to stop, and none
+stays blocked on the full queue.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,15 +32,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.errors import IterbridgeError
+from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
-from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Stream, streams
-from iterbridge.replicate.targets import TableSpec, Target, default_url, open_target
+from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
+from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target, utc
 
 log = logging.getLogger("iterbridge.replicate")
 
-BATCH_ROWS = 2000
+BATCH_CELLS = 20_000  # values per batch: 2,000 events, 500 users with their custom fields, 5,000 list members
+BATCH_ROWS = 5000  # rows per batch, at most
+QUEUE_BATCHES = 8  # batches waiting for the writer, at most: memory stays flat
+SEEN_KEYS = 20_000  # keys of unwritten rows sent along at most this many at a time
+GROUP_MESSAGES = 8  # messages written in one transaction, at most
 ASYNC_WORTH_IT_S = 2.0  # use async export jobs when a data.json call costs more than this under the limit
+_PUT_POLL_S = 0.1
+_MISSING = object()
 
 
 @dataclass
@@ -38,6 +57,7 @@ class StreamReport:
     rows_read: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     deleted: int = 0
     api_calls: int = 0
     seconds: float = 0.0
@@ -64,9 +84,19 @@ class ReplicationReport:
     def ok(self) -> bool:
         return not self.skipped and not self.failed
 
+    def stream(self, table: str) -> StreamReport:
+        for found in self.streams:
+            if found.table == table:
+                return found
+        raise KeyError(table)
+
     def totals(self) -> dict[str, int]:
-        keys = ("rows_read", "inserted", "updated", "deleted", "api_calls")
+        keys = ("rows_read", "inserted", "updated", "unchanged", "deleted", "api_calls")
         return {k: sum(getattr(s, k) for s in self.streams) for k in keys}
+
+
+class _Cancelled(Exception):
+    """The run is stopping, or this stream failed to be written: its reader stops."""
 
 
 # Messages from readers to the writer.
@@ -74,6 +104,7 @@ class ReplicationReport:
 class _Rows:
     stream: Stream
     rows: list[Row]
+    seen: list[tuple[Any, ...]] | None = None  # keys of every row read (sweep streams), written or not
 
 
 @dataclass
@@ -85,9 +116,10 @@ class _Checkpoint:
 @dataclass
 class _Done:
     stream: Stream
-    state: dict[str, Any]
-    keys: set[tuple[Any, ...]] | None  # every key Iterable has (for the deletion sweep), or None
-    keep: Callable[[tuple[Any, ...]], bool] | None = None  # keys the sweep must not delete (skipped slices)
+    state: dict[str, Any] = field(default_factory=dict)
+    sweep: bool = False  # every key Iterable has was seen: rows with other keys are deleted
+    keep: dict[str, list[Any]] | None = None  # column → values whose rows the sweep keeps (skipped slices)
+    unchanged: int = 0  # rows the reader knew to be current and did not send
     error: str | None = None
 
 
@@ -109,168 +141,418 @@ class Replication:
         self.target = target
         self.streams = chosen
         self.full = full
-        self.since = since
+        self.since = utc(since)
         self.lookback = lookback
         self.workers = max(1, workers)
         self.export_method = export_method
         self.progress = progress
         self.reports = {s.table: StreamReport(s.table, s.policy.mode) for s in chosen}
         self.specs: dict[str, TableSpec] = {}
-        self._queue: queue.Queue[_Rows | _Checkpoint | _Done] = queue.Queue(maxsize=16)
+        self._states: dict[str, dict[str, Any]] = {}
+        self._current: dict[str, dict[tuple[Any, ...], datetime | None]] = {}
+        self._queue: queue.Queue[_Rows | _Checkpoint | _Done] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._failed: set[str] = set()
 
     # ---- the writer (main thread) -------------------------------------------------------------------------
 
     def run(self) -> ReplicationReport:
         started = time.monotonic()
-        states = {} if self.full else self.target.read_state()
-        for stream in self.streams:
-            spec = TableSpec(stream.table, self.conn.columns(stream.obj), stream.obj.keys, stream.cursor)
-            self.specs[stream.table] = spec
-            self.reports[stream.table].columns_added = self.target.prepare(spec, recreate=self.full)
-        pending = len(self.streams)
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="replicate") as pool:
-            for stream in self._ordered():
-                pool.submit(self._read, stream, states.get(stream.table))
-            while pending:
-                message = self._queue.get()
-                if isinstance(message, _Rows):
-                    self._write_rows(message)
-                elif isinstance(message, _Checkpoint):
-                    with self.target.transaction():
-                        self.target.write_state(message.stream.table, message.state)
-                else:
-                    self._finish(message)
-                    pending -= 1
+        self._prepare()
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="replicate")
+        finished = False
+        try:
+            for job in jobs(self.streams):
+                pool.submit(self._run_job, job)
+            self._write_until_done()
+            finished = True
+        finally:
+            if not finished:  # an interrupt, or the target gone: readers stop at their next row or message
+                self._stop.set()
+            pool.shutdown(wait=finished, cancel_futures=True)
         return ReplicationReport(self.target.description, list(self.reports.values()), time.monotonic() - started)
 
-    def _ordered(self) -> list[Stream]:
-        """Rate-limited export streams first, so their budget starts being spent while others load."""
-        return sorted(self.streams, key=lambda s: s.obj.name not in ("Events", "Users"))
+    def _prepare(self) -> None:
+        """Tables created or evolved, state read (or forgotten with --full), what the copy holds where a reader
+        can use it."""
+        tables = [s.table for s in self.streams]
+        if self.full:
+            with self.target.transaction():
+                self.target.clear_state(tables)  # before the tables go: a killed --full run restarts in full
+        self.conn.forget_user_fields()  # a custom field created since the last run becomes a column now
+        states = self.target.read_state()
+        for stream in self.streams:
+            calls = self.conn.client.calls_in_thread()
+            columns = tuple(c for c in self.conn.columns(stream.obj) if not c.import_only)
+            self.reports[stream.table].api_calls += self.conn.client.calls_in_thread() - calls
+            spec = TableSpec(stream.table, columns, stream.obj.keys, stream.cursor)
+            self.specs[stream.table] = spec
+            try:
+                prepared = self.target.prepare(spec, recreate=self.full)
+                if stream.policy.sweep and stream.condition is None:
+                    self.target.start_sweep(spec)  # keys seen are kept in the target, not in memory
+            except Exception as error:  # a database that refuses the table (rights, a clashing table…)
+                raise ConfigurationError(
+                    f"cannot prepare table {stream.table} in {self.target.description}: {self.target.error_text(error)}"
+                ) from None
+            self.reports[stream.table].columns_added = prepared.added
+            state = states.get(stream.table)
+            if state and not prepared.created and not prepared.added:
+                self._states[stream.table] = state
+            # A new table has nothing the state speaks of; a new column must be filled for every row: both
+            # are read in full.
+            if stream.policy.skip_current and not prepared.created and not prepared.added:
+                self._current[stream.table] = self.target.cursors(spec)
 
-    def _write_rows(self, message: _Rows) -> None:
-        spec = self.specs[message.stream.table]
-        report = self.reports[message.stream.table]
-        counts = self.target.upsert(spec, message.rows)
-        report.inserted += counts.inserted
-        report.updated += counts.updated
+    def _write_until_done(self) -> None:
+        """Write messages as they come, the ones already waiting together (one transaction per group: a commit
+        per batch would cost more than the batch); a group that fails is written again message by message,
+        so only the stream whose write the database refuses fails."""
+        pending = {s.table for s in self.streams}
+        while pending:
+            group = [self._queue.get()]
+            while len(group) < GROUP_MESSAGES:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not self._apply(group, isolate=False):
+                for message in group:
+                    self._apply([message], isolate=True)
+            pending.difference_update(m.stream.table for m in group if isinstance(m, _Done))
 
-    def _finish(self, message: _Done) -> None:
+    def _apply(self, group: list[_Rows | _Checkpoint | _Done], *, isolate: bool) -> bool:
+        """Write a group of messages in one transaction; False when it failed and nothing was written (unless
+        `isolate`: then the stream of that single message is failed, and the group counts as handled)."""
+        for message in group:
+            if isinstance(message, _Done) and message.error is not None and message.stream.table not in self._failed:
+                self._fail(message.stream.table, message.error)
+        rows: dict[str, list[Row]] = {}
+        seen: dict[str, list[tuple[Any, ...]]] = {}
+        states: dict[str, dict[str, Any]] = {}
+        finishing: list[_Done] = []
+        for message in group:
+            table = message.stream.table
+            if table in self._failed:
+                continue  # its reader stops at its next message
+            if isinstance(message, _Rows):
+                rows.setdefault(table, []).extend(message.rows)
+                if message.seen:
+                    seen.setdefault(table, []).extend(message.seen)
+            elif isinstance(message, _Checkpoint):
+                states[table] = message.state
+            else:
+                finishing.append(message)
+        counts: dict[str, UpsertCounts] = {}
+        deleted: dict[str, int] = {}
+        try:
+            with self.target.transaction():
+                for table, found in rows.items():
+                    counts[table] = self.target.upsert(self.specs[table], found)
+                for table, keys in seen.items():
+                    self.target.mark_seen(self.specs[table], keys)
+                for table, state in states.items():
+                    self.target.write_state(table, state)
+                for done in finishing:
+                    deleted[done.stream.table] = self._end(done)
+        except Exception as error:  # the database refused: nothing of the group was written
+            if not isolate:
+                return False
+            reason = self.target.error_text(error)
+            table = group[0].stream.table
+            log.warning("writing %s failed: %s", table, reason)
+            self._fail(table, f"writing failed: {reason}")
+        for table, found_counts in counts.items():
+            report = self.reports[table]
+            report.inserted += found_counts.inserted
+            report.updated += found_counts.updated
+            report.unchanged += found_counts.unchanged
+        for table, number in deleted.items():
+            self.reports[table].deleted += number
+        for message in group:
+            if isinstance(message, _Done):
+                self._finished(message)
+        return True
+
+    def _fail(self, table: str, reason: str) -> None:
+        self._failed.add(table)
+        self.reports[table].error = reason
+
+    def _end(self, message: _Done) -> int:
+        """A stream's read completed: its deletion sweep and its final state (inside the caller's transaction)."""
+        table = message.stream.table
+        spec = self.specs[table]
+        deleted = self.target.sweep(spec, message.keep) if message.sweep else 0
+        self.target.write_state(table, {**message.state, "rows": self.target.count(spec)})
+        return deleted
+
+    def _finished(self, message: _Done) -> None:
         report = self.reports[message.stream.table]
-        spec = self.specs[message.stream.table]
-        with self.target.transaction():
-            if message.error is None and message.keys is not None:
-                stale = [
-                    k
-                    for k in self.target.keys(spec)
-                    if k not in message.keys and not (message.keep and message.keep(k))
-                ]
-                report.deleted += self.target.delete(spec, stale)
-            if message.error is None:
-                self.target.write_state(message.stream.table, message.state)
-        report.error = message.error
         report.seconds = time.monotonic() - self._started.get(message.stream.table, time.monotonic())
+        report.unchanged += message.unchanged
         if self.progress:
             self.progress(report)
 
     # ---- the readers (worker threads) ---------------------------------------------------------------------
 
-    def _read(self, stream: Stream, state: dict[str, Any] | None) -> None:
-        report = self.reports[stream.table]
-        self._started[stream.table] = time.monotonic()
+    def _put(self, message: _Rows | _Checkpoint | _Done) -> None:
+        """Queue a message, never blocking for good: a stopped run or a failed stream ends the reader."""
+        while True:
+            if self._stop.is_set():
+                raise _Cancelled
+            if not isinstance(message, _Done) and message.stream.table in self._failed:
+                raise _Cancelled
+            try:
+                self._queue.put(message, timeout=_PUT_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _run_job(self, job: Job) -> None:
+        for stream in job.streams:
+            self._started[stream.table] = time.monotonic()
         calls_before = self.conn.client.calls_in_thread()
         skipped_before = len(self.conn.skipped_in_thread())
+        done: list[_Done] = []
         try:
-            done = self._read_stream(stream, state, report)
+            if job.condition is not None:
+                done = self._read_filtered(job)
+            else:
+                done = [self._read_stream(job.streams[0], skipped_before)]
+        except _Cancelled:
+            done = [_Done(s, error="cancelled") for s in job.streams]
         except IterbridgeError as error:
-            done = _Done(stream, {}, None, error=str(error))
-        except Exception as error:  # a bug must not hang the writer; it is reported with the stream
-            log.exception("replicating %s failed", stream.table)
-            done = _Done(stream, {}, None, error=f"{type(error).__name__}: {error}")
-        report.api_calls = self.conn.client.calls_in_thread() - calls_before
-        report.skipped = [f"{s.slice}: {s.reason}" for s in self.conn.skipped_in_thread()[skipped_before:]]
-        self._queue.put(done)
+            done = [_Done(s, error=str(error)) for s in job.streams]
+        except BaseException as error:  # a bug must not hang the writer; it is reported with the stream
+            log.exception("replicating %s failed", job.streams[0].table)
+            done = [_Done(s, error=f"{type(error).__name__}: {error}") for s in job.streams]
+        finally:
+            # A job's calls go to its first table (a filtered Events read serves every event table at once).
+            first = self.reports[job.streams[0].table]
+            first.api_calls += self.conn.client.calls_in_thread() - calls_before
+            first.skipped = [f"{s.slice}: {s.reason}" for s in self.conn.skipped_in_thread()[skipped_before:]]
+            notices = done or [_Done(s, error="cancelled") for s in job.streams]
+        for message in notices:
+            try:
+                self._put(message)
+            except _Cancelled:
+                break  # the run is stopping: nobody waits for these notices
 
     def _since(self, stream: Stream, state: dict[str, Any] | None) -> datetime | None:
+        """Where an export read starts: --since, else the stored cursor less the lookback, else the beginning."""
         if self.since is not None:
             return self.since
-        if stream.policy.mode != "incremental" or not state or not state.get("cursor"):
+        if not state or not state.get("cursor"):
             return None
         cursor = parse_timestamp(state["cursor"])
         return None if cursor is None else cursor - self.lookback
 
-    def _read_stream(self, stream: Stream, state: dict[str, Any] | None, report: StreamReport) -> _Done:
-        since = self._since(stream, state)
+    def _read_stream(self, stream: Stream, skipped_before: int = 0) -> _Done:
+        report = self.reports[stream.table]
+        spec = self.specs[stream.table]
+        state = self._states.get(stream.table)
         cursor_column = stream.cursor
         where: dict[str, list[Condition]] = {}
         if stream.event_type:
             where["EventType"] = [Condition("=", stream.event_type)]
-        if since is not None and cursor_column and stream.policy.bound_read:
-            where[cursor_column] = [Condition(">=", since)]
-        keys: set[tuple[Any, ...]] | None = set() if stream.policy.sweep else None
-        spec = self.specs[stream.table]
-        newest = parse_timestamp(state.get("cursor")) if state and state.get("cursor") else None
-        batch: list[Row] = []
         options: dict[str, Any] = {}
+        batch: list[Row] = []
+        seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
         reached: list[datetime] = []
-        if stream.obj.name in ("Events", "Users"):
+        since = self._since(stream, state) if stream.exported else None
+        if stream.exported:
+            if since is not None and cursor_column:
+                where[cursor_column] = [Condition(">=", since)]
             method = self._export_method()
             options["export"] = method
-            report.method = "async export jobs" if method == "async" else "data.json"
+            options["export_stats"] = []
 
             def checkpoint(moment: datetime) -> None:
                 reached.append(moment)
-                self._flush(stream, batch)
-                self._queue.put(_Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode}))
+                self._flush(stream, batch, seen)
+                self._put(_Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode}))
 
             options["on_checkpoint"] = checkpoint
         else:
             report.method = stream.obj.name
+        if self.since is not None and stream.policy.skip_current and cursor_column:
+            # Templates list every key whatever the bound, which spares the details of the older ones.
+            where[cursor_column] = [Condition(">=", self.since)]
+        current = self._current.get(stream.table)
+        if current is not None:
+            options["current"] = lambda key, moment: _same(current.get((key,), _MISSING), moment)
+        key_names = spec.key
+        keyed = seen is not None or current is not None
+        batch_rows = batch_size(spec)
+        newest = parse_timestamp(state["cursor"]) if state and state.get("cursor") else None
+        unchanged = 0
         request = ReadRequest(spec.column_names(), where, None, options)
-        for row in self._rows(stream, request):
+        stop = self._stop
+        for row in self.conn.scan(stream.obj, request):
+            if stop.is_set():
+                raise _Cancelled
             report.rows_read += 1
-            key = tuple(row.get(k) for k in spec.key)
-            if keys is not None:
-                keys.add(key)
+            key = tuple([row.get(k) for k in key_names]) if keyed else ()
+            if seen is not None:
+                seen.append(key)
+                if len(seen) >= SEEN_KEYS:
+                    self._flush(stream, batch, seen)
             value = row.get(cursor_column) if cursor_column else None
             if isinstance(value, datetime):
                 newest = value if newest is None or value > newest else newest
-                if since is not None and value < since and stream.obj.name not in ("Events", "Users"):
-                    continue  # unchanged since the last run: nothing to write
+                if current is not None and _same(current.get(key, _MISSING), value):
+                    unchanged += 1  # this version is in the copy (its extended fields were not read again)
+                    continue
+                if self.since is not None and not stream.exported and value < self.since:
+                    continue  # --since: older rows are left as they are
             batch.append(row)
-            if len(batch) >= BATCH_ROWS:
-                self._flush(stream, batch)
-        self._flush(stream, batch)
+            if len(batch) >= batch_rows:
+                self._flush(stream, batch, seen)
+        self._flush(stream, batch, seen)
+        if stream.exported:
+            report.method = _describe_exports(options["export"], options["export_stats"])
         end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": datetime.now(UTC).isoformat()}
-        if reached:
-            end_state["cursor"] = max(reached).isoformat()
-        elif "on_checkpoint" in options and state and state.get("cursor"):
-            end_state["cursor"] = state["cursor"]
+        if stream.exported:
+            if reached:
+                end_state["cursor"] = max(reached).isoformat()
+            elif state and state.get("cursor"):
+                end_state["cursor"] = state["cursor"]
         elif newest is not None:
             end_state["cursor"] = newest.isoformat()
-        keep = None
+        sweep, keep = self._sweep(stream, skipped_before)
+        return _Done(stream, end_state, sweep, keep, unchanged=unchanged)
+
+    def _sweep(self, stream: Stream, skipped_before: int) -> tuple[bool, dict[str, list[Any]] | None]:
+        """Whether the deletion sweep may run, and what it must keep whatever: a list whose members could not
+        be read keeps its rows; any other skipped slice cancels the sweep (what it held is unknown)."""
+        if not stream.policy.sweep:
+            return False, None
+        skipped = self.conn.skipped_in_thread()[skipped_before:]
+        if not skipped:
+            return True, None
         if stream.obj.name == "ListUsers":
-            skipped_lists = {s.slice for s in self.conn.skipped_in_thread()}
-            keep = lambda key: f"list {key[0]}" in skipped_lists  # noqa: E731 - a small predicate
-        return _Done(stream, end_state, keys, keep)
+            lists: list[Any] = []
+            for slice_ in skipped:
+                name, _, number = slice_.slice.partition(" ")
+                if name != "list" or not number.isdigit():
+                    return False, None
+                lists.append(int(number))
+            return True, {"ListId": lists}
+        return False, None
 
-    def _rows(self, stream: Stream, request: ReadRequest) -> Iterator[Row]:
-        filter_text = stream.where.get("sql")
-        if filter_text:
-            yield from self.conn.filtered_rows(stream.obj, filter_text, request)
-            return
-        yield from self.conn.scan(stream.obj, request)
+    def _read_filtered(self, job: Job) -> list[_Done]:
+        """Rows of an object for chosen users (a SQL condition run by the query engine, which pushes
+        Email/UserId to Iterable's per-user endpoints), routed to their tables. The rows written are the
+        reader's typed rows, not SQL text read back: nothing is lost in a round trip."""
+        from iterbridge.query.engine import Engine
 
-    def _flush(self, stream: Stream, batch: list[Row]) -> None:
-        if batch:
-            self._queue.put(_Rows(stream, list(batch)))
+        obj = job.streams[0].obj
+        by_table = {s.table: s for s in job.streams}
+        for stream in job.streams:
+            self.reports[stream.table].method = f"{obj.name} for chosen users"
+        capture = _Capture(self.conn, obj.name)
+        engine = Engine(capture)
+        batches: dict[str, list[Row]] = {s.table: [] for s in job.streams}
+        try:
+            names = [c.name for c in self.conn.columns(obj) if not c.import_only]
+            keys = list(obj.keys)
+            positions = [names.index(k) for k in keys]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            cursor = engine.execute(f'SELECT {quoted} FROM "{obj.name}" WHERE {job.condition}')
+            for values in cursor:
+                if self._stop.is_set():
+                    raise _Cancelled
+                row = capture.rows.pop(tuple(_sql_key(values[p]) for p in positions), None)
+                if row is None:
+                    continue  # a key given twice
+                table = event_table(str(row.get("EventType"))) if obj.name == "Events" else obj.name
+                routed = by_table.get(table)
+                if routed is None:
+                    log.warning("%s: an event of type %r has no table; not replicated", obj.name, row.get("EventType"))
+                    continue
+                self.reports[table].rows_read += 1
+                batch = batches[table]
+                batch.append(row)
+                if len(batch) >= batch_size(self.specs[table]):
+                    self._flush(routed, batch)
+            for table, batch in batches.items():
+                self._flush(by_table[table], batch)
+        finally:
+            engine.close()
+        state = {"mode": "full", "filter": job.condition, "last_run": datetime.now(UTC).isoformat()}
+        return [_Done(s, dict(state)) for s in job.streams]
+
+    def _flush(self, stream: Stream, batch: list[Row], seen: list[tuple[Any, ...]] | None = None) -> None:
+        if batch or seen:
+            self._put(_Rows(stream, list(batch), list(seen) if seen else None))
             batch.clear()
+            if seen:
+                seen.clear()
 
     def _export_method(self) -> str:
         if self.export_method in ("sync", "async"):
             return self.export_method
         limiter = self.conn.client.limiter
         return "async" if limiter.seconds_per_call("GET /api/export/data.json") > ASYNC_WORTH_IT_S else "sync"
+
+
+def batch_size(spec: TableSpec) -> int:
+    """Rows per batch: as many as make BATCH_CELLS values (memory is bounded by values, not rows)."""
+    return max(1, min(BATCH_ROWS, BATCH_CELLS // max(1, len(spec.columns))))
+
+
+def _same(stored: Any, listed: Any) -> bool:
+    """The copy holds this version: a stored cursor equal to the listed one (both known)."""
+    if stored is _MISSING or stored is None or listed is None:
+        return False
+    try:
+        return bool(utc(stored) == utc(listed))
+    except (TypeError, ValueError):
+        return False
+
+
+def _sql_key(value: Any) -> Any:
+    """A key value as SQLite gives it back (text and numbers as they are, booleans as integers)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return int(value) if isinstance(value, bool) else value
+    return str(value)
+
+
+def _describe_exports(method: str, stats: list[Any]) -> str:
+    if method != "async":
+        return "data.json"
+    jobs_run = sum(getattr(s, "jobs", 0) for s in stats)
+    truncations = sum(getattr(s, "truncations", 0) for s in stats)
+    fallbacks = sum(getattr(s, "fallbacks", 0) for s in stats)
+    text = f"async export jobs ({jobs_run} job{'s' if jobs_run != 1 else ''}"
+    if truncations:
+        text += f", {truncations} truncated"
+    if fallbacks:
+        text += f", {fallbacks} window{'s' if fallbacks != 1 else ''} via data.json"
+    return text + ")"
+
+
+class _Capture:
+    """The connection as the query engine sees it, keeping the typed rows of one object's scans by key."""
+
+    def __init__(self, conn: Any, name: str) -> None:
+        self._conn = conn
+        self._name = name
+        self.rows: dict[tuple[Any, ...], Row] = {}
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._conn, attribute)
+
+    def scan(self, obj: Any, request: ReadRequest) -> Iterator[Row]:
+        rows: Iterator[Row] = self._conn.scan(obj, request)
+        return self._keep(obj, rows) if obj.name == self._name else rows
+
+    def _keep(self, obj: Any, rows: Iterator[Row]) -> Iterator[Row]:
+        keys = obj.keys
+        for row in rows:
+            self.rows[tuple(_sql_key(row.get(k)) for k in keys)] = row
+            yield row
 
 
 def replicate(
@@ -286,12 +568,15 @@ def replicate(
     export_method: str = "auto",
     progress: Callable[[StreamReport], None] | None = None,
 ) -> ReplicationReport:
-    """Copy Iterable objects into a database (default SQLite iterable.db); incremental after the first run."""
+    """Copy Iterable objects into a database (default SQLite iterable.db); incremental after the first run.
+
+    `objects` names objects (or single event tables such as Events_emailOpen); `filters` maps an object to a
+    SQL condition (InAppMessages and Events for chosen users). Returns the report per table: rows read,
+    inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors.
+    """
+    if export_method not in ("auto", "sync", "async"):
+        raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
     chosen = streams(objects, filters)
-    for stream in chosen:
-        for name, condition in (filters or {}).items():
-            if name.lower() == stream.obj.name.lower():
-                stream.where["sql"] = condition
     target = open_target(to or default_url())
     try:
         return Replication(conn, target, chosen, full=full, since=since, lookback=lookback, workers=workers,

@@ -1,24 +1,42 @@
 """Where replication writes: SQLite and PostgreSQL through SQLAlchemy Core, DuckDB through its native API
 with Arrow batches. Every target offers the same small interface: create or evolve a table, upsert rows
-by primary key, delete keys, list keys, and keep the replication state in a table of its own — so the
-copy carries its state and a write of rows and of their checkpoint commit together.
+by primary key (writing only rows that are new or changed, and counting which), sweep away the rows whose
+keys a full read did not see (the keys seen wait in a temporary table, not in memory), and keep the
+replication state in a table of its own — so the copy carries its state.
+
+Transactions are explicit: every write the runner makes happens inside `transaction()`, which commits
+when its block ends and rolls back only that block when it fails. Nothing is ever left pending between
+two blocks, so a failed write can never take other tables' rows with it (and leave their checkpoints
+ahead of their rows).
+
+Bulk paths: SQLite gets one driver-level `executemany` of `INSERT … ON CONFLICT DO UPDATE … WHERE changed`
+per batch; PostgreSQL a COPY into a temporary staging table and one `INSERT … SELECT … ON CONFLICT DO
+UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB an Arrow table joined against the target. Other SQLAlchemy
+dialects take a slower generic path (untested).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
+from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
 
 STATE_TABLE = "_iterbridge_state"
+# Keys per existence query in SQLite (its limit is 32,766 parameters): few queries, as each one gives the GIL
+# away and waits to get it back from the reader threads.
+_SQLITE_KEYS = 8000
 
 
 @dataclass(frozen=True)
@@ -32,44 +50,193 @@ class TableSpec:
         return [c.name for c in self.columns]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    created: bool  # the table did not exist (or was recreated)
+    added: list[str]  # columns added to an existing table
+
+
 @dataclass
 class UpsertCounts:
     inserted: int = 0
-    updated: int = 0
+    updated: int = 0  # rows whose values changed
+    unchanged: int = 0  # rows already in the copy exactly as read
 
 
 class Target(Protocol):
     description: str
 
-    def prepare(self, spec: TableSpec, *, recreate: bool) -> list[str]: ...
+    def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared: ...
     def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts: ...
-    def delete(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> int: ...
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]: ...
+    def start_sweep(self, spec: TableSpec) -> None: ...
+    def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None: ...
+    def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int: ...
+    def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]: ...
     def count(self, spec: TableSpec) -> int: ...
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
     def read_state(self) -> dict[str, dict[str, Any]]: ...
     def write_state(self, stream: str, state: dict[str, Any]) -> None: ...
+    def clear_state(self, streams: Sequence[str]) -> None: ...
+    def error_text(self, error: BaseException) -> str: ...
     def close(self) -> None: ...
 
 
 def open_target(url: str) -> Target:
     """sqlite:///file.db (default), postgresql://…, duckdb:///file.duckdb; other SQLAlchemy URLs may work."""
-    if url.startswith("duckdb://"):
+    if url.startswith("duckdb:"):
         return DuckDbTarget(url)
     if "://" not in url:
-        raise ConfigurationError(f"--to must be a database URL like sqlite:///iterable.db, not {url!r}")
+        raise ConfigurationError(
+            f"--to must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
+            f"duckdb:///file.duckdb, not {redacted_url(url)!r}"
+        )
     return SqlAlchemyTarget(url)
 
 
 def redacted_url(url: str) -> str:
-    return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", url)
+    return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", url)
 
 
-def _naive_utc(value: Any) -> Any:
-    """SQLite keeps no time zone (DESIGN trap 7): store UTC, without tzinfo."""
+def _password(url: str) -> str | None:
+    found = re.search(r"//[^:/@]*:([^@]*)@", url)
+    return found.group(1) if found and found.group(1) else None
+
+
+def one_line(error: BaseException, secrets: Sequence[str | None] = ()) -> str:
+    """A driver's error as one line, without SQLAlchemy's background links or any secret."""
+    text = " ".join(str(error).split())
+    text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
+    text = re.sub(r"\[SQL: .*", "", text).strip()
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:500] or type(error).__name__
+
+
+def seen_table(spec: TableSpec) -> str:
+    """The temporary table of the keys a sweep stream's read saw (a killed run forgets it, harmlessly)."""
+    return f"_iterbridge_seen_{spec.name}"
+
+
+def state_row(state: dict[str, Any]) -> str:
+    return json.dumps(state, default=str, sort_keys=True)
+
+
+# ---- values --------------------------------------------------------------------------------------------
+
+
+def json_text(value: Any) -> str | None:
+    """JSON as stored: compact, keys sorted (the same value always gives the same text, so unchanged rows
+    compare equal)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, odd types: the slow, lenient way
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def utc(value: Any) -> datetime | None:
+    """A timestamp value as an aware UTC datetime (naive ones are UTC already)."""
+    if value is None:
+        return None
+    moment: datetime | None
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+        moment = value
+    else:
+        try:
+            moment = parse_timestamp(value)
+        except ValueError:
+            return None
+        if moment is None:
+            return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _sqlite_timestamp(value: Any) -> str | None:
+    """SQLite keeps no time zone (DESIGN trap 7): UTC, in SQLAlchemy's own storage format so it reads back as a
+    datetime, and so SQLite's date functions work on it."""
+    if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way
+        return value.isoformat(" ", "microseconds")[:-6]
+    moment = utc(value)
+    return None if moment is None else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _boolean_int(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def _integer(value: Any) -> int | None:
+    """An INTEGER column's value, leniently (a reader's "42" is 42; what is no integer is NULL, not a failure)."""
+    if value is None or type(value) is int:
+        return value
+    try:
+        number = float(value) if not isinstance(value, (int, str)) else int(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if float(number).is_integer() else None
+
+
+def _real(value: Any) -> float | None:
+    if value is None or type(value) is float:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL characters."""
+    return value.replace("\x00", "") if isinstance(value, str) and "\x00" in value else value
+
+
+def _pg_json(value: Any) -> str | None:
+    text = json_text(value)
+    return None if text is None else text.replace("\\u0000", "")
+
+
+Converter = Callable[[Any], Any] | None
+
+
+@dataclass
+class _Plan:
+    """How one table is written: its columns present in the target, in order, with their converters."""
+
+    table: Any
+    names: list[str]
+    converters: list[Converter]
+    key: tuple[str, ...]
+    statements: dict[str, str] = field(default_factory=dict)
+
+    def tuples(self, rows: Sequence[Row]) -> Iterator[list[Any]]:
+        """The rows as value lists in column order, converted, one at a time (the writer's hot path: values are
+        picked in C)."""
+        converted = [(i, c) for i, c in enumerate(self.converters) if c is not None]
+        pick = operator.itemgetter(*self.names) if len(self.names) > 1 else None
+        for row in rows:
+            if pick is None:
+                listed = [row.get(self.names[0])]
+            else:
+                try:
+                    listed = list(pick(row))
+                except KeyError:  # a row without some column: NULL there
+                    listed = [row.get(n) for n in self.names]
+            for position, convert in converted:
+                listed[position] = convert(listed[position])
+            yield listed
+
+
+def _distinct(rows: Sequence[Row], key: tuple[str, ...]) -> list[Row]:
+    """One row per key, the last one read winning (PostgreSQL and DuckDB refuse to upsert a key twice in one
+    statement; identical events hash to one Id)."""
+    if len(key) == 1:
+        name = key[0]
+        found: dict[Any, Row] = {row.get(name): row for row in rows}
+    else:
+        found = {tuple([row.get(k) for k in key]): row for row in rows}
+    return list(found.values()) if len(found) != len(rows) else list(rows)
 
 
 # ---- SQLAlchemy (SQLite, PostgreSQL) -------------------------------------------------------------------
@@ -79,22 +246,26 @@ class SqlAlchemyTarget:
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
+        self.description = redacted_url(url)
+        self._secrets = [_password(url)]
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        self.description = redacted_url(url)
         try:
-            self.engine = sa.create_engine(url, future=True)
+            self.engine = sa.create_engine(url)
             self.connection = self.engine.connect()
-        except Exception as error:  # driver or server problems, named once
-            raise ConfigurationError(f"cannot open {self.description}: {type(error).__name__}: {error}") from None
+        except Exception as error:  # driver or server problems, named once, on one line
+            raise ConfigurationError(f"cannot open {self.description}: {one_line(error, self._secrets)}") from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
+            # WAL: readers of the copy never block the replication; NORMAL: a killed process loses nothing
+            # committed (only a power loss may lose the last transactions, never consistency).
             self.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             self.connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
             self.connection.commit()
-        self.metadata = sa.MetaData()
-        self._tables: dict[str, Any] = {}
+        self._plans: dict[str, _Plan] = {}
         self._state = self._state_table()
+
+    # ---- schema ---------------------------------------------------------------------------------------
 
     def _sa_type(self, kind: SqlType) -> Any:
         import sqlalchemy as sa
@@ -109,181 +280,326 @@ class SqlAlchemyTarget:
         if kind is SqlType.TIMESTAMP:
             return sa.DateTime(timezone=self.dialect != "sqlite")
         if kind is SqlType.JSON:
-            return postgresql.JSONB() if self.dialect == "postgresql" else sa.JSON()
+            return postgresql.JSONB(none_as_null=True) if self.dialect == "postgresql" else sa.JSON(none_as_null=True)
         return sa.Text()
+
+    def _converter(self, kind: SqlType) -> Converter:
+        if self.dialect == "sqlite":
+            return {SqlType.TIMESTAMP: _sqlite_timestamp, SqlType.JSON: json_text, SqlType.BOOLEAN: _boolean_int}.get(
+                kind
+            )
+        if self.dialect == "postgresql":
+            converters: dict[SqlType, Converter] = {SqlType.TIMESTAMP: utc, SqlType.JSON: _pg_json,
+                                                    SqlType.TEXT: _no_nul, SqlType.INTEGER: _integer,
+                                                    SqlType.REAL: _real}  # fmt: skip
+            return converters.get(kind)
+        return None
 
     def _state_table(self) -> Any:
         import sqlalchemy as sa
 
         table = sa.Table(
             STATE_TABLE,
-            self.metadata,
+            sa.MetaData(),
             sa.Column("stream", sa.Text(), primary_key=True),
             sa.Column("state", sa.Text(), nullable=False),
             sa.Column("updated_at", sa.Text(), nullable=False),
         )
-        table.create(self.connection, checkfirst=True)
-        self.connection.commit()
+        try:
+            with self.transaction():
+                table.create(self.connection, checkfirst=True)
+        except Exception as error:
+            raise ConfigurationError(f"cannot use {self.description}: {one_line(error, self._secrets)}") from None
         return table
 
-    def prepare(self, spec: TableSpec, *, recreate: bool) -> list[str]:
+    def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
+        """Create the table (typed columns, primary key, an index on the cursor), or add the columns it lacks."""
         import sqlalchemy as sa
 
-        inspector = sa.inspect(self.connection)
-        exists = inspector.has_table(spec.name)
-        if exists and recreate:
-            self.connection.exec_driver_sql(f"DROP TABLE {self._quote(spec.name)}")
-            exists = False
-        columns = [sa.Column(c.name, self._sa_type(c.type), primary_key=c.name in spec.key, nullable=c.name not in spec.key)
-                   for c in spec.columns]  # fmt: skip
         added: list[str] = []
-        if exists:
-            present = {c["name"] for c in inspector.get_columns(spec.name)}
-            for column in columns:
-                if column.name not in present:
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    self.connection.exec_driver_sql(
-                        f"ALTER TABLE {self._quote(spec.name)} ADD COLUMN {self._quote(column.name)} {kind}"
-                    )
-                    added.append(column.name)
-            columns = [c for c in columns if c.name in present or c.name in added]
-        table = sa.Table(spec.name, sa.MetaData(), *columns)
-        if not exists:
-            table.create(self.connection)
+        with self.transaction():
+            inspector = sa.inspect(self.connection)
+            exists = inspector.has_table(spec.name)
+            if exists and recreate:
+                self.connection.exec_driver_sql(f"DROP TABLE {self._quote(spec.name)}")
+                exists = False
+            columns = [
+                sa.Column(
+                    c.name, self._sa_type(c.type), primary_key=c.name in spec.key, nullable=c.name not in spec.key
+                )
+                for c in spec.columns
+            ]
+            if exists:
+                present = {c["name"] for c in inspector.get_columns(spec.name)}
+                for column in columns:
+                    if column.name not in present:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        self.connection.exec_driver_sql(
+                            f"ALTER TABLE {self._quote(spec.name)} ADD COLUMN {self._quote(column.name)} {kind}"
+                        )
+                        added.append(column.name)
+            table = sa.Table(spec.name, sa.MetaData(), *columns)
+            if not exists:
+                table.create(self.connection)
             if spec.cursor:
-                sa.Index(f"ix_{spec.name}_{spec.cursor}".lower(), table.c[spec.cursor]).create(self.connection)
-        self.connection.commit()
-        self._tables[spec.name] = table
-        return added
+                # Also when the table exists: a run killed between CREATE TABLE and CREATE INDEX left none.
+                sa.Index(_index_name(spec), table.c[spec.cursor]).create(self.connection, checkfirst=True)
+        types = {c.name: c.type for c in spec.columns}
+        self._plans[spec.name] = plan = _Plan(
+            table, spec.column_names(), [self._converter(types[n]) for n in spec.column_names()], spec.key
+        )
+        if self.dialect == "postgresql":
+            self._pg_stage(plan)
+        return Prepared(not exists, added)
 
     def _quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))
 
+    def _quoted(self, names: Sequence[str]) -> str:
+        return ", ".join(self._quote(n) for n in names)
+
+    # ---- writing --------------------------------------------------------------------------------------
+
     def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts:
         if not rows:
             return UpsertCounts()
-        table = self._tables[spec.name]
-        existing = self._existing(spec, rows)
+        plan = self._plans[spec.name]
+        rows = _distinct(rows, plan.key)
+        if self.dialect == "sqlite":
+            return self._sqlite_upsert(plan, rows)
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql
+            return self._pg_upsert(plan, rows)
+        return self._generic_upsert(plan, rows)
 
-            statement: Any = postgresql.insert(table)
-        elif self.dialect == "sqlite":
-            from sqlalchemy.dialects import sqlite
+    def _dbapi(self) -> Any:
+        return self.connection.connection.dbapi_connection
 
-            statement = sqlite.insert(table)
-        else:
-            return self._generic_upsert(spec, rows, existing)
-        updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in spec.key}
-        statement = (
-            statement.on_conflict_do_update(index_elements=list(spec.key), set_=updates)
-            if updates
-            else statement.on_conflict_do_nothing(index_elements=list(spec.key))
-        )
-        values = [self._values(table, row) for row in rows]
-        self.connection.execute(statement, values)
-        updated = sum(1 for row in rows if tuple(row.get(k) for k in spec.key) in existing)
-        return UpsertCounts(len(rows) - updated, updated)
+    def _changed(self, plan: _Plan, left: str, right: str, operator: str) -> str:
+        values = [n for n in plan.names if n not in plan.key]
+        return " OR ".join(f"{left}.{self._quote(n)} {operator} {right}.{self._quote(n)}" for n in values)
 
-    def _values(self, table: Any, row: Row) -> dict[str, Any]:
-        return {
-            c.name: _naive_utc(row.get(c.name)) if self.dialect == "sqlite" else row.get(c.name) for c in table.columns
-        }
+    def _sqlite_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
+        statement = plan.statements.get("upsert")
+        if statement is None:
+            table = self._quote(plan.table.name)
+            names = self._quoted(plan.names)
+            marks = ", ".join("?" for _ in plan.names)
+            sets = ", ".join(f"{self._quote(n)} = excluded.{self._quote(n)}" for n in plan.names if n not in plan.key)
+            action = (
+                f"DO UPDATE SET {sets} WHERE {self._changed(plan, table, 'excluded', 'IS NOT')}"
+                if sets
+                else "DO NOTHING"
+            )
+            statement = (
+                f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({self._quoted(plan.key)}) {action}"
+            )
+            plan.statements["upsert"] = statement
+        cursor = self._dbapi().cursor()
+        try:
+            existing = self._sqlite_existing(cursor, plan, rows)
+            cursor.executemany(statement, plan.tuples(rows))
+            written = max(cursor.rowcount, 0)
+        finally:
+            cursor.close()
+        inserted = len(rows) - existing
+        return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
-    def _existing(self, spec: TableSpec, rows: Sequence[Row]) -> set[tuple[Any, ...]]:
-        import sqlalchemy as sa
-
-        table = self._tables[spec.name]
-        found: set[tuple[Any, ...]] = set()
-        keys = list({tuple(row.get(k) for k in spec.key) for row in rows})
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            if len(spec.key) == 1:
-                condition = table.c[spec.key[0]].in_([k[0] for k in chunk])
-            else:
-                condition = sa.tuple_(*(table.c[k] for k in spec.key)).in_(chunk)
-            query = sa.select(*(table.c[k] for k in spec.key)).where(condition)
-            found.update(tuple(r) for r in self.connection.execute(query))
+    def _sqlite_existing(self, cursor: Any, plan: _Plan, rows: list[Row]) -> int:
+        table = self._quote(plan.table.name)
+        found = 0
+        for start in range(0, len(rows), _SQLITE_KEYS // len(plan.key)):
+            chunk = rows[start : start + _SQLITE_KEYS // len(plan.key)]
+            if len(plan.key) == 1:
+                marks = ", ".join("?" for _ in chunk)
+                sql = f"SELECT count(*) FROM {table} WHERE {self._quote(plan.key[0])} IN ({marks})"
+                params: list[Any] = [row.get(plan.key[0]) for row in chunk]
+            else:  # a join, not `(a, b) IN (VALUES …)`: SQLite scans the whole table for that one
+                group = "(" + ", ".join("?" for _ in plan.key) + ")"
+                match = " AND ".join(f"t.{self._quote(k)} = v.column{i + 1}" for i, k in enumerate(plan.key))
+                sql = f"SELECT count(*) FROM (VALUES {', '.join(group for _ in chunk)}) v JOIN {table} t ON {match}"
+                params = [row.get(k) for row in chunk for k in plan.key]
+            cursor.execute(sql, params)
+            found += int(cursor.fetchone()[0])
         return found
 
-    def _generic_upsert(self, spec: TableSpec, rows: Sequence[Row], existing: set[tuple[Any, ...]]) -> UpsertCounts:
+    def _pg_stage(self, plan: _Plan) -> None:
+        """A temporary staging table shaped like the target (COPY goes there, then one upsert statement)."""
+        stage = self._quote(f"_stage_{plan.table.name}")
+        with self.transaction():
+            self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+            self.connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {stage} AS SELECT {self._quoted(plan.names)} "
+                f"FROM {self._quote(plan.table.name)} WITH NO DATA"
+            )
+        table = self._quote(plan.table.name)
+        names = self._quoted(plan.names)
+        sets = ", ".join(f"{self._quote(n)} = EXCLUDED.{self._quote(n)}" for n in plan.names if n not in plan.key)
+        action = f"DO UPDATE SET {sets} WHERE {self._changed(plan, table, 'EXCLUDED', 'IS DISTINCT FROM')}"
+        plan.statements["copy"] = f"COPY {stage} ({names}) FROM STDIN"
+        plan.statements["upsert"] = (
+            f"WITH written AS (INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+            f"ON CONFLICT ({self._quoted(plan.key)}) {action if sets else 'DO NOTHING'} RETURNING (xmax = 0) AS new) "
+            "SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new) FROM written"
+        )
+        plan.statements["clear"] = f"DELETE FROM {stage}"
+
+    def _pg_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
+        with self._dbapi().cursor() as cursor:
+            with cursor.copy(plan.statements["copy"]) as copy:
+                for values in plan.tuples(rows):
+                    copy.write_row(values)
+            cursor.execute(plan.statements["upsert"])
+            inserted, updated = cursor.fetchone()
+            cursor.execute(plan.statements["clear"])
+        return UpsertCounts(int(inserted), int(updated), len(rows) - int(inserted) - int(updated))
+
+    def _generic_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
         import sqlalchemy as sa
 
-        table = self._tables[spec.name]
+        table = plan.table
         counts = UpsertCounts()
         for row in rows:
-            key = tuple(row.get(k) for k in spec.key)
-            values = self._values(table, row)
-            if key in existing:
-                condition = sa.and_(*(table.c[k] == row.get(k) for k in spec.key))
+            condition = sa.and_(*(table.c[k] == row.get(k) for k in plan.key))
+            values = {n: row.get(n) for n in plan.names}
+            current = self.connection.execute(sa.select(*(table.c[n] for n in plan.names)).where(condition)).first()
+            if current is None:
+                self.connection.execute(sa.insert(table).values(values))
+                counts.inserted += 1
+            elif tuple(current) != tuple(values[n] for n in plan.names):
                 self.connection.execute(sa.update(table).where(condition).values(values))
                 counts.updated += 1
             else:
-                self.connection.execute(sa.insert(table).values(values))
-                counts.inserted += 1
+                counts.unchanged += 1
         return counts
-
-    def delete(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> int:
-        import sqlalchemy as sa
-
-        table = self._tables[spec.name]
-        removed = 0
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            if len(spec.key) == 1:
-                condition = table.c[spec.key[0]].in_([k[0] for k in chunk])
-            else:
-                condition = sa.tuple_(*(table.c[k] for k in spec.key)).in_(chunk)
-            removed += self.connection.execute(sa.delete(table).where(condition)).rowcount or 0
-        return removed
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
         import sqlalchemy as sa
 
-        table = self._tables[spec.name]
-        for row in self.connection.execute(sa.select(*(table.c[k] for k in spec.key))):
+        table = self._plans[spec.name].table
+        result = self.connection.execute(sa.select(*(table.c[k] for k in spec.key)).execution_options(yield_per=10_000))
+        for row in result:
             yield tuple(row)
+
+    # ---- the deletion sweep ------------------------------------------------------------------------------
+
+    def start_sweep(self, spec: TableSpec) -> None:
+        plan = self._plans[spec.name]
+        seen = self._quote(seen_table(spec))
+        columns = ", ".join(
+            f"{self._quote(k)} {plan.table.c[k].type.compile(dialect=self.engine.dialect)}" for k in spec.key
+        )
+        primary = f", PRIMARY KEY ({self._quoted(spec.key)})" if self.dialect != "postgresql" else ""
+        with self.transaction():
+            self.connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns}{primary})")
+            self.connection.exec_driver_sql(f"DELETE FROM {seen}")
+        if self.dialect == "postgresql":
+            plan.statements["seen"] = f"COPY {seen} ({self._quoted(spec.key)}) FROM STDIN"
+        elif self.dialect == "sqlite":
+            plan.statements["seen"] = f"INSERT OR IGNORE INTO {seen} VALUES ({', '.join('?' for _ in spec.key)})"
+
+    def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None:
+        if not keys:
+            return
+        import sqlalchemy as sa
+
+        statement = self._plans[spec.name].statements.get("seen")
+        if self.dialect == "postgresql" and statement:
+            with self._dbapi().cursor() as cursor, cursor.copy(statement) as copy:
+                for key in keys:
+                    copy.write_row(key)
+        elif statement:
+            cursor = self._dbapi().cursor()
+            try:
+                cursor.executemany(statement, [tuple(key) for key in keys])
+            finally:
+                cursor.close()
+        else:
+            names = ", ".join(f":k{i}" for i in range(len(spec.key)))
+            self.connection.execute(
+                sa.text(f"INSERT INTO {self._quote(seen_table(spec))} VALUES ({names})"),
+                [{f"k{i}": value for i, value in enumerate(key)} for key in keys],
+            )
+
+    def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
+        """Delete the rows whose key the read did not see (but those `keep` names); returns how many."""
+        import sqlalchemy as sa
+
+        table = self._quote(spec.name)
+        seen = self._quote(seen_table(spec))
+        match = " AND ".join(f"s.{self._quote(k)} = {table}.{self._quote(k)}" for k in spec.key)
+        condition = f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
+        parameters: dict[str, Any] = {}
+        for number, (column, values) in enumerate((keep or {}).items()):
+            if values:
+                condition += f" AND {self._quote(column)} NOT IN :keep{number}"
+                parameters[f"keep{number}"] = list(values)
+        if self.dialect == "postgresql":
+            self.connection.exec_driver_sql(f"ANALYZE {seen}")
+        statement = sa.text(f"DELETE FROM {table} WHERE {condition}")
+        for name in parameters:
+            statement = statement.bindparams(sa.bindparam(name, expanding=True))
+        removed = self.connection.execute(statement, parameters).rowcount or 0
+        self.connection.exec_driver_sql(f"DELETE FROM {seen}")
+        return int(removed)
+
+    def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]:
+        import sqlalchemy as sa
+
+        if not spec.cursor:
+            return {}
+        table = self._plans[spec.name].table
+        with self.transaction():
+            rows = self.connection.execute(sa.select(*(table.c[k] for k in spec.key), table.c[spec.cursor])).all()
+        return {tuple(row[:-1]): utc(row[-1]) for row in rows}
 
     def count(self, spec: TableSpec) -> int:
         import sqlalchemy as sa
 
-        return int(
-            self.connection.execute(sa.select(sa.func.count()).select_from(self._tables[spec.name])).scalar_one()
-        )
+        table = self._plans[spec.name].table
+        return int(self.connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        try:
+        """One explicit transaction: committed when the block ends, rolled back (alone) when it fails."""
+        if self.connection.in_transaction():  # an autobegun read (reflection): nothing of ours is pending
+            self.connection.commit()
+        with self.connection.begin():
             yield
-        except BaseException:
-            self.connection.rollback()
-            raise
-        self.connection.commit()
 
     def read_state(self) -> dict[str, dict[str, Any]]:
         import sqlalchemy as sa
 
-        rows = self.connection.execute(sa.select(self._state.c.stream, self._state.c.state)).all()
-        self.connection.commit()
+        with self.transaction():
+            rows = self.connection.execute(sa.select(self._state.c.stream, self._state.c.state)).all()
         return {stream: json.loads(state) for stream, state in rows}
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
         import sqlalchemy as sa
 
-        values = {
-            "stream": stream,
-            "state": json.dumps(state, default=str),
-            "updated_at": datetime.now(UTC).isoformat(),
-        }
+        values = {"stream": stream, "state": state_row(state), "updated_at": datetime.now(UTC).isoformat()}
         updated = self.connection.execute(
             sa.update(self._state).where(self._state.c.stream == stream).values(values)
         ).rowcount
         if not updated:
             self.connection.execute(sa.insert(self._state).values(values))
 
+    def clear_state(self, streams: Sequence[str]) -> None:
+        import sqlalchemy as sa
+
+        if streams:
+            self.connection.execute(sa.delete(self._state).where(self._state.c.stream.in_(list(streams))))
+
+    def error_text(self, error: BaseException) -> str:
+        return one_line(error, self._secrets)
+
     def close(self) -> None:
-        self.connection.close()
+        with contextlib.suppress(Exception):
+            self.connection.close()
         self.engine.dispose()
+
+
+def _index_name(spec: TableSpec) -> str:
+    return f"ix_{spec.name}_{spec.cursor}".lower()
 
 
 # ---- DuckDB (native API, Arrow batches) ----------------------------------------------------------------
@@ -298,43 +614,65 @@ _DUCK_TYPES = {
 }
 
 
+def _duck_quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duckdb_path(url: str) -> str:
+    """duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb, duckdb:///:memory: (or duckdb://)."""
+    rest = url.split(":", 1)[1]
+    if rest.startswith("////"):
+        return "/" + rest[4:]
+    if rest.startswith("///"):
+        return rest[3:] or ":memory:"
+    return rest.lstrip("/") or ":memory:"
+
+
 class DuckDbTarget:
     def __init__(self, url: str) -> None:
         import duckdb
 
-        path = url.split("://", 1)[1].lstrip("/") if url.count("/") >= 3 else ""
-        path = "/" + path if url.startswith("duckdb:////") else path
+        path = duckdb_path(url)
         self.description = url
         try:
-            self.db = duckdb.connect(path or ":memory:")
+            self.db = duckdb.connect(path)
+            self.db.execute("SET TimeZone = 'UTC'")
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {_duck_quote(STATE_TABLE)} "
+                            "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
         except Exception as error:
-            raise ConfigurationError(f"cannot open {url}: {error}") from None
-        self.db.execute("SET TimeZone = 'UTC'")
-        self.db.execute(f'CREATE TABLE IF NOT EXISTS "{STATE_TABLE}" (stream VARCHAR PRIMARY KEY, state VARCHAR, '
-                        "updated_at VARCHAR)")  # fmt: skip
+            raise ConfigurationError(f"cannot open {url}: {one_line(error)}") from None
         self._specs: dict[str, TableSpec] = {}
-        self._in_transaction = False
 
-    def prepare(self, spec: TableSpec, *, recreate: bool) -> list[str]:
-        exists = bool(self.db.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [spec.name]).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
+        table = _duck_quote(spec.name)
+        found = self.db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+            [spec.name],
+        ).fetchone()
+        exists = bool(found and found[0])
         if exists and recreate:
-            self.db.execute(f'DROP TABLE "{spec.name}"')
+            self.db.execute(f"DROP TABLE {table}")
             exists = False
         added: list[str] = []
         if not exists:
-            parts = [f'"{c.name}" {_DUCK_TYPES[c.type]}' for c in spec.columns]
-            keys = ", ".join(f'"{k}"' for k in spec.key)
-            self.db.execute(f'CREATE TABLE "{spec.name}" ({", ".join(parts)}, PRIMARY KEY ({keys}))')
+            parts = [f"{_duck_quote(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
+            keys = ", ".join(_duck_quote(k) for k in spec.key)
+            self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY ({keys}))")
         else:
             present = {r[0] for r in self.db.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [spec.name]).fetchall()}  # fmt: skip
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_schema = current_schema()", [spec.name]).fetchall()}  # fmt: skip
             for column in spec.columns:
                 if column.name not in present:
-                    self.db.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column.name}" {_DUCK_TYPES[column.type]}')
+                    self.db.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {_duck_quote(column.name)} {_DUCK_TYPES[column.type]}"
+                    )
                     added.append(column.name)
+        if spec.cursor:
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {_duck_quote(_index_name(spec))} ON {table} "
+                            f"({_duck_quote(spec.cursor)})")  # fmt: skip
         self._specs[spec.name] = spec
-        return added
+        return Prepared(not exists, added)
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:
         import pyarrow as pa  # type: ignore[import-untyped]
@@ -343,15 +681,15 @@ class DuckDbTarget:
         for column in spec.columns:
             values = [row.get(column.name) for row in rows]
             if column.type is SqlType.INTEGER:
-                arrays[column.name] = pa.array(values, type=pa.int64())
+                arrays[column.name] = pa.array([_integer(v) for v in values], type=pa.int64())
             elif column.type is SqlType.REAL:
-                arrays[column.name] = pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+                arrays[column.name] = pa.array([_real(v) for v in values], type=pa.float64())
             elif column.type is SqlType.BOOLEAN:
-                arrays[column.name] = pa.array(values, type=pa.bool_())
+                arrays[column.name] = pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
             elif column.type is SqlType.TIMESTAMP:
-                arrays[column.name] = pa.array(values, type=pa.timestamp("us", tz="UTC"))
+                arrays[column.name] = pa.array([utc(v) for v in values], type=pa.timestamp("us", tz="UTC"))
             elif column.type is SqlType.JSON:
-                arrays[column.name] = pa.array([None if v is None else json.dumps(v) for v in values], type=pa.string())
+                arrays[column.name] = pa.array([json_text(v) for v in values], type=pa.string())
             else:
                 arrays[column.name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         return pa.table(arrays)
@@ -359,39 +697,93 @@ class DuckDbTarget:
     def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts:
         if not rows:
             return UpsertCounts()
+        rows = _distinct(rows, spec.key)
         batch = self._arrow(spec, rows)
+        table = _duck_quote(spec.name)
+        on = " AND ".join(f"t.{_duck_quote(k)} = b.{_duck_quote(k)}" for k in spec.key)
+        names = ", ".join(_duck_quote(c.name) for c in spec.columns)
+        selected = ", ".join(f"b.{_duck_quote(c.name)}" for c in spec.columns)
+        changes = " OR ".join(
+            f"b.{_duck_quote(c.name)} IS DISTINCT FROM t.{_duck_quote(c.name)}"
+            + ("::VARCHAR" if c.type is SqlType.JSON else "")
+            for c in spec.columns
+            if c.name not in spec.key
+        )
+        absent = f"t.{_duck_quote(spec.key[0])} IS NULL"
         self.db.register("_batch", batch)
         try:
-            on = " AND ".join(f't."{k}" = b."{k}"' for k in spec.key)
-            updated = self.db.execute(
-                f'SELECT count(DISTINCT ({", ".join(f"b.{chr(34)}{k}{chr(34)}" for k in spec.key)})) '
-                f'FROM "{spec.name}" t JOIN _batch b ON {on}').fetchone()[0]  # type: ignore[index]  # fmt: skip
-            names = ", ".join(f'"{c.name}"' for c in spec.columns)
-            self.db.execute(f'INSERT OR REPLACE INTO "{spec.name}" ({names}) SELECT {names} FROM _batch')
+            found = self.db.execute(f"SELECT count(*) FROM _batch b JOIN {table} t ON {on}").fetchone()
+            existing = int(found[0]) if found else 0
+            written_row = self.db.execute(
+                f"INSERT OR REPLACE INTO {table} ({names}) SELECT {selected} FROM _batch b "
+                f"LEFT JOIN {table} t ON {on} WHERE {absent}{f' OR {changes}' if changes else ''}"
+            ).fetchone()
+            written = int(written_row[0]) if written_row else 0
         finally:
             self.db.unregister("_batch")
-        distinct = len({tuple(row.get(k) for k in spec.key) for row in rows})
-        return UpsertCounts(distinct - int(updated), int(updated))
-
-    def delete(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> int:
-        removed = 0
-        condition = " AND ".join(f'"{k}" = ?' for k in spec.key)
-        for key in keys:
-            self.db.execute(f'DELETE FROM "{spec.name}" WHERE {condition}', list(key))
-            removed += 1
-        return removed
+        inserted = len(rows) - existing
+        return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
-        names = ", ".join(f'"{k}"' for k in spec.key)
-        cursor = self.db.execute(f'SELECT {names} FROM "{spec.name}"')
-        while True:
-            chunk = cursor.fetchmany(10_000)
-            if not chunk:
-                return
-            yield from (tuple(r) for r in chunk)
+        names = ", ".join(_duck_quote(k) for k in spec.key)
+        yield from (tuple(r) for r in self.db.execute(f"SELECT {names} FROM {_duck_quote(spec.name)}").fetchall())
+
+    def start_sweep(self, spec: TableSpec) -> None:
+        types = {c.name: _DUCK_TYPES[c.type] for c in spec.columns}
+        columns = ", ".join(f"{_duck_quote(k)} {types[k]}" for k in spec.key)
+        seen = _duck_quote(seen_table(spec))
+        self.db.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns})")
+        self.db.execute(f"DELETE FROM {seen}")
+
+    def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None:
+        if not keys:
+            return
+        import pyarrow as pa
+
+        types = {c.name: c.type for c in spec.columns}
+        arrays = {}
+        for position, name in enumerate(spec.key):
+            values = [key[position] for key in keys]
+            if types[name] is SqlType.INTEGER:
+                arrays[name] = pa.array(values, type=pa.int64())
+            else:
+                arrays[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        self.db.register("_keys", pa.table(arrays))
+        try:
+            self.db.execute(f"INSERT INTO {_duck_quote(seen_table(spec))} SELECT * FROM _keys")
+        finally:
+            self.db.unregister("_keys")
+
+    def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
+        table = _duck_quote(spec.name)
+        seen = _duck_quote(seen_table(spec))
+        match = " AND ".join(f"s.{_duck_quote(k)} = {table}.{_duck_quote(k)}" for k in spec.key)
+        condition = f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
+        parameters: list[Any] = []
+        for column, values in (keep or {}).items():
+            if values:
+                condition += f" AND {_duck_quote(column)} NOT IN ({', '.join('?' for _ in values)})"
+                parameters += list(values)
+        found = self.db.execute(f"DELETE FROM {table} WHERE {condition}", parameters).fetchone()
+        self.db.execute(f"DELETE FROM {seen}")
+        return int(found[0]) if found else 0
+
+    def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]:
+        if not spec.cursor:
+            return {}
+        names = ", ".join(_duck_quote(k) for k in spec.key)
+        # Epoch microseconds: fetching TIMESTAMPTZ as Python objects would need pytz.
+        rows = self.db.execute(
+            f"SELECT {names}, epoch_us({_duck_quote(spec.cursor)}) FROM {_duck_quote(spec.name)}"
+        ).fetchall()
+        return {
+            tuple(row[:-1]): None if row[-1] is None else datetime.fromtimestamp(row[-1] / 1_000_000, UTC)
+            for row in rows
+        }
 
     def count(self, spec: TableSpec) -> int:
-        return int(self.db.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0])  # type: ignore[index]
+        found = self.db.execute(f"SELECT count(*) FROM {_duck_quote(spec.name)}").fetchone()
+        return int(found[0]) if found else 0
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -404,12 +796,19 @@ class DuckDbTarget:
         self.db.execute("COMMIT")
 
     def read_state(self) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute(f'SELECT stream, state FROM "{STATE_TABLE}"').fetchall()
+        rows = self.db.execute(f"SELECT stream, state FROM {_duck_quote(STATE_TABLE)}").fetchall()
         return {stream: json.loads(state) for stream, state in rows}
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
-        self.db.execute(f'INSERT OR REPLACE INTO "{STATE_TABLE}" VALUES (?, ?, ?)',
-                        [stream, json.dumps(state, default=str), datetime.now(UTC).isoformat()])  # fmt: skip
+        self.db.execute(f"INSERT OR REPLACE INTO {_duck_quote(STATE_TABLE)} VALUES (?, ?, ?)",
+                        [stream, state_row(state), datetime.now(UTC).isoformat()])  # fmt: skip
+
+    def clear_state(self, streams: Sequence[str]) -> None:
+        for stream in streams:
+            self.db.execute(f"DELETE FROM {_duck_quote(STATE_TABLE)} WHERE stream = ?", [stream])
+
+    def error_text(self, error: BaseException) -> str:
+        return one_line(error)
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,205 @@
+"""Replication benchmark: `iterbridge replicate` against a medium sandbox, compared with downloading the same
+export bytes in the same run.
+
+    python3 benchmarks/replicate.py [--scale medium] [--workers 4] [--postgres URL] [--skip-postgres]
+
+The sandbox runs in a separate process (`iterbridge sandbox --scale medium --rate-limits off --anchor
+2026-11-01`), and so does each replication (`iterbridge replicate`, a fresh target, the default objects),
+whose peak memory is its own (ru_maxrss from wait4). Measured:
+
+- download: every export data type (each event type and users) over the whole history, through data.json
+  with as many concurrent streams as replication's workers, bytes read and thrown away — the floor any
+  replication of those bytes stands on;
+- replication into SQLite, and into PostgreSQL when one is reachable (ITERBRIDGE_TEST_POSTGRES_URL or
+  --postgres; a database is created for the run and dropped after): wall time, rows written per second,
+  time / download time (target ≤ 2.0), and the peak RSS of the replicating process (target < 300 MB);
+- memory flatness: the replicating process's RSS sampled every 0.2 s, its peak printed for each quarter of
+  the run (flat: no upward trend from quarter to quarter, whatever the volume; the level depends on which
+  streams happen to run at once, each holding at most its batches and an 8 MB spool).
+
+It prints a report with PASS/FAIL per figure and exits 0 either way: it is a report, not a test.
+"""
+
+from __future__ import annotations
+
+from support import API_KEY, LOCAL_POSTGRES, MB, Server, client, postgres_database, start_server, verdict
+
+import argparse
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped,unused-ignore]
+
+TIME_RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 300.0
+EARLIEST = "2013-01-01 00:00:00"
+
+
+# ---- the download floor ---------------------------------------------------------------------------------
+
+
+def data_types() -> list[str]:
+    from iterbridge.constants import EXPORT_DATA_TYPES
+
+    return list(EXPORT_DATA_TYPES)
+
+
+def server_now(server: Server) -> str:
+    from email.utils import parsedate_to_datetime
+
+    with client(server) as api:
+        response = api.get("/api/channels")
+    moment = parsedate_to_datetime(response.headers["date"])
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def download(server: Server, workers: int) -> tuple[float, int, int]:
+    """Every data type's data.json over the whole history, `workers` at a time: (seconds, bytes, lines)."""
+    end = server_now(server)
+
+    def one(data_type: str) -> tuple[int, int]:
+        params = {"dataTypeName": data_type, "startDateTime": EARLIEST, "endDateTime": end}
+        size = lines = 0
+        with (
+            client(server, timeout_s=600) as api,
+            api.stream("GET", "/api/export/data.json", params=params) as response,
+        ):
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        return size, lines
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, data_types()))
+    return time.perf_counter() - began, sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+# ---- a replication ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replication:
+    target: str
+    seconds: float = 0.0
+    peak_mb: float = 0.0
+    rows: int = 0
+    exit_code: int = 0
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MB)
+    output: str = ""
+
+    def quarters_mb(self) -> list[float]:
+        """The peak RSS within each quarter of the run: flat memory shows no upward trend across them."""
+        if not self.samples:
+            return []
+        end = self.samples[-1][0] or 1.0
+        peaks = [0.0, 0.0, 0.0, 0.0]
+        for moment, mb in self.samples:
+            quarter = min(3, int(4 * moment / end))
+            peaks[quarter] = max(peaks[quarter], mb)
+        return peaks
+
+
+def replicate(server: Server, target: str, workers: int) -> Replication:
+    run = Replication(target)
+    environment = {**os.environ, "ITERABLE_API_KEY": API_KEY, "ITERABLE_BASE_URL": server.url}
+    command = [sys.executable, "-m", "iterbridge", "replicate", "--to", target, "--workers", str(workers), "--json"]
+    command += ["--rate-limits", "off", "--export-method", "sync"]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=environment, text=True)
+        watched = psutil.Process(process.pid)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(psutil.Error):
+                    run.samples.append((time.perf_counter() - began, watched.memory_info().rss / MB))
+                stop.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        run.seconds = time.perf_counter() - began
+        stop.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        run.exit_code = process.returncode
+        run.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        out.seek(0)
+        err.seek(0)
+        run.output = out.read()
+        if run.exit_code:
+            print(err.read()[-2000:], file=sys.stderr)
+    with contextlib.suppress(ValueError):
+        report = json.loads(run.output)
+        run.rows = sum(s["inserted"] + s["updated"] + s["unchanged"] for s in report["streams"])
+    return run
+
+
+# ---- counting rows ------------------------------------------------------------------------------------------
+
+
+def sqlite_rows(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return sum(int(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables)
+
+
+# ---- report -------------------------------------------------------------------------------------------------
+
+
+def report(run: Replication, download_s: float) -> None:
+    ratio = run.seconds / download_s if download_s else float("inf")
+    rate = run.rows / run.seconds if run.seconds else 0.0
+    print(f"\n{run.target.split('@')[-1]}")
+    print(f"  exit code            {run.exit_code}")
+    print(f"  time                 {run.seconds:8.1f} s   ({rate:,.0f} rows/s, {run.rows:,} rows)")
+    print(f"  time / download      {ratio:8.2f}     target ≤ {TIME_RATIO_TARGET:.1f}  "
+          f"{verdict(ratio <= TIME_RATIO_TARGET)}")  # fmt: skip
+    print(f"  peak memory          {run.peak_mb:8.0f} MB  target < {MEMORY_TARGET_MB:.0f}  "
+          f"{verdict(run.peak_mb < MEMORY_TARGET_MB)}")  # fmt: skip
+    quarters = ", ".join(f"{mb:.0f}" for mb in run.quarters_mb())
+    print(f"  peak RSS by quarter  {quarters} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scale", default="medium")
+    parser.add_argument("--anchor", default="2026-11-01")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--postgres", default=os.environ.get("ITERBRIDGE_TEST_POSTGRES_URL", LOCAL_POSTGRES))
+    parser.add_argument("--skip-postgres", action="store_true")
+    options = parser.parse_args()
+
+    print(f"starting a {options.scale} sandbox (anchor {options.anchor}) …", flush=True)
+    with start_server(options.scale, options.anchor) as server:
+        download(server, options.workers)  # warm-up: the sandbox's caches, the OS's
+        download_s, size, lines = download(server, options.workers)
+        print(flush=True)
+        print(f"download: {lines:,} records, {size / MB:,.0f} MB in {download_s:.1f} s "
+              f"({lines / download_s:,.0f} records/s, {options.workers} streams at once)")  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="iterbridge-bench-") as folder:
+            path = Path(folder) / "copy.db"
+            run = replicate(server, f"sqlite:///{path}", options.workers)
+            run.rows = run.rows or sqlite_rows(path)
+            report(run, download_s)
+        if not options.skip_postgres:
+            with postgres_database(options.postgres, "replicate") as url:
+                if url:
+                    report(replicate(server, url, options.workers), download_s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""The runner's guarantees, each provoked on purpose: a write the database refuses fails its table only (and
+nobody stays blocked on the full queue); a read that fails halfway deletes nothing and keeps the state; an
+interrupted writer stops the readers; a crash at any transaction never leaves a state ahead of its rows, and
+the next run completes the copy; a killed --full run is not resumed as if the old state still held."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+import iterbridge
+from conftest import connect_to
+from iterbridge.api.exports import WindowPolicy
+from iterbridge.errors import RetriableApiError
+from iterbridge.objects.base import ReadRequest, Row
+from iterbridge.replicate import runner
+from iterbridge.replicate.plan import streams
+from iterbridge.replicate.runner import Replication
+from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, open_target
+from iterbridge.sandbox import Sandbox
+
+from .compare import event_rows
+from .copies import Copy
+from .expected import Source
+
+
+class Crash(BaseException):
+    """The process dies here (nothing after it is committed)."""
+
+
+class Proxy:
+    """A target that behaves like another, but for what a test changes."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.description = target.description
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+class RefusingTarget(Proxy):
+    """The database refuses every write of one table."""
+
+    def __init__(self, target: Target, table: str) -> None:
+        super().__init__(target)
+        self.table = table
+
+    def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts:
+        if spec.name == self.table:
+            raise RuntimeError(f'value too long for column "Name" of {spec.name}')
+        return self.target.upsert(spec, rows)
+
+
+class CrashingTarget(Proxy):
+    """The process dies at its n-th transaction (before it commits)."""
+
+    def __init__(self, target: Target, at: int) -> None:
+        super().__init__(target)
+        self.at = at
+        self.transactions = 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.transactions += 1
+        with self.target.transaction():
+            yield
+            if self.transactions == self.at:
+                raise Crash
+
+
+def replication_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("replicate")]
+
+
+def run_with(conn: iterbridge.Connection, target: Target, objects: list[str], **options: Any) -> Any:
+    try:
+        return Replication(conn, target, streams(objects), **options).run()
+    finally:
+        target.close()
+
+
+def test_a_refused_write_fails_its_table_only_and_nothing_hangs(
+    conn: iterbridge.Connection, sqlite_url: str, source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tiny batches and a tiny queue: the refused table's reader would block on the full queue if it were not told.
+    monkeypatch.setattr(runner, "BATCH_ROWS", 5)
+    monkeypatch.setattr(runner, "QUEUE_BATCHES", 2)
+    monkeypatch.setattr(runner, "GROUP_MESSAGES", 3)
+    objects = ["Events_emailSend", "Events_emailOpen", "Lists", "Users"]
+    started = time.monotonic()
+    report = run_with(conn, RefusingTarget(open_target(sqlite_url), "Events_emailOpen"), objects)
+    assert time.monotonic() - started < 30
+    failed = report.stream("Events_emailOpen")
+    assert failed.error == 'writing failed: value too long for column "Name" of Events_emailOpen'
+    assert [s.table for s in report.failed] == ["Events_emailOpen"]
+    copy = Copy(sqlite_url)
+    assert "Events_emailOpen" not in copy.state()  # its state never advanced
+    assert copy.rows("Events_emailOpen") == []
+    # The other tables were written whole, although their messages shared transactions with the refused ones.
+    assert event_rows(copy.rows("Events_emailSend")) == event_rows(source.events("emailSend"))
+    assert len(copy.rows("Users")) == len(source.users())
+    assert {"Events_emailSend", "Lists", "Users"} <= set(copy.state())
+    time.sleep(0.3)
+    assert replication_threads() == []
+
+
+def test_a_read_failing_halfway_deletes_nothing_and_keeps_the_state(
+    conn: iterbridge.Connection, api: httpx2.Client, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert conn.replicate(sqlite_url, ["CatalogItems"]).ok
+    copy = Copy(sqlite_url)
+    items = copy.rows("CatalogItems")
+    state = copy.state()["CatalogItems"]
+    gone = sorted(i["ItemId"] for i in items if i["CatalogName"] == "products")[:3]
+    api.request("DELETE", "/api/catalogs/products/items", json={"itemIds": gone}).raise_for_status()
+
+    scan = conn.scan
+
+    def failing(obj: Any, request: ReadRequest) -> Iterator[Row]:
+        for number, row in enumerate(scan(obj, request)):
+            if number == 5:
+                raise RetriableApiError("GET /api/catalogs/{catalogName}/items → 500: boom")
+            yield row
+
+    monkeypatch.setattr(conn, "scan", failing)
+    report = conn.replicate(sqlite_url, ["CatalogItems"])
+    assert report.stream("CatalogItems").error == "GET /api/catalogs/{catalogName}/items → 500: boom"
+    assert report.stream("CatalogItems").deleted == 0
+    assert len(copy.rows("CatalogItems")) == len(items)  # what was not read is not deleted
+    assert copy.state()["CatalogItems"] == state
+
+    monkeypatch.setattr(conn, "scan", scan)
+    assert conn.replicate(sqlite_url, ["CatalogItems"]).stream("CatalogItems").deleted == 3
+
+
+def test_an_interrupted_writer_stops_the_readers(conn: iterbridge.Connection, sqlite_url: str) -> None:
+    def interrupt(stream: Any) -> None:
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        conn.replicate(sqlite_url, progress=interrupt)
+    deadline = time.monotonic() + 10
+    while replication_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert replication_threads() == []
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("when", [0.05, 0.25, 0.5, 0.75, 0.95])
+def test_a_crash_never_leaves_a_state_ahead_of_its_rows(
+    sandbox: Sandbox, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: float
+) -> None:
+    # One message per transaction, small batches: many transactions, rows and checkpoints in separate ones.
+    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
+    monkeypatch.setattr(runner, "GROUP_MESSAGES", 1)
+    objects = ["Events_emailSend", "Events_emailOpen", "Users", "Lists", "ListUsers"]
+    # Windows of 30 days over the last 200 days: several checkpoints per stream.
+    since = source.now() - timedelta(days=200)
+    policy = WindowPolicy(initial=timedelta(days=30), grow_after=100)
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    with connect_to(sandbox, window_policy=policy) as conn:
+        counting = CrashingTarget(open_target(clean), 0)
+        assert run_with(conn, counting, objects, since=since, workers=2).ok
+    crash_at = max(1, int(counting.transactions * when))
+    assert counting.transactions > 30
+
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    with connect_to(sandbox, window_policy=policy) as conn, pytest.raises(Crash):
+        run_with(conn, CrashingTarget(open_target(url), crash_at), objects, since=since, workers=2)
+    copy = Copy(url)
+    checked = 0
+    for table, state in copy.state().items():
+        if "cursor" not in state or not table.startswith(("Events_", "Users")):
+            continue
+        cursor = datetime.fromisoformat(state["cursor"])
+        if table == "Users":
+            emails = {u["email"] for u in source.export("user", since.replace(microsecond=0), cursor)}
+            assert emails <= {u["Email"] for u in copy.rows("Users")}, table
+        else:
+            event_type = table.split("_", 1)[1]
+            start = since.replace(microsecond=0)
+            wanted = [e for e in source.events(event_type) if start <= e["CreatedAt"] < cursor]
+            found = [e for e in copy.rows(table) if e["CreatedAt"] < cursor]
+            assert event_rows(found) >= event_rows(wanted), table
+        checked += 1
+    if when > 0.2:
+        assert checked  # some checkpoint was committed before the crash
+    # The next run completes the copy: the same tables as an uninterrupted one.
+    with connect_to(sandbox, window_policy=policy) as conn:
+        assert conn.replicate(url, objects, since=since).ok
+    assert copy.snapshot() == Copy(clean).snapshot()
+
+
+def test_a_killed_full_run_restarts_in_full(sandbox: Sandbox, source: Source, sqlite_url: str) -> None:
+    objects = ["Events_emailSend", "Lists"]
+    with connect_to(sandbox) as conn:
+        assert conn.replicate(sqlite_url, objects).ok
+        # --full dies just after it forgot the state (its first transaction) and dropped the tables.
+        with pytest.raises(Crash):
+            run_with(conn, CrashingTarget(open_target(sqlite_url), 2), objects, full=True)
+        # A plain run now must not resume from the old cursor: the tables it finds are empty.
+        report = conn.replicate(sqlite_url, objects)
+    assert report.ok
+    copy = Copy(sqlite_url)
+    assert event_rows(copy.rows("Events_emailSend")) == event_rows(source.events("emailSend"))
+    assert len(copy.rows("Lists")) == len(source.lists())
+
+
+def test_the_state_is_written_with_utc_cursors(conn: iterbridge.Connection, sqlite_url: str) -> None:
+    assert conn.replicate(sqlite_url, ["Events_emailSend", "Templates"]).ok
+    state = Copy(sqlite_url).state()
+    for table in ("Events_emailSend", "Templates"):
+        cursor = datetime.fromisoformat(state[table]["cursor"])
+        assert cursor.utcoffset() == timedelta(0)
+        assert cursor < datetime.now(UTC) + timedelta(days=365)
+        assert state[table]["rows"] > 0
+        assert datetime.fromisoformat(state[table]["last_run"]).tzinfo is not None

@@ -1,0 +1,166 @@
+"""The targets on their own: upserts write only new or changed rows and count them, a key given twice in one
+batch is written once (the last), NULL JSON is SQL NULL, the sweep deletes what was not seen but what it must
+keep, the state table round-trips — the same in SQLite, PostgreSQL and DuckDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from iterbridge.errors import ConfigurationError
+from iterbridge.objects.base import Column, SqlType
+from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, duckdb_path, open_target, redacted_url
+
+from .copies import Copy
+
+SPEC = TableSpec(
+    "Things",
+    (
+        Column("Id", SqlType.INTEGER, key=True),
+        Column("Name", SqlType.TEXT),
+        Column("At", SqlType.TIMESTAMP),
+        Column("Score", SqlType.REAL),
+        Column("Ok", SqlType.BOOLEAN),
+        Column("Data", SqlType.JSON),
+    ),
+    ("Id",),
+    "At",
+)
+PAIRS = TableSpec("Pairs", (Column("ListId", SqlType.INTEGER, key=True), Column("Email", SqlType.TEXT, key=True)),
+                  ("ListId", "Email"))  # fmt: skip
+MOMENT = datetime(2026, 10, 1, 12, 30, 15, 123000, tzinfo=UTC)
+
+
+def thing(number: int, **changes: Any) -> dict[str, Any]:
+    row = {"Id": number, "Name": f"thing {number}", "At": MOMENT, "Score": number / 4, "Ok": number % 2 == 0,
+           "Data": {"n": number, "tags": ["a", "b"], "nested": {"x": None}}}  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def write(target: Target, spec: TableSpec, rows: list[dict[str, Any]]) -> UpsertCounts:
+    with target.transaction():
+        return target.upsert(spec, rows)
+
+
+def test_upserts_count_and_write_only_changes(target: str) -> None:
+    opened = open_target(target)
+    try:
+        prepared = opened.prepare(SPEC, recreate=False)
+        assert (prepared.created, prepared.added) == (True, [])
+        assert write(opened, SPEC, [thing(i) for i in range(1, 6)]) == UpsertCounts(5, 0, 0)
+        assert write(opened, SPEC, [thing(i) for i in range(1, 6)]) == UpsertCounts(0, 0, 5)
+        changed = [thing(1, Name="renamed"), thing(2, Data={"n": 2, "tags": ["a"]}), thing(3, At=None), thing(4),
+                   thing(6, Data=None)]  # fmt: skip
+        assert write(opened, SPEC, changed) == UpsertCounts(1, 3, 1)
+        # The same key twice in a batch: written once, the last one wins (PostgreSQL and DuckDB refuse otherwise).
+        assert write(opened, SPEC, [thing(7, Name="first"), thing(7, Name="last")]) == UpsertCounts(1, 0, 0)
+        # A number a reader gave as text is stored as a number, not refused.
+        assert write(opened, SPEC, [thing(8, Score="2.5")]) == UpsertCounts(1, 0, 0)
+        assert opened.count(SPEC) == 8
+        again = opened.prepare(SPEC, recreate=False)
+        assert (again.created, again.added) == (False, [])
+    finally:
+        opened.close()
+    rows = {r["Id"]: r for r in Copy(target).rows("Things")}
+    assert rows[1]["Name"] == "renamed"
+    assert rows[2]["Data"] == {"n": 2, "tags": ["a"]}
+    assert rows[3]["At"] is None
+    assert rows[4] == thing(4)  # every type round-trips: timestamp (UTC, microseconds), real, boolean, JSON
+    assert rows[6]["Data"] is None  # SQL NULL, not JSON null
+    assert rows[7]["Name"] == "last"
+    assert rows[8]["Score"] == 2.5
+
+
+def test_sql_null_for_missing_json(target: str) -> None:
+    opened = open_target(target)
+    try:
+        opened.prepare(SPEC, recreate=False)
+        write(opened, SPEC, [thing(1, Data=None), thing(2)])
+    finally:
+        opened.close()
+    copy = Copy(target)
+    if copy.kind == "duckdb":
+        import duckdb
+
+        with duckdb.connect(duckdb_path(target), read_only=True) as db:
+            nulls = db.execute('SELECT count(*) FROM "Things" WHERE "Data" IS NULL').fetchone()
+    else:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(target.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as db:
+            nulls = db.execute(sa.text('SELECT count(*) FROM "Things" WHERE "Data" IS NULL')).fetchone()
+        engine.dispose()
+    assert nulls is not None
+    assert nulls[0] == 1
+
+
+def test_the_sweep_deletes_what_was_not_seen_but_what_it_keeps(target: str) -> None:
+    opened = open_target(target)
+    try:
+        opened.prepare(PAIRS, recreate=False)
+        write(opened, PAIRS, [{"ListId": lid, "Email": f"u{n}@x"} for lid in (1, 2, 3) for n in range(3)])
+        opened.start_sweep(PAIRS)
+        with opened.transaction():
+            opened.mark_seen(PAIRS, [(1, "u0@x"), (1, "u1@x"), (2, "u0@x")])
+            opened.mark_seen(PAIRS, [(2, "u1@x"), (2, "u1@x")])  # seen twice: harmless
+        with opened.transaction():
+            deleted = opened.sweep(PAIRS, {"ListId": [3]})  # list 3 could not be read: kept whole
+        assert deleted == 2  # (1, u2) and (2, u2)
+        assert sorted(opened.keys(PAIRS)) == [(1, "u0@x"), (1, "u1@x"), (2, "u0@x"), (2, "u1@x"),
+                                              (3, "u0@x"), (3, "u1@x"), (3, "u2@x")]  # fmt: skip
+        # The seen keys are forgotten after a sweep: the next one starts from nothing.
+        opened.start_sweep(PAIRS)
+        with opened.transaction():
+            assert opened.sweep(PAIRS) == 7
+    finally:
+        opened.close()
+
+
+def test_state_round_trips_and_clears(target: str) -> None:
+    opened = open_target(target)
+    try:
+        with opened.transaction():
+            opened.write_state("A", {"cursor": MOMENT.isoformat(), "rows": 3})
+            opened.write_state("B", {"mode": "full"})
+            opened.write_state("A", {"cursor": "later", "rows": 4})
+        assert opened.read_state() == {"A": {"cursor": "later", "rows": 4}, "B": {"mode": "full"}}
+        with opened.transaction():
+            opened.clear_state(["A"])
+        assert opened.read_state() == {"B": {"mode": "full"}}
+    finally:
+        opened.close()
+
+
+def refused(target: Target) -> None:
+    with target.transaction():
+        target.upsert(SPEC, [thing(1)])
+        target.write_state("Things", {"cursor": "x"})
+        raise RuntimeError("the database refused something")
+
+
+def test_a_failed_transaction_leaves_nothing(target: str) -> None:
+    opened = open_target(target)
+    try:
+        opened.prepare(SPEC, recreate=False)
+        with pytest.raises(RuntimeError):
+            refused(opened)
+        assert opened.count(SPEC) == 0
+        assert opened.read_state() == {}
+        write(opened, SPEC, [thing(2)])  # and the next transaction works
+        assert opened.count(SPEC) == 1
+    finally:
+        opened.close()
+
+
+def test_urls() -> None:
+    assert redacted_url("postgresql://me:pw@host/db") == "postgresql://me:***@host/db"
+    assert redacted_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert duckdb_path("duckdb:///rel.duckdb") == "rel.duckdb"
+    assert duckdb_path("duckdb:////abs/x.duckdb") == "/abs/x.duckdb"
+    assert duckdb_path("duckdb:///:memory:") == ":memory:"
+    with pytest.raises(ConfigurationError, match="cannot open"):
+        open_target("nosuchdialect://x/y")
