@@ -14,6 +14,7 @@ from rich.table import Table
 from iterbridge.cli.common import connection_options, handle_errors, open_connection
 from iterbridge.replicate import ReplicationReport, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
+from iterbridge.sandbox.config import ConfigError, parse_rate_limits
 
 SKIPPED_EXIT = 5
 FAILED_EXIT = 1
@@ -33,19 +34,12 @@ def _since(value: str | None) -> datetime | None:
 
 def _rate_limits(value: str) -> float | None:
     """real → 1.0 (Iterable's documented limits), off → None, xN → N times faster (a sandbox's --rate-limits)."""
-    text = value.strip().lower()
-    if text == "real":
-        return 1.0
-    if text == "off":
-        return None
-    if text.startswith("x"):
-        try:
-            factor = float(text[1:])
-        except ValueError:
-            factor = 0.0
-        if factor > 0:
-            return factor
-    raise click.BadParameter(f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits")
+    try:
+        return parse_rate_limits(value)
+    except ConfigError:
+        raise click.BadParameter(
+            f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits"
+        ) from None
 
 
 def _filters(values: tuple[str, ...]) -> dict[str, str]:
