@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,22 +12,12 @@ import orjson
 import pytest
 
 from conftest import ANCHOR
-from iterbridge.api.client import ApiClient, RetryPolicy
+from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EXPORT_ENDPOINT, ExportReader, StreamDropped, WindowPolicy
-from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.timestamps import iterable_format
-from iterbridge.sandbox import Sandbox
 
 START = ANCHOR - timedelta(days=200)  # before the generated history
 END = ANCHOR + timedelta(hours=6)  # the sandbox's clock
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[ApiClient]:
-    retry = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
-    api_client = ApiClient(sandbox.url, sandbox.api_key, limiter=ClientRateLimiter(None), retry=retry)
-    yield api_client
-    api_client.close()
 
 
 def multiset(records: Iterable[dict[str, Any]]) -> Counter[bytes]:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2
 import pytest
 
-from iterbridge.api.client import ApiClient, RetryPolicy
+from iterbridge.api.client import ApiClient
 from iterbridge.api.paging import MarkerPaginator, PageNumberPaginator, records, unwrap
-from iterbridge.api.ratelimit import ClientRateLimiter
-from iterbridge.sandbox import Sandbox
 from iterbridge.sandbox.routes.metadata import PAGE_SIZE as METADATA_PAGE_SIZE
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[ApiClient]:
-    retry = RetryPolicy(wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
-    api_client = ApiClient(sandbox.url, sandbox.api_key, limiter=ClientRateLimiter(None), retry=retry)
-    yield api_client
-    api_client.close()
 
 
 def test_unwrap_accepts_both_forms() -> None:
