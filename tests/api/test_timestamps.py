@@ -33,6 +33,8 @@ MOMENT = datetime(2025, 12, 19, 22, 43, 34, tzinfo=UTC)
         ("2025-12-19T22:43:34Z", MOMENT),
         ("2025-12-19T22:43:34.134Z", MOMENT.replace(microsecond=134000)),
         ("2025-12-19T22:43:34.134105Z", MOMENT.replace(microsecond=134105)),
+        ("2025-12-19 22:43:34.134105+00:00", MOMENT.replace(microsecond=134105)),  # as databases give it back
+        ("2025-12-19 22:43:34.5", MOMENT.replace(microsecond=500000)),
         ("2025-12-19T22:43:34.1341059Z", MOMENT.replace(microsecond=134105)),
         ("2025-12-19T16:43:34.000-06:00", MOMENT),
         ("2025-12-20T04:13:34+05:30", MOMENT),

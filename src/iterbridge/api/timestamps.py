@@ -27,6 +27,14 @@ def parse_timestamp(value: object) -> datetime | None:
             return datetime.fromisoformat(value[:19] + "+00:00")
         except ValueError:
             pass  # not a real date: the general path says why
+    elif type(value) is str and len(value) >= 19 and value[4] == value[7] == "-" and value[13] == ":":
+        # ISO forms, as databases give timestamps back ("…T…", "… …", fractions, offsets): the C parser again.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # Iterable's malformed forms (a second fraction, "+0000"…): the pattern below
+        else:
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

@@ -48,17 +48,25 @@ class Column:
     import_only: bool = False
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # The dotted path split once, not once per row read (reads run for every cell of every row).
+        object.__setattr__(self, "_path", () if self.source is None or self.import_only else self.source.split("."))
+
     def read(self, record: dict[str, Any]) -> Any:
-        if self.source is None or self.import_only:
+        path: list[str] = self._path  # type: ignore[attr-defined]
+        if not path:
             return None
-        value: Any = record
-        for part in self.source.split("."):
+        if len(path) == 1:
+            value = record.get(path[0])
+            return None if value is None else convert(value, self.type)
+        value = record
+        for part in path:
             if not isinstance(value, dict):
                 return None
             value = value.get(part, _MISSING)
             if value is _MISSING:
                 # A flattened export key ("itblInternal.emailDomain") is one part, not two.
-                return record.get(self.source)
+                return record.get(self.source)  # type: ignore[arg-type]
         return convert(value, self.type)
 
 

@@ -248,10 +248,13 @@ class SqlAlchemyTarget:
 
         self.description = redacted_url(url)
         self._secrets = [_password(url)]
+        options: dict[str, Any] = {}
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        if url.startswith("postgresql+psycopg://"):
+            options["json_deserializer"] = orjson.loads  # JSONB read back (sync compares every row): ~5× json's
         try:
-            self.engine = sa.create_engine(url)
+            self.engine = sa.create_engine(url, **options)
             self.connection = self.engine.connect()
         except Exception as error:  # driver or server problems, named once, on one line
             raise ConfigurationError(f"cannot open {self.description}: {one_line(error, self._secrets)}") from None

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Row, SqlType
@@ -379,8 +381,7 @@ class SyncStore:
             if value is None:
                 continue
             if column.type is SqlType.JSON and isinstance(value, (str, bytes)):
-                with contextlib.suppress(json.JSONDecodeError):
-                    row[column.name] = json.loads(value)
+                row[column.name] = _parsed_json(value)
             elif column.type is SqlType.TIMESTAMP and self.dialect == "duckdb":  # epoch microseconds
                 row[column.name] = datetime.fromtimestamp(int(value) / 1_000_000, UTC)
             elif column.type is SqlType.BOOLEAN and not isinstance(value, bool):
@@ -560,3 +561,15 @@ def safe_timestamp(value: Any) -> datetime | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _parsed_json(text: str | bytes) -> Any:
+    """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
+    text that is not JSON stays as it is."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
