@@ -26,9 +26,11 @@ leaves a state the next run completes: no write is half-recorded.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,6 +116,10 @@ class Synchronizer:
     # ---- reading both sides ------------------------------------------------------------------------------
 
     def run(self) -> SyncReport:
+        with _collector_paused():
+            return self._run()
+
+    def _run(self) -> SyncReport:
         self.store.prepare(self.side.spec)
         self._read()
         actions = [a for key in sorted(self.keys) if (a := self._decide(key)) is not None]
@@ -460,6 +466,20 @@ class Synchronizer:
                 counts.updates += 1
             elif action.operation == "delete":
                 counts.deletes += 1
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a run holds both sides in memory: every pass of the collector
+    walks all their records again (a third of a no-change sync of 50,000 items), and the records form no
+    cycles for it to find. Reference counting still frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _hash(record: Record | None) -> str | None:
