@@ -113,6 +113,21 @@ def test_check_with_the_sandbox(runner: CliRunner) -> None:
     assert "server-side key" in result.stdout
 
 
+def test_the_embedded_sandbox_can_be_bigger(runner: CliRunner) -> None:
+    tiny = runner.invoke(main, ["query", "--sandbox", "--format", "csv", "SELECT count(*) FROM Users"])
+    small = runner.invoke(
+        main, ["query", "--sandbox", "--sandbox-scale", "small", "--format", "csv", "SELECT count(*) FROM Users"]
+    )
+    assert (tiny.exit_code, small.exit_code) == (0, 0), tiny.output + small.output
+    assert int(small.stdout.splitlines()[1]) > 10 * int(tiny.stdout.splitlines()[1])
+
+
+def test_a_sandbox_scale_without_the_sandbox_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check", "--sandbox-scale", "small"])
+    assert result.exit_code == 2
+    assert "--sandbox-scale needs --sandbox" in result.output
+
+
 def test_check_a_read_only_key(runner: CliRunner, sandbox: Sandbox) -> None:
     env = {"ITERABLE_API_KEY": "sandbox-read-only-key", "ITERABLE_BASE_URL": sandbox.url}
     result = runner.invoke(main, ["check"], env=env)

@@ -19,19 +19,38 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 def connection_options(function: F) -> F:
-    """--profile, --region, --base-url and --sandbox; the key comes from ITERABLE_API_KEY or the profile."""
+    """--profile, --region, --base-url, --sandbox and --sandbox-scale; the key comes from ITERABLE_API_KEY or
+    the profile. The command sees `sandbox` as False, True, or the embedded sandbox's SandboxConfig."""
+
+    @functools.wraps(function)
+    def with_sandbox_scale(*args: Any, sandbox_scale: str | None = None, **kwargs: Any) -> Any:
+        if sandbox_scale is not None:
+            if not kwargs.get("sandbox"):
+                raise click.UsageError("--sandbox-scale needs --sandbox")
+            from iterbridge.sandbox import SandboxConfig
+
+            kwargs["sandbox"] = SandboxConfig(scale=sandbox_scale)
+        return function(*args, **kwargs)
+
     decorators = [
         click.option("--profile", default=None, help="A profile of the config file (see `iterbridge profile`)."),
         click.option("--region", default=None, type=click.Choice(["us", "eu"]), help="Iterable data centre."),
         click.option("--base-url", default=None, help="Override the API base URL."),
         click.option("--sandbox", is_flag=True, help="Run against an embedded sandbox (no account needed)."),
+        click.option(
+            "--sandbox-scale",
+            default=None,
+            type=click.Choice(["tiny", "small", "medium", "large"]),
+            help="The embedded sandbox's size (default tiny; small: ~1k users, medium: ~100k users).",
+        ),
     ]
+    wrapped: Any = with_sandbox_scale
     for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
 
 
-def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: bool) -> Any:
+def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Any:
     from iterbridge.connection import connect
 
     return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox)

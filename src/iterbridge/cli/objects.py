@@ -90,7 +90,7 @@ def objects_command(as_json: bool) -> None:
 @connection_options
 @handle_errors
 def describe_command(
-    object_name: str, as_json: bool, profile: str | None, region: str | None, base_url: str | None, sandbox: bool
+    object_name: str, as_json: bool, profile: str | None, region: str | None, base_url: str | None, sandbox: Any
 ) -> None:
     """Columns, keys, filters and operations of one object.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from iterbridge.cli.common import connection_options, handle_errors, open_connection
@@ -54,7 +56,7 @@ def path() -> None:
 @click.command("check")
 @connection_options
 @handle_errors
-def check_command(profile: str | None, region: str | None, base_url: str | None, sandbox: bool) -> None:
+def check_command(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:
     """Verify the API key and report what it may read."""
     with open_connection(profile, region, base_url, sandbox) as conn:
         click.echo(conn.check().describe())

@@ -114,7 +114,7 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
 @connection_options
 @handle_errors
 def query_command(sql: str | None, params: tuple[str, ...], output_format: str, explain: bool, dry_run: bool,
-                  profile: str | None, region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+                  profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Run SQL over Iterable objects (SQLite dialect). Without SQL: an interactive shell.
 
     \b

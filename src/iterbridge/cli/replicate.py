@@ -106,7 +106,7 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
 
 
 def _connection(
-    profile: str | None, region: str | None, base_url: str | None, sandbox: bool, factor: float | None
+    profile: str | None, region: str | None, base_url: str | None, sandbox: Any, factor: float | None
 ) -> Any:
     if sandbox:  # the embedded sandbox knows its own limits
         return open_connection(profile, region, base_url, sandbox)
@@ -153,7 +153,7 @@ def _connection(
 def replicate_command(to: str | None, objects: str | None, full: bool, since: str | None, filters: tuple[str, ...],
                       lookback: int, workers: int, export_method: str, rate_limits: str, as_json: bool,
                       profile: str | None, region: str | None, base_url: str | None,
-                      sandbox: bool) -> None:  # fmt: skip
+                      sandbox: Any) -> None:  # fmt: skip
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable

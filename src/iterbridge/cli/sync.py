@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
 import click
 from rich.console import Console
@@ -61,7 +62,7 @@ def _print(report: SyncReport, as_json: bool) -> None:
 @handle_errors
 def sync_command(object_name: str, with_url: str | None, catalog: str | None, mediums: tuple[str, ...],
                  table: str | None, conflict: str, dry_run: bool, as_json: bool, profile: str | None,
-                 region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+                 region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Synchronise a catalog's items, or Base templates, with a database table — both ways.
 
     \b

@@ -70,7 +70,7 @@ def _plan(obj: str | None, where: str | None, query: str | None) -> tuple[int, s
 def export_command(object_name: str | None, output: str | None, columns: str | None, where: str | None,
                    query: str | None, export_all: bool, quoting: str, line_terminator: str, bom: bool, header: bool,
                    flatten: bool, delimiter: str, quote_char: str, encoding: str, null: str, date_format: str,
-                   profile: str | None, region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+                   profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Export an object (or a query) to CSV, streamed, written atomically.
 
     \b
@@ -171,7 +171,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 def import_command(object_name: str, file: Path, operation: str, maps: tuple[str, ...], map_file: Path | None,
                    constants: tuple[str, ...], batch_size: int, dry_run: bool, rejects: Path | None, delimiter: str,
                    quote_char: str, encoding: str, null: str, date_format: str, profile: str | None,
-                   region: str | None, base_url: str | None, sandbox: bool) -> None:  # fmt: skip
+                   region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Import CSV rows into an object (insert, update, upsert or delete), with a rejects report.
 
     Columns match the object's by name (case-insensitively), by --map / --map-file, or as dotted names inside
