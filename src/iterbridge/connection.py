@@ -37,7 +37,7 @@ from iterbridge.objects.procedures import get_procedure
 from iterbridge.settings import Settings, resolve
 
 if TYPE_CHECKING:
-    from iterbridge.replicate import ReplicationReport, StreamReport
+    from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
     from iterbridge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger("iterbridge")
@@ -339,9 +339,12 @@ class Connection:
         workers: int = 4,
         export_method: str = "auto",
         progress: Callable[[StreamReport], None] | None = None,
+        watch: Callable[[list[StreamProgress]], None] | None = None,
+        watch_every_s: float = 5.0,
     ) -> ReplicationReport:
         """Copy objects into a database (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb),
-        incrementally after the first run; returns the report per table (see iterbridge.replicate)."""
+        incrementally after the first run; returns the report per table (see iterbridge.replicate). `progress` is
+        called as each table ends, `watch` every `watch_every_s` seconds with the tables still being read."""
         from iterbridge.replicate import replicate
         from iterbridge.replicate.plan import DEFAULT_LOOKBACK
 
@@ -356,6 +359,8 @@ class Connection:
             workers=workers,
             export_method=export_method,
             progress=progress,
+            watch=watch,
+            watch_every_s=watch_every_s,
         )
 
     # ---- actions -----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import connection_options, handle_errors, open_connection
-from iterbridge.replicate import ReplicationReport, StreamReport, replicate
+from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
 from iterbridge.sandbox.config import ConfigError, parse_rate_limits
 
@@ -30,6 +30,27 @@ def _since(value: str | None) -> datetime | None:
             f"expected a date like 2026-01-31 or 2026-01-31T12:00, not {value!r}", param_hint="--since"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _progress_line(stream: StreamProgress) -> str:
+    """ "Events_emailSend: 120,000 rows (6,000/s), 45% of its time range, about 25 s left"."""
+    rate = stream.rows_read / stream.seconds if stream.seconds else 0.0
+    text = f"{stream.table}: {stream.rows_read:,} rows ({rate:,.0f}/s)"
+    if stream.fraction is not None:
+        text += f", {stream.fraction:.0%} of its time range"
+    if stream.eta_s is not None:
+        text += f", about {_duration(stream.eta_s)} left"
+    elif not stream.rows_read:
+        text += f", waiting for its first rows ({_duration(stream.seconds)})"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _rate_limits(value: str) -> float | None:
@@ -147,12 +168,20 @@ def _connection(
     show_default=True,
     help="The server's rate limits, paced for: real (Iterable's), or a sandbox's setting (off, xN).",
 )
+@click.option(
+    "--progress-every",
+    "progress_every",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between progress lines for the tables being read (0: only as each table ends).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options
 @handle_errors
 def replicate_command(to: str | None, objects: str | None, full: bool, since: str | None, filters: tuple[str, ...],
-                      lookback: int, workers: int, export_method: str, rate_limits: str, as_json: bool,
-                      profile: str | None, region: str | None, base_url: str | None,
+                      lookback: int, workers: int, export_method: str, rate_limits: str, progress_every: float,
+                      as_json: bool, profile: str | None, region: str | None, base_url: str | None,
                       sandbox: Any) -> None:  # fmt: skip
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
@@ -171,13 +200,18 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
         if not as_json and _shown(stream):
             rate = stream.rows_read / stream.seconds if stream.seconds else 0.0
             status = "failed" if stream.error else f"{stream.rows_read:,} rows ({rate:,.0f}/s)"
-            console.print(f"  {stream.table}: {status} in {stream.seconds:,.1f} s")
+            console.print(f"  {stream.table}: {status} in {stream.seconds:,.1f} s", soft_wrap=True)
+
+    def watch(running: list[StreamProgress]) -> None:
+        for stream in running:
+            console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
     console.print(f"replicating into {redacted_url(url)} …")
     with _connection(profile, region, base_url, sandbox, factor) as conn:
         report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
-                           progress=progress)  # fmt: skip
+                           progress=progress, watch=None if as_json or not progress_every else watch,
+                           watch_every_s=progress_every or 5.0)  # fmt: skip
     _print_report(report, as_json)
     if report.failed:
         raise SystemExit(FAILED_EXIT)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from iterbridge.replicate.runner import ReplicationReport, StreamReport, replicate
+from iterbridge.replicate.runner import ReplicationReport, StreamProgress, StreamReport, replicate
 
-__all__ = ["ReplicationReport", "StreamReport", "replicate"]
+__all__ = ["ReplicationReport", "StreamProgress", "StreamReport", "replicate"]

@@ -66,6 +66,28 @@ class StreamReport:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class StreamProgress:
+    """A table still being read, as `watch` sees it every few seconds. `fraction` is how much of the export's
+    time range its rows have reached (exported tables only); `eta_s` extrapolates the time taken so far, rate
+    limit waits included, to the rest of the range."""
+
+    table: str
+    rows_read: int
+    seconds: float
+    fraction: float | None = None
+    eta_s: float | None = None
+
+
+@dataclass
+class _Live:
+    """Where an exported stream's read has got to in its time range."""
+
+    start: datetime | None = None  # the range read from (a first read: its first row's time)
+    end: datetime | None = None  # the server's now when the first rows came
+    reached: datetime | None = None  # the newest row's time so far
+
+
 @dataclass
 class ReplicationReport:
     target: str
@@ -136,6 +158,8 @@ class Replication:
         workers: int = 4,
         export_method: str = "auto",
         progress: Callable[[StreamReport], None] | None = None,
+        watch: Callable[[list[StreamProgress]], None] | None = None,
+        watch_every_s: float = 5.0,
     ) -> None:
         self.conn = conn
         self.target = target
@@ -154,6 +178,11 @@ class Replication:
         self._started: dict[str, float] = {}
         self._stop = threading.Event()
         self._failed: set[str] = set()
+        self._finished_tables: set[str] = set()
+        self._live: dict[str, _Live] = {}
+        self.watch = watch
+        self.watch_every_s = watch_every_s
+        self._last_watch = time.monotonic()
 
     # ---- the writer (main thread) -------------------------------------------------------------------------
 
@@ -211,7 +240,7 @@ class Replication:
         so only the stream whose write the database refuses fails."""
         pending = {s.table for s in self.streams}
         while pending:
-            group = [self._queue.get()]
+            group = [self._next_message()]
             while len(group) < GROUP_MESSAGES:
                 try:
                     group.append(self._queue.get_nowait())
@@ -221,6 +250,34 @@ class Replication:
                 for message in group:
                     self._apply([message], isolate=True)
             pending.difference_update(m.stream.table for m in group if isinstance(m, _Done))
+
+    def _next_message(self) -> _Rows | _Checkpoint | _Done:
+        """The next message from the readers; while waiting for it, `watch` is shown the tables being read."""
+        while True:
+            if self.watch is not None and time.monotonic() - self._last_watch >= self.watch_every_s:
+                self._last_watch = time.monotonic()
+                self.watch(self.running())
+            try:
+                return self._queue.get(timeout=None if self.watch is None else min(0.2, self.watch_every_s))
+            except queue.Empty:
+                continue
+
+    def running(self) -> list[StreamProgress]:
+        """The tables started and not finished, with how far their reads have got."""
+        now = time.monotonic()
+        found = []
+        for table, started in list(self._started.items()):
+            if table in self._finished_tables:
+                continue
+            seconds = now - started
+            fraction = eta = None
+            live = self._live.get(table)
+            if live and live.start and live.end and live.reached and live.end > live.start:
+                fraction = min(1.0, max(0.0, (live.reached - live.start) / (live.end - live.start)))
+                if fraction >= 0.01:
+                    eta = seconds * (1 - fraction) / fraction
+            found.append(StreamProgress(table, self.reports[table].rows_read, seconds, fraction, eta))
+        return sorted(found, key=lambda p: p.table)
 
     def _apply(self, group: list[_Rows | _Checkpoint | _Done], *, isolate: bool) -> bool:
         """Write a group of messages in one transaction; False when it failed and nothing was written (unless
@@ -288,6 +345,7 @@ class Replication:
         return deleted
 
     def _finished(self, message: _Done) -> None:
+        self._finished_tables.add(message.stream.table)
         report = self.reports[message.stream.table]
         report.seconds = time.monotonic() - self._started.get(message.stream.table, time.monotonic())
         report.unchanged += message.unchanged
@@ -386,6 +444,9 @@ class Replication:
         keyed = seen is not None or current is not None
         batch_rows = batch_size(spec)
         newest = parse_timestamp(state["cursor"]) if state and state.get("cursor") else None
+        live: _Live | None = None
+        if stream.exported:
+            live = self._live[stream.table] = _Live(since)
         unchanged = 0
         request = ReadRequest(spec.column_names(), where, None, options)
         stop = self._stop
@@ -401,6 +462,11 @@ class Replication:
             value = row.get(cursor_column) if cursor_column else None
             if isinstance(value, datetime):
                 newest = value if newest is None or value > newest else newest
+                if live is not None:
+                    if live.end is None:  # the export's answer has come: its Date header is the server's now
+                        live.end = self.conn.server_now()
+                        live.start = live.start or value  # a first read: its history starts at its first row
+                    live.reached = newest
                 if current is not None and _same(current.get(key, _MISSING), value):
                     unchanged += 1  # this version is in the copy (its extended fields were not read again)
                     continue
@@ -409,6 +475,8 @@ class Replication:
             batch.append(row)
             if len(batch) >= batch_rows:
                 self._flush(stream, batch, seen)
+        if live is not None and live.end is not None:
+            live.reached = live.end  # read to the end (a rare type's last row may be long before it)
         self._flush(stream, batch, seen)
         if stream.exported:
             report.method = _describe_exports(options["export"], options["export_stats"])
@@ -567,12 +635,15 @@ def replicate(
     workers: int = 4,
     export_method: str = "auto",
     progress: Callable[[StreamReport], None] | None = None,
+    watch: Callable[[list[StreamProgress]], None] | None = None,
+    watch_every_s: float = 5.0,
 ) -> ReplicationReport:
     """Copy Iterable objects into a database (default SQLite iterable.db); incremental after the first run.
 
     `objects` names objects (or single event tables such as Events_emailOpen); `filters` maps an object to a
     SQL condition (InAppMessages and Events for chosen users). Returns the report per table: rows read,
-    inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors.
+    inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors. `progress` is called as
+    each table ends; `watch`, every `watch_every_s` seconds, with the tables still being read.
     """
     if export_method not in ("auto", "sync", "async"):
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
@@ -580,6 +651,7 @@ def replicate(
     target = open_target(to or default_url())
     try:
         return Replication(conn, target, chosen, full=full, since=since, lookback=lookback, workers=workers,
-                           export_method=export_method, progress=progress).run()  # fmt: skip
+                           export_method=export_method, progress=progress, watch=watch,
+                           watch_every_s=watch_every_s).run()  # fmt: skip
     finally:
         target.close()

@@ -1,0 +1,75 @@
+"""Progress while tables are read: `watch` sees the tables still running every few seconds, with how far an
+export has got in its time range and an estimate of the time left; `iterbridge replicate` prints it on stderr
+(`--progress-every`), never with --json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import FakeClock, Stats, connect_to
+from iterbridge.cli import main
+from iterbridge.replicate import StreamProgress, StreamReport
+from iterbridge.sandbox import Sandbox
+
+
+def test_watch_sees_running_tables_and_how_far_they_have_got(small: tuple[Sandbox, FakeClock], tmp_path: Path) -> None:
+    events: list[tuple[str, object]] = []
+
+    def watch(running: list[StreamProgress]) -> None:
+        events.append(("watch", running))
+
+    def progress(report: StreamReport) -> None:
+        events.append(("done", report.table))
+
+    with connect_to(small[0]) as conn:
+        report = conn.replicate(f"sqlite:///{tmp_path / 'copy.db'}", ["Events", "Lists"], workers=2, watch=watch,
+                                watch_every_s=0.02, progress=progress)  # fmt: skip
+    assert report.ok
+    snapshots = [p for kind, running in events if kind == "watch" for p in running]  # type: ignore[attr-defined]
+    assert snapshots, "the run was long enough for several looks"
+    finished: set[str] = set()
+    last_rows: dict[str, int] = {}
+    for kind, value in events:
+        if kind == "done":
+            finished.add(str(value))
+            continue
+        for seen in value:  # type: ignore[attr-defined]
+            assert seen.table not in finished  # a finished table is no longer shown
+            assert seen.rows_read >= last_rows.get(seen.table, 0)  # counts only grow
+            assert seen.rows_read <= report.stream(seen.table).rows_read
+            last_rows[seen.table] = seen.rows_read
+            assert seen.fraction is None or 0.0 <= seen.fraction <= 1.0
+            assert seen.eta_s is None or seen.eta_s >= 0
+    # Some export was caught half-way, with an estimate of what is left.
+    halfway = [s for s in snapshots if s.fraction is not None and 0.05 < s.fraction < 0.95 and s.eta_s is not None]
+    assert halfway, [(s.table, s.fraction) for s in snapshots]
+    assert all(s.table.startswith("Events_") for s in halfway)  # only exports have a time range
+    assert any(s.rows_read < report.stream(s.table).rows_read for s in halfway)  # caught while reading
+
+
+def test_the_cli_prints_progress_lines_unless_told_not_to(sandbox: Sandbox, stats: Stats, tmp_path: Path) -> None:
+    stats.faults(latency_ms=40)  # every call a little slow: the run lasts several looks
+    environment = {"ITERABLE_API_KEY": sandbox.api_key, "ITERABLE_BASE_URL": sandbox.url}
+    base = ["replicate", "--rate-limits", "off", "--objects", "Lists,ListUsers,Events_emailSend"]
+
+    def run(*extra: str, name: str) -> tuple[int, str, str]:
+        args = [*base, "--to", f"sqlite:///{tmp_path / name}", *extra]
+        result = CliRunner().invoke(main, args, env=environment)
+        return result.exit_code, result.stdout, result.stderr
+
+    code, _, shown = run("--progress-every", "0.01", name="a.db")
+    assert code == 0, shown
+    lines = [line for line in shown.splitlines() if line.startswith("  … ")]
+    assert lines, shown
+    assert all(" rows (" in line for line in lines)
+    assert sandbox.api_key not in shown
+
+    code, _, quiet = run("--progress-every", "0", name="b.db")
+    assert code == 0
+    assert "  … " not in quiet
+
+    code, report, quiet = run("--progress-every", "0.01", "--json", name="c.db")
+    assert code == 0
+    assert "  … " not in quiet + report
