@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -100,6 +101,22 @@ def serve() -> Iterator[Callable[..., httpx2.Client]]:
             )
 
         yield start
+
+
+# ---- the CLI's environment, shared by every CLI test ------------------------------------------------------
+
+# Settings the machine running the tests may have: unset for a CLI run unless the test gives them.
+CLI_SETTINGS = ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG")
+
+
+def cli_env(tmp_path: Path, sandbox: Sandbox | None = None) -> dict[str, str | None]:
+    """A CLI run's environment (for CliRunner): none of the machine's settings, a config file of the test's
+    own, and the sandbox's key and URL when one is given."""
+    env: dict[str, str | None] = dict.fromkeys(CLI_SETTINGS)
+    env["ITERBRIDGE_CONFIG"] = str(tmp_path / "config.toml")
+    if sandbox is not None:
+        env.update(ITERABLE_API_KEY=sandbox.api_key, ITERABLE_BASE_URL=sandbox.url)
+    return env
 
 
 # ---- connections and call counts, shared by the connector, query, transfer, replicate and sync tests -------

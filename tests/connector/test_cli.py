@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import cli_env
 from iterbridge.cli import main
 from iterbridge.objects import OBJECTS
 from iterbridge.objects.procedures import PROCEDURES
@@ -16,11 +17,8 @@ from iterbridge.sandbox import Sandbox
 
 
 @pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(tmp_path / "config.toml"))
-    return CliRunner()
+def runner(tmp_path: Path) -> CliRunner:
+    return CliRunner(env=cli_env(tmp_path))
 
 
 def test_objects_lists_every_object(runner: CliRunner) -> None:

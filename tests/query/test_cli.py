@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 
@@ -22,15 +23,7 @@ from .source import Source
 
 @pytest.fixture
 def run(sandbox: Sandbox, tmp_path: Path) -> Any:
-    env = {
-        "ITERABLE_API_KEY": sandbox.api_key,
-        "ITERABLE_BASE_URL": sandbox.url,
-        "ITERABLE_REGION": None,
-        "ITERBRIDGE_PROFILE": None,
-        "ITERBRIDGE_CONFIG": str(tmp_path / "no-config.toml"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "ITERBRIDGE_DEBUG": None,
-    }
+    env = {**cli_env(tmp_path, sandbox), "XDG_DATA_HOME": str(tmp_path / "data")}
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
         return CliRunner().invoke(main, ["query", *args], env=env, input=stdin, catch_exceptions=False)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge.api.client
-from conftest import Stats
+from conftest import Stats, cli_env
 from iterbridge.api.client import RetryPolicy
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
@@ -27,16 +27,11 @@ from .expected import Source
 @pytest.fixture
 def run(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """`iterbridge replicate ARGS` against the shared sandbox (its limits are off), quick to retry."""
-    for name in ("ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG", "ITERABLE_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("ITERABLE_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("ITERABLE_BASE_URL", sandbox.url)
     fast = functools.partial(RetryPolicy, wait_initial_s=0.01, wait_max_s=0.05, wait_jitter_s=0)
     monkeypatch.setattr(iterbridge.api.client, "RetryPolicy", fast)
 
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, ["replicate", "--rate-limits", "off", *args])
+        return CliRunner(env=cli_env(tmp_path, sandbox)).invoke(main, ["replicate", "--rate-limits", "off", *args])
 
     return invoke
 
@@ -152,11 +147,9 @@ def test_postgresql_password_never_shows(run: Callable[..., Result], postgres_ur
 
 def test_the_readme_first_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`iterbridge replicate --sandbox` (README's quick start): the embedded sandbox copied into ./iterable.db."""
-    for name in ("ITERABLE_API_KEY", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["replicate", "--sandbox", "--objects", "Campaigns,Lists,Events_emailOpen"])
+    arguments = ["replicate", "--sandbox", "--objects", "Campaigns,Lists,Events_emailOpen"]
+    result = CliRunner(env=cli_env(tmp_path)).invoke(main, arguments)
     assert result.exit_code == 0, result.output
     import sqlite3
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FakeClock, Stats, connect_to
+from conftest import FakeClock, Stats, cli_env, connect_to
 from iterbridge.cli import main
 from iterbridge.replicate import StreamProgress, StreamReport
 from iterbridge.sandbox import Sandbox
@@ -51,7 +51,7 @@ def test_watch_sees_running_tables_and_how_far_they_have_got(small: tuple[Sandbo
 
 def test_the_cli_prints_progress_lines_unless_told_not_to(sandbox: Sandbox, stats: Stats, tmp_path: Path) -> None:
     stats.faults(latency_ms=40)  # every call a little slow: the run lasts several looks
-    environment = {"ITERABLE_API_KEY": sandbox.api_key, "ITERABLE_BASE_URL": sandbox.url}
+    environment = cli_env(tmp_path, sandbox)
     base = ["replicate", "--rate-limits", "off", "--objects", "Lists,ListUsers,Events_emailSend"]
 
     def run(*extra: str, name: str) -> tuple[int, str, str]:

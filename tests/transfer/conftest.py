@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import FAST_RETRY, NO_TLS, FakeClock, Stats, make_config
+from conftest import FAST_RETRY, NO_TLS, FakeClock, Stats, cli_env, make_config
 from iterbridge.cli import main
 from iterbridge.cli import transfer as transfer_cli
 from iterbridge.sandbox import Sandbox
@@ -75,14 +75,7 @@ def cli(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ca
 
     def invoke(*args: str, target: Sandbox | None = None, stdin: str | bytes | None = None) -> Result:
         chosen = target or sandbox
-        env = {
-            "ITERABLE_API_KEY": chosen.api_key,
-            "ITERABLE_BASE_URL": chosen.url,
-            "ITERABLE_REGION": None,
-            "ITERBRIDGE_PROFILE": None,
-            "ITERBRIDGE_CONFIG": str(tmp_path / "no-config.toml"),
-            "ITERBRIDGE_DEBUG": None,
-        }
+        env = cli_env(tmp_path, chosen)
         result = CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
         assert chosen.api_key not in result.output, "the API key must never be printed"
         return result

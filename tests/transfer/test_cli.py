@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
+from conftest import cli_env
 from iterbridge.cli import main
 from iterbridge.cli.progress import RowProgress
 from iterbridge.sandbox import Sandbox
@@ -19,11 +20,8 @@ from .conftest import one_line_error, read_csv, write_csv
 
 
 @pytest.fixture
-def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(tmp_path / "config.toml"))
-    return CliRunner()
+def bare(tmp_path: Path) -> CliRunner:
+    return CliRunner(env=cli_env(tmp_path))
 
 
 def test_a_refused_key_is_one_line_and_never_printed(sandbox: Sandbox, tmp_path: Path) -> None:
