@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,9 +11,10 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import ANCHOR
+from conftest import ANCHOR, FAST_RETRY
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EXPORT_ENDPOINT, ExportReader, StreamDropped, WindowPolicy
+from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.timestamps import iterable_format
 
 START = ANCHOR - timedelta(days=200)  # before the generated history
@@ -111,6 +112,32 @@ def test_a_window_that_drops_at_the_minimum_size_fails(client: ApiClient, api: h
     reader = ExportReader(client, "emailSend", START, END, policy=policy)
     with pytest.raises(StreamDropped, match="dropped"):
         list(reader)
+
+
+def test_a_minimum_below_a_second_still_ends_the_retries() -> None:
+    """Windows stop halving at a second (the API's resolution): drops counted there end the retries, even
+    when the policy's minimum is smaller (it used to retry for ever)."""
+
+    class Dropping(httpx2.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b'{"email": "a@example.org"}\n'
+            raise httpx2.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    windows: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        windows.append(request.url.params["startDateTime"])
+        return httpx2.Response(200, stream=Dropping())
+
+    transport = httpx2.MockTransport(handler)
+    client = ApiClient("https://api.iterable.test", "k" * 32, transport=transport, limiter=ClientRateLimiter(None),
+                       retry=FAST_RETRY)  # fmt: skip
+    policy = WindowPolicy(minimum=timedelta(milliseconds=500), max_drops_at_minimum=2)
+    reader = ExportReader(client, "emailSend", START, START + timedelta(seconds=3), policy=policy)
+    with pytest.raises(StreamDropped, match="dropped"):
+        list(reader)
+    assert reader.stats.drops == 5  # 3 s → 1.5 s → 1 s, then 3 drops at the minimum (the 3rd gives up)
+    assert len(windows) == 5
 
 
 def test_records_are_given_only_once_their_window_is_complete(client: ApiClient, api: httpx2.Client) -> None:

@@ -78,3 +78,14 @@ def test_events_by_user_id(conn: iterbridge.Connection, calls: Calls) -> None:
 def test_unknown_users_have_no_events(conn: iterbridge.Connection) -> None:
     assert list(conn.read("Events", where={"Email": ["nobody@example.com", "not an email"]})) == []
     assert list(conn.read("Events", where={"UserId": "nobody"})) == []
+
+
+def test_a_campaign_id_that_is_no_number_matches_nothing(conn: iterbridge.Connection, calls: Calls) -> None:
+    """As for Campaigns' Id: a value that cannot be an id gives no rows and no call, not an error."""
+    with calls.counting() as made:
+        assert list(conn.read("Events", where={"CampaignId": "abc"})) == []
+    assert made == {}
+    campaign = next(r["CampaignId"] for r in conn.read("Events", where={"EventType": "emailSend"}) if r["CampaignId"])
+    mixed = list(conn.read("Events", where={"EventType": "emailSend", "CampaignId": ["abc", str(campaign)]}))
+    assert mixed
+    assert {r["CampaignId"] for r in mixed} == {campaign}

@@ -184,3 +184,21 @@ def test_a_database_failure_is_retried_though_iterable_has_not_changed_since(
     assert totals(fixed) == {"database_updates": 1}
     assert database_templates(db)[WINBACK_PUSH]["Name"] == "A forbidden name"
     assert_templates_converged(conn, db)
+
+
+def test_text_that_looks_like_json_stays_text(conn: iterbridge.Connection, db: Db) -> None:
+    """A name "2024" or a subject "true" is text on both sides (only JSON columns are parsed)."""
+    assert not replicate(conn, db.url, ["Templates"]).failed
+    db.sql('INSERT INTO "Templates" ("Id", "Name", "TemplateType", "MessageMedium", "ClientTemplateId", "Subject", '
+           '"HTML") VALUES (?, ?, ?, ?, ?, ?, ?)', -2, "2024", "Base", "Email", "db-json-like", "true",
+           "null")  # fmt: skip
+
+    report = sync_templates(conn, db)
+
+    assert report.ok
+    created = [t for t in iterable_templates(conn).values() if t["ClientTemplateId"] == "db-json-like"]
+    assert len(created) == 1
+    assert (created[0]["Name"], created[0]["Subject"], created[0]["HTML"]) == ("2024", "true", "null")
+    sync_templates(conn, db)
+    assert sync_templates(conn, db).plan == []
+    assert_templates_converged(conn, db)

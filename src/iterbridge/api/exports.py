@@ -85,6 +85,7 @@ class ExportReader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         policy = self.policy
+        minimum = max(policy.minimum, _SECOND)  # the API reads whole seconds: no window is smaller
         cursor = self.start
         window = policy.initial or (self.end - self.start)
         clean = 0
@@ -95,11 +96,11 @@ class ExportReader:
                 spool = self._download(cursor, window_end)
             except StreamDropped:
                 self.stats.drops += 1
-                if window <= policy.minimum:
+                if window <= minimum:
                     drops_at_minimum += 1
                     if drops_at_minimum > policy.max_drops_at_minimum:
                         raise
-                window = max(policy.minimum, window / 2, _SECOND)
+                window = max(minimum, window / 2)
                 clean = 0
                 log.warning("export %s dropped; retrying with %s windows", self.data_type, window)
                 continue

@@ -20,7 +20,7 @@ from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.list_users import _refused
-from iterbridge.objects.reading import export_records, unknown
+from iterbridge.objects.reading import export_records, integers, unknown
 from iterbridge.objects.writing import build_each, bulk, present
 
 if TYPE_CHECKING:
@@ -111,7 +111,10 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
         return
     since, until = request.bounds("CreatedAt")
     campaigns = request.values("CampaignId")
-    campaign_id = int(campaigns[0]) if campaigns is not None and len(campaigns) == 1 else None
+    ids = None if campaigns is None else integers(campaigns)
+    if ids == []:
+        return  # no value that could be a campaign id: nothing matches
+    campaign_id = ids[0] if ids is not None and len(ids) == 1 else None
     end = until or conn.server_now()
     for event_type in wanted_types or EVENT_TYPES:
         if event_type not in EVENT_TYPES:

@@ -37,7 +37,7 @@ def paged(endpoint: str, records_key: str, page_size: int, params: dict[str, Any
 
 def integers(values: list[Any]) -> list[int]:
     """The values that are integers (ids); any other value can match no row, so it is never sent."""
-    found: list[int] = []
+    found: dict[int, None] = {}
     for value in values:
         if isinstance(value, bool):
             continue
@@ -45,9 +45,9 @@ def integers(values: list[Any]) -> list[int]:
             number = int(value) if not isinstance(value, float) or value.is_integer() else None
         except (TypeError, ValueError):
             continue
-        if number is not None and number not in found:
-            found.append(number)
-    return found
+        if number is not None:
+            found[number] = None
+    return list(found)
 
 
 def unknown(error: FatalApiError) -> bool:

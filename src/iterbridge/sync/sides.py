@@ -16,7 +16,6 @@ changed it, and the row it was read from.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,10 +26,10 @@ import orjson
 from iterbridge.constants import TEMPLATE_MEDIUMS
 from iterbridge.errors import ConfigurationError, FatalApiError
 from iterbridge.objects import get_object
-from iterbridge.objects.base import Condition, ReadRequest, Row
+from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType
 from iterbridge.objects.templates import EXTENDED_FIELDS
 from iterbridge.replicate.targets import TableSpec
-from iterbridge.sync.store import MapEntry, safe_timestamp
+from iterbridge.sync.store import MapEntry, parsed_json, safe_timestamp
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
 
@@ -51,15 +50,6 @@ class Record:
 def content_hash(content: Any) -> str:
     canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     return hashlib.sha256(canonical).hexdigest()[:24]
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _reasons(report: Any, count: int) -> list[str | None]:
@@ -108,7 +98,8 @@ class CatalogItemsSide:
         return bool(row.get("CatalogName") == self.catalog)
 
     def database_record(self, row: Row) -> Record:
-        value = _json(row.get("Value"))  # not an object: kept as is, and Iterable will refuse it
+        value = row.get("Value")
+        value = parsed_json(value) if isinstance(value, str) else value  # not an object: Iterable will refuse it
         return Record(str(row["ItemId"]), {} if value is None else value, str(row["ItemId"]),
                       safe_timestamp(row.get("LastModified")), row)  # fmt: skip
 
@@ -175,6 +166,7 @@ class CatalogItemsSide:
 
 
 _SYNCED = ("Name", "MessageMedium", "MessageTypeId", *[c for c in EXTENDED_FIELDS if c != "Metadata"])
+_JSON_FIELDS = {c.name for c in get_object("Templates").columns if c.type is SqlType.JSON and c.name in _SYNCED}
 
 
 class TemplatesSide:
@@ -197,7 +189,13 @@ class TemplatesSide:
 
     @staticmethod
     def content(row: Row) -> dict[str, Any]:
-        return {name: _json(row.get(name)) for name in _SYNCED if row.get(name) is not None}
+        """The synced fields; JSON columns as values (text columns stay text, even "2024" or "true")."""
+        found = {name: row.get(name) for name in _SYNCED if row.get(name) is not None}
+        for name in _JSON_FIELDS.intersection(found):
+            value = found[name]
+            if isinstance(value, str):
+                found[name] = parsed_json(value)
+        return found
 
     @staticmethod
     def natural(row: Row) -> str:

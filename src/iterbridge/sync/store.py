@@ -381,7 +381,7 @@ class SyncStore:
             if value is None:
                 continue
             if column.type is SqlType.JSON and isinstance(value, (str, bytes)):
-                row[column.name] = _parsed_json(value)
+                row[column.name] = parsed_json(value)
             elif column.type is SqlType.TIMESTAMP and self.dialect == "duckdb":  # epoch microseconds
                 row[column.name] = datetime.fromtimestamp(int(value) / 1_000_000, UTC)
             elif column.type is SqlType.BOOLEAN and not isinstance(value, bool):
@@ -563,7 +563,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _parsed_json(text: str | bytes) -> Any:
+def parsed_json(text: str | bytes) -> Any:
     """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
     text that is not JSON stays as it is."""
     try:
