@@ -153,20 +153,6 @@ class Connection:
         """Now on Iterable's clock, as its Date headers tell: where export windows end."""
         return self.client.server_now()
 
-    def filtered_rows(self, obj: ObjectDef, condition: str, request: ReadRequest) -> Iterator[Row]:
-        """Rows of an object matching a SQL condition (replication's --filter), as typed values."""
-        from iterbridge.transfer.export import typed
-
-        columns = self.columns(obj)
-        names = [c.name for c in columns]
-        quoted = ", ".join(f'"{name}"' for name in names)
-        cursor = self.sql(f'SELECT {quoted} FROM "{obj.name}" WHERE {condition}')
-        types = {c.name: c.type for c in columns}
-        for values in cursor:
-            yield typed(dict(zip(names, values, strict=True)), types)
-
-    # ---- reading -----------------------------------------------------------------------------------------
-
     def read(
         self,
         obj: str,

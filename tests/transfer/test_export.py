@@ -126,7 +126,7 @@ def test_all_writes_one_file_per_readable_object(cli: Callable[..., Result], tmp
     target = tmp_path / "dump"
     result = cli("export", "--all", "-o", str(target), "--delimiter", "tab", "--line-terminator", "lf")
     assert result.exit_code == 0, result.output
-    names = exportable(conn)
+    names = exportable()
     assert "InAppMessages" not in names  # it needs an Email or UserId filter
     assert sorted(p.name for p in target.iterdir()) == sorted(f"{name}.csv" for name in names)
     for name in names:

@@ -30,14 +30,6 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites any record that would print a known key (for handlers that want it explicitly)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _scrub(record)
-        return True
-
-
 def _scrub(record: logging.LogRecord) -> None:
     if not _secrets:
         return

@@ -45,8 +45,6 @@ def _plan(obj: str | None, where: str | None, query: str | None) -> tuple[int, s
         return len(EVENT_TYPES), "GET /api/export/data.json"
     if obj.lower() == "users":
         return 1, "GET /api/export/data.json"
-    if obj.lower() == "listusers":
-        return 0, "GET /api/lists/getUsers"
     return 0, ""
 
 
@@ -102,7 +100,7 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     with _terminate_as_interrupt(), open_connection(profile, region, base_url, sandbox) as conn:
         if export_all:
             directory = Path(output or ".")
-            for name in exportable(conn):
+            for name in exportable():
                 _export_one(conn, name, directory / f"{name}.csv", options, None, None, None)
             if conn.skipped:
                 _report_skipped(conn)

@@ -24,7 +24,7 @@ from iterbridge.errors import (
     UnsupportedOperation,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import ObjectDef, ReadRequest, Row, WriteReport
+from iterbridge.objects.base import ObjectDef, Row, WriteReport
 from iterbridge.query import sqltext
 from iterbridge.query.vtable import ObjectModule, to_sql
 
@@ -87,7 +87,6 @@ class Engine:
         self.db.authorizer = self._authorize
         self.statement = StatementState()
         self.reports: list[tuple[WriteReport, list[Row]]] = []
-        self.reads: list[tuple[str, ReadRequest]] = []
         self._scans: dict[tuple[str, Any], list[Row]] = {}
         self._scan_rows = 0
 
@@ -98,9 +97,6 @@ class Engine:
 
     def estimated_rows(self, obj: ObjectDef) -> int:
         return _ROW_ESTIMATES.get(obj.name, _DEFAULT_ROWS)
-
-    def note_read(self, name: str, request: ReadRequest) -> None:
-        self.reads.append((name, request))
 
     def cached_scan(self, name: str, key: Any) -> list[Row] | None:
         return self._scans.get((name, key))

@@ -266,7 +266,6 @@ class ObjectTable:
         request = self.request(plan, args)
         if request is None:  # a pushed comparison no row can satisfy
             return iter(())
-        self.engine.note_read(self.obj.name, request)
         rows: Iterator[Row] = self.engine.connection.scan(self.obj, request)
         return rows if self.writing else self._caching(key, rows)
 

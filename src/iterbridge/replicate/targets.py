@@ -644,7 +644,6 @@ class DuckDbTarget:
                             "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
         except Exception as error:
             raise ConfigurationError(f"cannot open {url}: {one_line(error)}") from None
-        self._specs: dict[str, TableSpec] = {}
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
         table = _duck_quote(spec.name)
@@ -674,7 +673,6 @@ class DuckDbTarget:
         if spec.cursor:
             self.db.execute(f"CREATE INDEX IF NOT EXISTS {_duck_quote(_index_name(spec))} ON {table} "
                             f"({_duck_quote(spec.cursor)})")  # fmt: skip
-        self._specs[spec.name] = spec
         return Prepared(not exists, added)
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:

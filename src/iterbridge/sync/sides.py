@@ -60,8 +60,6 @@ def _reasons(report: Any, count: int) -> list[str | None]:
 
 
 class CatalogItemsSide:
-    object_name = "CatalogItems"
-
     def __init__(self, conn: Any, catalog: str, table: str | None) -> None:
         if not catalog:
             raise ConfigurationError("sync CatalogItems needs --catalog NAME")
@@ -170,8 +168,6 @@ _JSON_FIELDS = {c.name for c in get_object("Templates").columns if c.type is Sql
 
 
 class TemplatesSide:
-    object_name = "Templates"
-
     def __init__(self, conn: Any, mediums: list[str] | None, table: str | None) -> None:
         self.conn = conn
         wanted = mediums or list(TEMPLATE_MEDIUMS)

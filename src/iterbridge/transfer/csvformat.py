@@ -90,12 +90,9 @@ class CsvOptions:
             escapechar="\\" if self.quoting == "none" else None,
         )
 
-    def format(self, value: Any) -> Any:
-        """A value as its CSV cell: NULL text, dates in the chosen format, nested values as JSON."""
-        return self.formatter()(value)
-
     def formatter(self) -> Callable[[Any], Any]:
-        """`format` as one function made for these options: the cheapest test first, for the common cells."""
+        """A value as its CSV cell (NULL text, dates in the chosen format, nested values as JSON), as one
+        function made for these options: the cheapest test first, for the common cells."""
         null = self.null
         date_format = self.date_format
         plain = date_format == DEFAULT_DATE_FORMAT

@@ -227,7 +227,7 @@ def export(
     return ExportResult(str(path) if path else "-", header, count)
 
 
-def exportable(conn: Any) -> list[str]:
+def exportable() -> list[str]:
     """Objects that can be read without a required filter (what `export --all` writes)."""
     from iterbridge.objects import OBJECTS
 
