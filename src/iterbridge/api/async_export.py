@@ -24,6 +24,7 @@ import orjson
 
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
+from iterbridge.api.timestamps import ceil_second, floor_second
 from iterbridge.errors import FatalApiError, RetriableApiError
 
 log = logging.getLogger("iterbridge.api.async_export")
@@ -77,8 +78,8 @@ class AsyncExportReader:
         self.data_type = data_type
         # Whole seconds, as the API takes them (and as data.json reads them): a checkpoint never claims the
         # fraction of a second a job did not export.
-        self.start = _floor_second(start or EARLIEST)
-        self.end = _ceil_second(end)
+        self.start = floor_second(start or EARLIEST)
+        self.end = ceil_second(end)
         self.window = window or (self.end - self.start)
         self.minimum = minimum
         self.max_splits = max_splits
@@ -106,7 +107,7 @@ class AsyncExportReader:
                 if truncated:
                     spool.close()
                     self.stats.truncations += 1
-                    middle = _floor_second(window_start + (window_end - window_start) / 2)
+                    middle = floor_second(window_start + (window_end - window_start) / 2)
                     if splits < self.max_splits and window_end - window_start >= 2 * self.minimum:
                         pending[:0] = [(window_start, middle, splits + 1), (middle, window_end, splits + 1)]
                         continue
@@ -199,14 +200,6 @@ class AsyncExportReader:
                 spool.write(b"\n")
             self.stats.files += 1
             return
-
-
-def _floor_second(moment: datetime) -> datetime:
-    return moment.replace(microsecond=0)
-
-
-def _ceil_second(moment: datetime) -> datetime:
-    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _iso(moment: datetime) -> str:

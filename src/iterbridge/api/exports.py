@@ -20,7 +20,7 @@ import httpx2
 import orjson
 
 from iterbridge.api.client import ApiClient
-from iterbridge.api.timestamps import iterable_format
+from iterbridge.api.timestamps import ceil_second, floor_second, iterable_format
 from iterbridge.errors import RetriableApiError
 
 log = logging.getLogger("iterbridge.api.exports")
@@ -75,8 +75,8 @@ class ExportReader:
         self.client = client
         self.data_type = data_type
         # The API takes whole seconds: widen the range to them, so no window is ever empty once truncated.
-        self.start = _floor_second(start or EARLIEST)
-        self.end = _ceil_second(end)
+        self.start = floor_second(start or EARLIEST)
+        self.end = ceil_second(end)
         self.only_fields = only_fields
         self.campaign_id = campaign_id
         self.policy = policy or WindowPolicy()
@@ -151,11 +151,3 @@ class ExportReader:
             if line.strip():
                 self.stats.records += 1
                 yield orjson.loads(line)
-
-
-def _floor_second(moment: datetime) -> datetime:
-    return moment.replace(microsecond=0)
-
-
-def _ceil_second(moment: datetime) -> datetime:
-    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + _SECOND

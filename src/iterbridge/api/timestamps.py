@@ -63,6 +63,15 @@ def parse_timestamp(value: object) -> datetime | None:
     return moment
 
 
+def timestamp_or_none(value: object) -> datetime | None:
+    """parse_timestamp for values read back from a database or a state table: None instead of an error when
+    the value is no timestamp (a cell a user filled by hand must not stop a run)."""
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def from_epoch(number: float) -> datetime:
     """Epoch milliseconds (or seconds, told apart by size) → UTC datetime (exact for integers)."""
     if abs(number) >= 100_000_000_000:
@@ -84,3 +93,13 @@ def iterable_format(moment: datetime) -> str:
 def sql_text(moment: datetime | None) -> str | None:
     """The SQL text form: "YYYY-MM-DD HH:MM:SS" in UTC, so SQLite's date functions work."""
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def floor_second(moment: datetime) -> datetime:
+    """The whole second a moment falls in: the export API reads whole seconds."""
+    return moment.replace(microsecond=0)
+
+
+def ceil_second(moment: datetime) -> datetime:
+    """The first whole second at or after a moment."""
+    return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + timedelta(seconds=1)

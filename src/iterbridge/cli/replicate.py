@@ -11,13 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from iterbridge.cli.common import connection_options, handle_errors, open_connection
+from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
 from iterbridge.sandbox.config import ConfigError, parse_rate_limits
-
-SKIPPED_EXIT = 5
-FAILED_EXIT = 1
 
 
 def _since(value: str | None) -> datetime | None:

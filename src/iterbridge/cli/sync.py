@@ -10,11 +10,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from iterbridge.cli.common import connection_options, handle_errors, open_connection
+from iterbridge.cli.common import RETRY_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
-
-RETRY_EXIT = 6
+from iterbridge.sync.engine import POLICIES
 
 
 def _print(report: SyncReport, as_json: bool) -> None:
@@ -55,7 +54,7 @@ def _print(report: SyncReport, as_json: bool) -> None:
 @click.option("--catalog", default=None, help="The catalog to sync (CatalogItems).")
 @click.option("--medium", "mediums", multiple=True, help="email, push, sms or inapp (Templates; default all).")
 @click.option("--table", default=None, help="Table name (default: the object's name).")
-@click.option("--conflict", default="newest", show_default=True, type=click.Choice(["iterable", "database", "newest"]))
+@click.option("--conflict", default="newest", show_default=True, type=click.Choice(POLICIES))
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing on either side.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from iterbridge.cli.common import connection_options, fail, handle_errors, open_connection
+from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, fail, handle_errors, open_connection
 from iterbridge.cli.progress import RowProgress
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
@@ -140,7 +140,7 @@ def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOpti
 def _report_skipped(conn: Any) -> None:
     for skipped in conn.skipped:
         click.echo(f"skipped {skipped.object} {skipped.slice}: {skipped.reason}", err=True)
-    raise SystemExit(5)
+    raise SystemExit(SKIPPED_EXIT)
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -216,4 +216,4 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
             if summary.rejected > len(summary.samples):
                 click.echo(f"  … and {summary.rejected - len(summary.samples):,} more (--rejects FILE keeps them all)",
                            err=True)  # fmt: skip
-        raise SystemExit(1)
+        raise SystemExit(FAILED_EXIT)

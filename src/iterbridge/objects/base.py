@@ -6,6 +6,7 @@ declares, the strategies in `reading.py` and `writing.py` do the work.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections.abc import Callable, Iterator, Sequence
@@ -48,12 +49,13 @@ class Column:
     import_only: bool = False
     description: str = ""
 
-    def __post_init__(self) -> None:
-        # The dotted path split once, not once per row read (reads run for every cell of every row).
-        object.__setattr__(self, "_path", () if self.source is None or self.import_only else self.source.split("."))
+    @functools.cached_property
+    def _path(self) -> tuple[str, ...]:
+        """The dotted source split once, not once per cell read; () for columns that read NULL."""
+        return () if self.source is None or self.import_only else tuple(self.source.split("."))
 
     def read(self, record: dict[str, Any]) -> Any:
-        path: list[str] = self._path  # type: ignore[attr-defined]
+        path = self._path
         if not path:
             return None
         if len(path) == 1:
@@ -66,7 +68,7 @@ class Column:
             value = value.get(part, _MISSING)
             if value is _MISSING:
                 # A flattened export key ("itblInternal.emailDomain") is one part, not two.
-                return record.get(self.source)  # type: ignore[arg-type]
+                return record.get(self.source or "")
         return convert(value, self.type)
 
 

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.api.timestamps import parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
-from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target, utc
+from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
 log = logging.getLogger("iterbridge.replicate")
 
@@ -165,7 +165,7 @@ class Replication:
         self.target = target
         self.streams = chosen
         self.full = full
-        self.since = utc(since)
+        self.since = timestamp_or_none(since)
         self.lookback = lookback
         self.workers = max(1, workers)
         self.export_method = export_method
@@ -575,7 +575,7 @@ def _same(stored: Any, listed: Any) -> bool:
     if stored is _MISSING or stored is None or listed is None:
         return False
     try:
-        return bool(utc(stored) == utc(listed))
+        return bool(timestamp_or_none(stored) == timestamp_or_none(listed))
     except (TypeError, ValueError):
         return False
 

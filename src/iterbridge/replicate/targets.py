@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
 
@@ -137,29 +137,12 @@ def json_text(value: Any) -> str | None:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def utc(value: Any) -> datetime | None:
-    """A timestamp value as an aware UTC datetime (naive ones are UTC already)."""
-    if value is None:
-        return None
-    moment: datetime | None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = parse_timestamp(value)
-        except ValueError:
-            return None
-        if moment is None:
-            return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _sqlite_timestamp(value: Any) -> str | None:
     """SQLite keeps no time zone (DESIGN trap 7): UTC, in SQLAlchemy's own storage format so it reads back as a
     datetime, and so SQLite's date functions work on it."""
     if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way
         return value.isoformat(" ", "microseconds")[:-6]
-    moment = utc(value)
+    moment = timestamp_or_none(value)
     return None if moment is None else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
@@ -292,7 +275,7 @@ class SqlAlchemyTarget:
                 kind
             )
         if self.dialect == "postgresql":
-            converters: dict[SqlType, Converter] = {SqlType.TIMESTAMP: utc, SqlType.JSON: _pg_json,
+            converters: dict[SqlType, Converter] = {SqlType.TIMESTAMP: timestamp_or_none, SqlType.JSON: _pg_json,
                                                     SqlType.TEXT: _no_nul, SqlType.INTEGER: _integer,
                                                     SqlType.REAL: _real}  # fmt: skip
             return converters.get(kind)
@@ -553,7 +536,7 @@ class SqlAlchemyTarget:
         table = self._plans[spec.name].table
         with self.transaction():
             rows = self.connection.execute(sa.select(*(table.c[k] for k in spec.key), table.c[spec.cursor])).all()
-        return {tuple(row[:-1]): utc(row[-1]) for row in rows}
+        return {tuple(row[:-1]): timestamp_or_none(row[-1]) for row in rows}
 
     def count(self, spec: TableSpec) -> int:
         import sqlalchemy as sa
@@ -617,7 +600,8 @@ _DUCK_TYPES = {
 }
 
 
-def _duck_quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """An SQL identifier, double-quoted (the standard form SQLite, PostgreSQL and DuckDB all read)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -640,13 +624,13 @@ class DuckDbTarget:
         try:
             self.db = duckdb.connect(path)
             self.db.execute("SET TimeZone = 'UTC'")
-            self.db.execute(f"CREATE TABLE IF NOT EXISTS {_duck_quote(STATE_TABLE)} "
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {quote_name(STATE_TABLE)} "
                             "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
         except Exception as error:
             raise ConfigurationError(f"cannot open {url}: {one_line(error)}") from None
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
-        table = _duck_quote(spec.name)
+        table = quote_name(spec.name)
         found = self.db.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
             [spec.name],
@@ -657,8 +641,8 @@ class DuckDbTarget:
             exists = False
         added: list[str] = []
         if not exists:
-            parts = [f"{_duck_quote(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
-            keys = ", ".join(_duck_quote(k) for k in spec.key)
+            parts = [f"{quote_name(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
+            keys = ", ".join(quote_name(k) for k in spec.key)
             self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY ({keys}))")
         else:
             present = {r[0] for r in self.db.execute(
@@ -667,12 +651,12 @@ class DuckDbTarget:
             for column in spec.columns:
                 if column.name not in present:
                     self.db.execute(
-                        f"ALTER TABLE {table} ADD COLUMN {_duck_quote(column.name)} {_DUCK_TYPES[column.type]}"
+                        f"ALTER TABLE {table} ADD COLUMN {quote_name(column.name)} {_DUCK_TYPES[column.type]}"
                     )
                     added.append(column.name)
         if spec.cursor:
-            self.db.execute(f"CREATE INDEX IF NOT EXISTS {_duck_quote(_index_name(spec))} ON {table} "
-                            f"({_duck_quote(spec.cursor)})")  # fmt: skip
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {quote_name(_index_name(spec))} ON {table} "
+                            f"({quote_name(spec.cursor)})")  # fmt: skip
         return Prepared(not exists, added)
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:
@@ -688,7 +672,8 @@ class DuckDbTarget:
             elif column.type is SqlType.BOOLEAN:
                 arrays[column.name] = pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
             elif column.type is SqlType.TIMESTAMP:
-                arrays[column.name] = pa.array([utc(v) for v in values], type=pa.timestamp("us", tz="UTC"))
+                moments = [timestamp_or_none(v) for v in values]
+                arrays[column.name] = pa.array(moments, type=pa.timestamp("us", tz="UTC"))
             elif column.type is SqlType.JSON:
                 arrays[column.name] = pa.array([json_text(v) for v in values], type=pa.string())
             else:
@@ -700,17 +685,17 @@ class DuckDbTarget:
             return UpsertCounts()
         rows = _distinct(rows, spec.key)
         batch = self._arrow(spec, rows)
-        table = _duck_quote(spec.name)
-        on = " AND ".join(f"t.{_duck_quote(k)} = b.{_duck_quote(k)}" for k in spec.key)
-        names = ", ".join(_duck_quote(c.name) for c in spec.columns)
-        selected = ", ".join(f"b.{_duck_quote(c.name)}" for c in spec.columns)
+        table = quote_name(spec.name)
+        on = " AND ".join(f"t.{quote_name(k)} = b.{quote_name(k)}" for k in spec.key)
+        names = ", ".join(quote_name(c.name) for c in spec.columns)
+        selected = ", ".join(f"b.{quote_name(c.name)}" for c in spec.columns)
         changes = " OR ".join(
-            f"b.{_duck_quote(c.name)} IS DISTINCT FROM t.{_duck_quote(c.name)}"
+            f"b.{quote_name(c.name)} IS DISTINCT FROM t.{quote_name(c.name)}"
             + ("::VARCHAR" if c.type is SqlType.JSON else "")
             for c in spec.columns
             if c.name not in spec.key
         )
-        absent = f"t.{_duck_quote(spec.key[0])} IS NULL"
+        absent = f"t.{quote_name(spec.key[0])} IS NULL"
         self.db.register("_batch", batch)
         try:
             found = self.db.execute(f"SELECT count(*) FROM _batch b JOIN {table} t ON {on}").fetchone()
@@ -726,13 +711,13 @@ class DuckDbTarget:
         return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
-        names = ", ".join(_duck_quote(k) for k in spec.key)
-        yield from (tuple(r) for r in self.db.execute(f"SELECT {names} FROM {_duck_quote(spec.name)}").fetchall())
+        names = ", ".join(quote_name(k) for k in spec.key)
+        yield from (tuple(r) for r in self.db.execute(f"SELECT {names} FROM {quote_name(spec.name)}").fetchall())
 
     def start_sweep(self, spec: TableSpec) -> None:
         types = {c.name: _DUCK_TYPES[c.type] for c in spec.columns}
-        columns = ", ".join(f"{_duck_quote(k)} {types[k]}" for k in spec.key)
-        seen = _duck_quote(seen_table(spec))
+        columns = ", ".join(f"{quote_name(k)} {types[k]}" for k in spec.key)
+        seen = quote_name(seen_table(spec))
         self.db.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns})")
         self.db.execute(f"DELETE FROM {seen}")
 
@@ -751,19 +736,19 @@ class DuckDbTarget:
                 arrays[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         self.db.register("_keys", pa.table(arrays))
         try:
-            self.db.execute(f"INSERT INTO {_duck_quote(seen_table(spec))} SELECT * FROM _keys")
+            self.db.execute(f"INSERT INTO {quote_name(seen_table(spec))} SELECT * FROM _keys")
         finally:
             self.db.unregister("_keys")
 
     def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
-        table = _duck_quote(spec.name)
-        seen = _duck_quote(seen_table(spec))
-        match = " AND ".join(f"s.{_duck_quote(k)} = {table}.{_duck_quote(k)}" for k in spec.key)
+        table = quote_name(spec.name)
+        seen = quote_name(seen_table(spec))
+        match = " AND ".join(f"s.{quote_name(k)} = {table}.{quote_name(k)}" for k in spec.key)
         condition = f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
         parameters: list[Any] = []
         for column, values in (keep or {}).items():
             if values:
-                condition += f" AND {_duck_quote(column)} NOT IN ({', '.join('?' for _ in values)})"
+                condition += f" AND {quote_name(column)} NOT IN ({', '.join('?' for _ in values)})"
                 parameters += list(values)
         found = self.db.execute(f"DELETE FROM {table} WHERE {condition}", parameters).fetchone()
         self.db.execute(f"DELETE FROM {seen}")
@@ -772,10 +757,10 @@ class DuckDbTarget:
     def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]:
         if not spec.cursor:
             return {}
-        names = ", ".join(_duck_quote(k) for k in spec.key)
+        names = ", ".join(quote_name(k) for k in spec.key)
         # Epoch microseconds: fetching TIMESTAMPTZ as Python objects would need pytz.
         rows = self.db.execute(
-            f"SELECT {names}, epoch_us({_duck_quote(spec.cursor)}) FROM {_duck_quote(spec.name)}"
+            f"SELECT {names}, epoch_us({quote_name(spec.cursor)}) FROM {quote_name(spec.name)}"
         ).fetchall()
         return {
             tuple(row[:-1]): None if row[-1] is None else datetime.fromtimestamp(row[-1] / 1_000_000, UTC)
@@ -783,7 +768,7 @@ class DuckDbTarget:
         }
 
     def count(self, spec: TableSpec) -> int:
-        found = self.db.execute(f"SELECT count(*) FROM {_duck_quote(spec.name)}").fetchone()
+        found = self.db.execute(f"SELECT count(*) FROM {quote_name(spec.name)}").fetchone()
         return int(found[0]) if found else 0
 
     @contextlib.contextmanager
@@ -797,16 +782,16 @@ class DuckDbTarget:
         self.db.execute("COMMIT")
 
     def read_state(self) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute(f"SELECT stream, state FROM {_duck_quote(STATE_TABLE)}").fetchall()
+        rows = self.db.execute(f"SELECT stream, state FROM {quote_name(STATE_TABLE)}").fetchall()
         return {stream: json.loads(state) for stream, state in rows}
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
-        self.db.execute(f"INSERT OR REPLACE INTO {_duck_quote(STATE_TABLE)} VALUES (?, ?, ?)",
+        self.db.execute(f"INSERT OR REPLACE INTO {quote_name(STATE_TABLE)} VALUES (?, ?, ?)",
                         [stream, state_row(state), datetime.now(UTC).isoformat()])  # fmt: skip
 
     def clear_state(self, streams: Sequence[str]) -> None:
         for stream in streams:
-            self.db.execute(f"DELETE FROM {_duck_quote(STATE_TABLE)} WHERE stream = ?", [stream])
+            self.db.execute(f"DELETE FROM {quote_name(STATE_TABLE)} WHERE stream = ?", [stream])
 
     def error_text(self, error: BaseException) -> str:
         return one_line(error)

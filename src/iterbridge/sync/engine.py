@@ -35,10 +35,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.replicate.targets import one_line
 from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide
-from iterbridge.sync.store import Failure, MapEntry, SyncStore, safe_timestamp
+from iterbridge.sync.store import Failure, MapEntry, SyncStore
 
 log = logging.getLogger("iterbridge.sync")
 
@@ -141,7 +142,7 @@ class Synchronizer:
         side, store = self.side, self.store
         self.mapping = store.load_map(side.stream)
         self.retry_keys = set(store.retries(side.stream))
-        last_run = safe_timestamp(store.state(side.stream).get("last_run"))
+        last_run = timestamp_or_none(store.state(side.stream).get("last_run"))
         changed_since = last_run - TEMPLATE_LOOKBACK if last_run and self.mapping else None
         started = time.monotonic()
         iterable = list(side.iterable_records(changed_since))
@@ -223,7 +224,7 @@ class Synchronizer:
         return SAME if current == entry.iterable_hash else CHANGED
 
     def _within_grace(self, entry: MapEntry) -> bool:
-        sent = safe_timestamp(entry.pending_at)
+        sent = timestamp_or_none(entry.pending_at)
         return sent is not None and self.now - sent < self.grace
 
     def _first_sight(self, key: str, mine: Record | None, theirs: Record | None) -> Action | None:

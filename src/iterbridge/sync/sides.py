@@ -23,13 +23,14 @@ from typing import Any
 
 import orjson
 
+from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.constants import TEMPLATE_MEDIUMS
 from iterbridge.errors import ConfigurationError, FatalApiError
 from iterbridge.objects import get_object
 from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType
 from iterbridge.objects.templates import EXTENDED_FIELDS
 from iterbridge.replicate.targets import TableSpec
-from iterbridge.sync.store import MapEntry, parsed_json, safe_timestamp
+from iterbridge.sync.store import MapEntry, parsed_json
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
 
@@ -99,7 +100,7 @@ class CatalogItemsSide:
         value = row.get("Value")
         value = parsed_json(value) if isinstance(value, str) else value  # not an object: Iterable will refuse it
         return Record(str(row["ItemId"]), {} if value is None else value, str(row["ItemId"]),
-                      safe_timestamp(row.get("LastModified")), row)  # fmt: skip
+                      timestamp_or_none(row.get("LastModified")), row)  # fmt: skip
 
     def rekey(self, iterable: list[Record], database: list[Record], mapping: dict[str, MapEntry]) -> None:
         """ItemId is the key on both sides."""
@@ -233,7 +234,7 @@ class TemplatesSide:
     def database_record(self, row: Row) -> Record:
         key = row.get("ClientTemplateId") or self.natural(row)
         return Record(str(key), self.content(row), None if row.get("Id") is None else str(row["Id"]),
-                      safe_timestamp(row.get("UpdatedAt")), row)  # fmt: skip
+                      timestamp_or_none(row.get("UpdatedAt")), row)  # fmt: skip
 
     def rekey(self, iterable: list[Record], database: list[Record], mapping: dict[str, MapEntry]) -> None:
         """Keys that stay: a template the map knows keeps its key (found by Iterable id), and on first sight a

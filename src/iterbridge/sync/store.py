@@ -27,10 +27,18 @@ from typing import Any
 
 import orjson
 
-from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Row, SqlType
-from iterbridge.replicate.targets import DuckDbTarget, SqlAlchemyTarget, TableSpec, Target, one_line, open_target
+from iterbridge.replicate.targets import (
+    DuckDbTarget,
+    SqlAlchemyTarget,
+    TableSpec,
+    Target,
+    one_line,
+    open_target,
+)
+from iterbridge.replicate.targets import quote_name as _quote
 
 MAP, CONFLICTS, RETRIES, CHANGES = (
     "_iterbridge_sync_map",
@@ -38,6 +46,10 @@ MAP, CONFLICTS, RETRIES, CHANGES = (
     "_iterbridge_sync_retries",
     "_iterbridge_changes",
 )
+# Now as ISO text on each database's clock: the change log's times (written by the triggers) and now() must
+# be the same expression, or the clock offset used by the `newest` policy goes wrong.
+_SQLITE_NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+_POSTGRES_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 MAP_COLUMNS = ("stream", "key", "iterable_id", "iterable_hash", "database_hash", "iterable_modified", "pending_hash",
                "pending_at", "synced_at")  # fmt: skip
 CONFLICT_COLUMNS = ("stream", "key", "iterable_version", "database_version", "resolution", "resolved_at")
@@ -223,8 +235,7 @@ class SyncStore:
         if not self.create:
             self.present[spec.name] = self._columns(spec.name)
             return
-        existed = self._exists(spec.name)
-        self.target.prepare(spec, recreate=False)
+        existed = not self.target.prepare(spec, recreate=False).created
         try:
             with self.transaction():
                 keys = self._unique_keys(spec.name) if existed else [list(spec.key)]
@@ -292,13 +303,12 @@ class SyncStore:
             def key(alias: str) -> str:
                 return " || ',' || ".join(f"hex({alias}.{_quote(k)})" for k in spec.key)
 
-            now = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
             for event, alias in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
                 trigger = _quote(f"_ib_{name}_{event.lower()}")
                 sql = (
                     f"CREATE TRIGGER {trigger} AFTER {event} ON {_quote(table)} BEGIN "
                     f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) "
-                    f"VALUES ('{table}', {key(alias)}, '{event.lower()}', {now}); END"
+                    f"VALUES ('{table}', {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
                 )
                 found = self.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
                                    [f"_ib_{name}_{event.lower()}"])  # fmt: skip
@@ -312,8 +322,7 @@ class SyncStore:
         body = (
             f" BEGIN IF coalesce(current_setting('{PG_MARK}', true), '') <> 'on' THEN "
             f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ('{table}', "
-            f"CASE WHEN TG_OP = 'DELETE' THEN {keys_old} ELSE {keys_new} END, lower(TG_OP), "
-            "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')); "
+            f"CASE WHEN TG_OP = 'DELETE' THEN {keys_old} ELSE {keys_new} END, lower(TG_OP), {_POSTGRES_NOW}); "
             "END IF; RETURN NULL; END "
         )
         installed = self.query(
@@ -431,15 +440,13 @@ class SyncStore:
     def now(self) -> datetime:
         """Now on the database's clock (change-log times are on it)."""
         if self.dialect == "sqlite":
-            text = self.query("SELECT strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')")[0][0]
+            text = self.query(f"SELECT {_SQLITE_NOW}")[0][0]
         elif self.dialect == "postgresql":
-            text = self.query(
-                "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-            )[0][0]
+            text = self.query(f"SELECT {_POSTGRES_NOW}")[0][0]
         else:
             micros = self.query("SELECT epoch_us(current_timestamp)")[0][0]
             return datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
-        return safe_timestamp(text) or datetime.now(UTC)
+        return timestamp_or_none(text) or datetime.now(UTC)
 
     # ---- the change log --------------------------------------------------------------------------------
 
@@ -451,7 +458,7 @@ class SyncStore:
         for seq, key, changed_at in self.query(
             f"SELECT seq, key, changed_at FROM {CHANGES} WHERE tbl = ? AND seq > ? ORDER BY seq", [table, after]
         ):
-            moment = safe_timestamp(changed_at)
+            moment = timestamp_or_none(changed_at)
             decoded = self._log_key(str(key))
             if moment is not None and decoded is not None:
                 found.append(Change(int(seq), decoded, moment))
@@ -539,24 +546,12 @@ class SyncStore:
         self.target.close()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _unquoted(names: Sequence[str]) -> list[str]:
     return [n[1:-1].replace('""', '"') if n.startswith('"') and n.endswith('"') else n for n in names]
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str, sort_keys=True)
-
-
-def safe_timestamp(value: Any) -> datetime | None:
-    """A timestamp from a database cell, or None when it holds none (or something else)."""
-    try:
-        return parse_timestamp(value)
-    except (ValueError, TypeError, OverflowError):
-        return None
 
 
 def _now() -> str:
