@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
+from iterbridge.sync.store import SyncStore
 
 from .support import Db
 
@@ -148,3 +149,17 @@ def test_no_database_password_in_output(runner: CliRunner, sandbox: Sandbox, req
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("DROP OWNED BY iterbridge_sync_cli")
             admin.execute("DROP ROLE IF EXISTS iterbridge_sync_cli")
+
+
+def test_database_errors_never_carry_the_password(request: pytest.FixtureRequest) -> None:
+    """Errors the sync records (retry table, report) pass through the target's error text, which knows the
+    URL's password — not a bare one-line form that does not."""
+    url = request.getfixturevalue("postgres_url")
+    password = url.split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    store = SyncStore(url)
+    try:
+        text = store.error_text(RuntimeError(f'connection to "{url}" failed'))
+    finally:
+        store.close()
+    assert password not in text
+    assert "failed" in text

@@ -316,7 +316,8 @@ class Synchronizer:
                 for action in actions:
                     self._record_iterable([action])
                 return
-            self._fail(actions[0], f"written to Iterable, but not recorded in the database: {one_line(error)}")
+            reason = self.store.error_text(error)
+            self._fail(actions[0], f"written to Iterable, but not recorded in the database: {reason}")
             return
         self.applied += actions
 
@@ -361,7 +362,7 @@ class Synchronizer:
                 for action in actions:
                     self._apply_database([action])
                 return
-            self._fail(actions[0], one_line(error))
+            self._fail(actions[0], self.store.error_text(error))
             return
         self.applied += actions
 

@@ -35,7 +35,6 @@ from iterbridge.replicate.targets import (
     SqlAlchemyTarget,
     TableSpec,
     Target,
-    one_line,
     open_target,
 )
 from iterbridge.replicate.targets import quote_name as _quote
@@ -119,7 +118,11 @@ class SyncStore:
         except ConfigurationError:
             raise
         except Exception as error:
-            raise ConfigurationError(f"cannot use {self.description}: {one_line(error)}") from None
+            raise ConfigurationError(f"cannot use {self.description}: {self.error_text(error)}") from None
+
+    def error_text(self, error: BaseException) -> str:
+        """A database error as one line, without the URL's password (the target knows it)."""
+        return self.target.error_text(error)
 
     # ---- raw SQL over either driver ------------------------------------------------------------------
 
@@ -247,7 +250,7 @@ class SyncStore:
                 if self.triggers:
                     self._install_triggers(spec)
         except Exception as error:
-            raise ConfigurationError(f"cannot prepare {spec.name} for sync: {one_line(error)}") from None
+            raise ConfigurationError(f"cannot prepare {spec.name} for sync: {self.error_text(error)}") from None
         self.present[spec.name] = self._columns(spec.name)
 
     def _columns(self, table: str) -> set[str]:
