@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from iterbridge.sandbox import Sandbox, SandboxConfig
 
 log = logging.getLogger("iterbridge")
-_THREAD = threading.local()
 
 _OPERATORS = {"=", "==", "in", "<", "<=", ">", ">="}
 
@@ -85,6 +84,8 @@ class Connection:
     _columns: dict[str, tuple[Column, ...]] = field(default_factory=dict)
     _user_fields: dict[str, str] | None = None
     _engine: Any = None
+    # Per thread, what its reads skipped (replication reports it per table); per connection, not per process.
+    _thread: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"Connection(base_url={self.settings.base_url!r}, region={self.settings.region!r})"
@@ -140,14 +141,14 @@ class Connection:
         log.warning("%s: skipped %s: %s", obj, part, reason)
         skipped = Skipped(obj, part, reason)
         self.skipped.append(skipped)
-        found = getattr(_THREAD, "skipped", None)
+        found = getattr(self._thread, "skipped", None)
         if found is None:
-            found = _THREAD.skipped = []
+            found = self._thread.skipped = []
         found.append(skipped)
 
     def skipped_in_thread(self) -> list[Skipped]:
         """What this thread's reads skipped (replication reports it per table)."""
-        return list(getattr(_THREAD, "skipped", []))
+        return list(getattr(self._thread, "skipped", []))
 
     def server_now(self) -> datetime:
         """Now on Iterable's clock, as its Date headers tell: where export windows end."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx2
 import pytest
 
@@ -64,3 +66,17 @@ def test_user_fields_are_asked_once_per_connection(sandbox: Sandbox, calls: Call
         list(conn.read("UserFields"))
         list(conn.read("Users", where={"Email": "nobody@example.com"}))
     assert made["GET /api/users/getFields"] == 1
+
+
+def test_skips_are_counted_per_connection_and_thread(sandbox: Sandbox) -> None:
+    """Replication reports a table's skipped slices from its thread's list: another connection's skips, in
+    the same thread, are not its own."""
+    with connect_to(sandbox) as first, connect_to(sandbox) as second:
+        first.skip("Lists", "list 1", "always 500")
+        assert [s.slice for s in first.skipped_in_thread()] == ["list 1"]
+        assert second.skipped_in_thread() == []
+        seen: list[int] = []
+        worker = threading.Thread(target=lambda: seen.append(len(first.skipped_in_thread())))
+        worker.start()
+        worker.join()
+        assert seen == [0]
