@@ -773,13 +773,16 @@ class DuckDbTarget:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        """One explicit transaction. DuckDB checks constraints at COMMIT: a COMMIT that fails leaves the
+        transaction open, so it is rolled back too."""
         self.db.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # already ended by the failure, or the connection is gone
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def read_state(self) -> dict[str, dict[str, Any]]:
         rows = self.db.execute(f"SELECT stream, state FROM {quote_name(STATE_TABLE)}").fetchall()

@@ -187,14 +187,8 @@ class SyncStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One unit of work, committed when the block ends, rolled back (alone) when it fails."""
-        try:
-            with self.target.transaction():
-                yield
-        except BaseException:
-            if isinstance(self.target, DuckDbTarget):  # a failed COMMIT (constraints are checked there) stays open
-                with contextlib.suppress(Exception):
-                    self.target.db.execute("ROLLBACK")
-            raise
+        with self.target.transaction():
+            yield
 
     def _mark_connection(self) -> None:
         """Make this connection's writes the sync's own: the change log leaves them out. On SQLite, a TEMP
