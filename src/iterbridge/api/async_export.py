@@ -63,7 +63,6 @@ class AsyncExportReader:
         start: datetime | None,
         end: datetime,
         *,
-        window: timedelta | None = None,
         minimum: timedelta = timedelta(minutes=1),
         max_splits: int = 3,
         poll_initial_s: float = 0.05,
@@ -80,7 +79,6 @@ class AsyncExportReader:
         # fraction of a second a job did not export.
         self.start = floor_second(start or EARLIEST)
         self.end = ceil_second(end)
-        self.window = window or (self.end - self.start)
         self.minimum = minimum
         self.max_splits = max_splits
         self.fallback = fallback
@@ -95,12 +93,8 @@ class AsyncExportReader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
-            # (start, end, how many times this window was already halved)
-            pending = [(self.start, min(self.start + self.window, self.end), 0)]
-            cursor = pending[0][1]
-            while cursor < self.end:
-                pending.append((cursor, min(cursor + self.window, self.end), 0))
-                cursor = pending[-1][1]
+            # (start, end, how many times this window was already halved): one job for the whole range first
+            pending = [(self.start, self.end, 0)]
             while pending:
                 window_start, window_end, splits = pending.pop(0)
                 spool, truncated = self._run_job(window_start, window_end)
