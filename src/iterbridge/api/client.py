@@ -237,6 +237,15 @@ class ApiClient:
         """Now on the server's clock (from its Date headers; the local clock until one was seen)."""
         return datetime.fromtimestamp(time.time() + (self._server_offset_s or 0.0), UTC)
 
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """Writes made inside the block are recorded (method, url, params, json) instead of sent: --dry-run."""
+        self.recorder = []
+        try:
+            yield self.recorder
+        finally:
+            self.recorder = None
+
     def _dry_run(self, endpoint: str, method: str, url: str, params: Any, json: Any) -> httpx2.Response:
         """Record a write instead of sending it, and answer with the success Iterable would give."""
         assert self.recorder is not None

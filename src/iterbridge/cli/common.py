@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -58,6 +59,13 @@ def open_connection(profile: str | None, region: str | None, base_url: str | Non
     from iterbridge.connection import connect
 
     return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox)
+
+
+def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int | None = None) -> None:
+    """A request --dry-run recorded instead of sending: method and URL, then its JSON body."""
+    click.echo(f"{request['method']} {request['url']}")
+    if request.get("json") is not None:
+        click.echo(json.dumps(request["json"], indent=indent, ensure_ascii=False, default=str)[:limit])
 
 
 def fail(message: str, code: int = 1) -> None:

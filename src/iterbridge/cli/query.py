@@ -15,7 +15,7 @@ import platformdirs
 from rich.console import Console
 from rich.table import Table
 
-from iterbridge.cli.common import connection_options, fail, handle_errors, open_connection
+from iterbridge.cli.common import connection_options, echo_request, fail, handle_errors, open_connection
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
@@ -80,29 +80,22 @@ def _cell(value: Any) -> str:
 
 def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool) -> None:
     if dry_run:
-        conn.client.recorder = []
-    try:
-        cursor = conn.sql(sql, params or None)
-        if dry_run:
-            list(cursor)
-            requests = conn.client.recorder or []
-            click.echo(f"dry run: {len(requests)} request(s) would be sent, none was:", err=True)
-            for request in requests:
-                click.echo(f"{request['method']} {request['url']}")
-                if request.get("json") is not None:
-                    click.echo(json.dumps(request["json"], indent=2, ensure_ascii=False, default=str))
-            return
-        if cursor.columns:
-            count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
-            if output_format == "table":
-                click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
-        for report in cursor.reports:
-            click.echo(f"{report.succeeded} row(s) {report.operation}ed in {report.object} "
-                       f"({report.api_calls} API call(s))", err=True)  # fmt: skip
-        if cursor.message:
-            click.echo(cursor.message)
-    finally:
-        conn.client.recorder = None
+        with conn.client.recording() as requests:
+            list(conn.sql(sql, params or None))
+        click.echo(f"dry run: {len(requests)} request(s) would be sent, none was:", err=True)
+        for request in requests:
+            echo_request(request)
+        return
+    cursor = conn.sql(sql, params or None)
+    if cursor.columns:
+        count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
+        if output_format == "table":
+            click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
+    for report in cursor.reports:
+        click.echo(f"{report.succeeded} row(s) {report.operation}ed in {report.object} "
+                   f"({report.api_calls} API call(s))", err=True)  # fmt: skip
+    if cursor.message:
+        click.echo(cursor.message)
 
 
 @click.command("query")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -12,7 +11,15 @@ from typing import Any, TypeVar
 
 import click
 
-from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, fail, handle_errors, open_connection
+from iterbridge.cli.common import (
+    FAILED_EXIT,
+    SKIPPED_EXIT,
+    connection_options,
+    echo_request,
+    fail,
+    handle_errors,
+    open_connection,
+)
 from iterbridge.cli.progress import RowProgress
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
@@ -202,8 +209,7 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
         timing = progress.finish()
     if dry_run:
         for request in summary.requests[:DRY_RUN_SHOWN]:
-            click.echo(f"{request['method']} {request['url']}")
-            click.echo(json.dumps(request["json"], ensure_ascii=False, default=str)[:2000])
+            echo_request(request, indent=None, limit=2000)
         if summary.request_count > DRY_RUN_SHOWN:
             click.echo(f"… and {summary.request_count - DRY_RUN_SHOWN:,} more requests")
     click.echo(f"{summary.describe()} ({timing})", err=True)

@@ -573,15 +573,12 @@ class _Sender:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _dry(self, rows: list[Row]) -> Any:
-        summary, client = self.summary, self.conn.client
-        client.recorder = []
-        try:
-            return getattr(self.conn, self.operation)(self.name, rows)
-        finally:
-            recorded = client.recorder or []
-            summary.request_count += len(recorded)
-            summary.requests.extend(recorded[: max(0, KEEP_REQUESTS - len(summary.requests))])
-            client.recorder = None
+        summary = self.summary
+        with self.conn.client.recording() as recorded:
+            report = getattr(self.conn, self.operation)(self.name, rows)
+        summary.request_count += len(recorded)
+        summary.requests.extend(recorded[: max(0, KEEP_REQUESTS - len(summary.requests))])
+        return report
 
     def _account(self, report: Any, batch: Batch) -> None:
         summary, dry_run = self.summary, self.options.dry_run
