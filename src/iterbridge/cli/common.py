@@ -55,10 +55,15 @@ def connection_options(function: F) -> F:
     return wrapped  # type: ignore[no-any-return]
 
 
-def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Any:
+def open_connection(
+    profile: str | None, region: str | None, base_url: str | None, sandbox: Any, rate_limit_factor: float | None = 1.0
+) -> Any:
+    """The connection a command asked for; `rate_limit_factor` paces for the server (an embedded sandbox knows
+    its own limits and overrides it)."""
     from iterbridge.connection import connect
 
-    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox)
+    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox,
+                   rate_limit_factor=rate_limit_factor)  # fmt: skip
 
 
 def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int | None = None) -> None:

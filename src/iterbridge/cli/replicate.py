@@ -123,16 +123,6 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
             console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
 
 
-def _connection(
-    profile: str | None, region: str | None, base_url: str | None, sandbox: Any, factor: float | None
-) -> Any:
-    if sandbox:  # the embedded sandbox knows its own limits
-        return open_connection(profile, region, base_url, sandbox)
-    from iterbridge.connection import connect
-
-    return connect(profile=profile, region=region, base_url=base_url, rate_limit_factor=factor)
-
-
 @click.command("replicate")
 @click.option("--to", "to", default=None, help=f"Target database URL (default {default_url()}); "
               "postgresql://user:pass@host/db, duckdb:///file.duckdb.")  # fmt: skip
@@ -204,7 +194,7 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
             console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
     console.print(f"replicating into {redacted_url(url)} …")
-    with _connection(profile, region, base_url, sandbox, factor) as conn:
+    with open_connection(profile, region, base_url, sandbox, factor) as conn:
         report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
                            progress=progress, watch=None if as_json or not progress_every else watch,
