@@ -8,6 +8,7 @@ does not allow before anything runs (the authorizer sees it at prepare time, bef
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -184,13 +185,9 @@ class Engine:
             return True
 
         cursor.exec_trace = trace
-        try:
+        with self.sql_errors(sql):
             cursor.execute(sql, params)
-            columns = described[-1] if described else []
-        except apsw.Error as error:
-            raise self.translate(error, sql) from None
-        except KeyError as error:  # a named parameter without a value
-            raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
+        columns = described[-1] if described else []
         kind = sqltext.first_word(sql)
         if not columns or kind in ("INSERT", "UPDATE", "DELETE", "REPLACE", "COMMIT", "END"):
             # Statements without a result (DML, WITH … INSERT, COMMIT) have run: their writes were sent.
@@ -201,8 +198,19 @@ class Engine:
     def _guarded(self, cursor: apsw.Cursor, sql: str) -> Iterator[tuple[Any, ...]]:
         try:
             yield from cursor
+        except apsw.Error as error:  # (a KeyError here is no parameter: it is left as it is)
+            raise self.translate(error, sql) from None
+
+    @contextlib.contextmanager
+    def sql_errors(self, sql: str) -> Iterator[None]:
+        """SQLite's errors while a statement is prepared and bound, as ours (one line, the position, the closest
+        names); a named parameter given no value (apsw raises KeyError) as a QueryError."""
+        try:
+            yield
         except apsw.Error as error:
             raise self.translate(error, sql) from None
+        except KeyError as error:
+            raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
 
     def translate(self, error: apsw.Error, sql: str) -> IterbridgeError:
         if isinstance(error, apsw.AuthError) and self.statement.refusal is not None:

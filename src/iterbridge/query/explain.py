@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.errors import QueryError
 from iterbridge.objects import get_object
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.objects.templates import EXTENDED_COLUMNS
@@ -151,18 +150,13 @@ def duration(limiter: ClientRateLimiter, endpoint: str, count: int | None) -> st
 
 
 def explain(engine: Engine, sql: str, params: Params) -> Cursor:
-    import apsw
 
     from iterbridge.query.engine import Cursor, StatementState
 
     engine.statement = StatementState()
     cursor = engine.db.cursor()
-    try:
+    with engine.sql_errors(sql):
         plan_rows = list(cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-    except apsw.Error as error:
-        raise engine.translate(error, sql) from None
-    except KeyError as error:  # a named parameter without a value
-        raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
     connection = engine.connection
     limiter = connection.client.limiter
     rows: list[tuple[Any, ...]] = []
