@@ -17,6 +17,9 @@ def _create(conn: Connection, row: Row) -> dict[str, Any]:
     return {"Name": row["Name"]}
 
 
+PAGE_SIZE = 100  # catalogs per page of GET /api/catalogs
+
+
 def _delete(conn: Connection, row: Row) -> dict[str, Any]:
     conn.client.request("DELETE /api/catalogs/{catalogName}", path={"catalogName": row["Name"]})
     return {"Name": row["Name"]}
@@ -26,7 +29,7 @@ CATALOGS = ObjectDef(
     name="Catalogs",
     description="Catalogs of items (products, stores, articles…) usable in message personalisation.",
     columns=(Column("Name", SqlType.TEXT, "name", key=True),),
-    reader=paged("GET /api/catalogs", "catalogNames", page_size=100),
+    reader=paged("GET /api/catalogs", "catalogNames", page_size=PAGE_SIZE),
     writes={
         "insert": Write(per_row(_create), required=(("Name",),), description="POST /api/catalogs/{catalogName}"),
         "delete": Write(per_row(_delete), required=(("Name",),), description="DELETE /api/catalogs/{catalogName}"),

@@ -8,7 +8,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
+from iterbridge.objects import campaigns as campaigns_object
+from iterbridge.objects import catalog_items as catalog_items_object
+from iterbridge.objects import catalogs as catalogs_object
 from iterbridge.objects import get_object
+from iterbridge.objects.campaign_metrics import IDS_PER_CALL
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.objects.templates import EXTENDED_COLUMNS
 from iterbridge.query.vtable import Plan
@@ -18,12 +23,10 @@ if TYPE_CHECKING:
     from iterbridge.query.engine import Cursor, Engine, Params
 
 _VIRTUAL = re.compile(r"VIRTUAL TABLE INDEX \d+:(\{.*\})")
-_TEMPLATE_COMBINATIONS = 16  # 4 types × 4 media
 _LISTINGS = {
     "Lists": "GET /api/lists",
     "Channels": "GET /api/channels",
     "MessageTypes": "GET /api/messageTypes",
-    "Catalogs": "GET /api/catalogs",
     "UserFields": "GET /api/users/getFields",
 }
 COLUMNS = ["object", "endpoint", "pushed down", "columns fetched", "api calls", "time under the rate limits"]
@@ -78,12 +81,12 @@ def strategy(name: str, pushed: dict[str, str], used: set[str], *, limit: bool, 
             count,
         )
     if name == "Templates":
-        combinations: int | None = _TEMPLATE_COMBINATIONS
-        for column in ("TemplateType", "MessageMedium"):
-            if pushed.get(column) == "=":
-                combinations = None if combinations is None else combinations // 4
-            elif pushed.get(column) == "in":
+        combinations: int | None = 1
+        for column, choices in (("TemplateType", len(TEMPLATE_TYPES)), ("MessageMedium", len(TEMPLATE_MEDIUMS))):
+            if pushed.get(column) == "in":
                 combinations = None
+            elif pushed.get(column) != "=" and combinations is not None:
+                combinations *= choices
         wants_detail = extended and bool(used & EXTENDED_COLUMNS)
         listing = f"{combinations} list calls" if combinations is not None else "1 list call per type × medium"
         return Strategy(
@@ -100,7 +103,7 @@ def strategy(name: str, pushed: dict[str, str], used: set[str], *, limit: bool, 
     if name == "CampaignMetrics":
         ids = "" if pushed.get("CampaignId") in ("=", "in") else " + GET /api/campaigns"
         return Strategy(
-            "GET /api/campaigns/metrics (CSV)", "1 per 400 campaigns" + ids, "GET /api/campaigns/metrics",
+            "GET /api/campaigns/metrics (CSV)", f"1 per {IDS_PER_CALL} campaigns" + ids, "GET /api/campaigns/metrics",
             1 if pushed.get("CampaignId") == "=" else None,
         )  # fmt: skip
     if name == "Campaigns":
@@ -109,9 +112,11 @@ def strategy(name: str, pushed: dict[str, str], used: set[str], *, limit: bool, 
             return Strategy("GET /api/campaigns/{id}", calls, "GET /api/campaigns/{id}", count)
         if limit:
             return Strategy("GET /api/campaigns (one page of LIMIT rows)", "1", "GET /api/campaigns", 1)
+        size = campaigns_object.PAGE_SIZE
         return Strategy(
-            "GET /api/campaigns (pages of 1000, newest updates first)", "1 per 1000 campaigns", "GET /api/campaigns"
-        )
+            f"GET /api/campaigns (pages of {size}, newest updates first)", f"1 per {size} campaigns",
+            "GET /api/campaigns",
+        )  # fmt: skip
     if name == "CatalogItems":
         if pushed.get("ItemId") in ("=", "in"):
             return Strategy(
@@ -121,11 +126,15 @@ def strategy(name: str, pushed: dict[str, str], used: set[str], *, limit: bool, 
                 1 if pushed.get("ItemId") == "=" and pushed.get("CatalogName") == "=" else None,
             )
         catalogs = "" if pushed.get("CatalogName") in ("=", "in") else " + GET /api/catalogs"
+        size = catalog_items_object.PAGE_SIZE
         return Strategy(
-            "GET /api/catalogs/{catalogName}/items (pages of 1000)",
-            "1 per 1000 items per catalog" + catalogs,
+            f"GET /api/catalogs/{{catalogName}}/items (pages of {size})",
+            f"1 per {size} items per catalog" + catalogs,
             "GET /api/catalogs/{catalogName}/items",
         )
+    if name == "Catalogs":
+        size = catalogs_object.PAGE_SIZE
+        return Strategy(f"GET /api/catalogs (pages of {size})", f"1 per {size} catalogs", "GET /api/catalogs")
     if name == "InAppMessages":
         column = _by_value(pushed, "Email", "UserId") or "Email"
         calls, count = _per_value(pushed, column)
