@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from iterbridge.api.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
@@ -70,6 +72,30 @@ class Column:
                 # A flattened export key ("itblInternal.emailDomain") is one part, not two.
                 return record.get(self.source or "")
         return convert(value, self.type)
+
+
+def parsed_json(text: str | bytes) -> Any:
+    """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
+    text that is not JSON stays as it is."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+
+def from_sql(value: Any, sql_type: SqlType) -> Any:
+    """A value from SQL → the catalog's Python form (JSON text becomes objects, 0/1 booleans; timestamps stay
+    text, which every writer parses)."""
+    if value is None:
+        return None
+    if sql_type is SqlType.JSON and isinstance(value, (str, bytes)):
+        return parsed_json(value)
+    if sql_type is SqlType.BOOLEAN and isinstance(value, (int, float)):
+        return bool(value)
+    return value
 
 
 def convert(value: Any, sql_type: SqlType) -> Any:

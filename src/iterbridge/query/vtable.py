@@ -30,7 +30,7 @@ import orjson
 
 from iterbridge.api.timestamps import sql_text
 from iterbridge.errors import MissingRequiredFilter, QueryError
-from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, SqlType, WriteReport
+from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, SqlType, WriteReport, from_sql
 
 if TYPE_CHECKING:
     from iterbridge.query.engine import Engine
@@ -116,20 +116,6 @@ def to_sql(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
     return str(value)
-
-
-def from_sql(value: Any, column: Column) -> Any:
-    """A value written by SQL → what the catalog's writers take (JSON text becomes objects)."""
-    if value is None:
-        return None
-    if column.type is SqlType.JSON and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    if column.type is SqlType.BOOLEAN and isinstance(value, (int, float)):
-        return bool(value)
-    return value
 
 
 class ObjectModule:
@@ -340,7 +326,7 @@ class ObjectTable:
         self.writing = True
 
     def UpdateInsertRow(self, rowid: int | None, fields: tuple[Any, ...]) -> int:
-        row = {c.name: from_sql(v, c) for c, v in zip(self.columns, fields, strict=True) if v is not None}
+        row = {c.name: from_sql(v, c.type) for c, v in zip(self.columns, fields, strict=True) if v is not None}
         refused = [c.name for c in self.columns if c.read_only and not c.import_only and c.name in row]
         if refused:
             writable = [c.name for c in self.columns if not c.read_only or c.import_only]
@@ -362,7 +348,7 @@ class ObjectTable:
             if column.key and column.name in keys and value != to_sql(keys[column.name]):
                 raise QueryError(f"{self.obj.name}.{column.name} is a key and cannot be changed")
             if column.name in assigned or column.name in self._update_needs:
-                row[column.name] = from_sql(value, column)
+                row[column.name] = from_sql(value, column.type)
         self._updates.append(row)
 
     def Sync(self) -> None:

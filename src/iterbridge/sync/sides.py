@@ -27,10 +27,10 @@ from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.constants import TEMPLATE_MEDIUMS
 from iterbridge.errors import ConfigurationError, FatalApiError
 from iterbridge.objects import get_object
-from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType
+from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType, parsed_json
 from iterbridge.objects.templates import EXTENDED_FIELDS
 from iterbridge.replicate.targets import TableSpec
-from iterbridge.sync.store import MapEntry, parsed_json
+from iterbridge.sync.store import MapEntry
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
 

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.errors import ConfigurationError
-from iterbridge.objects.base import Row, SqlType
+from iterbridge.objects.base import Row, SqlType, parsed_json
 from iterbridge.replicate.targets import (
     DuckDbTarget,
     SqlAlchemyTarget,
@@ -553,15 +551,3 @@ def _text(value: Any) -> str | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def parsed_json(text: str | bytes) -> Any:
-    """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
-    text that is not JSON stays as it is."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text

@@ -22,7 +22,7 @@ import orjson
 
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
-from iterbridge.objects.base import SqlType
+from iterbridge.objects.base import SqlType, from_sql
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.where import simple_where
 
@@ -98,16 +98,11 @@ def _known(conn: Any, definition: Any, available: Any, name: str) -> bool:
 def typed(row: dict[str, Any], types: dict[str, SqlType]) -> dict[str, Any]:
     """SQL text back to values, so dates and JSON follow the CSV options like a plain export's."""
     for name, value in row.items():
-        if value is None:
-            continue
         kind = types.get(name)
         if kind is SqlType.TIMESTAMP:
             row[name] = parse_timestamp(value)
-        elif kind is SqlType.JSON and isinstance(value, str):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                row[name] = orjson.loads(value)
-        elif kind is SqlType.BOOLEAN and isinstance(value, int):
-            row[name] = bool(value)
+        elif kind is not None:
+            row[name] = from_sql(value, kind)
     return row
 
 
