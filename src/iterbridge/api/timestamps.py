@@ -27,8 +27,9 @@ def parse_timestamp(value: object) -> datetime | None:
             return datetime.fromisoformat(value[:19] + "+00:00")
         except ValueError:
             pass  # not a real date: the general path says why
-    elif type(value) is str and len(value) >= 19 and value[4] == value[7] == "-" and value[13] == ":":
-        # ISO forms, as databases give timestamps back ("…T…", "… …", fractions, offsets): the C parser again.
+    elif type(value) is str and len(value) >= 10 and value[4] == value[7] == "-":
+        # ISO forms, as databases and CSV files give them ("…T…", "… …", a bare date, fractions, offsets): the
+        # C parser again.
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:

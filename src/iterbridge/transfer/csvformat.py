@@ -213,13 +213,6 @@ def _boolean(text: str) -> Any:
 
 
 def _timestamp(text: str) -> Any:
-    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
-        try:  # the usual "YYYY-MM-DD[ HH:MM:SS[+00:00]]": the C parser
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            pass  # the general parser knows more forms, and says what it expected
-        else:
-            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     try:
         return parse_timestamp(text.strip())
     except ValueError:
@@ -245,7 +238,7 @@ def converter(sql_type: SqlType, date_format: str | None = None) -> Converter:
                 moment = datetime.strptime(text.strip(), pattern)
             except ValueError:
                 raise CellError(f"expected a date like {example!r}, found {text!r}") from None
-            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return parse_timestamp(moment)  # UTC (a naive moment is UTC already)
 
         return dated
     return _CONVERTERS.get(sql_type, _text)
