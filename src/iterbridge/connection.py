@@ -287,7 +287,7 @@ class Connection:
             if operation != "delete":
                 for name, value in canonical.items():
                     column = by_name[name]
-                    if value is not None and column.read_only and not (column.key and operation == "update"):
+                    if value is not None and not column.writable(operation):
                         raise QueryError(
                             f"{definition.name}.{name} is read-only; writable columns: "
                             + ", ".join(c.name for c in available if not c.read_only)

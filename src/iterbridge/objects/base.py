@@ -51,6 +51,13 @@ class Column:
     import_only: bool = False
     description: str = ""
 
+    def writable(self, operation: str) -> bool:
+        """Whether a write of this kind takes the column: keys name the row an update changes (or a delete
+        removes), and a delete also finds users by Email or UserId."""
+        if operation == "delete":
+            return self.key or self.name in ("Email", "UserId")
+        return not self.read_only or (self.key and operation == "update")
+
     @functools.cached_property
     def _path(self) -> tuple[str, ...]:
         """The dotted source split once, not once per cell read; () for columns that read NULL."""

@@ -138,14 +138,6 @@ def resolve_operation(obj: ObjectDef, operation: str) -> str:
     return actual
 
 
-def _writable(column: Column, operation: str) -> bool:
-    if operation == "delete":
-        return column.key or column.name in ("Email", "UserId")
-    if column.key and operation == "update":
-        return True
-    return not column.read_only
-
-
 # ---- where a CSV column goes ------------------------------------------------------------------------------
 
 
@@ -218,7 +210,7 @@ class _Resolver:
         return None
 
     def writable(self, target: _Target) -> bool:
-        return _writable(target.column, self.operation)
+        return target.column.writable(self.operation)
 
 
 class _Rejects:
