@@ -87,10 +87,8 @@ def simple_where(text: str) -> dict[str, list[Condition]] | None:
                     raise _NotSimple
                 condition = Condition("in", values)
             else:
-                op = take("op")
-                condition = Condition("=" if op == "==" else op, take("literal"))
-            existing = next((key for key in where if key.lower() == name.lower()), name)
-            where.setdefault(existing, []).append(condition)
+                condition = Condition(take("op"), take("literal"))  # conn.read maps == and the names' case
+            where.setdefault(name, []).append(condition)
             if position == len(tokens):
                 return where
             take("and")
