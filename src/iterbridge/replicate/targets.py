@@ -82,13 +82,14 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-def open_target(url: str) -> Target:
-    """sqlite:///file.db (default), postgresql://…, duckdb:///file.duckdb; other SQLAlchemy URLs may work."""
+def open_target(url: str, option: str = "--to") -> Target:
+    """sqlite:///file.db (default), postgresql://…, duckdb:///file.duckdb; other SQLAlchemy URLs may work.
+    `option` names where the URL came from in the error."""
     if url.startswith("duckdb:"):
         return DuckDbTarget(url)
     if "://" not in url:
         raise ConfigurationError(
-            f"--to must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
+            f"{option} must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
             f"duckdb:///file.duckdb, not {redacted_url(url)!r}"
         )
     return SqlAlchemyTarget(url)

@@ -85,20 +85,11 @@ class Failure:
     reason: str
 
 
-def _open(url: str) -> Target:
-    if "://" not in url and not url.startswith("duckdb:"):
-        raise ConfigurationError(
-            f"--with must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
-            f"duckdb:///file.duckdb, not {url!r}"
-        )
-    return open_target(url)
-
-
 class SyncStore:
     """`create=False` (a dry run) creates nothing: missing tables read as empty."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self.target: Target = _open(url)
+        self.target: Target = open_target(url, "--with")
         self.create = create
         self.present: dict[str, set[str]] = {}  # the columns each data table has
         self.other_keys: dict[str, bool] = {}  # whether a table has unique keys besides the natural key
