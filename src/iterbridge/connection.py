@@ -333,7 +333,6 @@ class Connection:
         incrementally after the first run; returns the report per table (see iterbridge.replicate). `progress` is
         called as each table ends, `watch` every `watch_every_s` seconds with the tables still being read."""
         from iterbridge.replicate import replicate
-        from iterbridge.replicate.plan import DEFAULT_LOOKBACK
 
         return replicate(
             self,
@@ -342,7 +341,7 @@ class Connection:
             full=full,
             since=since,
             filters=dict(filters) if filters else None,
-            lookback=DEFAULT_LOOKBACK if lookback is None else lookback,
+            lookback=lookback,
             workers=workers,
             export_method=export_method,
             progress=progress,

@@ -631,7 +631,7 @@ def replicate(
     full: bool = False,
     since: datetime | None = None,
     filters: dict[str, str] | None = None,
-    lookback: timedelta = DEFAULT_LOOKBACK,
+    lookback: timedelta | None = None,
     workers: int = 4,
     export_method: str = "auto",
     progress: Callable[[StreamReport], None] | None = None,
@@ -650,7 +650,8 @@ def replicate(
     chosen = streams(objects, filters)
     target = open_target(to or default_url())
     try:
-        return Replication(conn, target, chosen, full=full, since=since, lookback=lookback, workers=workers,
+        return Replication(conn, target, chosen, full=full, since=since,
+                           lookback=DEFAULT_LOOKBACK if lookback is None else lookback, workers=workers,
                            export_method=export_method, progress=progress, watch=watch,
                            watch_every_s=watch_every_s).run()  # fmt: skip
     finally:
