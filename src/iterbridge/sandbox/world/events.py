@@ -13,26 +13,13 @@ if TYPE_CHECKING:
     from iterbridge.sandbox.world import World
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Located:
     """An event with the identity of its user, ready to be shaped for an endpoint."""
 
     event: Event
     email: str
     user_id: str | None
-
-
-_new_object = object.__new__
-
-
-def _located(event: Event, email: str, user_id: str | None) -> Located:
-    """Located(...) filled in directly, without the frozen dataclass's per-field object.__setattr__ (exports)."""
-    located: Located = _new_object(Located)
-    attributes = located.__dict__
-    attributes["event"] = event
-    attributes["email"] = email
-    attributes["user_id"] = user_id
-    return located
 
 
 class EventStore:
@@ -80,7 +67,7 @@ class EventStore:
                 if moved is None:
                     continue
                 email, user_id = moved, users.user_id_of(moved)
-            yield _located(event, email, user_id)
+            yield Located(event, email, user_id)
         first = bisect.bisect_left(self._tracked, start_ms, key=lambda e: e[0])
         for created_ms, _, located in self._tracked[first:]:
             if created_ms >= end_ms:
