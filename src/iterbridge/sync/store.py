@@ -33,6 +33,7 @@ from iterbridge.replicate.targets import (
     SqlAlchemyTarget,
     TableSpec,
     Target,
+    json_text,
     open_target,
 )
 from iterbridge.replicate.targets import quote_name as _quote
@@ -398,7 +399,7 @@ class SyncStore:
         columns = [c for c in spec.columns if c.name in self.present.get(spec.name, set())]
 
         def value(kind: SqlType, cell: Any) -> Any:
-            return json.dumps(cell) if kind is SqlType.JSON and cell is not None else cell
+            return json_text(cell) if kind is SqlType.JSON else cell
 
         values = [[value(c.type, row.get(c.name)) for c in columns] for row in rows]
         self.insert_many(spec.name, [c.name for c in columns], values)
@@ -495,7 +496,7 @@ class SyncStore:
     def log_conflicts(self, stream: str, conflicts: Sequence[tuple[str, Any, Any, str]]) -> None:
         """(key, Iterable's version, the database's version, the resolution) per conflict."""
         now = _now()
-        rows = [(stream, key, _text(iterable), _text(database), resolution, now)
+        rows = [(stream, key, json_text(iterable), json_text(database), resolution, now)
                 for key, iterable, database, resolution in conflicts]  # fmt: skip
         self.insert_many(CONFLICTS, CONFLICT_COLUMNS, rows)
 
@@ -534,10 +535,6 @@ class SyncStore:
 
 def _unquoted(names: Sequence[str]) -> list[str]:
     return [n[1:-1].replace('""', '"') if n.startswith('"') and n.endswith('"') else n for n in names]
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str, sort_keys=True)
 
 
 def _now() -> str:
