@@ -16,7 +16,7 @@ from iterbridge.errors import IterbridgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Exit codes, one table for every command (README "Exit codes").
+# Exit codes, one table for every command (listed in the README, under Commands).
 FAILED_EXIT = 1  # the job failed (a table, rows rejected by the import)
 SKIPPED_EXIT = 5  # a slice Iterable could not serve was skipped (reported)
 RETRY_EXIT = 6  # sync: records wait in the retry table
