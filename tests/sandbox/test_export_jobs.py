@@ -88,7 +88,8 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     original = exports.lines
 
     def gated(world: Any, query: Any, output_format: str) -> Iterator[bytes]:
-        for number, line in enumerate(original(world, query, output_format)):
+        blocks = original(world, query, output_format)  # blocks of whole lines: held line by line
+        for number, line in enumerate(line for block in blocks for line in block.splitlines(keepends=True)):
             if number == 40:
                 held.parked.release()
                 held.opened.wait(20)

@@ -7,10 +7,13 @@ straight to the record. Signup dates grow with the index, like a real sign-up hi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from iterbridge.constants import MANAGED_USER_FIELDS
-from iterbridge.sandbox.data import words
+from iterbridge.sandbox.data import bulk, words
 from iterbridge.sandbox.data.project import Project
 from iterbridge.sandbox.data.rand import Rng, derive, mix64
 from iterbridge.sandbox.data.timefmt import DAY_MS, iterable_time
@@ -271,3 +274,202 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _is_geo(value: dict[str, Any]) -> bool:
     return set(value) == {"lat", "lon"}
+
+
+# ---- bulk: the user export's lines for a block of users ---------------------------------------------------
+
+_FIRST = bulk.json_texts(name.capitalize() for name in words.FIRST_NAMES)
+_LAST = bulk.json_texts(name.capitalize() for name in words.LAST_NAMES)
+_DOMAINS = bulk.json_texts(words.EMAIL_DOMAINS)
+CITY_TEXTS = bulk.json_texts(city for city, _, _ in words.CITIES)
+REGION_TEXTS = bulk.json_texts(region for _, region, _ in words.CITIES)
+COUNTRY_TEXTS = bulk.json_texts(country for _, _, country in words.CITIES)
+CATEGORY_TEXTS = bulk.json_texts(words.CATEGORIES)
+_SOURCES = bulk.json_texts(SIGNUP_SOURCES)
+_TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
+
+
+def _id_list(lines: bulk.JsonLines, items: tuple[str, ...], picks: bulk.I64) -> None:
+    """A JSON array of the items at each row's picked positions (-1: no more picks)."""
+    lines.text("[")
+    for step in range(picks.shape[1]):
+        lines.choose(("", *tuple(("," if step else "") + item for item in items)), picks[:, step] + 1)
+    lines.text("]")
+
+
+class BulkUsers:
+    """UserGenerator.data_fields, flattened as the user export serves it, for a block of users at once."""
+
+    def __init__(self, generator: UserGenerator) -> None:
+        self.generator = generator
+
+    def _identity_keys(self, indices: bulk.I64) -> bulk.U64:
+        return bulk.mix64(np.uint64(self.generator._identity_key) ^ indices.astype(np.uint64))
+
+    def emails(self, indices: bulk.I64) -> list[str]:
+        key = self._identity_keys(indices)
+        first = (key % np.uint64(len(words.FIRST_NAMES))).tolist()
+        last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).tolist()
+        domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).tolist()
+        names, surnames, domains = words.FIRST_NAMES, words.LAST_NAMES, words.EMAIL_DOMAINS
+        return [
+            f"{names[f]}.{surnames[a]}{i}@{domains[d]}"
+            for f, a, i, d in zip(first, last, indices.tolist(), domain, strict=True)
+        ]
+
+    def email_field(self, out: bulk.JsonLines, indices: bulk.I64, identity: bulk.U64 | None = None) -> None:
+        """The "email" field of users `indices` (identity: their identity keys, when already drawn)."""
+        key = self._identity_keys(indices) if identity is None else identity
+        first = (key % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
+        last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
+        domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
+        out.field("email").text('"').choose(words.FIRST_NAMES, first).text(".").choose(words.LAST_NAMES, last)
+        out.integers(indices).text("@").choose(words.EMAIL_DOMAINS, domain).text('"')
+
+    def user_id_field(self, out: bulk.JsonLines, indices: bulk.I64, identity: bulk.U64 | None = None) -> None:
+        """The "userId" field of users `indices`, absent for those without one."""
+        key = self._identity_keys(indices) if identity is None else identity
+        has_user_id = (key >> np.uint64(24)) % np.uint64(100) < 85
+        out.field("userId", has_user_id).text('"u').padded(indices, 7).text('"')
+
+    def signups(self, indices: bulk.I64) -> bulk.I64:
+        g = self.generator
+        jitter = bulk.mix64(np.uint64(g._signup_key) ^ indices.astype(np.uint64)) % np.uint64(
+            max(1, int(g._signup_step))
+        )
+        return g.first_signup_ms + (indices * g._signup_step).astype(np.int64) + jitter.astype(np.int64)
+
+    def updated(self, indices: bulk.I64, signup: bulk.I64) -> bulk.I64:
+        """profile_updated_ms of each user."""
+        g = self.generator
+        key = bulk.mix64(np.uint64(g._updated_key) ^ indices.astype(np.uint64))
+        untouched = key % np.uint64(100) < 35
+        span = np.where(untouched, 60_000, np.maximum(1, g.project.anchor_ms - signup)).astype(np.uint64)
+        return signup + ((key >> np.uint64(8)) % span).astype(np.int64)
+
+    def _list_ids(self, lines: bulk.JsonLines, indices: bulk.I64, live_lists: set[int]) -> None:
+        """emailListIds: the user's generated lists that still exist, sorted (ListStore.lists_of).
+
+        Membership is a bit per list in id order; each byte of bits is one piece, its ",id,id" text looked up
+        in a table of 256 (without the leading comma while the row has no id yet).
+        """
+        g = self.generator
+        order = sorted((list_id, slot) for slot, list_id in enumerate(g._list_ids) if list_id in live_lists)
+        drawn: dict[int, bulk.U64] = {}
+        lines.text("[")
+        seen = np.zeros(len(indices), dtype=np.bool_)
+        for start in range(0, len(order), 8):
+            byte_value = np.zeros(len(indices), dtype=np.int64)
+            for bit, (_, slot) in enumerate(order[start : start + 8]):
+                word = drawn.get(slot // 8)
+                if word is None:
+                    key = g._membership_keys[slot // 8]
+                    word = drawn[slot // 8] = bulk.mix64(np.uint64(key) ^ indices.astype(np.uint64))
+                member = (word >> np.uint64((slot % 8) * 8)) & np.uint64(0xFF) < g._list_thresholds[slot]
+                byte_value |= member.astype(np.int64) << bit
+            lines.choose(
+                _byte_texts(tuple(list_id for list_id, _ in order[start : start + 8])), byte_value + 256 * seen
+            )
+            seen |= byte_value != 0
+        lines.text("]")
+
+    def lines(self, indices: bulk.I64, live_lists: set[int]) -> bulk.JsonLines:
+        """The user export's lines of generated users `indices` (data_fields + flatten, byte for byte)."""
+        g = self.generator
+        n = len(indices)
+        identity = self._identity_keys(indices)
+        signup = self.signups(indices)
+        updated = self.updated(indices, signup)
+        rng = bulk.BulkRng(bulk.mix64(np.uint64(g._profile_key) ^ indices.astype(np.uint64)))
+        city = rng.below(len(words.CITIES))
+        source = rng.weighted(_SOURCE_EDGES)
+        unsub_channel = rng.chance(0.08)
+        channel = rng.below(max(1, len(g._channels)), unsub_channel)
+        unsub_type = rng.chance(0.06)
+        opt_out = rng.below(max(1, len(g._opt_out_types)), unsub_type)
+        everyone = np.ones(n, dtype=np.bool_)
+        opt_in = rng.sample(len(g._opt_in_types), rng.below(len(g._opt_in_types) + 1), everyone)
+        has_phone = rng.chance(0.4)
+        phone = rng.between(1_000_000, 9_999_999, has_phone)
+        has_city = rng.chance(0.9)
+        has_category = rng.chance(0.7)
+        category = rng.below(len(words.CATEGORIES), has_category)
+        buys = rng.chance(0.75)
+        orders = np.where(buys, rng.below(40, buys), 0)
+        points = orders * rng.between(5, 120)
+        bought = orders > 0
+        value = orders * (15 + rng.random(bought) * 140)
+        last_purchase = signup + rng.below(np.maximum(1, updated - signup + 1), bought)
+        has_consent = rng.chance(0.85)
+        consent = rng.chance(0.8, has_consent)
+        has_birthday = rng.chance(0.6)
+        year = rng.between(1955, 2006, has_birthday)
+        month = rng.between(1, 12, has_birthday)
+        day = rng.between(1, 28, has_birthday)
+        has_address = rng.chance(0.7)
+        street_number = rng.between(1, 9999, has_address)
+        street = rng.below(len(words.STREETS), has_address)
+        postcode = rng.between(10000, 99999, has_address)
+        has_interests = rng.chance(0.6)
+        interests = rng.sample(len(words.INTERESTS), rng.between(1, 3, has_interests), has_interests)
+        has_location = rng.chance(0.3)
+        lat = rng.random(has_location) * 140 - 70
+        lon = rng.random(has_location) * 340 - 170
+        has_device = rng.chance(0.3)
+        token = rng.hex(64, has_device)
+        platform = rng.below(2, has_device)
+        enabled = rng.chance(0.9, has_device)
+
+        first = (identity % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
+        last = ((identity >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
+        domain = ((identity >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
+
+        out = bulk.JsonLines(n)
+        self.email_field(out, indices, identity)
+        out.field("signupDate").time(signup)
+        out.field("signupSource").choose(_SOURCES, source)
+        out.field("profileUpdatedAt").time(updated)
+        self._list_ids(out.field("emailListIds"), indices, live_lists)
+        channels = ("[]", *tuple(f"[{i}]" for i in g._channels))
+        out.field("unsubscribedChannelIds").choose(channels, np.where(unsub_channel, channel + 1, 0))
+        opt_outs = ("[]", *tuple(f"[{i}]" for i in g._opt_out_types))
+        out.field("unsubscribedMessageTypeIds").choose(opt_outs, np.where(unsub_type, opt_out + 1, 0))
+        _id_list(out.field("subscribedMessageTypeIds"), tuple(map(str, g._opt_in_types)), opt_in)
+        out.field("itblInternal.emailDomain").choose(_DOMAINS, domain)
+        out.field("itblInternal.documentCreatedAt").time(signup)
+        out.field("itblInternal.documentUpdatedAt").time(updated)
+        out.field("firstName").choose(_FIRST, first)
+        out.field("lastName").choose(_LAST, last)
+        self.user_id_field(out, indices, identity)
+        out.field("phoneNumber", has_phone).text('"+1555').integers(phone).text('"')
+        out.field("city", has_city).choose(CITY_TEXTS, city)
+        out.field("favoriteCategory", has_category).choose(CATEGORY_TEXTS, category)
+        out.field("totalOrders").integers(orders)
+        out.field("loyaltyPoints").integers(points)
+        lifetime = bulk.numbers([round(v, 2) for v in value[bought].tolist()])
+        out.field("lifetimeValue", bought).texts(lifetime, bought)
+        out.field("lastPurchaseDate", bought).time(last_purchase)
+        out.field("isVip").booleans(orders > 25)
+        out.field("acceptsMarketing", has_consent).booleans(consent)
+        out.field("birthday", has_birthday).text('"').integers(year).text("-").choose(_TWO_DIGITS, month)
+        out.text("-").choose(_TWO_DIGITS, day).text('"')
+        out.field("address.street", has_address).text('"').integers(street_number).text(" ")
+        out.choose(words.STREETS, street).text('"')
+        out.field("address.city", has_address).choose(CITY_TEXTS, city)
+        out.field("address.zip", has_address).text('"').integers(postcode).text('"')
+        out.field("address.country", has_address).choose(COUNTRY_TEXTS, city)
+        _id_list(out.field("interests", has_interests), bulk.json_texts(words.INTERESTS), interests)
+        out.field("homeLocation", has_location).text('{"lat":')
+        out.texts(bulk.numbers([round(v, 5) for v in lat[has_location].tolist()]), has_location).text(',"lon":')
+        out.texts(bulk.numbers([round(v, 5) for v in lon[has_location].tolist()]), has_location).text("}")
+        out.field("devices", has_device).text('[{"token":"').texts(token, has_device).text('","platform":"')
+        out.choose(("APNS", "GCM"), platform).text('","applicationName":"brand-app","endpointEnabled":')
+        out.booleans(enabled).text(',"dataFields":{}}]')
+        return out
+
+
+@lru_cache(maxsize=64)
+def _byte_texts(ids: tuple[int, ...]) -> tuple[str, ...]:
+    """For each byte value, the "id,id…" of the ids whose bit is set in it; then the same with a leading comma."""
+    texts = tuple(",".join(str(list_id) for bit, list_id in enumerate(ids) if byte >> bit & 1) for byte in range(256))
+    return texts + tuple("," + text if text else "" for text in texts)

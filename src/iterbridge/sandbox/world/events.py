@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.sandbox.data.events import Event
+from iterbridge.sandbox.data.bulk_events import BulkEvents
+from iterbridge.sandbox.data.events import Event, export_record
 
 if TYPE_CHECKING:
     from iterbridge.sandbox.world import World
+    from iterbridge.sandbox.world.exports import ExportQuery
 
 
 @dataclass(slots=True)
@@ -28,6 +30,7 @@ class EventStore:
         self._tracked: list[tuple[int, int, Located]] = []  # (createdAt, sequence, event), sorted
         self._by_id: dict[str, Located] = {}
         self._sequence = 0
+        self._bulk = BulkEvents(world.event_generator, world.users.bulk)
         self.ids_generated = 0  # ids the API made up for events sent without one: a counter keeps them reproducible
 
     def track(
@@ -68,12 +71,36 @@ class EventStore:
                     continue
                 email, user_id = moved, users.user_id_of(moved)
             yield Located(event, email, user_id)
+        yield from self._tracked_in_window(types, start_ms, end_ms)
+
+    def _tracked_in_window(self, types: frozenset[str] | None, start_ms: int, end_ms: int) -> Iterator[Located]:
+        users = self.world.users
         first = bisect.bisect_left(self._tracked, start_ms, key=lambda e: e[0])
         for created_ms, _, located in self._tracked[first:]:
             if created_ms >= end_ms:
                 break
             if (types is None or located.event.type in types) and users.exists(located.email):
                 yield located
+
+    def export_blocks(self, query: ExportQuery) -> Iterator[bytes]:
+        """data.json of an event type: blocks of lines, the generated events drawn in bulk, then the tracked ones.
+
+        A project where API deletes removed users takes the one-by-one path, which checks every event's user.
+        """
+        from iterbridge.sandbox.world.exports import json_line, records
+
+        world = self.world
+        if world.users.has_deleted():
+            yield from (json_line(record) for record in records(world, query))
+            return
+        generated = self._bulk.blocks(query.data_type, query.start_ms, query.end_ms, world.now(), query.campaign_id)
+        for lines in generated:
+            lines.narrow(name for name in lines.names if query.keeps(name))
+            yield lines.block()
+        for located in self._tracked_in_window(frozenset([query.data_type]), query.start_ms, query.end_ms):
+            record = query.shape(export_record(located.event, located.email, located.user_id))
+            if record is not None:
+                yield json_line(record)
 
     def rename(self, old: str, new: str) -> None:
         """users/updateEmail: the tracked events of `old` now belong to `new`."""

@@ -20,7 +20,7 @@ import orjson
 
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.limits import MAX_CONCURRENT_EXPORT_JOBS
-from iterbridge.sandbox.data.events import export_record, sample_columns
+from iterbridge.sandbox.data.events import GENERATED_TYPES, export_record, sample_columns
 from iterbridge.sandbox.data.timefmt import DAY_MS, iso_offset
 from iterbridge.sandbox.data.users import flatten
 
@@ -46,6 +46,20 @@ class ExportQuery:
     def key_field(self) -> str:
         """The field kept even when onlyFields leaves it out."""
         return "email" if self.data_type == "user" else "createdAt"
+
+    def keeps(self, name: str) -> bool:
+        """Whether a record's field stays in the export (onlyFields / omitFields)."""
+        if self.only_fields:
+            return name in self.only_fields or name == self.key_field
+        return name not in self.omit_fields
+
+    def shape(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """A record as the export serves it, or None when campaignId filters it out."""
+        if self.campaign_id is not None and record.get("campaignId") != self.campaign_id:
+            return None
+        if self.only_fields or self.omit_fields:
+            return {name: value for name, value in record.items() if self.keeps(name)}
+        return record
 
 
 def range_window(name: str, now_ms: int) -> tuple[int, int] | None:
@@ -75,13 +89,9 @@ def records(world: World, query: ExportQuery) -> Iterator[dict[str, Any]]:
         yield from source  # nothing to narrow: no per-record checks
         return
     for record in source:
-        if query.campaign_id is not None and record.get("campaignId") != query.campaign_id:
-            continue
-        if query.only_fields:
-            record = {k: v for k, v in record.items() if k in query.only_fields or k == query.key_field}
-        elif query.omit_fields:
-            record = {k: v for k, v in record.items() if k not in query.omit_fields}
-        yield record
+        shaped = query.shape(record)
+        if shaped is not None:
+            yield shaped
 
 
 def columns(world: World, query: ExportQuery) -> list[str]:
@@ -106,9 +116,17 @@ def columns(world: World, query: ExportQuery) -> list[str]:
 
 
 def json_lines(world: World, query: ExportQuery) -> Iterator[bytes]:
-    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE  # the newline appended by orjson: no copy
-    for record in records(world, query):
-        yield dumps(record, option=newline)
+    """The export as blocks of whole JSON lines: generated users and events are drawn in bulk (data/bulk.py)."""
+    if query.data_type == "user" and query.campaign_id is None:
+        yield from world.users.export_blocks(query)
+    elif query.data_type in GENERATED_TYPES:
+        yield from world.events.export_blocks(query)
+    else:
+        yield from (json_line(record) for record in records(world, query))
+
+
+def json_line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)  # the newline appended by orjson: no copy
 
 
 def csv_lines(world: World, query: ExportQuery) -> Iterator[bytes]:
@@ -133,6 +151,7 @@ def _csv_cell(value: Any) -> str:
 
 
 def lines(world: World, query: ExportQuery, output_format: str) -> Iterator[bytes]:
+    """The export's body as blocks of whole lines (CSV: the header first, alone)."""
     return csv_lines(world, query) if output_format == CSV_FORMAT else json_lines(world, query)
 
 
@@ -219,18 +238,20 @@ class ExportJobs:
             size = 0
             header = b""
             try:
-                for number, line in enumerate(lines(self.world, job.query, job.output_format)):
+                for number, block in enumerate(lines(self.world, job.query, job.output_format)):
                     if job.cancel_requested:
                         job.state = "cancelled"
                         return
                     if number == 0 and job.output_format == CSV_FORMAT:
-                        header = line
+                        header = block
                         continue
-                    if size + len(line) > limit and current:
-                        self._write(job, folder, extension, header, current)
-                        current, size = [], 0
-                    current.append(line)
-                    size += len(line)
+                    # A block that would pass the file limit is split into its lines.
+                    for line in [block] if size + len(block) <= limit else block.splitlines(keepends=True):
+                        if size + len(line) > limit and current:
+                            self._write(job, folder, extension, header, current)
+                            current, size = [], 0
+                        current.append(line)
+                        size += len(line)
                 if current or not job.files:
                     self._write(job, folder, extension, header, current)
             except Exception:  # the job fails like Iterable's do; the state says so

@@ -79,6 +79,15 @@ class ListStore:
                 found.append(list_id)
         return sorted(found)
 
+    def changed_members(self) -> set[str]:
+        """Emails whose memberships API writes changed (subscribed or unsubscribed somewhere)."""
+        found: set[str] = set()
+        for added in self._added.values():
+            found.update(added)
+        for removed in self._removed.values():
+            found.update(removed)
+        return found
+
     def members(self, list_id: int) -> Iterator[str]:
         """Member emails: generated ones in user order, then API subscriptions in the order made."""
         users = self.world.users

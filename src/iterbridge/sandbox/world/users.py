@@ -7,13 +7,18 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from iterbridge.constants import MANAGED_USER_FIELDS
 from iterbridge.sandbox.data.rand import text_key
 from iterbridge.sandbox.data.timefmt import iterable_time
-from iterbridge.sandbox.data.users import user_fields
+from iterbridge.sandbox.data.users import BulkUsers, flatten, user_fields
 
 if TYPE_CHECKING:
     from iterbridge.sandbox.world import World
+    from iterbridge.sandbox.world.exports import ExportQuery
+
+_EXPORT_BLOCK = 8192  # users drawn at once by the user export: big enough that numpy's per-call cost vanishes
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2}.*)?$")
@@ -60,6 +65,7 @@ class UserStore:
     def __init__(self, world: World) -> None:
         self.world = world
         self.generator = world.user_generator
+        self.bulk = BulkUsers(self.generator)
         self._overrides: dict[str, dict[str, Any]] = {}  # email → dataFields (without emailListIds)
         self._base_index: dict[str, int] = {}  # email of an override → generated index it came from
         self._deleted: set[str] = set()  # generated emails that no longer exist
@@ -76,6 +82,10 @@ class UserStore:
     def base_alive(self, email: str) -> bool:
         """A generated user still exists as generated (not deleted, not rewritten by a write)."""
         return email not in self._deleted and email not in self._overrides
+
+    def has_deleted(self) -> bool:
+        """Whether API writes deleted (or renamed) any generated user."""
+        return bool(self._deleted)
 
     def is_deleted(self, email: str) -> bool:
         """A generated user deleted (or renamed) by API."""
@@ -137,6 +147,46 @@ class UserStore:
             profile = self.profile(email)
             if profile is not None:
                 yield profile
+
+    def export_blocks(self, query: ExportQuery) -> Iterator[bytes]:
+        """data.json of the user export: blocks of lines, the generated users drawn in bulk, then the users API
+        writes created or rewrote. A generated user that a write deleted or rewrote is left out of the bulk
+        (the rewritten one comes with the written users); one whose list memberships changed is made alone."""
+        generator = self.generator
+        live_lists = set(self.world.lists.records)
+        gone = self._deleted | set(self._overrides)
+        changed = self.world.lists.changed_members()
+        for start in range(0, generator.count, _EXPORT_BLOCK):
+            indices = np.arange(start, min(generator.count, start + _EXPORT_BLOCK), dtype=np.int64)
+            updated = self.bulk.updated(indices, self.bulk.signups(indices))
+            indices = indices[(query.start_ms <= updated) & (updated < query.end_ms)]
+            emails = self.bulk.emails(indices) if gone or changed else []
+            if gone:
+                kept = [position for position, email in enumerate(emails) if email not in gone]
+                indices, emails = indices[kept], [emails[position] for position in kept]
+            if not len(indices):
+                continue
+            lines = self.bulk.lines(indices, live_lists)
+            lines.narrow(name for name in lines.names if query.keeps(name))
+            alone = [position for position, email in enumerate(emails) if email in changed]
+            if not alone:
+                yield lines.block()
+                continue
+            block = lines.lines()
+            for position in alone:
+                block[position] = self._export_line(self.profile(emails[position]), query)
+            yield b"".join(block)
+        for email, fields in list(self._overrides.items()):
+            if query.start_ms <= fields["_updatedMs"] < query.end_ms:
+                profile = self.profile(email)
+                if profile is not None:
+                    yield self._export_line(profile, query)
+
+    @staticmethod
+    def _export_line(profile: dict[str, Any] | None, query: ExportQuery) -> bytes:
+        from iterbridge.sandbox.world.exports import json_line
+
+        return json_line(query.shape(flatten(profile or {})) or {})
 
     def profiles_updated_between(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
         """Profiles whose profileUpdatedAt is in [start_ms, end_ms) — the user export's window."""

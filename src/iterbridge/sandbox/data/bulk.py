@@ -1,0 +1,294 @@
+"""Bulk generation for exports: the draws of `rand.Rng` for a block of records at once, and JSON lines
+assembled from text columns.
+
+The scalar generators build one record at a time (~30-100 µs each in Python) and serve the lookup
+endpoints. An export streams hundreds of thousands of records per second, so its generators draw a whole
+block with numpy instead: draw k of a record's stream is splitmix64(key + k·golden), so the k-th draw of
+every record is one array operation, and a draw made only on some branch advances only the records on it
+(`where=`). The bulk generators make exactly the scalar generators' records, byte for byte
+(tests/sandbox/test_bulk.py compares them over whole histories).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+from numpy.typing import NDArray
+
+from iterbridge.sandbox.data.timefmt import _CLOCK_MINUTES, _CLOCK_SECONDS, _day_prefix
+
+U64 = NDArray[np.uint64]
+I64 = NDArray[np.int64]
+Mask = NDArray[np.bool_]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = 2.0**-53
+
+
+def _finalize(x: U64) -> U64:
+    x = (x ^ (x >> _S30)) * _C1
+    x = (x ^ (x >> _S27)) * _C2
+    return x ^ (x >> _S31)
+
+
+def mix64(x: U64) -> U64:
+    """rand.mix64 of every element (uint64 arithmetic wraps like the scalar version's & _M64)."""
+    return _finalize(x + _GOLDEN)
+
+
+def keys(values: Iterable[int] | I64) -> U64:
+    """Python ints (< 2**64) or an int64 array as a uint64 array."""
+    if isinstance(values, np.ndarray):
+        return values.astype(np.uint64)
+    return np.fromiter(values, dtype=np.uint64)
+
+
+class BulkRng:
+    """`rand.Rng` for many keys: each method draws for every row; with `where`, only the rows where it is
+    true take the draw (the others' streams do not move and their values are meaningless)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, keys: U64) -> None:
+        self.state = keys.copy()
+
+    def bits(self, where: Mask | None = None) -> U64:
+        advanced = self.state + _GOLDEN
+        self.state = advanced if where is None else np.where(where, advanced, self.state)
+        return _finalize(advanced)
+
+    def random(self, where: Mask | None = None) -> NDArray[np.float64]:
+        return (self.bits(where) >> _S11).astype(np.float64) * _TO_UNIT
+
+    def below(self, n: int | I64, where: Mask | None = None) -> I64:
+        modulus = np.uint64(n) if isinstance(n, int) else np.maximum(n, 1).astype(np.uint64)
+        return (self.bits(where) % modulus).astype(np.int64)
+
+    def between(self, low: int, high: int, where: Mask | None = None) -> I64:
+        return low + self.below(high - low + 1, where)
+
+    def chance(self, probability: float, where: Mask | None = None) -> Mask:
+        drawn = self.random(where) < probability
+        return drawn if where is None else drawn & where
+
+    def weighted(self, cumulative: Sequence[float], where: Mask | None = None) -> I64:
+        """The index Rng.weighted picks: the first edge above the draw."""
+        found = np.searchsorted(np.asarray(cumulative), self.random(where), side="right")
+        return np.minimum(found, len(cumulative) - 1).astype(np.int64)
+
+    def sample(self, size: int, count: I64, where: Mask) -> I64:
+        """Rng.sample of positions in a pool of `size` items, `count` per row: rows × max(count) positions,
+        -1 past a row's count. Each pick removes the item from that row's pool, as list.pop does."""
+        count = np.where(where, np.minimum(count, size), 0)
+        rows = len(count)
+        steps = int(count.max()) if rows else 0
+        pool = np.tile(np.arange(size, dtype=np.int64), (rows, 1))
+        picks = np.full((rows, steps), -1, dtype=np.int64)
+        columns = np.arange(size)
+        shifted = np.minimum(columns + 1, size - 1)
+        row_numbers = np.arange(rows)
+        for step in range(steps):
+            active = count > step
+            position = np.where(active, self.below(size - step, active), 0)
+            picks[:, step] = np.where(active, pool[row_numbers, position], -1)
+            pool = np.where(active[:, None] & (columns[None, :] >= position[:, None]), pool[:, shifted], pool)
+        return picks
+
+    def hex(self, length: int, where: Mask | None = None) -> pa.Array:
+        """Rng.hex of the rows that draw, as text (one draw per 16 digits, the last one cut)."""
+        return hex_texts([self.bits(where) for _ in range(-(-length // 16))], length, where)
+
+
+def hex_texts(draws: list[U64], length: int, where: Mask | None = None) -> pa.Array:
+    """The first `length` hex digits of the draws written one after the other, for the rows `where` is true."""
+    drawn = np.stack(draws if where is None else [values[where] for values in draws], axis=1)
+    nibbles = (drawn[:, :, None] >> _NIBBLE_SHIFTS) & np.uint64(0xF)
+    digits = _HEX_DIGITS[nibbles.astype(np.intp)].reshape(len(drawn), 16 * len(draws))[:, :length].reshape(-1)
+    offsets = np.arange(0, digits.size + 1, length, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(drawn), pa.py_buffer(offsets), pa.py_buffer(digits.copy()))
+
+
+_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+# ---- JSON lines from pieces ------------------------------------------------------------------------
+
+
+def numbers(values: list[int] | list[float]) -> list[str]:
+    """Each int or float as orjson writes it (floats byte-identical to the scalar path's orjson.dumps)."""
+    return orjson.dumps(values).decode()[1:-1].split(",") if values else []
+
+
+def json_texts(values: Iterable[Any]) -> tuple[str, ...]:
+    """A vocabulary as JSON texts, for JsonLines.choose."""
+    return tuple(orjson.dumps(value).decode() for value in values)
+
+
+@lru_cache(maxsize=256)
+def _table(texts: tuple[str, ...]) -> pa.Array:
+    return pa.array(texts, pa.string())
+
+
+# Timestamps as three pieces: '"YYYY-MM-DD ', 'HH:MM:', 'SS +00:00"'.
+_MINUTES = _table(_CLOCK_MINUTES)
+_SECONDS = _table(tuple(second + '"' for second in _CLOCK_SECONDS))
+_BOOLEANS = ("false", "true")
+
+
+class JsonLines:
+    """JSON objects, one line per row, assembled from text pieces with one gather.
+
+    Every piece of every row (a field's name, a word of a vocabulary, a number's digits, punctuation) is an
+    index into one table of strings, and the block of lines is pyarrow's `take` of that table by the
+    row-major matrix of indices: its data buffer is the lines' bytes. A piece a row does not have points at
+    the table's empty string. Nothing is done in Python per row.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self._tables: list[pa.Array] = [_table(("",))]
+        self._size = 1
+        self._fields: dict[str, tuple[Mask | None, list[str | I64]]] = {}
+        self._pieces: list[str | I64] = []
+
+    # ---- building ------------------------------------------------------------------------------------
+
+    def field(self, name: str, present: Mask | None = None) -> JsonLines:
+        """Start a field: the pieces added next make its value (absent from the rows where `present` is false)."""
+        self._pieces = []
+        self._fields[name] = (present, self._pieces)
+        return self
+
+    def _base(self, table: pa.Array) -> int:
+        base = self._size
+        self._tables.append(table)
+        self._size += len(table)
+        return base
+
+    def _constant(self, text: str) -> int:
+        return self._base(_table((text,)))
+
+    def _add(self, index: I64, where: Mask | None = None) -> JsonLines:
+        self._pieces.append(index if where is None else np.where(where, index, 0))
+        return self
+
+    # Each piece is in every row of its field, or only in the rows where `where` is true. A text in every row
+    # is kept as a string, so that neighbouring ones become one piece (fewer pieces: a faster gather).
+
+    def text(self, constant: str, where: Mask | None = None) -> JsonLines:
+        if where is not None:
+            return self._add(np.full(self.rows, self._constant(constant), dtype=np.int64), where)
+        if self._pieces and isinstance(self._pieces[-1], str):
+            self._pieces[-1] += constant
+        else:
+            self._pieces.append(constant)
+        return self
+
+    def choose(self, vocabulary: tuple[str, ...], position: I64, where: Mask | None = None) -> JsonLines:
+        """A word of a fixed vocabulary (its texts already JSON) by position."""
+        return self._add(self._base(_table(vocabulary)) + position, where)
+
+    def texts(self, texts: pa.Array | Sequence[str], where: Mask | None = None) -> JsonLines:
+        """A text (already JSON) per row, or per row where `where` is true."""
+        table = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+        rank = np.arange(self.rows, dtype=np.int64) if where is None else np.cumsum(where) - 1
+        return self._add(self._base(table) + rank, where)
+
+    def integers(self, values: I64, where: Mask | None = None) -> JsonLines:
+        return self._add(self._base(pc.cast(pa.array(values), pa.string())) + np.arange(self.rows), where)
+
+    def padded(self, values: I64, width: int, where: Mask | None = None) -> JsonLines:
+        """f"{value:0{width}d}" of non-negative values."""
+        texts = pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+        return self._add(self._base(texts) + np.arange(self.rows), where)
+
+    def booleans(self, values: Mask, where: Mask | None = None) -> JsonLines:
+        return self.choose(_BOOLEANS, values.astype(np.int64), where)
+
+    def time(self, ms: I64) -> JsonLines:
+        """iterable_time(ms) as a JSON string."""
+        days, rest = np.divmod(ms // 1000, 86_400)
+        unique_days, day_position = np.unique(days, return_inverse=True)
+        prefixes = tuple('"' + _day_prefix(day) for day in unique_days.tolist())
+        self._add(self._base(pa.array(prefixes, pa.string())) + day_position.astype(np.int64))
+        minutes, seconds = np.divmod(rest, 60)
+        self._add(self._base(_MINUTES) + minutes)
+        return self._add(self._base(_SECONDS) + seconds)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._fields)
+
+    def narrow(self, keep: Iterable[str]) -> None:
+        """Keep only these fields (the export's onlyFields / omitFields), in their order."""
+        wanted = set(keep)
+        self._fields = {name: field for name, field in self._fields.items() if name in wanted}
+
+    # ---- output --------------------------------------------------------------------------------------------
+
+    def _matrix(self) -> I64:
+        items: list[str | I64] = ["{"]
+        seen = np.zeros(self.rows, dtype=np.bool_)  # rows that have a field already: the next needs a comma
+        seen_by_all = False
+        for name, (present, pieces) in self._fields.items():
+            key = orjson.dumps(name).decode() + ":"
+            lead = pieces[0] if pieces and isinstance(pieces[0], str) else ""
+            rest = pieces[1:] if lead else pieces
+            first, later = key + lead, "," + key + lead
+            if seen_by_all:
+                prefix: str | I64 = later
+            elif not seen.any():
+                prefix = first
+            else:
+                prefix = np.where(seen, self._constant(later), self._constant(first))
+            if present is None:
+                items.append(prefix)
+                items.extend(rest)
+                seen_by_all = True
+                continue
+            for piece in (prefix, *rest):
+                index = np.full(self.rows, self._constant(piece), dtype=np.int64) if isinstance(piece, str) else piece
+                items.append(np.where(present, index, 0))
+            seen |= present
+        items.append("}\n")
+        columns: list[I64] = []
+        text = ""
+        for item in items:
+            if isinstance(item, str):
+                text += item
+                continue
+            if text:
+                columns.append(np.full(self.rows, self._constant(text), dtype=np.int64))
+                text = ""
+            columns.append(item)
+        if text:
+            columns.append(np.full(self.rows, self._constant(text), dtype=np.int64))
+        return np.stack(columns, axis=1)
+
+    def _gathered(self) -> pa.Array:
+        matrix = self._matrix()  # adds the tables of names and braces: before the concatenation
+        return pc.take(pa.concat_arrays(self._tables), pa.array(matrix.ravel()))
+
+    def block(self) -> bytes:
+        """Every row's line, in order, as one bytes block."""
+        if not self.rows:
+            return b""
+        gathered = self._gathered()
+        offsets = np.frombuffer(gathered.buffers()[1], dtype=np.int32, count=len(gathered) + 1)
+        start, end = int(offsets[0]), int(offsets[-1])
+        data: bytes = gathered.buffers()[2].slice(start, end - start).to_pybytes()  # one copy, of the lines only
+        return data
+
+    def lines(self) -> list[bytes]:
+        """Each row's line."""
+        block = self.block()
+        return [line + b"\n" for line in block.split(b"\n")[:-1]]

@@ -1,0 +1,153 @@
+"""The export's bulk generators give, byte for byte, what the one-record-at-a-time generators give.
+
+data.json draws users and events in blocks with numpy (sandbox/data/bulk.py, bulk_events.py) while the
+lookup endpoints and data.csv build records one by one; the two must never drift apart. Each test compares
+the bulk lines with `records()` shaped by `json_line` (the one-by-one path) over whole histories, then after
+API writes that the bulk path must honour (deleted, rewritten and moved users, list changes, tracked events).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import ANCHOR_MS, FakeClock, make_config
+from iterbridge.sandbox.data.bulk import BulkRng, JsonLines
+from iterbridge.sandbox.data.events import GENERATED_TYPES
+from iterbridge.sandbox.data.rand import Rng
+from iterbridge.sandbox.data.timefmt import DAY_MS, iterable_time
+from iterbridge.sandbox.faults import Faults
+from iterbridge.sandbox.world import World
+from iterbridge.sandbox.world.exports import ExportQuery, json_line, json_lines, records
+
+
+def one_by_one(world: World, query: ExportQuery) -> bytes:
+    return b"".join(json_line(record) for record in records(world, query))
+
+
+def in_bulk(world: World, query: ExportQuery) -> bytes:
+    return b"".join(json_lines(world, query))
+
+
+def assert_same(world: World, query: ExportQuery) -> int:
+    """Bulk = one by one for this query; the number of lines (so callers can check there were some)."""
+    expected, got = one_by_one(world, query), in_bulk(world, query)
+    if got != expected:  # name the first line that differs, not two megabytes of bytes
+        pairs = zip(expected.splitlines(), got.splitlines(), strict=False)
+        line, (want, have) = next((n, pair) for n, pair in enumerate(pairs) if pair[0] != pair[1])
+        pytest.fail(f"{query.data_type}: line {line} differs\n one by one: {want[:400]!r}\n bulk:       {have[:400]!r}")
+    assert got.count(b"\n") == expected.count(b"\n")
+    return got.count(b"\n")
+
+
+@pytest.fixture(scope="module")
+def small() -> World:
+    return World(make_config(scale="small", clock=FakeClock(ANCHOR_MS + 5 * 3_600_000)), Faults())
+
+
+# ---- whole histories ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", sorted(GENERATED_TYPES))
+def test_every_event_type_over_a_whole_history(small: World, event_type: str) -> None:
+    lines = assert_same(small, ExportQuery(event_type, 0, small.now() + 1))
+    assert lines > 0
+
+
+def test_every_user_of_a_history(small: World) -> None:
+    assert assert_same(small, ExportQuery("user", 0, small.now() + 1)) == small.user_generator.count
+
+
+def test_a_window_of_a_medium_project() -> None:
+    world = World(make_config(scale="medium"), Faults())
+    start, end = ANCHOR_MS - 2 * DAY_MS, ANCHOR_MS - DAY_MS
+    for data_type in ("emailSend", "emailOpen", "purchase", "customEvent", "inAppClose", "user"):
+        assert assert_same(world, ExportQuery(data_type, start, end)) > 0
+
+
+def test_windows_cut_where_events_late_or_not_yet_visible_fall(small: World) -> None:
+    # Follow-up events come up to days after their send, some are ingested hours late, and "now" hides
+    # what is not stored yet: the window edges must keep and drop exactly the same events.
+    for start, end in ((ANCHOR_MS - 3 * DAY_MS + 12_345, ANCHOR_MS - DAY_MS - 999), (ANCHOR_MS - 1, small.now() + 1)):
+        for data_type in ("emailOpen", "inAppDelivery", "pushOpen", "customEvent", "user"):
+            assert_same(small, ExportQuery(data_type, start, end))
+
+
+# ---- the export's options ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"only_fields": ("campaignId", "city")},
+        {"only_fields": ("userId",)},  # createdAt is kept: the first field of some rows is absent
+        {"omit_fields": frozenset({"email", "itblInternal", "messageId"})},
+        {"campaign_id": -1},
+    ],
+)
+def test_only_omit_and_campaign_narrow_like_the_one_by_one_path(small: World, options: dict[str, object]) -> None:
+    for data_type in ("emailOpen", "emailUnSubscribe", "purchase"):
+        assert_same(small, ExportQuery(data_type, 0, small.now() + 1, **options))  # type: ignore[arg-type]
+    assert_same(small, ExportQuery("user", 0, small.now() + 1, **options))  # type: ignore[arg-type]
+
+
+def test_one_campaign_of_many(small: World) -> None:
+    campaign = small.event_generator._campaigns["Email"][0]["id"]
+    assert assert_same(small, ExportQuery("emailOpen", 0, small.now() + 1, campaign_id=campaign)) > 0
+
+
+# ---- after writes -----------------------------------------------------------------------------------------------
+
+
+def test_after_writes_to_users_lists_and_events() -> None:
+    world = World(make_config(scale="small"), Faults())
+    emails = [world.user_generator.email(index) for index in range(12)]
+    lists = [lst["id"] for lst in world.project.lists if lst["listType"] == "Standard"]
+    world.users.upsert(emails[0], {"firstName": "Rewritten", "loyaltyPoints": 7})
+    world.lists.subscribe(lists[0], emails[1])
+    world.lists.unsubscribe(lists[1], emails[2])
+    world.lists.delete(lists[2])
+    world.users.upsert("new.person@example.com", {"city": "Lyon"})
+    tracked = {"eventName": "tracked", "dataFields": {"n": 1}, "eventUpdatedAt": iterable_time(ANCHOR_MS)}
+    world.events.track("customEvent", emails[3], None, ANCHOR_MS - 5_000, tracked)
+    everything = ExportQuery("user", 0, world.now() + 1)
+    assert assert_same(world, everything) == world.user_generator.count + 1
+    for event_type in ("customEvent", "emailSubscribe"):
+        assert_same(world, ExportQuery(event_type, 0, world.now() + 1))
+    # A deleted user's events go with them (the one-by-one path, which checks every event's user).
+    world.users.delete(emails[4])
+    assert assert_same(world, everything) == world.user_generator.count
+    assert_same(world, ExportQuery("emailSend", 0, world.now() + 1))
+
+
+# ---- the pieces -------------------------------------------------------------------------------------------------
+
+
+def test_bulk_draws_are_rng_draws_row_by_row() -> None:
+    keys = [0, 1, 2**63, 2**64 - 1, 123_456_789]
+    bulk, drawn = BulkRng(np.array(keys, dtype=np.uint64)), [Rng(key) for key in keys]
+    on = np.array([True, False, True, True, False])
+    assert bulk.below(1_000).tolist() == [rng.below(1_000) for rng in drawn]
+    assert bulk.chance(0.5, on).tolist() == [here and rng.chance(0.5) for rng, here in zip(drawn, on, strict=True)]
+    assert bulk.between(5, 9).tolist() == [rng.between(5, 9) for rng in drawn]  # the skipped rows did not move
+    assert bulk.hex(24).to_pylist() == [rng.hex(24) for rng in drawn]
+    cumulative = (0.2, 0.7, 1.0)
+    assert bulk.weighted(cumulative).tolist() == [rng.weighted((0, 1, 2), cumulative) for rng in drawn]
+    picks = bulk.sample(6, np.array([0, 2, 6, 9, 3]), np.ones(5, dtype=np.bool_))
+    assert [[p for p in row if p >= 0] for row in picks.tolist()] == [
+        rng.sample(range(6), k) for rng, k in zip(drawn, (0, 2, 6, 9, 3), strict=True)
+    ]
+
+
+def test_json_lines_commas_braces_and_absent_fields() -> None:
+    present = np.array([True, False, True])
+    lines = JsonLines(3)
+    lines.field("a", present).integers(np.array([1, 2, 3]))
+    lines.field("b").text('"x').text('y"')
+    lines.field("c", ~present).time(np.array([0, ANCHOR_MS, 2 * ANCHOR_MS]))
+    lines.field("d", np.zeros(3, dtype=np.bool_)).text("1")
+    when = iterable_time(ANCHOR_MS)
+    assert lines.lines() == [b'{"a":1,"b":"xy"}\n', f'{{"b":"xy","c":"{when}"}}\n'.encode(), b'{"a":3,"b":"xy"}\n']
+    lines.narrow(["c", "d"])
+    assert lines.block() == f'{{}}\n{{"c":"{when}"}}\n{{}}\n'.encode()
+    assert JsonLines(0).block() == b""
