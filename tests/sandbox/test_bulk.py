@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ANCHOR_MS, FakeClock, make_config
+from iterbridge.sandbox.data import bulk
 from iterbridge.sandbox.data.bulk import BulkRng, JsonLines
 from iterbridge.sandbox.data.events import GENERATED_TYPES
 from iterbridge.sandbox.data.rand import Rng
@@ -151,3 +152,16 @@ def test_json_lines_commas_braces_and_absent_fields() -> None:
     lines.narrow(["c", "d"])
     assert lines.block() == f'{{}}\n{{"c":"{when}"}}\n{{}}\n'.encode()
     assert JsonLines(0).block() == b""
+
+
+def test_rounding_is_pythons_round_even_next_to_ties() -> None:
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.uniform(-200, 200, 20_000),
+            np.arange(-2_000, 2_000) / 100 + 0.005,  # ties in decimal, not quite in binary
+            np.array([0.125, 2.675, 1.005, 0.285, -0.125, 1e-5, -3e-6, 0.0]),  # exact binary ties and tiny ones
+        ]
+    )
+    for digits in (2, 5):
+        assert bulk.rounded(values, digits).tolist() == [round(value, digits) for value in values.tolist()]

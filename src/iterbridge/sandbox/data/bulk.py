@@ -123,6 +123,19 @@ _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # ---- JSON lines from pieces ------------------------------------------------------------------------
 
 
+def rounded(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]:
+    """round(value, digits) of every element, as Python rounds: the double nearest the decimal rounding of the
+    exact value. rint(value * 10**digits) / 10**digits gives it except next to a tie, where the product's
+    own rounding may decide; those few are rounded by Python."""
+    scale = 10.0**digits
+    scaled = values * scale
+    found: NDArray[np.float64] = np.rint(scaled) / scale
+    near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near_tie.any():
+        found[near_tie] = [round(value, digits) for value in values[near_tie].tolist()]
+    return found
+
+
 def numbers(values: list[int] | list[float]) -> list[str]:
     """Each int or float as orjson writes it (floats byte-identical to the scalar path's orjson.dumps)."""
     return orjson.dumps(values).decode()[1:-1].split(",") if values else []
@@ -138,10 +151,36 @@ def _table(texts: tuple[str, ...]) -> pa.Array:
     return pa.array(texts, pa.string())
 
 
-# Timestamps as three pieces: '"YYYY-MM-DD ', 'HH:MM:', 'SS +00:00"'.
-_MINUTES = _table(_CLOCK_MINUTES)
-_SECONDS = _table(tuple(second + '"' for second in _CLOCK_SECONDS))
+# Timestamps as two pieces: '"YYYY-MM-DD HH:' and 'MM:SS +00:00"' (the second of 3,600 in an hour).
+_IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in _CLOCK_MINUTES[:60] for second in _CLOCK_SECONDS))
 _BOOLEANS = ("false", "true")
+
+
+def _hour_prefix(hour: int) -> str:
+    return f'"{_day_prefix(hour // 24)}{_CLOCK_MINUTES[hour % 24 * 60][:3]}'
+
+
+class _HourPrefixes:
+    """'"YYYY-MM-DD HH:' of a run of hours, as one table kept for the process: the histories of the projects
+    served fall in a few years, so it is built about once and then only grown (never past _MOST_HOURS)."""
+
+    run: tuple[int, pa.Array] = (0, pa.array([], pa.string()))  # (first hour, table): replaced, never changed
+
+    @classmethod
+    def covering(cls, first: int, last: int) -> tuple[int, pa.Array] | None:
+        start, table = cls.run
+        if start <= first and last < start + len(table):
+            return start, table
+        if len(table):
+            first, last = min(first, start), max(last, start + len(table) - 1)
+        first, last = first - 24 * 30, last + 24 * 30  # a month of room each side
+        if last - first > _MOST_HOURS:
+            return None
+        cls.run = (first, pa.array([_hour_prefix(hour) for hour in range(first, last + 1)], pa.string()))
+        return cls.run
+
+
+_MOST_HOURS = 24 * 366 * 10
 
 
 class JsonLines:
@@ -156,6 +195,7 @@ class JsonLines:
     def __init__(self, rows: int) -> None:
         self.rows = rows
         self._tables: list[pa.Array] = [_table(("",))]
+        self._bases: dict[int, int] = {id(self._tables[0]): 0}
         self._size = 1
         self._fields: dict[str, tuple[Mask | None, list[str | I64]]] = {}
         self._pieces: list[str | I64] = []
@@ -169,9 +209,12 @@ class JsonLines:
         return self
 
     def _base(self, table: pa.Array) -> int:
-        base = self._size
-        self._tables.append(table)
-        self._size += len(table)
+        """Where a table starts in the concatenation (a table used twice is in it once)."""
+        base = self._bases.get(id(table))
+        if base is None:
+            base = self._bases[id(table)] = self._size
+            self._tables.append(table)
+            self._size += len(table)
         return base
 
     def _constant(self, text: str) -> int:
@@ -216,13 +259,14 @@ class JsonLines:
 
     def time(self, ms: I64) -> JsonLines:
         """iterable_time(ms) as a JSON string."""
-        days, rest = np.divmod(ms // 1000, 86_400)
-        unique_days, day_position = np.unique(days, return_inverse=True)
-        prefixes = tuple('"' + _day_prefix(day) for day in unique_days.tolist())
-        self._add(self._base(pa.array(prefixes, pa.string())) + day_position.astype(np.int64))
-        minutes, seconds = np.divmod(rest, 60)
-        self._add(self._base(_MINUTES) + minutes)
-        return self._add(self._base(_SECONDS) + seconds)
+        hours, rest = np.divmod(ms // 1000, 3_600)
+        run = _HourPrefixes.covering(int(hours.min()), int(hours.max())) if len(hours) else None
+        if run is None:  # hours too far apart for the kept table: a table of this block's own
+            unique_hours, position = np.unique(hours, return_inverse=True)
+            run = (0, pa.array([_hour_prefix(hour) for hour in unique_hours.tolist()], pa.string()))
+            hours = position.astype(np.int64)
+        self._add(self._base(run[1]) + (hours - run[0]))
+        return self._add(self._base(_IN_HOUR) + rest)
 
     @property
     def names(self) -> list[str]:
@@ -235,7 +279,7 @@ class JsonLines:
 
     # ---- output --------------------------------------------------------------------------------------------
 
-    def _matrix(self) -> I64:
+    def _matrix(self) -> NDArray[np.int32]:
         items: list[str | I64] = ["{"]
         seen = np.zeros(self.rows, dtype=np.bool_)  # rows that have a field already: the next needs a comma
         seen_by_all = False
@@ -272,7 +316,10 @@ class JsonLines:
             columns.append(item)
         if text:
             columns.append(np.full(self.rows, self._constant(text), dtype=np.int64))
-        return np.stack(columns, axis=1)
+        matrix = np.empty((self.rows, len(columns)), dtype=np.int32)  # half the memory of int64 indices
+        for number, column in enumerate(columns):
+            matrix[:, number] = column
+        return matrix
 
     def _gathered(self) -> pa.Array:
         matrix = self._matrix()  # adds the tables of names and braces: before the concatenation

@@ -559,7 +559,7 @@ def _inapp_delete(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
 
 
 def _rounded(values: Any, digits: int) -> list[str]:
-    return bulk.numbers([round(value, digits) for value in values.tolist()])
+    return bulk.numbers(bulk.rounded(values, digits).tolist())
 
 
 def _custom_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
@@ -594,7 +594,7 @@ def _purchase_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     for item in range(3):
         here = count > item
         price = np.zeros(len(e), dtype=np.float64)
-        price[here] = [round(value, 2) for value in (5 + rng.random(here)[here] * 195).tolist()]
+        price[here] = bulk.rounded(5 + rng.random(here)[here] * 195, 2)
         sku = rng.below(b.catalog_items, here)
         adjective = rng.below(len(words.PRODUCT_ADJECTIVES), here)
         noun = rng.below(len(words.PRODUCT_NOUNS), here)

@@ -281,6 +281,9 @@ def _is_geo(value: dict[str, Any]) -> bool:
 _FIRST = bulk.json_texts(name.capitalize() for name in words.FIRST_NAMES)
 _LAST = bulk.json_texts(name.capitalize() for name in words.LAST_NAMES)
 _DOMAINS = bulk.json_texts(words.EMAIL_DOMAINS)
+# An email is '"' + "first.last" + index + '@domain"': two vocabularies, so three pieces.
+_NAME_PAIRS = tuple(f"{first}.{last}" for first in words.FIRST_NAMES for last in words.LAST_NAMES)
+_AT_DOMAINS = tuple(f'@{domain}"' for domain in words.EMAIL_DOMAINS)
 CITY_TEXTS = bulk.json_texts(city for city, _, _ in words.CITIES)
 REGION_TEXTS = bulk.json_texts(region for _, region, _ in words.CITIES)
 COUNTRY_TEXTS = bulk.json_texts(country for _, _, country in words.CITIES)
@@ -323,8 +326,8 @@ class BulkUsers:
         first = (key % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
         last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
         domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
-        out.field("email").text('"').choose(words.FIRST_NAMES, first).text(".").choose(words.LAST_NAMES, last)
-        out.integers(indices).text("@").choose(words.EMAIL_DOMAINS, domain).text('"')
+        out.field("email").text('"').choose(_NAME_PAIRS, first * len(words.LAST_NAMES) + last)
+        out.integers(indices).choose(_AT_DOMAINS, domain)
 
     def user_id_field(self, out: bulk.JsonLines, indices: bulk.I64, identity: bulk.U64 | None = None) -> None:
         """The "userId" field of users `indices`, absent for those without one."""
@@ -446,7 +449,7 @@ class BulkUsers:
         out.field("favoriteCategory", has_category).choose(CATEGORY_TEXTS, category)
         out.field("totalOrders").integers(orders)
         out.field("loyaltyPoints").integers(points)
-        lifetime = bulk.numbers([round(v, 2) for v in value[bought].tolist()])
+        lifetime = bulk.numbers(bulk.rounded(value[bought], 2).tolist())
         out.field("lifetimeValue", bought).texts(lifetime, bought)
         out.field("lastPurchaseDate", bought).time(last_purchase)
         out.field("isVip").booleans(orders > 25)
@@ -460,8 +463,8 @@ class BulkUsers:
         out.field("address.country", has_address).choose(COUNTRY_TEXTS, city)
         _id_list(out.field("interests", has_interests), bulk.json_texts(words.INTERESTS), interests)
         out.field("homeLocation", has_location).text('{"lat":')
-        out.texts(bulk.numbers([round(v, 5) for v in lat[has_location].tolist()]), has_location).text(',"lon":')
-        out.texts(bulk.numbers([round(v, 5) for v in lon[has_location].tolist()]), has_location).text("}")
+        out.texts(bulk.numbers(bulk.rounded(lat[has_location], 5).tolist()), has_location).text(',"lon":')
+        out.texts(bulk.numbers(bulk.rounded(lon[has_location], 5).tolist()), has_location).text("}")
         out.field("devices", has_device).text('[{"token":"').texts(token, has_device).text('","platform":"')
         out.choose(("APNS", "GCM"), platform).text('","applicationName":"brand-app","endpointEnabled":')
         out.booleans(enabled).text(',"dataFields":{}}]')

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from iterbridge.sandbox.world import World
     from iterbridge.sandbox.world.exports import ExportQuery
 
-_EXPORT_BLOCK = 8192  # users drawn at once by the user export: big enough that numpy's per-call cost vanishes
+_EXPORT_BLOCK = 4096  # users drawn at once by the user export: big enough that numpy's per-call cost vanishes
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2}.*)?$")
