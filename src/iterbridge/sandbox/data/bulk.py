@@ -146,7 +146,7 @@ def json_texts(values: Iterable[Any]) -> tuple[str, ...]:
     return tuple(orjson.dumps(value).decode() for value in values)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def _table(texts: tuple[str, ...]) -> pa.Array:
     return pa.array(texts, pa.string())
 
@@ -199,12 +199,14 @@ class JsonLines:
         self._size = 1
         self._fields: dict[str, tuple[Mask | None, list[str | I64]]] = {}
         self._pieces: list[str | I64] = []
+        self._choice: tuple[tuple[str, ...], I64, Mask | None] | None = None  # the last piece, when a word
 
     # ---- building ------------------------------------------------------------------------------------
 
     def field(self, name: str, present: Mask | None = None) -> JsonLines:
         """Start a field: the pieces added next make its value (absent from the rows where `present` is false)."""
         self._pieces = []
+        self._choice = None
         self._fields[name] = (present, self._pieces)
         return self
 
@@ -222,23 +224,37 @@ class JsonLines:
 
     def _add(self, index: I64, where: Mask | None = None) -> JsonLines:
         self._pieces.append(index if where is None else np.where(where, index, 0))
+        self._choice = None
         return self
 
-    # Each piece is in every row of its field, or only in the rows where `where` is true. A text in every row
-    # is kept as a string, so that neighbouring ones become one piece (fewer pieces: a faster gather).
+    # Each piece is in every row of its field, or only in the rows where `where` is true. Fewer pieces make a
+    # faster gather, so a text in every row is kept as a string (neighbouring ones become one piece), and a
+    # text right before or after a word of a vocabulary joins the vocabulary's words (a table made once).
 
     def text(self, constant: str, where: Mask | None = None) -> JsonLines:
+        choice = self._choice
+        if choice is not None and choice[2] is where:
+            vocabulary, position, _ = choice
+            self._pieces.pop()
+            return self.choose(tuple(word + constant for word in vocabulary), position, where)
         if where is not None:
             return self._add(np.full(self.rows, self._constant(constant), dtype=np.int64), where)
         if self._pieces and isinstance(self._pieces[-1], str):
             self._pieces[-1] += constant
         else:
             self._pieces.append(constant)
+        self._choice = None
         return self
 
     def choose(self, vocabulary: tuple[str, ...], position: I64, where: Mask | None = None) -> JsonLines:
         """A word of a fixed vocabulary (its texts already JSON) by position."""
-        return self._add(self._base(_table(vocabulary)) + position, where)
+        before = self._pieces[-1] if where is None and self._pieces else None
+        if isinstance(before, str):
+            self._pieces.pop()
+            vocabulary = tuple(before + word for word in vocabulary)  # the text before joins too
+        self._add(self._base(_table(vocabulary)) + position, where)
+        self._choice = (vocabulary, position, where)
+        return self
 
     def texts(self, texts: pa.Array | Sequence[str], where: Mask | None = None) -> JsonLines:
         """A text (already JSON) per row, or per row where `where` is true."""
