@@ -89,14 +89,36 @@ class _Journal:
 # ---- the journeys, draw for draw as EventGenerator's -------------------------------------------------------
 
 
-def _email_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
-    skip = rng.chance(0.02, on)
-    j.add("emailSendSkip", skip, t0)
+def _sent(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal, medium: str, skipped: float) -> Mask:
+    """A message skipped (its journey ends) or sent: the journeys that go on."""
+    skip = rng.chance(skipped, on)
+    j.add(f"{medium}SendSkip", skip, t0)
     on = on & ~skip
-    j.add("emailSend", on, t0)
-    bounce = rng.chance(0.03, on)
-    bounce_at = t0 + rng.between(2_000, 120_000, bounce)
-    j.add("emailBounce", bounce, bounce_at)
+    j.add(f"{medium}Send", on, t0)
+    return on
+
+
+def _maybe(
+    rng: bulk.BulkRng,
+    j: _Journal,
+    event_type: str,
+    probability: float,
+    on: Mask,
+    after: I64,
+    low: int,
+    high: int,
+    late: Mask | None = None,
+) -> tuple[Mask, I64]:
+    """`if rng.chance(p): build.add(type, after + rng.between(low, high))`: where it happened, and when."""
+    happened = rng.chance(probability, on)
+    moment = after + rng.between(low, high, happened)
+    j.add(event_type, happened, moment, late)
+    return happened, moment
+
+
+def _email_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
+    on = _sent(rng, t0, on, j, "email", 0.02)
+    bounce, bounce_at = _maybe(rng, j, "emailBounce", 0.03, on, t0, 2_000, 120_000)
     j.add("emailUnSubscribe", rng.chance(0.5, bounce), bounce_at + 2_000, source="HardBounce")
     on = on & ~bounce
     opens = rng.weighted(_OPENS_EDGES, on)
@@ -107,62 +129,39 @@ def _email_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
         first_open = np.where(opening & (first_open == 0), moment, first_open)
         j.add("emailOpen", opening, moment)
     opened = on & (first_open != 0)
-    click = rng.chance(0.35, opened)
-    j.add("emailClick", click, first_open + rng.between(5_000, 10 * MINUTE_MS, click))
-    unsubscribe = rng.chance(0.015, opened)
-    unsubscribe_at = first_open + rng.between(10_000, HOUR_MS, unsubscribe)
-    j.add("hostedUnsubscribeClick", unsubscribe, unsubscribe_at)
+    _maybe(rng, j, "emailClick", 0.35, opened, first_open, 5_000, 10 * MINUTE_MS)
+    unsubscribe, unsubscribe_at = _maybe(rng, j, "hostedUnsubscribeClick", 0.015, opened, first_open, 10_000, HOUR_MS)
     j.add("emailUnSubscribe", unsubscribe, unsubscribe_at + 1_000, source="EmailLink")
-    complaint = rng.chance(0.003, on)
-    j.add("emailComplaint", complaint, t0 + rng.between(HOUR_MS, 30 * HOUR_MS, complaint))
+    _maybe(rng, j, "emailComplaint", 0.003, on, t0, HOUR_MS, 30 * HOUR_MS)
 
 
 def _push_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
-    skip = rng.chance(0.03, on)
-    j.add("pushSendSkip", skip, t0)
-    on = on & ~skip
-    j.add("pushSend", on, t0)
-    bounce = rng.chance(0.03, on)
-    j.add("pushBounce", bounce, t0 + rng.between(1_000, 60_000, bounce))
+    on = _sent(rng, t0, on, j, "push", 0.03)
+    bounce, _ = _maybe(rng, j, "pushBounce", 0.03, on, t0, 1_000, 60_000)
     opened = rng.chance(0.12, on & ~bounce)
     open_at = t0 + rng.between(30_000, 6 * HOUR_MS, opened)
     j.add("pushOpen", opened, open_at, late=rng.chance(0.05, opened))
-    uninstall = rng.chance(0.006, on)
-    j.add("pushUninstall", uninstall, t0 + rng.between(HOUR_MS, 48 * HOUR_MS, uninstall))
+    _maybe(rng, j, "pushUninstall", 0.006, on, t0, HOUR_MS, 48 * HOUR_MS)
 
 
 def _sms_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
-    skip = rng.chance(0.02, on)
-    j.add("smsSendSkip", skip, t0)
-    on = on & ~skip
-    j.add("smsSend", on, t0)
-    bounce = rng.chance(0.015, on)
-    j.add("smsBounce", bounce, t0 + rng.between(1_000, 60_000, bounce))
+    on = _sent(rng, t0, on, j, "sms", 0.02)
+    bounce, _ = _maybe(rng, j, "smsBounce", 0.015, on, t0, 1_000, 60_000)
     on = on & ~bounce
-    click = rng.chance(0.06, on)
-    j.add("smsClick", click, t0 + rng.between(MINUTE_MS, 3 * HOUR_MS, click))
-    received = rng.chance(0.02, on)
-    j.add("smsReceived", received, t0 + rng.between(MINUTE_MS, 24 * HOUR_MS, received))
+    _maybe(rng, j, "smsClick", 0.06, on, t0, MINUTE_MS, 3 * HOUR_MS)
+    _maybe(rng, j, "smsReceived", 0.02, on, t0, MINUTE_MS, 24 * HOUR_MS)
 
 
 def _inapp_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
-    skip = rng.chance(0.02, on)
-    j.add("inAppSendSkip", skip, t0)
-    on = on & ~skip
-    j.add("inAppSend", on, t0)
+    on = _sent(rng, t0, on, j, "inApp", 0.02)
     on = rng.chance(0.9, on)
     delivered = t0 + rng.between(MINUTE_MS, 30 * HOUR_MS, on)
     late = rng.chance(0.08, on)
     j.add("inAppDelivery", on, delivered, late)
-    opened = rng.chance(0.5, on)
-    open_at = delivered + rng.between(1_000, 6 * HOUR_MS, opened)
-    j.add("inAppOpen", opened, open_at, late)
-    click = rng.chance(0.4, opened)
-    j.add("inAppClick", click, open_at + rng.between(1_000, 60_000, click), late)
-    close = rng.chance(0.6, opened & ~click)
-    j.add("inAppClose", close, open_at + rng.between(1_000, 60_000, close), late)
-    delete = rng.chance(0.1, opened)
-    j.add("inAppDelete", delete, open_at + rng.between(60_000, 24 * HOUR_MS, delete), late)
+    opened, open_at = _maybe(rng, j, "inAppOpen", 0.5, on, delivered, 1_000, 6 * HOUR_MS, late)
+    click, _ = _maybe(rng, j, "inAppClick", 0.4, opened, open_at, 1_000, 60_000, late)
+    _maybe(rng, j, "inAppClose", 0.6, opened & ~click, open_at, 1_000, 60_000, late)
+    _maybe(rng, j, "inAppDelete", 0.1, opened, open_at, 60_000, 24 * HOUR_MS, late)
 
 
 def _custom_journey(rng: bulk.BulkRng, t0: I64, on: Mask, j: _Journal) -> None:
