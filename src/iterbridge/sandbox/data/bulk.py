@@ -151,6 +151,12 @@ def _table(texts: tuple[str, ...]) -> pa.Array:
     return pa.array(texts, pa.string())
 
 
+@lru_cache(maxsize=1024)
+def _folded(vocabulary: tuple[str, ...], before: str = "", after: str = "") -> tuple[str, ...]:
+    """The vocabulary with a text joined before or after every word (made once per vocabulary and text)."""
+    return tuple(before + word + after for word in vocabulary)
+
+
 # Timestamps as two pieces: '"YYYY-MM-DD HH:' and 'MM:SS +00:00"' (the second of 3,600 in an hour).
 _IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in _CLOCK_MINUTES[:60] for second in _CLOCK_SECONDS))
 _BOOLEANS = ("false", "true")
@@ -236,7 +242,7 @@ class JsonLines:
         if choice is not None and choice[2] is where:
             vocabulary, position, _ = choice
             self._pieces.pop()
-            return self.choose(tuple(word + constant for word in vocabulary), position, where)
+            return self.choose(_folded(vocabulary, after=constant), position, where)
         if where is not None:
             return self._add(np.full(self.rows, self._constant(constant), dtype=np.int64), where)
         if self._pieces and isinstance(self._pieces[-1], str):
@@ -251,7 +257,7 @@ class JsonLines:
         before = self._pieces[-1] if where is None and self._pieces else None
         if isinstance(before, str):
             self._pieces.pop()
-            vocabulary = tuple(before + word for word in vocabulary)  # the text before joins too
+            vocabulary = _folded(vocabulary, before=before)  # the text before joins too
         self._add(self._base(_table(vocabulary)) + position, where)
         self._choice = (vocabulary, position, where)
         return self
