@@ -199,7 +199,7 @@ class Connection:
         produced = 0
         if limit is not None and limit <= 0:
             return
-        checks = [(name, condition.matches) for name, found in conditions.items() for condition in found]
+        checks = [(name, condition.predicate()) for name, found in conditions.items() for condition in found]
         for row in rows:
             for name, matches in checks:
                 if not matches(row.get(name)):

@@ -46,6 +46,24 @@ def test_matches(condition: Condition, actual: object, expected: bool) -> None:
     assert condition.matches(actual) is expected
 
 
+_VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-3, 3),
+    st.floats(-3, 3, allow_nan=False),
+    st.booleans(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(),  # naive: taken as UTC
+    st.sampled_from(["2026-05-05 17:26:27 +00:00", "5", MOMENT]),
+)
+
+
+@given(op=st.sampled_from(["=", "<", "<=", ">", ">="]), wanted=_VALUES, actual=_VALUES)
+def test_a_predicate_gives_what_matches_gives(op: str, wanted: object, actual: object) -> None:
+    condition = Condition(op, wanted)
+    assert condition.predicate()(actual) == condition.matches(actual)
+
+
 def test_an_unknown_operator_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown operator"):
         Condition("~", 1).matches(1)

@@ -134,6 +134,23 @@ class Condition:
     op: str
     value: Any
 
+    def predicate(self) -> Callable[[Any], bool]:
+        """`matches` as a function for many rows, with a shortcut for the usual checks of a read (text equal
+        to text, an aware datetime against an aware datetime) that gives what `matches` gives."""
+        op, wanted, matches = self.op, self.value, self.matches
+        if op == "=" and type(wanted) is str:
+            return lambda actual: actual == wanted if type(actual) is str else matches(actual)
+        compare = _ORDER.get(op)
+        if compare is not None and type(wanted) is datetime and wanted.tzinfo is not None:
+
+            def check(actual: Any) -> bool:
+                if type(actual) is datetime and actual.tzinfo is not None:
+                    return bool(compare(actual, wanted))
+                return matches(actual)
+
+            return check
+        return matches
+
     def matches(self, actual: Any) -> bool:
         op, wanted = self.op, self.value
         if op == "in":
