@@ -1,5 +1,5 @@
 """Bulk generation for exports: the draws of `rand.Rng` for a block of records at once, and JSON lines
-assembled from text columns.
+assembled from text pieces.
 
 The scalar generators build one record at a time (~30-100 µs each in Python) and serve the lookup
 endpoints. An export streams hundreds of thousands of records per second, so its generators draw a whole
@@ -42,13 +42,6 @@ def _finalize(x: U64) -> U64:
 def mix64(x: U64) -> U64:
     """rand.mix64 of every element (uint64 arithmetic wraps like the scalar version's & _M64)."""
     return _finalize(x + _GOLDEN)
-
-
-def keys(values: Iterable[int] | I64) -> U64:
-    """Python ints (< 2**64) or an int64 array as a uint64 array."""
-    if isinstance(values, np.ndarray):
-        return values.astype(np.uint64)
-    return np.fromiter(values, dtype=np.uint64)
 
 
 class BulkRng:
