@@ -12,6 +12,7 @@ every record is one array operation, and a draw made only on some branch advance
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -144,11 +145,13 @@ def _table(texts: tuple[str, ...]) -> pa.Array:
     return pa.array(texts, pa.string())
 
 
-@lru_cache(maxsize=1024)
-def _folded(vocabulary: tuple[str, ...], before: str = "", after: str = "") -> tuple[str, ...]:
-    """The vocabulary with a text joined before or after every word (made once per vocabulary and text)."""
-    return tuple(before + word + after for word in vocabulary)
+@lru_cache(maxsize=4096)
+def _pairs(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    """Every word of `first` followed by every word of `second`, at first position × len(second) + second's."""
+    return tuple(a + b for a in first for b in second)
 
+
+_MOST_PAIRS = 4096
 
 # Timestamps as two pieces: '"YYYY-MM-DD HH:' and 'MM:SS +00:00"' (the second of 3,600 in an hour).
 _IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in _CLOCK_MINUTES[:60] for second in _CLOCK_SECONDS))
@@ -182,6 +185,48 @@ class _HourPrefixes:
 _MOST_HOURS = 24 * 366 * 10
 
 
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A piece that is a word of a vocabulary (a text: a vocabulary of one), in the rows `where` is true."""
+
+    vocabulary: tuple[str, ...]
+    position: I64
+    where: Mask | None
+
+
+_Piece = _Word | I64  # a word, or an index into a table already placed (digits, times, texts per row)
+
+
+class _Items:
+    """The pieces of a line in order, neighbouring words of the same rows merged into one."""
+
+    def __init__(self) -> None:
+        self.merged: list[_Piece] = []
+        self._masks: dict[tuple[int, int], Mask] = {}
+
+    def both(self, present: Mask | None, where: Mask | None) -> Mask | None:
+        """present & where, the same object for the same two masks (so their words can merge)."""
+        if present is None or where is None:
+            return where if present is None else present
+        key = (id(present), id(where))
+        if key not in self._masks:
+            self._masks[key] = present & where
+        return self._masks[key]
+
+    def add(self, item: _Piece) -> None:
+        last = self.merged[-1] if self.merged else None
+        if (
+            isinstance(item, _Word)
+            and isinstance(last, _Word)
+            and last.where is item.where
+            and len(last.vocabulary) * len(item.vocabulary) <= _MOST_PAIRS
+        ):
+            position = last.position * len(item.vocabulary) + item.position
+            self.merged[-1] = _Word(_pairs(last.vocabulary, item.vocabulary), position, item.where)
+            return
+        self.merged.append(item)
+
+
 class JsonLines:
     """JSON objects, one line per row, assembled from text pieces with one gather.
 
@@ -196,16 +241,15 @@ class JsonLines:
         self._tables: list[pa.Array] = [_table(("",))]
         self._bases: dict[int, int] = {id(self._tables[0]): 0}
         self._size = 1
-        self._fields: dict[str, tuple[Mask | None, list[str | I64]]] = {}
-        self._pieces: list[str | I64] = []
-        self._choice: tuple[tuple[str, ...], I64, Mask | None] | None = None  # the last piece, when a word
+        self._fields: dict[str, tuple[Mask | None, list[_Piece]]] = {}
+        self._pieces: list[_Piece] = []
+        self._zeros = np.zeros(rows, dtype=np.int64)
 
     # ---- building ------------------------------------------------------------------------------------
 
     def field(self, name: str, present: Mask | None = None) -> JsonLines:
         """Start a field: the pieces added next make its value (absent from the rows where `present` is false)."""
         self._pieces = []
-        self._choice = None
         self._fields[name] = (present, self._pieces)
         return self
 
@@ -218,41 +262,21 @@ class JsonLines:
             self._size += len(table)
         return base
 
-    def _constant(self, text: str) -> int:
-        return self._base(_table((text,)))
-
     def _add(self, index: I64, where: Mask | None = None) -> JsonLines:
         self._pieces.append(index if where is None else np.where(where, index, 0))
-        self._choice = None
         return self
 
-    # Each piece is in every row of its field, or only in the rows where `where` is true. Fewer pieces make a
-    # faster gather, so a text in every row is kept as a string (neighbouring ones become one piece), and a
-    # text right before or after a word of a vocabulary joins the vocabulary's words (a table made once).
+    # Each piece is in every row of its field, or only in the rows where `where` is true. Texts and words of
+    # vocabularies stay words until the lines are made: neighbours in the same rows then become one piece
+    # (a table of every pair, made once), since fewer pieces make a faster gather.
 
     def text(self, constant: str, where: Mask | None = None) -> JsonLines:
-        choice = self._choice
-        if choice is not None and choice[2] is where:
-            vocabulary, position, _ = choice
-            self._pieces.pop()
-            return self.choose(_folded(vocabulary, after=constant), position, where)
-        if where is not None:
-            return self._add(np.full(self.rows, self._constant(constant), dtype=np.int64), where)
-        if self._pieces and isinstance(self._pieces[-1], str):
-            self._pieces[-1] += constant
-        else:
-            self._pieces.append(constant)
-        self._choice = None
+        self._pieces.append(_Word((constant,), self._zeros, where))
         return self
 
     def choose(self, vocabulary: tuple[str, ...], position: I64, where: Mask | None = None) -> JsonLines:
         """A word of a fixed vocabulary (its texts already JSON) by position."""
-        before = self._pieces[-1] if where is None and self._pieces else None
-        if isinstance(before, str):
-            self._pieces.pop()
-            vocabulary = _folded(vocabulary, before=before)  # the text before joins too
-        self._add(self._base(_table(vocabulary)) + position, where)
-        self._choice = (vocabulary, position, where)
+        self._pieces.append(_Word(vocabulary, position, where))
         return self
 
     def texts(self, texts: pa.Array | Sequence[str], where: Mask | None = None) -> JsonLines:
@@ -295,46 +319,38 @@ class JsonLines:
     # ---- output --------------------------------------------------------------------------------------------
 
     def _matrix(self) -> NDArray[np.int32]:
-        items: list[str | I64] = ["{"]
+        items = _Items()
+        items.add(_Word(("{",), self._zeros, None))
         seen = np.zeros(self.rows, dtype=np.bool_)  # rows that have a field already: the next needs a comma
         seen_by_all = False
         for name, (present, pieces) in self._fields.items():
             key = orjson.dumps(name).decode() + ":"
-            lead = pieces[0] if pieces and isinstance(pieces[0], str) else ""
-            rest = pieces[1:] if lead else pieces
-            first, later = key + lead, "," + key + lead
-            if seen_by_all:
-                prefix: str | I64 = later
-            elif not seen.any():
-                prefix = first
+            if seen_by_all or not seen.any():
+                prefix = _Word(("," + key if seen_by_all else key,), self._zeros, present)
             else:
-                prefix = np.where(seen, self._constant(later), self._constant(first))
+                prefix = _Word((key, "," + key), seen.astype(np.int64), present)
+            items.add(prefix)
+            for piece in pieces:
+                if isinstance(piece, _Word):
+                    items.add(_Word(piece.vocabulary, piece.position, items.both(present, piece.where)))
+                else:
+                    items.add(piece if present is None else np.where(present, piece, 0))
             if present is None:
-                items.append(prefix)
-                items.extend(rest)
                 seen_by_all = True
-                continue
-            for piece in (prefix, *rest):
-                index = np.full(self.rows, self._constant(piece), dtype=np.int64) if isinstance(piece, str) else piece
-                items.append(np.where(present, index, 0))
-            seen |= present
-        items.append("}\n")
-        columns: list[I64] = []
-        text = ""
-        for item in items:
-            if isinstance(item, str):
-                text += item
-                continue
-            if text:
-                columns.append(np.full(self.rows, self._constant(text), dtype=np.int64))
-                text = ""
-            columns.append(item)
-        if text:
-            columns.append(np.full(self.rows, self._constant(text), dtype=np.int64))
+            else:
+                seen |= present
+        items.add(_Word(("}\n",), self._zeros, None))
+        columns = [self._resolved(item) for item in items.merged]
         matrix = np.empty((self.rows, len(columns)), dtype=np.int32)  # half the memory of int64 indices
         for number, column in enumerate(columns):
             matrix[:, number] = column
         return matrix
+
+    def _resolved(self, item: _Piece) -> I64:
+        if not isinstance(item, _Word):
+            return item
+        index = self._base(_table(item.vocabulary)) + item.position
+        return index if item.where is None else np.where(item.where, index, 0)
 
     def _gathered(self) -> pa.Array:
         matrix = self._matrix()  # adds the tables of names and braces: before the concatenation
