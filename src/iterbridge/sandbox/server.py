@@ -19,6 +19,7 @@ import uvicorn
 from iterbridge.sandbox.app import SandboxState, create_app
 from iterbridge.sandbox.config import SandboxConfig
 from iterbridge.sandbox.streams import DropConnection
+from iterbridge.sandbox.world.exports import warm_up
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -120,6 +121,7 @@ def serve_forever(config: SandboxConfig, host: str, port: int, on_ready: Callabl
     URL once the server listens."""
     server, state = _server(config, host, port, "warning")
     server.on_ready = on_ready
+    warm_up(state.world)
     try:
         server.run()
     finally:
