@@ -9,7 +9,9 @@ GIL; the client is httpx2 over one keep-alive connection. Measured, each against
 - data.json: lines/s streamed for dataTypeName=emailSend over the whole history (target ≥ 150,000 lines/s)
   and for dataTypeName=user; lines are counted (b"\\n" in the raw chunks), never parsed;
 - server memory: the sandbox process's RSS sampled while streaming; "flat" means it grows by less than
-  50 MB however many lines are streamed, and not at all (< 10 MB) over the second half of the stream;
+  50 MB however many lines are streamed, and its peak over the second half of the stream is not above (by
+  10 MB or more) its peak over the first half: RSS swings as each block is made and freed, and a swing is
+  not growth (the lowest and highest RSS of the second half are printed too);
 - at the medium and large scales: time from process start to the first answer, and per-user lookups
   (GET /api/users/{email}, GET /api/events/{email}).
 
@@ -125,11 +127,21 @@ class Memory:
     def end_mb(self) -> float:
         return self.samples[-1][1] / MB
 
-    def second_half_growth_mb(self) -> float:
-        """Peak of the second half of the stream minus the RSS at its middle: ~0 when memory is flat."""
+    def _halves(self) -> tuple[list[int], list[int]]:
         middle = self.samples[-1][0] / 2
-        half = [rss for moment, rss in self.samples if moment >= middle]
-        return (max(half) - half[0]) / MB if half else 0.0
+        first = [rss for moment, rss in self.samples if moment < middle]
+        return first, [rss for moment, rss in self.samples if moment >= middle]
+
+    def second_half_growth_mb(self) -> float:
+        """Peak of the second half above the peak of the first: ~0 when memory is flat, even when it swings
+        with each block made and freed; a memory that keeps growing shows its growth of the second half."""
+        first, second = self._halves()
+        return max(0.0, (max(second) - max(first)) / MB) if first and second else 0.0
+
+    def second_half_swing_mb(self) -> tuple[float, float]:
+        """(lowest, highest) RSS of the second half, to show the swing the growth above ignores."""
+        _, second = self._halves()
+        return (min(second) / MB, max(second) / MB) if second else (0.0, 0.0)
 
 
 @dataclass
@@ -283,6 +295,8 @@ def main() -> int:
                     SECOND_HALF_GROWTH_LIMIT_MB,
                     higher_is_better=False,
                 )
+                low, high = memory.second_half_swing_mb()
+                report.info(f"{name} RSS in the 2nd half", f"{low:.0f}–{high:.0f} MB (blocks made and freed)")
     finally:
         server.stop()
 
@@ -314,8 +328,8 @@ def main() -> int:
             f" events < {EVENTS_LOOKUP_GUIDE_MS:g} ms); the issue sets only latency, export rate and flat memory"
         )
     report.notes.append(
-        f"flat memory: RSS growth under {MEMORY_GROWTH_LIMIT_MB:g} MB over the whole stream and under"
-        f" {SECOND_HALF_GROWTH_LIMIT_MB:g} MB over its second half, however many lines are streamed"
+        f"flat memory: RSS growth under {MEMORY_GROWTH_LIMIT_MB:g} MB over the whole stream, and the second half's"
+        f" peak less than {SECOND_HALF_GROWTH_LIMIT_MB:g} MB above the first half's, however many lines are streamed"
     )
     report.print()
     return 0
