@@ -25,7 +25,7 @@ _KIND_CODES = np.array([KINDS.index(kind) for kind in _KIND_OF_ROLL], dtype=np.i
 _MEDIUMS = ("Email", "Push", "SMS", "InApp")
 _EVENT_SALT = np.uint64(0x9E3779B1)
 _OPENS_EDGES = (0.55, 0.85, 0.95, 1.0)
-JOURNEYS_PER_BLOCK = 3072  # journeys played at once: enough that numpy's per-call cost vanishes
+JOURNEYS_PER_BLOCK = 8192  # journeys played at once: enough that numpy's per-call cost vanishes
 
 
 @dataclass
