@@ -15,7 +15,7 @@ from conftest import ANCHOR_MS, FakeClock, make_config
 from iterbridge.sandbox.data import bulk
 from iterbridge.sandbox.data.bulk import BulkRng, JsonLines
 from iterbridge.sandbox.data.events import GENERATED_TYPES
-from iterbridge.sandbox.data.rand import Rng
+from iterbridge.sandbox.data.rand import Rng, mix64
 from iterbridge.sandbox.data.timefmt import DAY_MS, iterable_time
 from iterbridge.sandbox.faults import Faults
 from iterbridge.sandbox.world import World
@@ -165,3 +165,15 @@ def test_rounding_is_pythons_round_even_next_to_ties() -> None:
     )
     for digits in (2, 5):
         assert bulk.rounded(values, digits).tolist() == [round(value, digits) for value in values.tolist()]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 9, 14])
+def test_bulk_sample_is_rng_sample_for_every_count(size: int) -> None:
+    keys = [mix64(n) for n in range(300)]
+    counts = np.array([n % (size + 3) for n in range(300)])
+    where = np.array([n % 7 != 0 for n in range(300)])
+    picks = BulkRng(np.array(keys, dtype=np.uint64)).sample(size, counts, where)
+    expected = [
+        Rng(key).sample(range(size), int(k)) if here else [] for key, k, here in zip(keys, counts, where, strict=True)
+    ]
+    assert [[p for p in row if p >= 0] for row in picks.tolist()] == expected
