@@ -309,11 +309,16 @@ class BulkUsers:
     def _identity_keys(self, indices: bulk.I64) -> bulk.U64:
         return bulk.mix64(np.uint64(self.generator._identity_key) ^ indices.astype(np.uint64))
 
+    @staticmethod
+    def _name_positions(key: bulk.U64) -> tuple[bulk.I64, bulk.I64, bulk.I64]:
+        """Positions of the first name, last name and email domain an identity key picks (UserGenerator.identity)."""
+        first = (key % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
+        last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
+        domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
+        return first, last, domain
+
     def emails(self, indices: bulk.I64) -> list[str]:
-        key = self._identity_keys(indices)
-        first = (key % np.uint64(len(words.FIRST_NAMES))).tolist()
-        last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).tolist()
-        domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).tolist()
+        first, last, domain = (p.tolist() for p in self._name_positions(self._identity_keys(indices)))
         names, surnames, domains = words.FIRST_NAMES, words.LAST_NAMES, words.EMAIL_DOMAINS
         return [
             f"{names[f]}.{surnames[a]}{i}@{domains[d]}"
@@ -322,10 +327,7 @@ class BulkUsers:
 
     def email_field(self, out: bulk.JsonLines, indices: bulk.I64, identity: bulk.U64 | None = None) -> None:
         """The "email" field of users `indices` (identity: their identity keys, when already drawn)."""
-        key = self._identity_keys(indices) if identity is None else identity
-        first = (key % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
-        last = ((key >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
-        domain = ((key >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
+        first, last, domain = self._name_positions(self._identity_keys(indices) if identity is None else identity)
         out.field("email").text('"').choose(_NAME_PAIRS, first * len(words.LAST_NAMES) + last)
         out.integers(indices).choose(_AT_DOMAINS, domain)
 
@@ -376,13 +378,20 @@ class BulkUsers:
             seen |= byte_value != 0
         lines.text("]")
 
-    def lines(self, indices: bulk.I64, live_lists: set[int]) -> bulk.JsonLines:
-        """The user export's lines of generated users `indices` (data_fields + flatten, byte for byte)."""
+    def times(self, indices: bulk.I64) -> tuple[bulk.I64, bulk.I64]:
+        """(signup_ms, profile_updated_ms) of each user."""
+        signup = self.signups(indices)
+        return signup, self.updated(indices, signup)
+
+    def lines(
+        self, indices: bulk.I64, live_lists: set[int], times: tuple[bulk.I64, bulk.I64] | None = None
+    ) -> bulk.JsonLines:
+        """The user export's lines of generated users `indices` (data_fields + flatten, byte for byte);
+        `times`: their `times()`, when the caller has them already."""
         g = self.generator
         n = len(indices)
         identity = self._identity_keys(indices)
-        signup = self.signups(indices)
-        updated = self.updated(indices, signup)
+        signup, updated = self.times(indices) if times is None else times
         rng = bulk.BulkRng(bulk.mix64(np.uint64(g._profile_key) ^ indices.astype(np.uint64)))
         city = rng.below(len(words.CITIES))
         source = rng.weighted(_SOURCE_EDGES)
@@ -423,9 +432,7 @@ class BulkUsers:
         platform = rng.below(2, has_device)
         enabled = rng.chance(0.9, has_device)
 
-        first = (identity % np.uint64(len(words.FIRST_NAMES))).astype(np.int64)
-        last = ((identity >> np.uint64(8)) % np.uint64(len(words.LAST_NAMES))).astype(np.int64)
-        domain = ((identity >> np.uint64(16)) % np.uint64(len(words.EMAIL_DOMAINS))).astype(np.int64)
+        first, last, domain = self._name_positions(identity)
 
         out = bulk.JsonLines(n)
         self.email_field(out, indices, identity)

@@ -158,15 +158,17 @@ class UserStore:
         changed = self.world.lists.changed_members()
         for start in range(0, generator.count, _EXPORT_BLOCK):
             indices = np.arange(start, min(generator.count, start + _EXPORT_BLOCK), dtype=np.int64)
-            updated = self.bulk.updated(indices, self.bulk.signups(indices))
-            indices = indices[(query.start_ms <= updated) & (updated < query.end_ms)]
+            signup, updated = self.bulk.times(indices)
+            kept = (query.start_ms <= updated) & (updated < query.end_ms)
+            indices, signup, updated = indices[kept], signup[kept], updated[kept]
             emails = self.bulk.emails(indices) if gone or changed else []
             if gone:
-                kept = [position for position, email in enumerate(emails) if email not in gone]
-                indices, emails = indices[kept], [emails[position] for position in kept]
+                alive = [position for position, email in enumerate(emails) if email not in gone]
+                indices, signup, updated = indices[alive], signup[alive], updated[alive]
+                emails = [emails[position] for position in alive]
             if not len(indices):
                 continue
-            lines = self.bulk.lines(indices, live_lists)
+            lines = self.bulk.lines(indices, live_lists, (signup, updated))
             lines.narrow(name for name in lines.names if query.keeps(name))
             alone = [position for position, email in enumerate(emails) if email in changed]
             if not alone:
@@ -176,17 +178,14 @@ class UserStore:
             for position in alone:
                 block[position] = self._export_line(self.profile(emails[position]), query)
             yield b"".join(block)
-        for email, fields in list(self._overrides.items()):
-            if query.start_ms <= fields["_updatedMs"] < query.end_ms:
-                profile = self.profile(email)
-                if profile is not None:
-                    yield self._export_line(profile, query)
+        for profile in self._written_between(query.start_ms, query.end_ms):
+            yield self._export_line(profile, query)
 
     @staticmethod
     def _export_line(profile: dict[str, Any] | None, query: ExportQuery) -> bytes:
         from iterbridge.sandbox.world.exports import json_line
 
-        return json_line(query.shape(flatten(profile or {})) or {})
+        return json_line(query.shape(flatten(profile or {})) or {})  # no campaignId here: never None
 
     def profiles_updated_between(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
         """Profiles whose profileUpdatedAt is in [start_ms, end_ms) — the user export's window."""
@@ -199,6 +198,10 @@ class UserStore:
                     fields = generator.data_fields(index)
                     fields["emailListIds"] = lists.lists_of(email, index)
                     yield fields
+        yield from self._written_between(start_ms, end_ms)
+
+    def _written_between(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
+        """Profiles created or rewritten by API whose last write is in [start_ms, end_ms)."""
         for email, fields in list(self._overrides.items()):
             if start_ms <= fields["_updatedMs"] < end_ms:
                 profile = self.profile(email)
