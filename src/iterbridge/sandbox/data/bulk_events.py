@@ -10,14 +10,14 @@ proves the lines byte-identical to the scalar generator's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from iterbridge.sandbox.data import bulk, words
 from iterbridge.sandbox.data.bulk import I64, U64, Mask
-from iterbridge.sandbox.data.events import _KIND_OF_ROLL, KIND_TYPES, KINDS, EventGenerator
+from iterbridge.sandbox.data.events import _FIELD_BUILDERS, _KIND_OF_ROLL, KIND_TYPES, KINDS, EventGenerator
 from iterbridge.sandbox.data.timefmt import HOUR_MS, MINUTE_MS
 from iterbridge.sandbox.data.users import CATEGORY_TEXTS, CITY_TEXTS, COUNTRY_TEXTS, REGION_TEXTS, BulkUsers
 
@@ -223,17 +223,12 @@ class Events:
         return len(self.moment)
 
     def select(self, keep: Mask) -> Events:
-        return Events(
-            self.key[keep],
-            self.user[keep],
-            self.number[keep],
-            self.moment[keep],
-            self.late[keep],
-            self.campaign[keep],
-            (self.message[0][keep], self.message[1][keep]),
-            self.source[keep],
-            self.name[keep],
-        )
+        return Events(*(_rows(getattr(self, part.name), keep) for part in fields(self) if part.init))
+
+
+def _rows(values: Any, keep: Any) -> Any:
+    """values[keep], for an array or a tuple of arrays."""
+    return tuple(array[keep] for array in values) if isinstance(values, tuple) else values[keep]
 
 
 class BulkEvents:
@@ -492,7 +487,7 @@ def _subscribe(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.field("signupSource").choose(bulk.json_texts(("API", "ListAPI", "WebForm")), rng.below(3))
 
 
-def _push_send(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
+def _push(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     b.send_fields(out, e)
     out.field("platformEndpoint").choose(_PLATFORM_ENDPOINTS, e.rng.below(2))
 
@@ -508,7 +503,7 @@ def _push_problem(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.field("platformEndpoint").choose(_PLATFORM_ENDPOINTS, e.rng.below(2))
 
 
-def _sms_send(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
+def _sms(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     b.send_fields(out, e)
     out.field("toPhoneNumber").text('"+1555').integers(e.rng.between(1_000_000, 9_999_999)).text('"')
     out.field("fromPhoneNumber").text('"+15550100000"')
@@ -531,7 +526,7 @@ def _sms_received(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.field("smsMessage").choose(bulk.json_texts(("STOP", "HELP", "Thanks!", "YES")), e.rng.below(4))
 
 
-def _inapp_send(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
+def _inapp(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     b.send_fields(out, e)
 
 
@@ -561,7 +556,7 @@ def _rounded(values: Any, digits: int) -> list[str]:
     return bulk.numbers(bulk.rounded(values, digits).tolist())
 
 
-def _custom_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
+def _custom(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     rng, name = e.rng, e.name
     out.field("eventName").choose(bulk.json_texts(words.CUSTOM_EVENTS), name)
     names = words.CUSTOM_EVENTS
@@ -585,7 +580,7 @@ def _custom_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.field("eventUpdatedAt").time(e.moment)
 
 
-def _purchase_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
+def _purchase(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     rng = e.rng
     count = rng.between(1, 3)
     total = np.zeros(len(e), dtype=np.float64)
@@ -614,33 +609,6 @@ def _purchase_fields(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.text("]")
 
 
-_FIELDS: dict[str, Shape] = {
-    "emailSend": _email_send,
-    "emailSendSkip": _skip,
-    "emailOpen": _email_open,
-    "emailClick": _email_click,
-    "emailBounce": _email_bounce,
-    "emailComplaint": _complaint,
-    "hostedUnsubscribeClick": _hosted_unsubscribe,
-    "emailUnSubscribe": _unsubscribe,
-    "emailSubscribe": _subscribe,
-    "pushSend": _push_send,
-    "pushSendSkip": _skip,
-    "pushOpen": _push_open,
-    "pushBounce": _push_problem,
-    "pushUninstall": _push_problem,
-    "smsSend": _sms_send,
-    "smsSendSkip": _skip,
-    "smsClick": _sms_click,
-    "smsBounce": _sms_bounce,
-    "smsReceived": _sms_received,
-    "inAppSend": _inapp_send,
-    "inAppSendSkip": _skip,
-    "inAppDelivery": _inapp_event,
-    "inAppOpen": _inapp_event,
-    "inAppClick": _inapp_click,
-    "inAppClose": _inapp_close,
-    "inAppDelete": _inapp_delete,
-    "customEvent": _custom_fields,
-    "purchase": _purchase_fields,
-}
+# Each type's shaper is the namesake of the builder the one-by-one generator uses for it (events.py's
+# _FIELD_BUILDERS): one table of types, not a second one to keep in step.
+_FIELDS: dict[str, Shape] = {event_type: globals()[builder.__name__] for event_type, builder in _FIELD_BUILDERS.items()}
