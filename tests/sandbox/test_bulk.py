@@ -9,6 +9,7 @@ API writes that the bulk path must honour (deleted, rewritten and moved users, l
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from conftest import ANCHOR_MS, FakeClock, make_config
@@ -177,3 +178,53 @@ def test_bulk_sample_is_rng_sample_for_every_count(size: int) -> None:
         Rng(key).sample(range(size), int(k)) if here else [] for key, k, here in zip(keys, counts, where, strict=True)
     ]
     assert [[p for p in row if p >= 0] for row in picks.tolist()] == expected
+
+
+@pytest.mark.parametrize("length", [4, 8, 12, 16, 24, 32, 64])
+def test_bulk_hex_is_rng_hex_for_the_rows_that_draw(length: int) -> None:
+    keys = [mix64(n) for n in range(50)]
+    where = np.array([n % 3 != 0 for n in range(50)])
+    drawn = BulkRng(np.array(keys, dtype=np.uint64)).hex(length, where)
+    assert drawn.to_pylist() == [Rng(key).hex(length) for key, here in zip(keys, where, strict=True) if here]
+    assert BulkRng(np.array([], dtype=np.uint64)).hex(length).to_pylist() == []
+
+
+def test_numbers_are_written_as_orjson_writes_each_float() -> None:
+    rng = np.random.default_rng(11)
+    values = np.concatenate(
+        [
+            rng.uniform(-1e6, 1e6, 5_000),
+            bulk.rounded(rng.uniform(-180, 180, 5_000), 5),
+            np.array([0.0, -0.0, 1e-7, 1e16, 123456789.125, 2.0, -3.25, 5e-324, 1.7976931348623157e308]),
+        ]
+    )
+    assert bulk.numbers(values).to_pylist() == [orjson.dumps(value).decode() for value in values.tolist()]
+    assert bulk.numbers(np.array([], dtype=np.float64)).to_pylist() == []
+
+
+def test_integers_from_the_table_of_small_numbers_or_written_one_by_one() -> None:
+    small, large = np.array([0, 7, 9_999]), np.array([-5, 10_000, 2**40])
+    where = np.array([True, False, True])
+    lines = JsonLines(3)
+    lines.field("s").integers(small)
+    lines.field("l").integers(large, where)
+    assert lines.lines() == [b'{"s":0,"l":-5}\n', b'{"s":7,"l":}\n', b'{"s":9999,"l":1099511627776}\n']
+
+
+def test_neighbouring_words_merge_across_rows_they_are_not_all_in() -> None:
+    """Words of different rows become one piece: the empty text stands where a row has not the word."""
+    first, second = np.array([True, True, False, False]), np.array([True, False, True, False])
+    lines = JsonLines(4)
+    lines.field("a", first).choose(("1", "2"), np.array([0, 1, 0, 1]))
+    lines.field("b", second).text('"x"')
+    lines.field("c").choose(("true", "false"), np.array([1, 0, 0, 1]), first)
+    assert lines.lines() == [
+        b'{"a":1,"b":"x","c":false}\n',
+        b'{"a":2,"c":true}\n',
+        b'{"b":"x","c":}\n',
+        b'{"c":}\n',
+    ]
+    items = bulk._Items()
+    items.add(bulk._Word(("1", "2"), np.array([0, 1, 0, 1]), first))
+    items.add(bulk._Word(('"x"',), np.zeros(4, dtype=np.int64), second))
+    assert len(items.merged) == 1

@@ -80,20 +80,23 @@ class BulkRng:
 
     def sample(self, size: int, count: I64, where: Mask) -> I64:
         """Rng.sample of positions in a pool of `size` items, `count` per row: rows × max(count) positions,
-        -1 past a row's count. Each pick removes the item from that row's pool, as list.pop does."""
+        -1 past a row's count. A draw j picks the j-th item still in the pool, as list.pop(j) does: j moves
+        past every earlier pick at or below it, taken in ascending order."""
         count = np.where(where, np.minimum(count, size), 0)
         rows = len(count)
         steps = int(count.max()) if rows else 0
-        pool = np.tile(np.arange(size, dtype=np.int64), (rows, 1))
         picks = np.full((rows, steps), -1, dtype=np.int64)
-        columns = np.arange(size)
-        shifted = np.minimum(columns + 1, size - 1)
-        row_numbers = np.arange(rows)
+        taken: list[I64] = []  # the picks so far, ascending in each row (`size` once a row has stopped)
         for step in range(steps):
             active = count > step
-            position = np.where(active, self.below(size - step, active), 0)
-            picks[:, step] = np.where(active, pool[row_numbers, position], -1)
-            pool = np.where(active[:, None] & (columns[None, :] >= position[:, None]), pool[:, shifted], pool)
+            position = self.below(size - step, active)
+            for earlier in taken:
+                position += position >= earlier
+            position = np.where(active, position, size)
+            picks[:, step] = np.where(active, position, -1)
+            for rank, earlier in enumerate(taken):  # insert, keeping each row's picks in order
+                taken[rank], position = np.minimum(earlier, position), np.maximum(earlier, position)
+            taken.append(position)
         return picks
 
     def hex(self, length: int, where: Mask | None = None) -> pa.Array:
@@ -102,16 +105,14 @@ class BulkRng:
 
 
 def hex_texts(draws: list[U64], length: int, where: Mask | None = None) -> pa.Array:
-    """The first `length` hex digits of the draws written one after the other, for the rows `where` is true."""
+    """The first `length` hex digits of the draws written one after the other, for the rows `where` is true
+    (each draw's big-endian bytes through bytes.hex, which is C speed)."""
     drawn = np.stack(draws if where is None else [values[where] for values in draws], axis=1)
-    nibbles = (drawn[:, :, None] >> _NIBBLE_SHIFTS) & np.uint64(0xF)
-    digits = _HEX_DIGITS[nibbles.astype(np.intp)].reshape(len(drawn), 16 * len(draws))[:, :length].reshape(-1)
+    digits = np.frombuffer(drawn.astype(">u8").tobytes().hex().encode("ascii"), dtype=np.uint8)
+    if length != 16 * len(draws):
+        digits = digits.reshape(len(drawn), 16 * len(draws))[:, :length].reshape(-1)
     offsets = np.arange(0, digits.size + 1, length, dtype=np.int32)
-    return pa.StringArray.from_buffers(len(drawn), pa.py_buffer(offsets), pa.py_buffer(digits.copy()))
-
-
-_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    return pa.StringArray.from_buffers(len(drawn), pa.py_buffer(offsets), pa.py_buffer(digits))
 
 
 # ---- JSON lines from pieces ------------------------------------------------------------------------
@@ -130,9 +131,19 @@ def rounded(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]:
     return found
 
 
-def numbers(values: list[int] | list[float]) -> list[str]:
-    """Each int or float as orjson writes it (floats byte-identical to the scalar path's orjson.dumps)."""
-    return orjson.dumps(values).decode()[1:-1].split(",") if values else []
+def numbers(values: NDArray[np.float64]) -> pa.Array:
+    """Each float as orjson writes it (byte-identical to the scalar path's orjson.dumps), as a string array:
+    orjson writes the whole array at once, and the commas between numbers are what cut it into texts."""
+    written = np.frombuffer(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY), dtype=np.uint8)[1:-1]
+    commas = np.flatnonzero(written == _COMMA)
+    digits = np.delete(written, commas)
+    offsets = np.empty(len(values) + 1, dtype=np.int32)
+    offsets[0], offsets[-1] = 0, len(digits)
+    offsets[1:-1] = commas - np.arange(len(commas))
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(digits))
+
+
+_COMMA = ord(",")
 
 
 def json_texts(values: Iterable[Any]) -> tuple[str, ...]:
@@ -156,6 +167,13 @@ _MOST_PAIRS = 4096
 # Timestamps as two pieces: '"YYYY-MM-DD HH:' and 'MM:SS +00:00"' (the second of 3,600 in an hour).
 _IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in _CLOCK_MINUTES[:60] for second in _CLOCK_SECONDS))
 _BOOLEANS = ("false", "true")
+_SMALL_NUMBERS = 10_000
+
+
+@lru_cache(maxsize=1)
+def _small_numbers() -> pa.Array:
+    """The digits of 0 … _SMALL_NUMBERS - 1, one table for the process."""
+    return pa.array([str(number) for number in range(_SMALL_NUMBERS)], pa.string())
 
 
 def _hour_prefix(hour: int) -> str:
@@ -198,7 +216,8 @@ _Piece = _Word | I64  # a word, or an index into a table already placed (digits,
 
 
 class _Items:
-    """The pieces of a line in order, neighbouring words of the same rows merged into one."""
+    """The pieces of a line in order, neighbouring words merged into one while their table of pairs stays
+    small (words of different rows merge too: each is the empty text in the rows it is not in)."""
 
     def __init__(self) -> None:
         self.merged: list[_Piece] = []
@@ -215,16 +234,33 @@ class _Items:
 
     def add(self, item: _Piece) -> None:
         last = self.merged[-1] if self.merged else None
-        if (
-            isinstance(item, _Word)
-            and isinstance(last, _Word)
-            and last.where is item.where
-            and len(last.vocabulary) * len(item.vocabulary) <= _MOST_PAIRS
-        ):
-            position = last.position * len(item.vocabulary) + item.position
-            self.merged[-1] = _Word(_pairs(last.vocabulary, item.vocabulary), position, item.where)
-            return
+        if isinstance(item, _Word) and isinstance(last, _Word):
+            if last.where is item.where:
+                if len(last.vocabulary) * len(item.vocabulary) <= _MOST_PAIRS:
+                    self.merged[-1] = _merged(last, item, item.where)
+                    return
+            elif _size(last) * _size(item) <= _MOST_PAIRS:
+                self.merged[-1] = _merged(_unmasked(last), _unmasked(item), None)
+                return
         self.merged.append(item)
+
+
+def _size(word: _Word) -> int:
+    """How many texts the word has once unmasked."""
+    return len(word.vocabulary) + (word.where is not None)
+
+
+def _unmasked(word: _Word) -> _Word:
+    """The same word in every row: the empty text (first) in the rows it was not in."""
+    if word.where is None:
+        return word
+    return _Word(("", *word.vocabulary), np.where(word.where, word.position + 1, 0), None)
+
+
+def _merged(first: _Word, second: _Word, where: Mask | None) -> _Word:
+    """One word for two neighbours in the same rows: its vocabulary is every pair of theirs."""
+    position = first.position * len(second.vocabulary) + second.position
+    return _Word(_pairs(first.vocabulary, second.vocabulary), position, where)
 
 
 class JsonLines:
@@ -267,8 +303,8 @@ class JsonLines:
         return self
 
     # Each piece is in every row of its field, or only in the rows where `where` is true. Texts and words of
-    # vocabularies stay words until the lines are made: neighbours in the same rows then become one piece
-    # (a table of every pair, made once), since fewer pieces make a faster gather.
+    # vocabularies stay words until the lines are made: neighbours then become one piece (a table of every
+    # pair, made once), since fewer pieces make a faster gather.
 
     def text(self, constant: str, where: Mask | None = None) -> JsonLines:
         self._pieces.append(_Word((constant,), self._zeros, where))
@@ -286,6 +322,8 @@ class JsonLines:
         return self._add(self._base(table) + rank, where)
 
     def integers(self, values: I64, where: Mask | None = None) -> JsonLines:
+        if len(values) and values.min() >= 0 and values.max() < _SMALL_NUMBERS:  # from the table: no digits made
+            return self._add(self._base(_small_numbers()) + values, where)
         return self._add(self._base(pc.cast(pa.array(values), pa.string())) + np.arange(self.rows), where)
 
     def padded(self, values: I64, width: int, where: Mask | None = None) -> JsonLines:

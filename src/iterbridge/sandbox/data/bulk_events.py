@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from iterbridge.sandbox.data import bulk, words
 from iterbridge.sandbox.data.bulk import I64, U64, Mask
@@ -552,8 +553,8 @@ def _inapp_delete(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
     out.field("deleteAction").choose(bulk.json_texts(("inbox-swipe", "delete-button")), e.rng.below(2))
 
 
-def _rounded(values: Any, digits: int) -> list[str]:
-    return bulk.numbers(bulk.rounded(values, digits).tolist())
+def _rounded(values: Any, digits: int) -> pa.Array:
+    return bulk.numbers(bulk.rounded(values, digits))
 
 
 def _custom(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
@@ -603,7 +604,7 @@ def _purchase(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
         out.text(("," if item else "") + '{"id":"sku-', here).padded(sku, 6, here).text('","sku":"sku-', here)
         out.padded(sku, 6, here).text('","name":"', here).choose(words.PRODUCT_ADJECTIVES, adjective, here)
         out.text(" ", here).choose(words.PRODUCT_NOUNS, noun, here).text('","price":', here)
-        out.texts(bulk.numbers(price[here].tolist()), here).text(',"quantity":', here)
+        out.texts(bulk.numbers(price[here]), here).text(',"quantity":', here)
         out.integers(quantity, here).text(',"categories":[', here).choose(CATEGORY_TEXTS, category, here)
         out.text("]}", here)
     out.text("]")

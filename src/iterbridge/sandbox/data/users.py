@@ -289,7 +289,12 @@ REGION_TEXTS = bulk.json_texts(region for _, region, _ in words.CITIES)
 COUNTRY_TEXTS = bulk.json_texts(country for _, _, country in words.CITIES)
 CATEGORY_TEXTS = bulk.json_texts(words.CATEGORIES)
 _SOURCES = bulk.json_texts(SIGNUP_SOURCES)
-_TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
+_PACK_BITS = np.uint64(0x0102040810204080)  # × eight 0/1 bytes: their bits, first byte lowest, in the top byte
+# Numbers with few values are words (so they merge with their neighbours), not digits drawn per row.
+_ORDERS = tuple(str(number) for number in range(40))
+_YEARS = tuple(str(year) for year in range(1955, 2007))
+_MONTHS = tuple(f"{month:02d}" for month in range(13))  # by number: 00 is never drawn
+_DAYS = tuple(f"{day:02d}" for day in range(29))
 
 
 def _id_list(lines: bulk.JsonLines, items: tuple[str, ...], picks: bulk.I64) -> None:
@@ -355,27 +360,28 @@ class BulkUsers:
     def _list_ids(self, lines: bulk.JsonLines, indices: bulk.I64, live_lists: set[int]) -> None:
         """emailListIds: the user's generated lists that still exist, sorted (ListStore.lists_of).
 
-        Membership is a bit per list in id order; each byte of bits is one piece, its ",id,id" text looked up
-        in a table of 256 (without the leading comma while the row has no id yet).
+        Membership of list slot s is byte s % 8 of the slot's membership word under its threshold; the live
+        lists' bits, in id order, are packed eight to a byte, and each byte is one piece: its ",id,id" text
+        looked up in a table of 256 (without the leading comma while the row has no id yet).
         """
         g = self.generator
         order = sorted((list_id, slot) for slot, list_id in enumerate(g._list_ids) if list_id in live_lists)
-        drawn: dict[int, bulk.U64] = {}
         lines.text("[")
-        seen = np.zeros(len(indices), dtype=np.bool_)
-        for start in range(0, len(order), 8):
-            byte_value = np.zeros(len(indices), dtype=np.int64)
-            for bit, (_, slot) in enumerate(order[start : start + 8]):
-                word = drawn.get(slot // 8)
-                if word is None:
-                    key = g._membership_keys[slot // 8]
-                    word = drawn[slot // 8] = bulk.mix64(np.uint64(key) ^ indices.astype(np.uint64))
-                member = (word >> np.uint64((slot % 8) * 8)) & np.uint64(0xFF) < g._list_thresholds[slot]
-                byte_value |= member.astype(np.int64) << bit
-            lines.choose(
-                _byte_texts(tuple(list_id for list_id, _ in order[start : start + 8])), byte_value + 256 * seen
-            )
-            seen |= byte_value != 0
+        if order:
+            keys = indices.astype(np.uint64)
+            words = np.stack([bulk.mix64(np.uint64(key) ^ keys) for key in g._membership_keys], axis=1)
+            word_bytes = words.astype("<u8", copy=False).view(np.uint8)  # byte k of word w at 8w + k
+            slots = [slot for _, slot in order]
+            thresholds = np.asarray([g._list_thresholds[slot] for slot in slots])
+            member = np.zeros((len(indices), -(-len(slots) // 8) * 8), dtype=np.bool_)
+            np.less(word_bytes[:, slots], np.minimum(thresholds, 255).astype(np.uint8), out=member[:, : len(slots)])
+            member[:, : len(slots)] |= thresholds > 255  # a list every user is in
+            packed = ((member.view("<u8") * _PACK_BITS) >> np.uint64(56)).astype(np.int64)  # 8 bools → a byte
+            seen = np.zeros(len(indices), dtype=np.int64)
+            for number, start in enumerate(range(0, len(order), 8)):
+                ids = tuple(list_id for list_id, _ in order[start : start + 8])
+                lines.choose(_byte_texts(ids), packed[:, number] + 256 * seen)
+                seen |= packed[:, number] != 0
         lines.text("]")
 
     def times(self, indices: bulk.I64) -> tuple[bulk.I64, bulk.I64]:
@@ -454,15 +460,15 @@ class BulkUsers:
         out.field("phoneNumber", has_phone).text('"+1555').integers(phone).text('"')
         out.field("city", has_city).choose(CITY_TEXTS, city)
         out.field("favoriteCategory", has_category).choose(CATEGORY_TEXTS, category)
-        out.field("totalOrders").integers(orders)
+        out.field("totalOrders").choose(_ORDERS, orders)
         out.field("loyaltyPoints").integers(points)
-        lifetime = bulk.numbers(bulk.rounded(value[bought], 2).tolist())
+        lifetime = bulk.numbers(bulk.rounded(value[bought], 2))
         out.field("lifetimeValue", bought).texts(lifetime, bought)
         out.field("lastPurchaseDate", bought).time(last_purchase)
         out.field("isVip").booleans(orders > 25)
         out.field("acceptsMarketing", has_consent).booleans(consent)
-        out.field("birthday", has_birthday).text('"').integers(year).text("-").choose(_TWO_DIGITS, month)
-        out.text("-").choose(_TWO_DIGITS, day).text('"')
+        birthday = out.field("birthday", has_birthday).text('"').choose(_YEARS, year - 1955)
+        birthday.text("-").choose(_MONTHS, month).text("-").choose(_DAYS, day).text('"')
         out.field("address.street", has_address).text('"').integers(street_number).text(" ")
         out.choose(words.STREETS, street).text('"')
         out.field("address.city", has_address).choose(CITY_TEXTS, city)
@@ -470,8 +476,8 @@ class BulkUsers:
         out.field("address.country", has_address).choose(COUNTRY_TEXTS, city)
         _id_list(out.field("interests", has_interests), bulk.json_texts(words.INTERESTS), interests)
         out.field("homeLocation", has_location).text('{"lat":')
-        out.texts(bulk.numbers(bulk.rounded(lat[has_location], 5).tolist()), has_location).text(',"lon":')
-        out.texts(bulk.numbers(bulk.rounded(lon[has_location], 5).tolist()), has_location).text("}")
+        out.texts(bulk.numbers(bulk.rounded(lat[has_location], 5)), has_location).text(',"lon":')
+        out.texts(bulk.numbers(bulk.rounded(lon[has_location], 5)), has_location).text("}")
         out.field("devices", has_device).text('[{"token":"').texts(token, has_device).text('","platform":"')
         out.choose(("APNS", "GCM"), platform).text('","applicationName":"brand-app","endpointEnabled":')
         out.booleans(enabled).text(',"dataFields":{}}]')
