@@ -4,7 +4,9 @@ keep, the state table round-trips — the same in SQLite, PostgreSQL and DuckDB.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +74,31 @@ def test_upserts_count_and_write_only_changes(target: str) -> None:
     assert rows[6]["Data"] is None  # SQL NULL, not JSON null
     assert rows[7]["Name"] == "last"
     assert rows[8]["Score"] == 2.5
+
+
+@pytest.mark.parametrize(
+    "made_by_hand",
+    [
+        None,  # iterbridge's own table: new rows are counted past the last rowid
+        '"Id" INTEGER PRIMARY KEY',  # the rowid is the key itself: new rows are counted by key
+        '"Id" INTEGER NOT NULL, PRIMARY KEY ("Id")) WITHOUT ROWID --',  # no rowid at all: by key too
+    ],
+)
+def test_sqlite_counts_inserts_whatever_the_tables_rowid(tmp_path: Path, made_by_hand: str | None) -> None:
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    if made_by_hand:
+        with sqlite3.connect(tmp_path / "copy.db") as db:
+            columns = '"Name" TEXT, "At" DATETIME, "Score" FLOAT, "Ok" BOOLEAN, "Data" JSON'
+            db.execute(f'CREATE TABLE "Things" ({columns}, {made_by_hand})')
+    opened = open_target(url)
+    try:
+        opened.prepare(SPEC, recreate=False)
+        assert write(opened, SPEC, [thing(i) for i in (5, 1, 9)]) == UpsertCounts(3, 0, 0)
+        assert write(opened, SPEC, [thing(1), thing(2), thing(9, Name="renamed"), thing(3)]) == UpsertCounts(2, 1, 1)
+        assert write(opened, SPEC, [thing(i) for i in (1, 2, 3, 5, 9)]) == UpsertCounts(0, 1, 4)  # 9: named back
+        assert opened.count(SPEC) == 5
+    finally:
+        opened.close()
 
 
 def test_sql_null_for_missing_json(target: str) -> None:

@@ -383,13 +383,36 @@ class SqlAlchemyTarget:
             plan.statements["upsert"] = statement
         cursor = self._dbapi().cursor()
         try:
-            existing = self._sqlite_existing(cursor, plan, rows)
+            table = self._quote(plan.table.name)
+            last = self._sqlite_last_rowid(cursor, plan)
+            existing = None if last is not None else self._sqlite_existing(cursor, plan, rows)
             cursor.executemany(statement, plan.tuples(rows))
             written = max(cursor.rowcount, 0)
+            if existing is None:  # the rows added are those past the last rowid: a range, counted in the b-tree
+                added = cursor.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (last,)).fetchone()[0]
+                existing = len(rows) - int(added)
         finally:
             cursor.close()
         inserted = len(rows) - existing
         return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
+
+    def _sqlite_last_rowid(self, cursor: Any, plan: _Plan) -> int | None:
+        """The table's largest rowid, when new rows are sure to get larger ones: a rowid table whose rowid is
+        no column (not one INTEGER PRIMARY KEY) and far from the largest rowid (where SQLite picks at random).
+        None: count the rows that exist the slow way, by key."""
+        if "rowid" not in plan.statements:
+            table = self._quote(plan.table.name)
+            info = cursor.execute("SELECT type, pk FROM pragma_table_info(?)", (plan.table.name,)).fetchall()
+            keys = [kind for kind, pk in info if pk]
+            without_rowid = cursor.execute(
+                "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE name = ?", (plan.table.name,)
+            ).fetchone()
+            aliased = len(keys) == 1 and str(keys[0]).upper() == "INTEGER"
+            plan.statements["rowid"] = "" if aliased or (without_rowid and without_rowid[0]) else table
+        if not plan.statements["rowid"]:
+            return None
+        last = cursor.execute(f"SELECT max(rowid) FROM {plan.statements['rowid']}").fetchone()[0] or 0
+        return int(last) if last < 2**62 else None
 
     def _sqlite_existing(self, cursor: Any, plan: _Plan, rows: list[Row]) -> int:
         table = self._quote(plan.table.name)
