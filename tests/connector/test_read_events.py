@@ -6,9 +6,10 @@ from collections import Counter
 
 import httpx2
 import orjson
+import pytest
 
 import iterbridge
-from iterbridge.objects.events import EVENT_TYPES
+from iterbridge.objects.events import EVENT_TYPES, to_row
 
 from .conftest import Calls
 from .readers import canon
@@ -89,3 +90,15 @@ def test_a_campaign_id_that_is_no_number_matches_nothing(conn: iterbridge.Connec
     mixed = list(conn.read("Events", where={"EventType": "emailSend", "CampaignId": ["abc", str(campaign)]}))
     assert mixed
     assert {r["CampaignId"] for r in mixed} == {campaign}
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    ["2026-05-05 00:01:32 +00:00", "2026-05-05T00:01:32Z", "2026-05-05 02:01:32 +02:00", 1777939292000],
+)
+def test_an_events_id_is_the_same_hash_whatever_its_timestamps_form(created_at: object) -> None:
+    """Replicated tables key events by this Id: its value must never change between versions."""
+    record = {"email": "a@example.com", "userId": "u1", "campaignId": 5, "templateId": 7, "messageId": "m1",
+              "messageTypeId": 3, "createdAt": created_at, "itblInternal": {"documentCreatedAt": "x"}}  # fmt: skip
+    assert to_row(record, "emailSend")["Id"] == "85d61f80adba196cb80f4237ddd546a1"
+    assert to_row({**record, "messageTypeId": 4}, "emailSend")["Id"] != "85d61f80adba196cb80f4237ddd546a1"
