@@ -7,6 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +244,33 @@ def test_embedded_sandbox_option(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["count(*),min(Name)", "6,Default WebPush channel"]
+
+
+def test_shell_ctrl_c_drops_the_statement_and_sigterm_ends_the_shell(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Ctrl-C in the shell forgets what was typed and goes on; SIGTERM (a closing terminal, a stopping
+    container) ends it with one line and exit code 143."""
+    env = {k: v for k, v in {**os.environ, **cli_env(tmp_path, sandbox)}.items() if v is not None}
+    shell = subprocess.Popen([sys.executable, "-m", "iterbridge", "query", "--format", "csv"], env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert shell.stdin is not None
+    assert shell.stdout is not None
+    try:
+        shell.stdin.write("SELECT 1 AS first;\n")
+        shell.stdin.flush()
+        assert [shell.stdout.readline(), shell.stdout.readline()] == ["first\n", "1\n"]
+        shell.stdin.write("SELECT 'dropped'\n")  # no ; yet: a statement being typed
+        shell.stdin.flush()
+        time.sleep(0.3)
+        shell.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        shell.stdin.write("SELECT 2 AS second;\n")
+        shell.stdin.flush()
+        assert [shell.stdout.readline(), shell.stdout.readline()] == ["second\n", "2\n"]
+        shell.send_signal(signal.SIGTERM)
+        _, stderr = shell.communicate(timeout=30)
+    finally:
+        shell.kill()
+    assert shell.returncode == 143
+    assert stderr.strip().splitlines()[-1] == "error: terminated"
+    assert "Traceback" not in stderr
+    assert "dropped" not in stderr

@@ -92,3 +92,29 @@ def test_killed_runs_resume_to_the_tables_of_an_uninterrupted_run(
     for table in clean_tables:
         assert killed_tables[table] == clean_tables[table], table
     assert sum(len(rows) for rows in clean_tables.values()) > 30_000
+
+
+def test_sigterm_stops_a_run_cleanly_and_the_next_run_completes_it(
+    small: tuple[Sandbox, FakeClock], tmp_path: Path
+) -> None:
+    """A stopping container or service sends SIGTERM: the run unwinds like Ctrl-C (its open transaction rolled
+    back), says so in one line, exits 143, and the next run finishes the copy."""
+    sandbox = small[0]
+    path = tmp_path / "stopped.db"
+    args, environment = command(sandbox, f"sqlite:///{path}")
+    process = subprocess.Popen(args, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while streams_done(path) < 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, "the run had ended before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "error: terminated"
+    assert "Traceback" not in stderr
+    stopped_at = streams_done(path)
+    assert stopped_at >= 1
+
+    finished = subprocess.run(args, env=environment, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert streams_done(path) > stopped_at

@@ -97,12 +97,18 @@ class ApiClient:
         self._server_offset_s: float | None = None  # server Date minus local clock, once an answer told us
         # When a list, writes are recorded here and answered as Iterable would, not sent (--dry-run).
         self.recorder: list[dict[str, Any]] | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
+        self._closed = True  # a request failing in another thread now is the closing, not a server to retry
         self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # ---- requests --------------------------------------------------------------------------------------
 
@@ -163,7 +169,7 @@ class ApiClient:
         failures = {"error": 0, "rate limited": 0}
 
         def backoff(error: Exception) -> bool | float:
-            if not isinstance(error, RetriableApiError):
+            if not isinstance(error, RetriableApiError) or self.closed:
                 return False
             kind = "rate limited" if isinstance(error, RateLimitError) else "error"
             failures[kind] += 1

@@ -95,6 +95,8 @@ class ExportReader:
             try:
                 spool = self._download(cursor, window_end)
             except StreamDropped:
+                if self.client.closed:  # dropped because the program is stopping: nothing to retry
+                    raise
                 self.stats.drops += 1
                 if window <= minimum:
                     drops_at_minimum += 1

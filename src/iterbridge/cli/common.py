@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -21,6 +24,8 @@ FAILED_EXIT = 1  # the job failed (a table, rows rejected by the import)
 SKIPPED_EXIT = 5  # a slice Iterable could not serve was skipped (reported)
 RETRY_EXIT = 6  # sync: records wait in the retry table
 INTERNAL_ERROR = 70  # EX_SOFTWARE
+INTERRUPTED_EXIT = 130  # Ctrl-C (128 + SIGINT)
+TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 
 def connection_options(function: F) -> F:
@@ -78,18 +83,42 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `timeout`, a stopping container or service), raised where the command is, so it unwinds as
+    Ctrl-C does: transactions rolled back, temporary files removed, state left where its rows are."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # signals reach only the main thread
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def handle_errors(function: F) -> F:
     """Expected errors → one line on stderr and their exit code; anything else → one line too (with
-    ITERBRIDGE_DEBUG=1 the traceback is shown, for bug reports)."""
+    ITERBRIDGE_DEBUG=1 the traceback is shown, for bug reports). SIGTERM unwinds like Ctrl-C."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return function(*args, **kwargs)
+            with terminate_as_interrupt():
+                return function(*args, **kwargs)
         except IterbridgeError as error:
             fail(str(error), error.exit_code)
+        except Terminated:
+            fail("terminated", TERMINATED_EXIT)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            fail("interrupted", INTERRUPTED_EXIT)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as error:

@@ -15,7 +15,7 @@ import platformdirs
 from rich.console import Console
 from rich.table import Table
 
-from iterbridge.cli.common import connection_options, echo_request, fail, handle_errors, open_connection
+from iterbridge.cli.common import Terminated, connection_options, echo_request, fail, handle_errors, open_connection
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
@@ -166,7 +166,9 @@ class Shell:
                     click.echo("", err=True)
                 self.execute("\n".join(buffer))  # a last statement without its ;
                 break
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
+                if isinstance(interrupt, Terminated):  # SIGTERM ends the shell; Ctrl-C only the statement typed
+                    raise
                 buffer = []
                 click.echo("", err=True)
                 continue

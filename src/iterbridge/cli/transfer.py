@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,7 +101,7 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     path = None if export_all or output in (None, "-") else Path(output)
     if path is not None and path.is_dir():
         fail(f"{path} is a directory: give a file name (or --all to write one file per object into it)", 2)
-    with _terminate_as_interrupt(), open_connection(profile, region, base_url, sandbox) as conn:
+    with open_connection(profile, region, base_url, sandbox) as conn:
         if export_all:
             directory = Path(output or ".")
             for name in exportable():
@@ -116,23 +113,6 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
         _export_one(conn, object_name, path, options, chosen, where, query)
         if conn.skipped:
             _report_skipped(conn)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a `timeout`, a stopping container) unwinds like Ctrl-C, so temporary files are removed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,

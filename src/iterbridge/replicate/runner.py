@@ -383,8 +383,11 @@ class Replication:
         except IterbridgeError as error:
             done = [_Done(s, error=str(error)) for s in job.streams]
         except BaseException as error:  # a bug must not hang the writer; it is reported with the stream
-            log.exception("replicating %s failed", job.streams[0].table)
-            done = [_Done(s, error=f"{type(error).__name__}: {error}") for s in job.streams]
+            if self._stop.is_set():  # the run is stopping (an interrupt): the connection may be closing under us
+                done = [_Done(s, error="cancelled") for s in job.streams]
+            else:
+                log.exception("replicating %s failed", job.streams[0].table)
+                done = [_Done(s, error=f"{type(error).__name__}: {error}") for s in job.streams]
         finally:
             # A job's calls go to its first table (a filtered Events read serves every event table at once).
             first = self.reports[job.streams[0].table]
