@@ -23,7 +23,7 @@ DECLARED = {
     "Campaigns": {"insert"},
     "InAppMessages": {"insert"},
     "CatalogItems": {"insert", "update", "delete"},
-    "Templates": {"insert", "update"},
+    "Templates": {"insert", "update", "delete"},
     "ListUsers": {"insert", "delete"},
     "Users": {"insert", "update", "delete"},
 }
@@ -148,6 +148,26 @@ def test_templates_upsert_returns_the_id_and_update_changes(conn: iterbridge.Con
     bad = conn.update("Templates", [{"Id": 1, "MessageMedium": "Email", "Subject": "x"}])
     assert not bad.results[0].ok
     assert "does not exist" in (bad.results[0].error or "")
+
+
+def test_templates_delete_in_one_bulk_call_and_refusals_are_per_row(conn: iterbridge.Connection, calls: Calls) -> None:
+    """POST /api/templates/bulkDelete: Iterable names the ids it refuses (a campaign's template, an unknown id)."""
+    made = conn.insert("Templates", [{"ClientTemplateId": f"gone-{n}", "MessageMedium": "Email", "Name": f"Gone {n}"}
+                                     for n in range(3)])  # fmt: skip
+    ids = [result.keys["Id"] for result in made.results]
+    campaigns = [r["Id"] for r in conn.read("Templates", columns=["Id", "CampaignId"]) if r["CampaignId"]]
+    assert campaigns, "the project has templates of campaigns"
+    with calls.counting() as sent:
+        report = conn.delete("Templates", [{"Id": ids[0]}, {"Id": campaigns[0]}, {"Id": "nope"}, {"Id": ids[1]},
+                                           {"Id": 999_999_999}])  # fmt: skip
+    assert sent == {"POST /api/templates/bulkDelete": 1}
+    assert [r.ok for r in report.results] == [True, False, False, True, False]
+    assert "belong to a campaign" in (report.results[1].error or "")
+    assert "Id" in (report.results[2].error or "")  # no number: refused before sending
+    left = {r["Id"] for r in conn.read("Templates", columns=["Id"])}
+    assert ids[0] not in left
+    assert ids[1] not in left
+    assert {ids[2], campaigns[0]} <= left
 
 
 def test_templates_of_an_unknown_medium_fail_with_the_reason(conn: iterbridge.Connection) -> None:

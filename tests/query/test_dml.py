@@ -153,6 +153,20 @@ def test_templates_insert_and_update(conn: iterbridge.Connection, source: Source
     ]
 
 
+def test_templates_delete(conn: iterbridge.Connection, source: Source, stats: Stats) -> None:
+    made = [
+        rows(conn, f"INSERT INTO Templates (ClientTemplateId, MessageMedium, Name) VALUES ('sql-del-{n}', 'Push', "
+                   f"'To delete {n}') RETURNING Id")[0][0]
+        for n in range(3)
+    ]  # fmt: skip
+    with stats.counting() as sent:
+        cursor = conn.sql("DELETE FROM Templates WHERE Name LIKE 'To delete %' AND Id <> ?", (made[2],))
+    assert cursor.rowcount == 2
+    assert sent.get("POST /api/templates/bulkDelete") == 1
+    left = {template_id for (template_id,) in rows(conn, "SELECT Id FROM Templates WHERE Name LIKE 'To delete %'")}
+    assert left == {made[2]}
+
+
 def test_list_users_insert_and_delete(conn: iterbridge.Connection, source: Source) -> None:
     list_id = next(item["Id"] for item in source.lists() if item["Name"] == "Beta testers")
     members = set(source.members(list_id))

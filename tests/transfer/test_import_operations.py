@@ -24,7 +24,7 @@ OPERATIONS = {
     "Users": {"insert", "update", "upsert", "delete"},
     "ListUsers": {"insert", "upsert", "delete"},
     "Events": {"insert", "upsert"},
-    "Templates": {"insert", "update", "upsert"},
+    "Templates": {"insert", "update", "upsert", "delete"},
     "Campaigns": {"insert"},
     "InAppMessages": {"insert"},
 }
@@ -196,7 +196,7 @@ def test_events_insert(cli: Callable[..., Result], api: httpx2.Client, tmp_path:
     assert browsed["dataFields"] == {"sku": "B2"}
 
 
-def test_templates_upsert_and_update(cli: Callable[..., Result], api: httpx2.Client, tmp_path: Path) -> None:
+def test_templates_upsert_update_and_delete(cli: Callable[..., Result], api: httpx2.Client, tmp_path: Path) -> None:
     header = ["ClientTemplateId", "MessageMedium", "Name", "Subject", "HTML"]
     path = write_csv(tmp_path / "templates.csv", header,
                      [["welcome-1", "Email", "Welcome", "Hello {{firstName}}", "<p>Hi</p>"]])  # fmt: skip
@@ -212,6 +212,9 @@ def test_templates_upsert_and_update(cli: Callable[..., Result], api: httpx2.Cli
     ok(cli("import", "Templates", str(update), "--operation", "update"), "1 accepted")
     detail = api.get("/api/templates/email/get", params={"templateId": template_id}).json()
     assert (detail["name"], detail["subject"]) == ("Welcome", "Bye")
+    ok(cli("import", "Templates", str(update), "--operation", "delete"), "1 accepted")
+    gone = api.get("/api/templates/getByClientTemplateId", params={"clientTemplateId": "welcome-1"}).json()
+    assert gone["templates"] == []
 
 
 def test_campaigns_insert(cli: Callable[..., Result], api: httpx2.Client, tmp_path: Path,

@@ -13,14 +13,15 @@ from iterbridge.api.paging import PageNumberPaginator
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import integers
-from iterbridge.objects.writing import per_row, present
+from iterbridge.objects.writing import build_each, bulk, per_row, present
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
 
 PAGE_SIZE = 1000
+DELETE_SIZE = 100  # ids per POST /api/templates/bulkDelete
 _UPSERTED = re.compile(r"IDs?:\s*([\d,\s]+)")
 
 _BASE = (
@@ -161,6 +162,29 @@ def _update(conn: Connection, row: Row) -> dict[str, Any]:
     return {"Id": int(row["Id"])}
 
 
+def _template_id(row: Row) -> int:
+    value = row["Id"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(f"Id must be a template id (an integer), not {value!r}")
+
+
+def _delete(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
+    """One bulkDelete per batch; Iterable names the ids it refused (a template a campaign uses, an unknown id)
+    and says why once for all of them."""
+    built, results = build_each(batch, _template_id)
+    if not built:
+        return results
+    answer = conn.client.json("POST /api/templates/bulkDelete", json={"ids": [i for _, _, i in built]})
+    failed = {str(i) for i in answer.get("failed") or []}
+    reason = str(answer.get("failureReason") or "Iterable refused to delete it")
+    results.extend(RowResult(position, str(i) not in failed, reason if str(i) in failed else None,
+                             {"Id": i}) for position, _, i in built)  # fmt: skip
+    return results
+
+
 TEMPLATES = ObjectDef(
     name="Templates",
     description="Message templates of every type and medium; extended columns cost one request per template.",
@@ -176,6 +200,7 @@ TEMPLATES = ObjectDef(
         "update": Write(
             per_row(_update), required=(("Id",), ("MessageMedium",)), description="POST /api/templates/{medium}/update"
         ),
+        "delete": Write(bulk(_delete, DELETE_SIZE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
     },
     cursor="UpdatedAt",
 )

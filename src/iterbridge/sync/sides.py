@@ -300,10 +300,11 @@ class TemplatesSide:
             )
             for record, reason in zip(updates, _reasons(report, len(updates)), strict=True):
                 outcome[record.key] = reason
-        ids = [int(r.iterable_id) for r in deletes if r.iterable_id]
-        answer = self.conn.client.json("POST /api/templates/bulkDelete", json={"ids": ids}) if ids else {}
-        failed = {str(i) for i in answer.get("failed") or []}
-        reason = str(answer.get("failureReason") or "Iterable refused to delete it")
+        known = [r for r in deletes if r.iterable_id]
         for record in deletes:
-            outcome[record.key] = reason if record.iterable_id in failed else None
+            outcome[record.key] = None  # one Iterable never had: nothing to delete
+        if known:
+            report = self.conn.delete("Templates", [{"Id": int(r.iterable_id or 0)} for r in known])
+            for record, reason in zip(known, _reasons(report, len(known)), strict=True):
+                outcome[record.key] = reason
         return outcome
