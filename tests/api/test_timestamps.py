@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iterbridge.api.timestamps import from_epoch, iterable_format, parse_timestamp, sql_text, to_epoch_ms
+from iterbridge.api.timestamps import from_epoch, iterable_format, parse_timestamp, sql_text, to_epoch_ms, utc_text
 
 MOMENT = datetime(2025, 12, 19, 22, 43, 34, tzinfo=UTC)
 
@@ -119,3 +119,11 @@ def test_text_forms_round_trip(moment: datetime, offset: timezone) -> None:
     assert parse_timestamp(whole.astimezone(offset).strftime("%Y-%m-%d %H:%M:%S %z")) == whole
     assert parse_timestamp(whole.strftime("%Y-%m-%d %H:%M:%S +00:00")) == whole
     assert parse_timestamp(iterable_format(local)) == whole
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)), offsets)
+def test_utc_text_is_strftimes_text_in_utc(moment: datetime, offset: timezone) -> None:
+    """The table-made form equals the library's, for any moment, fraction and offset (years before 1000 too)."""
+    expected = moment.isoformat(" ", "seconds")[:19]
+    assert utc_text(moment) == expected
+    assert utc_text(moment.astimezone(offset)) == expected

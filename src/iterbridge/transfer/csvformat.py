@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
+from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms, utc_text
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import SqlType
 
@@ -96,10 +96,13 @@ class CsvOptions:
         null = self.null
         date_format = self.date_format
         plain = date_format == DEFAULT_DATE_FORMAT
+        # The minimal writer takes text only (it joins the cells as they are); csv.writer's quoting modes tell
+        # numbers from text, so they get numbers.
+        numbers_as_text = self.quoting == "minimal"
 
         def date(value: datetime) -> Any:
             if plain and value.tzinfo is UTC:
-                return value.isoformat(" ", "seconds")[:19]
+                return utc_text(value)
             if date_format == "iso":
                 return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
             if date_format == "epoch-ms":
@@ -108,8 +111,10 @@ class CsvOptions:
 
         def cell(value: Any) -> Any:
             kind = type(value)
-            if kind is str or kind is int or kind is float:
+            if kind is str:
                 return value
+            if kind is int or kind is float:
+                return str(value) if numbers_as_text else value
             if value is None:
                 return null
             if kind is bool:
@@ -137,23 +142,35 @@ class MinimalWriter:
 
     def writerow(self, cells: Iterable[Any]) -> None:
         delimiter, quote = self.delimiter, self.quote
-        texts = [cell if type(cell) is str else ("" if cell is None else str(cell)) for cell in cells]
-        line = delimiter.join(texts)
+        texts = cells if type(cells) is list else list(cells)
+        try:
+            line = delimiter.join(texts)  # cells that are all text already (what export's formatter gives)
+        except TypeError:
+            texts = [cell if type(cell) is str else ("" if cell is None else str(cell)) for cell in texts]
+            line = delimiter.join(texts)
         # The usual record needs no quotes at all: one scan of the whole line instead of three per cell (a record
         # of one empty field is not: it must not become a blank line).
-        plain = quote not in line and "\n" not in line and "\r" not in line
-        if plain and line.count(delimiter) == len(texts) - 1 and (line or len(texts) != 1):
+        breaks = "\n" in line or "\r" in line
+        if quote not in line and not breaks and line.count(delimiter) == len(texts) - 1 and (line or len(texts) != 1):
             self._write(line + self.terminator)
             return
-        out = []
-        for text in texts:
-            if quote in text:
-                text = quote + text.replace(quote, self.doubled) + quote
-            elif delimiter in text or "\n" in text or "\r" in text:
-                text = quote + text + quote
-            out.append(text)
+        doubled = self.doubled
+        if breaks:
+            out = [
+                quote + text.replace(quote, doubled) + quote
+                if quote in text
+                else (quote + text + quote if delimiter in text or "\n" in text or "\r" in text else text)
+                for text in texts
+            ]
+        else:  # a JSON cell, say: only quotes and delimiters to look for, cell by cell
+            out = [
+                quote + text.replace(quote, doubled) + quote
+                if quote in text
+                else (quote + text + quote if delimiter in text else text)
+                for text in texts
+            ]
         if len(out) == 1 and not out[0]:
-            out[0] = self.doubled  # a record of one empty field is not a blank line
+            out[0] = doubled  # a record of one empty field is not a blank line
         self._write(delimiter.join(out) + self.terminator)
 
 

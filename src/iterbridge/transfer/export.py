@@ -118,11 +118,17 @@ def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | No
         if options.header:
             _write(writer, header, header, 0, options)
         fmt = options.formatter()
+        null = options.null
         write = writer.writerow
         values = operator.itemgetter(*header) if len(header) > 1 else None
         for row in rows:
             try:
-                cells = [fmt(value) for value in values(row)] if values else [fmt(row.get(header[0]))]
+                # Text is its own cell and NULL the null text: only the other values pay for a call.
+                cells = (
+                    [v if type(v) is str else null if v is None else fmt(v) for v in values(row)]
+                    if values
+                    else [fmt(row.get(header[0]))]
+                )
             except KeyError:  # a row without some column (a flattened key it lacks): NULL there
                 cells = [fmt(row.get(name)) for name in header]
             try:
