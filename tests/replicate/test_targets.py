@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, SqlType
-from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, duckdb_path, open_target, redacted_url
+from iterbridge.replicate.targets import (
+    TableSpec,
+    Target,
+    UpsertCounts,
+    _sqlite_timestamp,
+    duckdb_path,
+    open_target,
+    redacted_url,
+)
 
 from .copies import Copy
 
@@ -191,3 +201,11 @@ def test_urls() -> None:
     assert duckdb_path("duckdb:///:memory:") == ":memory:"
     with pytest.raises(ConfigurationError, match="cannot open"):
         open_target("nosuchdialect://x/y")
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)))
+def test_sqlite_timestamps_are_sqlalchemys_storage_format(moment: datetime) -> None:
+    """What SQLAlchemy's DateTime reads back: UTC, microseconds always, no offset (made from tables, so
+    checked against the library's own text)."""
+    assert _sqlite_timestamp(moment) == moment.isoformat(" ", "microseconds")[:-6]
+    assert _sqlite_timestamp(moment.replace(tzinfo=None)) == moment.isoformat(" ", "microseconds")[:-6]

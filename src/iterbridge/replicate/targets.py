@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from iterbridge.api.timestamps import timestamp_or_none
+from iterbridge.api.timestamps import timestamp_or_none, utc_text
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
 
@@ -141,8 +141,8 @@ def json_text(value: Any) -> str | None:
 def _sqlite_timestamp(value: Any) -> str | None:
     """SQLite keeps no time zone (DESIGN trap 7): UTC, in SQLAlchemy's own storage format so it reads back as a
     datetime, and so SQLite's date functions work on it."""
-    if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way
-        return value.isoformat(" ", "microseconds")[:-6]
+    if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way (from tables)
+        return f"{utc_text(value)}.{value.microsecond:06d}"
     moment = timestamp_or_none(value)
     return None if moment is None else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
