@@ -116,10 +116,25 @@ def test_after_writes_to_users_lists_and_events() -> None:
     assert assert_same(world, everything) == world.user_generator.count + 1
     for event_type in ("customEvent", "emailSubscribe"):
         assert_same(world, ExportQuery(event_type, 0, world.now() + 1))
-    # A deleted user's events go with them (the one-by-one path, which checks every event's user).
-    world.users.delete(emails[4])
+    # A deleted user's events go with them: left out of the bulk blocks.
+    sends = ExportQuery("emailSend", 0, world.now() + 1)
+    sent_to = {
+        index
+        for index in range(50)
+        if any(e.type == "emailSend" for e in world.event_generator.of_user(index, world.now()))
+    }
+    gone, moved = (world.user_generator.email(index) for index in sorted(sent_to)[:2])
+    before = in_bulk(world, sends)
+    world.users.delete(gone)
     assert assert_same(world, everything) == world.user_generator.count
-    assert_same(world, ExportQuery("emailSend", 0, world.now() + 1))
+    assert assert_same(world, sends) < before.count(b"\n")
+    assert gone.encode() in before
+    assert gone.encode() not in in_bulk(world, sends)
+    # A renamed user's events follow it to the new address (made one by one).
+    world.users.rename(moved, "moved.person@example.com")
+    assert_same(world, sends)
+    assert b"moved.person@example.com" in in_bulk(world, sends)
+    assert moved.encode() not in in_bulk(world, sends)
 
 
 # ---- the pieces -------------------------------------------------------------------------------------------------

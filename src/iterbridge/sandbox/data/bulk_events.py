@@ -243,10 +243,16 @@ class BulkEvents:
         self.lists = tuple(generator._lists)
 
     def blocks(
-        self, event_type: str, start_ms: int, end_ms: int, now_ms: int, campaign_id: int | None = None
+        self,
+        event_type: str,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        campaign_id: int | None = None,
+        left_out: I64 | None = None,
     ) -> Iterator[bulk.JsonLines]:
         """The export lines of `event_type` created in [start_ms, end_ms) and visible at now_ms (of one
-        campaign's messages if asked), by block."""
+        campaign's messages if asked), by block; without the events of the users `left_out` (deleted)."""
         end_ms = min(end_ms, now_ms + 1)
         kinds = [KINDS.index(kind) for kind, types in KIND_TYPES.items() if event_type in types]
         if not kinds or self.generator.users.count == 0:
@@ -256,6 +262,8 @@ class BulkEvents:
             visible = (start_ms <= events.moment) & (events.moment < end_ms) & (events.ingested <= now_ms)
             if campaign_id is not None:
                 visible &= (events.campaign >= 0) & (self.campaigns.ids[np.maximum(events.campaign, 0)] == campaign_id)
+            if left_out is not None and len(left_out):
+                visible &= ~np.isin(events.user, left_out)
             events = events.select(visible)
             if len(events):
                 yield self._lines(event_type, events)

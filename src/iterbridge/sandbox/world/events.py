@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from iterbridge.sandbox.data.bulk_events import BulkEvents
 from iterbridge.sandbox.data.events import Event, export_record
 
@@ -83,17 +85,21 @@ class EventStore:
                 yield located
 
     def export_blocks(self, query: ExportQuery) -> Iterator[bytes]:
-        """data.json of an event type: blocks of lines, the generated events drawn in bulk, then the tracked ones.
+        """data.json of an event type: blocks of lines, the generated events drawn in bulk (without those of
+        deleted users), then the tracked ones.
 
-        A project where API deletes removed users takes the one-by-one path, which checks every event's user.
+        A project where users/updateEmail renamed a user takes the one-by-one path: that user's generated
+        events carry the new address.
         """
         from iterbridge.sandbox.world.exports import json_line, records
 
         world = self.world
-        if world.users.has_deleted():
+        deleted = world.users.deleted_indices()
+        if deleted is None:
             yield from (json_line(record) for record in records(world, query))
             return
-        generated = self._bulk.blocks(query.data_type, query.start_ms, query.end_ms, world.now(), query.campaign_id)
+        generated = self._bulk.blocks(query.data_type, query.start_ms, query.end_ms, world.now(), query.campaign_id,
+                                      np.array(deleted, dtype=np.int64))  # fmt: skip
         for lines in generated:
             lines.narrow(name for name in lines.names if query.keeps(name))
             yield lines.block()

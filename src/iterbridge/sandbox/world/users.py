@@ -83,9 +83,13 @@ class UserStore:
         """A generated user still exists as generated (not deleted, not rewritten by a write)."""
         return email not in self._deleted and email not in self._overrides
 
-    def has_deleted(self) -> bool:
-        """Whether API writes deleted (or renamed) any generated user."""
-        return bool(self._deleted)
+    def deleted_indices(self) -> list[int] | None:
+        """The generated indices of the users API writes deleted, whose events are gone with them; None when
+        one was renamed instead (its events now carry the new address: they are made one by one)."""
+        if self.renamed:
+            return None
+        found = [self.generator.index_of_email(email) for email in self._deleted]
+        return None if None in found else sorted(index for index in found if index is not None)
 
     def is_deleted(self, email: str) -> bool:
         """A generated user deleted (or renamed) by API."""
