@@ -3,12 +3,16 @@ the dialect, what an export writes an import reads back unchanged."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
 from iterbridge.transfer import CsvOptions, ImportOptions, import_csv
+from iterbridge.transfer.csvformat import MinimalWriter
 from iterbridge.transfer.export import write_csv
 
 TRICKY = st.sampled_from([",", ";", "\t", "|", '"', "'", "\r", "\n", "\r\n", " ", "é", "—", "😀", "\\", "a", "1"])
@@ -47,3 +51,25 @@ def test_what_an_export_writes_an_import_reads(
     assert (summary.read, summary.rejected) == (len(rows), 0)
     bodies = [request["json"] for request in summary.requests]
     assert bodies == [{"name": n, **({"description": d} if d else {})} for n, d in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), TEXT, st.just("")), min_size=1, max_size=8
+    ),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    quote=st.sampled_from(['"', "'"]),
+)
+def test_the_minimal_writer_writes_what_the_csv_module_writes(cells: list[object], delimiter: str, quote: str) -> None:
+    """Byte for byte, with a CRLF terminator (the csv module then quotes line breaks too): texts with quotes,
+    delimiters and breaks, numbers, NULL, a record of one empty field, JSON-like cells."""
+    expected, got = io.StringIO(), io.StringIO()
+    csv.writer(expected, delimiter=delimiter, quotechar=quote, lineterminator="\r\n").writerow(cells)
+    MinimalWriter(got, delimiter, quote, "\r\n").writerow(cells)
+    assert got.getvalue() == expected.getvalue()
+    json_like = ['{"a":1,"b":"x"}', *(str(cell) for cell in cells if cell is not None)]
+    expected, got = io.StringIO(), io.StringIO()
+    csv.writer(expected, delimiter=delimiter, quotechar=quote, lineterminator="\r\n").writerow(json_like)
+    MinimalWriter(got, delimiter, quote, "\r\n").writerow(json_like)
+    assert got.getvalue() == expected.getvalue()
