@@ -193,6 +193,9 @@ class _Plan:
     converters: list[Converter]
     key: tuple[str, ...]
     statements: dict[str, str] = field(default_factory=dict)
+    # SQLite: whether new rows get rowids past the largest (a rowid table whose rowid is no column); None: not
+    # looked at yet.
+    rowids_grow: bool | None = None
 
     def tuples(self, rows: Sequence[Row]) -> Iterator[list[Any]]:
         """The rows as value lists in column order, converted, one at a time (the writer's hot path: values are
@@ -400,18 +403,17 @@ class SqlAlchemyTarget:
         """The table's largest rowid, when new rows are sure to get larger ones: a rowid table whose rowid is
         no column (not one INTEGER PRIMARY KEY) and far from the largest rowid (where SQLite picks at random).
         None: count the rows that exist the slow way, by key."""
-        if "rowid" not in plan.statements:
-            table = self._quote(plan.table.name)
-            info = cursor.execute("SELECT type, pk FROM pragma_table_info(?)", (plan.table.name,)).fetchall()
-            keys = [kind for kind, pk in info if pk]
-            without_rowid = cursor.execute(
-                "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE name = ?", (plan.table.name,)
+        name = plan.table.name
+        if plan.rowids_grow is None:
+            keys = [kind for kind, pk in cursor.execute("SELECT type, pk FROM pragma_table_info(?)", (name,)) if pk]
+            (without_rowid,) = cursor.execute(
+                "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE name = ?", (name,)
             ).fetchone()
             aliased = len(keys) == 1 and str(keys[0]).upper() == "INTEGER"
-            plan.statements["rowid"] = "" if aliased or (without_rowid and without_rowid[0]) else table
-        if not plan.statements["rowid"]:
+            plan.rowids_grow = not aliased and not without_rowid
+        if not plan.rowids_grow:
             return None
-        last = cursor.execute(f"SELECT max(rowid) FROM {plan.statements['rowid']}").fetchone()[0] or 0
+        last = cursor.execute(f"SELECT max(rowid) FROM {self._quote(name)}").fetchone()[0] or 0
         return int(last) if last < 2**62 else None
 
     def _sqlite_existing(self, cursor: Any, plan: _Plan, rows: list[Row]) -> int:

@@ -96,8 +96,8 @@ class CsvOptions:
         null = self.null
         date_format = self.date_format
         plain = date_format == DEFAULT_DATE_FORMAT
-        # The minimal writer takes text only (it joins the cells as they are); csv.writer's quoting modes tell
-        # numbers from text, so they get numbers.
+        # The minimal writer joins text cells as they are (anything else costs it a second pass); csv.writer's
+        # quoting modes tell numbers from text, so they get numbers.
         numbers_as_text = self.quoting == "minimal"
 
         def date(value: datetime) -> Any:
@@ -155,20 +155,13 @@ class MinimalWriter:
             self._write(line + self.terminator)
             return
         doubled = self.doubled
-        if breaks:
-            out = [
-                quote + text.replace(quote, doubled) + quote
-                if quote in text
-                else (quote + text + quote if delimiter in text or "\n" in text or "\r" in text else text)
-                for text in texts
-            ]
-        else:  # a JSON cell, say: only quotes and delimiters to look for, cell by cell
-            out = [
-                quote + text.replace(quote, doubled) + quote
-                if quote in text
-                else (quote + text + quote if delimiter in text else text)
-                for text in texts
-            ]
+        # Cell by cell now (a JSON cell, say); line breaks are looked for only when the line has some.
+        out = [
+            quote + text.replace(quote, doubled) + quote
+            if quote in text
+            else (quote + text + quote if delimiter in text or (breaks and ("\n" in text or "\r" in text)) else text)
+            for text in texts
+        ]
         if len(out) == 1 and not out[0]:
             out[0] = doubled  # a record of one empty field is not a blank line
         self._write(delimiter.join(out) + self.terminator)
