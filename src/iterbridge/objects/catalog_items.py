@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write, rows_from
-from iterbridge.objects.writing import bulk
+from iterbridge.objects.writing import Bulk, Part, bulk
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -57,56 +57,50 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
 def _value(row: Row) -> dict[str, Any]:
     value = row.get("Value")
     if isinstance(value, str):
-        value = json.loads(value)
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Value is not JSON ({error})") from None
     if not isinstance(value, dict):
         raise ValueError("Value must be a JSON object")
     return value
 
 
-def _by_catalog(batch: list[tuple[int, Row]]) -> dict[str, list[tuple[int, Row]]]:
-    grouped: dict[str, list[tuple[int, Row]]] = {}
-    for position, row in batch:
-        grouped.setdefault(str(row["CatalogName"]), []).append((position, row))
-    return grouped
+def _accepted(answer: Any, parts: list[Part]) -> list[RowResult]:
+    """Catalog writes are asynchronous: Iterable's 2xx accepts every item of the request."""
+    return [RowResult(p, True, keys={"CatalogName": str(r["CatalogName"]), "ItemId": str(r["ItemId"])})
+            for p, r, _ in parts]  # fmt: skip
 
 
-def _upload(replace_uploaded_fields_only: bool) -> Any:
-    def send(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-        results: list[RowResult] = []
-        for catalog, rows in _by_catalog(batch).items():
-            documents: dict[str, Any] = {}
-            for position, row in rows:
-                try:
-                    documents[str(row["ItemId"])] = _value(row)
-                except (ValueError, json.JSONDecodeError) as error:
-                    results.append(RowResult(position, False, f"Value: {error}"))
-            if documents:
-                conn.client.request(
-                    "POST /api/catalogs/{catalogName}/items",
-                    path={"catalogName": catalog},
-                    json={"documents": documents, "replaceUploadedFieldsOnly": replace_uploaded_fields_only},
-                )
-            done = {r.index for r in results}
-            results.extend(
-                RowResult(p, True, keys={"CatalogName": catalog, "ItemId": str(r["ItemId"])})
-                for p, r in rows
-                if p not in done
-            )
-        return results
-
-    return send
+def _catalog(row: Row) -> str:
+    return str(row["CatalogName"])
 
 
-def _delete(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-    results: list[RowResult] = []
-    for catalog, rows in _by_catalog(batch).items():
-        conn.client.request(
-            "DELETE /api/catalogs/{catalogName}/items",
-            path={"catalogName": catalog},
-            json={"itemIds": [str(r["ItemId"]) for _, r in rows]},
-        )
-        results.extend(RowResult(p, True) for p, _ in rows)
-    return results
+def _upload(replace_uploaded_fields_only: bool) -> Bulk:
+    """One request per catalog (the catalog is in the path): a catalog Iterable refuses fails its rows only."""
+    return Bulk(
+        "POST /api/catalogs/{catalogName}/items",
+        part=lambda conn, row: (str(row["ItemId"]), _value(row)),
+        body=lambda _, documents: {
+            "documents": dict(documents),
+            "replaceUploadedFieldsOnly": replace_uploaded_fields_only,
+        },
+        outcomes=_accepted,
+        group=_catalog,
+        path=lambda catalog: {"catalogName": catalog},
+        max_rows=BULK_SIZE,
+    )
+
+
+_DELETE = Bulk(
+    "DELETE /api/catalogs/{catalogName}/items",
+    part=lambda conn, row: str(row["ItemId"]),
+    body=lambda _, item_ids: {"itemIds": item_ids},
+    outcomes=lambda answer, parts: [RowResult(p, True) for p, _, _ in parts],
+    group=_catalog,
+    path=lambda catalog: {"catalogName": catalog},
+    max_rows=BULK_SIZE,
+)
 
 
 CATALOG_ITEMS = ObjectDef(
@@ -123,17 +117,17 @@ CATALOG_ITEMS = ObjectDef(
     filters=("CatalogName", "ItemId"),
     writes={
         "insert": Write(
-            bulk(_upload(False), BULK_SIZE),
+            bulk(_upload(False)),
             required=(("CatalogName",), ("ItemId",), ("Value",)),
             description="POST /api/catalogs/{catalogName}/items (whole items)",
         ),
         "update": Write(
-            bulk(_upload(True), BULK_SIZE),
+            bulk(_upload(True)),
             required=(("CatalogName",), ("ItemId",), ("Value",)),
             description="POST /api/catalogs/{catalogName}/items (fields given are merged)",
         ),
         "delete": Write(
-            bulk(_delete, BULK_SIZE),
+            bulk(_DELETE),
             required=(("CatalogName",), ("ItemId",)),
             description="DELETE /api/catalogs/{catalogName}/items",
         ),

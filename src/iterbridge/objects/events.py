@@ -19,9 +19,8 @@ from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
-from iterbridge.objects.list_users import _refused
 from iterbridge.objects.reading import export_records, integers, unknown
-from iterbridge.objects.writing import build_each, bulk, present
+from iterbridge.objects.writing import Bulk, Part, bulk, present, refusal, refusals
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -154,21 +153,27 @@ def _event(row: Row) -> dict[str, Any]:
     return event
 
 
-def _track(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-    built, results = build_each(batch, _event)
-    if not built:
-        return results
-    answer = conn.client.json("POST /api/events/trackBulk", json={"events": [event for _, _, event in built]})
-    refused = _refused(answer)
-    refused_ids = {str(u): "no such user" for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
-    for position, row, _ in built:
-        reason = (
-            refused.get(str(row.get("Email"))) if present(row, "Email") else refused_ids.get(str(row.get("UserId")))
-        )
-        if reason is None and str(row.get("EventName")) in (answer.get("disallowedEventNames") or []):
+def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
+    reasons = refusals(answer)
+    disallowed = (
+        {str(name) for name in (answer.get("disallowedEventNames") or [])} if isinstance(answer, dict) else set()
+    )
+    results = []
+    for position, row, _ in parts:
+        reason = refusal(reasons, row)
+        if reason is None and str(row.get("EventName")) in disallowed:
             reason = "event name not allowed by the project"
         results.append(RowResult(position, reason is None, reason))
     return results
+
+
+_TRACK = Bulk(
+    "POST /api/events/trackBulk",
+    part=lambda conn, row: _event(row),
+    body=lambda _, events: {"events": events},
+    outcomes=_outcomes,
+    max_rows=BULK_SIZE,
+)
 
 
 EVENTS = ObjectDef(
@@ -190,7 +195,7 @@ EVENTS = ObjectDef(
     filters=("Email", "UserId", "EventType", "CreatedAt", "CampaignId"),
     writes={
         "insert": Write(
-            bulk(_track, BULK_SIZE),
+            bulk(_TRACK),
             required=(("EventName",), ("Email", "UserId")),
             description="POST /api/events/trackBulk (custom events; an Id makes a re-send replace)",
         ),

@@ -16,7 +16,7 @@ import httpx2
 from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import integers, unknown
-from iterbridge.objects.writing import build_each, bulk
+from iterbridge.objects.writing import Bulk, Part, bulk, refusal, refusals
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -63,43 +63,27 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
             conn.skip("ListUsers", f"list {list_id}", str(error))
 
 
-def _membership(endpoint: str) -> Any:
-    def send(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-        built, results = build_each(batch, lambda row: int(row["ListId"]))
-        grouped: dict[int, list[tuple[int, Row]]] = {}
-        for position, row, list_id in built:
-            grouped.setdefault(list_id, []).append((position, row))
-        for list_id, rows in grouped.items():
-            body = {"listId": list_id, "subscribers": [{"email": str(r["Email"])} for _, r in rows]}
-            answer = conn.client.json(endpoint, json=body)
-            refused = _refused(answer)
-            for position, row in rows:
-                reason = refused.get(str(row["Email"]))
-                results.append(RowResult(position, reason is None, reason))
-        return results
-
-    return send
+def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
+    reasons = refusals(answer)
+    results = []
+    for position, row, _ in parts:
+        reason = refusal(reasons, row)
+        results.append(RowResult(position, reason is None, reason))
+    return results
 
 
-def _refused(answer: dict[str, Any]) -> dict[str, str]:
-    """Email → reason, from a UserBulkUpdateListResponse (failedUpdates, or the older invalidEmails)."""
-    reasons: dict[str, str] = {}
-    failed = answer.get("failedUpdates") or {}
-    for kind, emails in failed.items():
-        for email in emails or []:
-            reasons[str(email)] = _REASONS.get(kind, kind)
-    for email in answer.get("invalidEmails") or []:
-        reasons.setdefault(str(email), "invalid email")
-    return reasons
+def _membership(endpoint: str) -> Bulk:
+    """One request per list (Iterable's body names one listId): a list Iterable refuses (e.g. one that does not
+    exist: 400 error.lists.invalidListId) fails its own rows only."""
+    return Bulk(
+        endpoint,
+        part=lambda conn, row: {"email": str(row["Email"])},
+        body=lambda list_id, subscribers: {"listId": list_id, "subscribers": subscribers},
+        outcomes=_outcomes,
+        group=lambda row: int(row["ListId"]),
+        max_rows=BULK_SIZE,
+    )
 
-
-_REASONS = {
-    "invalidEmails": "invalid email",
-    "notFoundEmails": "no such user",
-    "forgottenEmails": "user was forgotten (GDPR)",
-    "conflictEmails": "conflicting user",
-    "invalidDataEmails": "invalid data fields",
-}
 
 LIST_USERS = ObjectDef(
     name="ListUsers",
@@ -112,12 +96,12 @@ LIST_USERS = ObjectDef(
     filters=("ListId",),
     writes={
         "insert": Write(
-            bulk(_membership("POST /api/lists/subscribe"), BULK_SIZE),
+            bulk(_membership("POST /api/lists/subscribe")),
             required=(("ListId",), ("Email",)),
             description="POST /api/lists/subscribe",
         ),
         "delete": Write(
-            bulk(_membership("POST /api/lists/unsubscribe"), BULK_SIZE),
+            bulk(_membership("POST /api/lists/unsubscribe")),
             required=(("ListId",), ("Email",)),
             description="POST /api/lists/unsubscribe",
         ),

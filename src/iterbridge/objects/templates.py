@@ -15,7 +15,7 @@ from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import integers
-from iterbridge.objects.writing import build_each, bulk, per_row, present
+from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -171,18 +171,21 @@ def _template_id(row: Row) -> int:
     raise ValueError(f"Id must be a template id (an integer), not {value!r}")
 
 
-def _delete(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-    """One bulkDelete per batch; Iterable names the ids it refused (a template a campaign uses, an unknown id)
-    and says why once for all of them."""
-    built, results = build_each(batch, _template_id)
-    if not built:
-        return results
-    answer = conn.client.json("POST /api/templates/bulkDelete", json={"ids": [i for _, _, i in built]})
+def _deleted(answer: Any, parts: list[Part]) -> list[RowResult]:
+    """Iterable names the ids it refused (a template a campaign uses, an unknown id) and says why once for all."""
     failed = {str(i) for i in answer.get("failed") or []}
     reason = str(answer.get("failureReason") or "Iterable refused to delete it")
-    results.extend(RowResult(position, str(i) not in failed, reason if str(i) in failed else None,
-                             {"Id": i}) for position, _, i in built)  # fmt: skip
-    return results
+    return [RowResult(position, str(i) not in failed, reason if str(i) in failed else None, {"Id": i})
+            for position, _, i in parts]  # fmt: skip
+
+
+_DELETE = Bulk(
+    "POST /api/templates/bulkDelete",
+    part=lambda conn, row: _template_id(row),
+    body=lambda _, ids: {"ids": ids},
+    outcomes=_deleted,
+    max_rows=DELETE_SIZE,
+)
 
 
 TEMPLATES = ObjectDef(
@@ -200,7 +203,7 @@ TEMPLATES = ObjectDef(
         "update": Write(
             per_row(_update), required=(("Id",), ("MessageMedium",)), description="POST /api/templates/{medium}/update"
         ),
-        "delete": Write(bulk(_delete, DELETE_SIZE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
+        "delete": Write(bulk(_DELETE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
     },
     cursor="UpdatedAt",
 )

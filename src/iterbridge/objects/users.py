@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
-from iterbridge.objects.list_users import _refused
 from iterbridge.objects.reading import export_records, unknown
-from iterbridge.objects.writing import build_each, bulk, per_row, present
+from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, refusal, refusals
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -153,32 +152,34 @@ def _data_fields(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
     return fields
 
 
-def _update(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
-    columns = conn.columns(conn.object("Users"))
+def _user(conn: Connection, row: Row) -> dict[str, Any]:
+    """One row as a bulkUpdate user (ValueError/TypeError when a value cannot be one)."""
+    found: dict[str, Any] = {"dataFields": _data_fields(row, conn.columns(conn.object("Users")))}
+    if present(row, "Email"):
+        found["email"] = row["Email"]
+    if present(row, "UserId"):
+        found["userId"] = str(row["UserId"])
+        if not present(row, "Email"):
+            found["preferUserId"] = True
+    return found
 
-    def user(row: Row) -> dict[str, Any]:
-        found: dict[str, Any] = {"dataFields": _data_fields(row, columns)}
-        if present(row, "Email"):
-            found["email"] = row["Email"]
-        if present(row, "UserId"):
-            found["userId"] = str(row["UserId"])
-            if not present(row, "Email"):
-                found["preferUserId"] = True
-        return found
 
-    built, results = build_each(batch, user)
-    if not built:
-        return results
-    answer = conn.client.json("POST /api/users/bulkUpdate", json={"users": [u for _, _, u in built]})
-    refused = _refused(answer)
-    not_found_ids = {str(u) for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
-    for position, row, _ in built:
-        if present(row, "Email"):
-            reason = refused.get(str(row["Email"]))
-        else:
-            reason = "no such user" if str(row.get("UserId")) in not_found_ids else None
+def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
+    reasons = refusals(answer)
+    results = []
+    for position, row, _ in parts:
+        reason = refusal(reasons, row)
         results.append(RowResult(position, reason is None, reason, keys={"Email": row.get("Email")}))
     return results
+
+
+_UPDATE = Bulk(
+    "POST /api/users/bulkUpdate",
+    part=_user,
+    body=lambda _, users: {"users": users},
+    outcomes=_outcomes,
+    max_rows=BULK_SIZE,
+)
 
 
 def _delete(conn: Connection, row: Row) -> dict[str, Any]:
@@ -198,12 +199,12 @@ USERS = ObjectDef(
     filters=("Email", "UserId", "ProfileUpdatedAt"),
     writes={
         "insert": Write(
-            bulk(_update, BULK_SIZE),
+            bulk(_UPDATE),
             required=(("Email", "UserId"),),
             description="POST /api/users/bulkUpdate (creates or merges)",
         ),
         "update": Write(
-            bulk(_update, BULK_SIZE),
+            bulk(_UPDATE),
             required=(("Email", "UserId"),),
             description="POST /api/users/bulkUpdate (merges the fields given)",
         ),

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from iterbridge.api.body import json_body
 from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError
+from iterbridge.limits import body_limit
 from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
 
 SendOne = Callable[["Connection", Row], dict[str, Any]]
-T = TypeVar("T")
 
 
 def per_row(send: SendOne) -> Writer:
@@ -44,48 +46,125 @@ def per_row(send: SendOne) -> Writer:
     return write
 
 
-def batches(rows: Sequence[Row], size: int) -> list[list[tuple[int, Row]]]:
-    """Rows with their input positions, cut into batches of at most `size`."""
-    numbered = list(enumerate(rows))
-    return [numbered[start : start + size] for start in range(0, len(numbered), size)]
+Part = tuple[int, Row, Any]  # a row's input position, the row, and its element of the request body
 
 
-def bulk(send_batch: Callable[[Connection, list[tuple[int, Row]]], list[RowResult]], size: int) -> Writer:
-    """Send batches to a bulk endpoint; the batch function maps Iterable's answer back to rows."""
+@dataclass(frozen=True)
+class Bulk:
+    """How rows feed one bulk endpoint: each row's element of the body (`part`; ValueError/TypeError when its
+    values cannot make one), what rows must share to travel together (`group`: a list, a catalog — None when
+    all can), the body around a group's parts, the path parameters of a group, and what Iterable's answer says
+    of each row (`outcomes`)."""
+
+    endpoint: str
+    part: Callable[[Connection, Row], Any]
+    body: Callable[[Any, list[Any]], dict[str, Any]]
+    outcomes: Callable[[Any, list[Part]], list[RowResult]]
+    group: Callable[[Row], Hashable] | None = None
+    path: Callable[[Any], dict[str, object]] | None = None
+    max_rows: int = 1000
+
+
+def bulk(spec: Bulk) -> Writer:
+    """Send rows to a bulk endpoint, one request per group and at most `max_rows` rows and the endpoint's body
+    limit (measured as it will be sent) per request. Each request's failure is its rows' alone; a BatchTooLarge
+    answer is retried in halves, down to the single row, which is then refused with Iterable's reason."""
 
     def write(conn: Connection, obj: ObjectDef, rows: Sequence[Row]) -> list[RowResult]:
         results: list[RowResult] = []
-        for batch in batches(rows, size):
+        groups: dict[Hashable, list[Part]] = {}
+        for position, row in enumerate(rows):
             try:
-                results.extend(send_batch(conn, batch))
-            except AuthenticationError:
-                raise  # the key, not the rows: no batch would fare better
-            except FatalApiError as error:
-                reason = redact(str(error))
-                results.extend(RowResult(position, False, reason) for position, _ in batch)
-            except RetriableApiError as error:
-                reason = redact(str(error))
-                sent = {r.index for r in results}
-                results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(len(rows)) if p not in sent)
-                break
+                key = None if spec.group is None else spec.group(row)
+                groups.setdefault(key, []).append((position, row, spec.part(conn, row)))
+            except (ValueError, TypeError) as error:  # one bad row never sinks its request
+                results.append(RowResult(position, False, bad_value(error)))
+        try:
+            for key, parts in groups.items():
+                for chunk in _chunks(spec, key, parts):
+                    _send(conn, spec, key, chunk, results)
+        except RetriableApiError as error:
+            reason = redact(str(error))
+            done = {r.index for r in results}
+            results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(len(rows)) if p not in done)
         return sorted(results, key=lambda r: r.index)
 
     return write
 
 
-def build_each(
-    batch: list[tuple[int, Row]], build: Callable[[Row], T]
-) -> tuple[list[tuple[int, Row, T]], list[RowResult]]:
-    """Each row's part of a bulk request, or — when its values cannot make one — the row's failure, so one
-    bad row never sinks its batch."""
-    built: list[tuple[int, Row, T]] = []
-    failed: list[RowResult] = []
-    for position, row in batch:
-        try:
-            built.append((position, row, build(row)))
-        except (ValueError, TypeError) as error:
-            failed.append(RowResult(position, False, bad_value(error)))
-    return built, failed
+def _chunks(spec: Bulk, key: Any, parts: list[Part]) -> Iterator[list[Part]]:
+    """A group's parts cut into requests of at most `max_rows` parts and the endpoint's body limit. A body is
+    its envelope plus its parts joined by commas (compact JSON), so each part is measured once, exactly."""
+    limit = body_limit(spec.endpoint)
+    empty = len(json_body(spec.body(key, [])))
+    chunk: list[Part] = []
+    size = empty
+    for part in parts:
+        added = len(json_body(spec.body(key, [part[2]]))) - empty
+        if chunk and (len(chunk) >= spec.max_rows or size + 1 + added > limit):
+            yield chunk
+            chunk, size = [], empty
+        size += added + (1 if chunk else 0)
+        chunk.append(part)
+    if chunk:
+        yield chunk
+
+
+def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: list[RowResult]) -> None:
+    """One request for a chunk; its rows' outcomes are added to `results` (kept if a later request fails)."""
+    path = None if spec.path is None else spec.path(key)
+    try:
+        answer = conn.client.json(spec.endpoint, path=path, json=spec.body(key, [part for _, _, part in chunk]))
+    except AuthenticationError:
+        raise  # the key, not the rows: no request would fare better
+    except FatalApiError as error:
+        if error.code == "BatchTooLarge" and len(chunk) > 1:
+            half = len(chunk) // 2
+            _send(conn, spec, key, chunk[:half], results)
+            _send(conn, spec, key, chunk[half:], results)
+            return
+        reason = redact(str(error))
+        results.extend(RowResult(position, False, reason) for position, _, _ in chunk)
+        return
+    results.extend(spec.outcomes(answer, chunk))
+
+
+def refusals(answer: Any) -> dict[tuple[str, str], str]:
+    """("email" or "userId", value) → reason, for every user a UserBulkUpdateListResponse (bulkUpdate, trackBulk,
+    lists/subscribe and unsubscribe) names as failed: its failedUpdates, and the older invalidEmails and
+    invalidUserIds lists."""
+    reasons: dict[tuple[str, str], str] = {}
+    if not isinstance(answer, dict):
+        return reasons
+    for kind, values in (answer.get("failedUpdates") or {}).items():
+        for prefix, reason in _FAILURES.items():
+            for identifier, suffix in (("email", "Emails"), ("userId", "UserIds")):
+                if kind == prefix + suffix:
+                    for value in values or []:
+                        reasons[(identifier, str(value))] = reason.format(identifier)
+    for identifier, kind in (("email", "invalidEmails"), ("userId", "invalidUserIds")):
+        for value in answer.get(kind) or []:
+            reasons.setdefault((identifier, str(value)), _FAILURES["invalid"].format(identifier))
+    return reasons
+
+
+def refusal(reasons: dict[tuple[str, str], str], row: Row) -> str | None:
+    """Why Iterable refused the user a row names (by Email, or by UserId), or None when it did not."""
+    for column, identifier in (("Email", "email"), ("UserId", "userId")):
+        if present(row, column):
+            reason = reasons.get((identifier, str(row[column])))
+            if reason is not None:
+                return reason
+    return None
+
+
+_FAILURES = {
+    "invalid": "invalid {}",
+    "notFound": "no such user",
+    "forgotten": "user was forgotten (GDPR)",
+    "conflict": "conflicting user",
+    "invalidData": "invalid data fields",
+}
 
 
 def bad_value(error: Exception) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from iterbridge.limits import BODY_LIMITS
 from iterbridge.sandbox.data.timefmt import iterable_time, parse_input
 from iterbridge.sandbox.data.users import user_document
 from iterbridge.sandbox.responses import (
@@ -23,7 +24,7 @@ from iterbridge.sandbox.world.users import TypeMismatch, valid_email
 
 routes = Routes()
 
-BULK_BODY_LIMIT = 4 * 1024 * 1024
+BULK_BODY_LIMIT = BODY_LIMITS["POST /api/users/bulkUpdate"]  # shared with the client (iterbridge.limits)
 
 
 def _profile_response(ctx: Context, email: str | None) -> Response:
