@@ -52,7 +52,7 @@ def test_a_dry_run_still_rejects_what_it_can_tell(cli: Callable[..., Result], st
         result = cli("import", "Events", str(path), "--dry-run")  # fmt: skip
     assert result.exit_code == 1
     assert made == {}
-    assert "Events insert (dry run): 3 rows read, 1 would be sent in 1 requests, 2 rejected" in result.stderr
+    assert "Events insert (dry run): 3 rows read, 1 would be sent in 1 request, 2 rejected" in result.stderr
     assert "line 3: missing EventName" in result.stderr
     assert "line 4: CreatedAt: expected a date" in result.stderr
     assert result.stdout.splitlines()[0].endswith("/api/events/trackBulk")

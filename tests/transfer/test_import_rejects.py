@@ -140,7 +140,7 @@ def test_refusals_of_per_row_endpoints_carry_iterables_message(cli: Callable[...
     assert "Template ID: 999 does not exist for this project" in result.stderr
     campaigns = write_csv(tmp_path / "campaigns.csv", ["Name", "TemplateId"], [["c", 999]])
     result = cli("import", "Campaigns", str(campaigns))
-    assert "1 rows read, 1 sent, 0 accepted, 1 rejected" in result.stderr
+    assert "1 row read, 1 sent, 0 accepted, 1 rejected" in result.stderr
     assert "Template ID: 999 does not exist" in result.stderr
 
 
@@ -182,7 +182,7 @@ def test_without_a_rejects_file_the_first_reasons_are_shown(cli: Callable[..., R
 def test_the_python_api_reports_the_same(conn: iterbridge.Connection, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "users.csv", ["Email", "loyaltyPoints"], [["a@example.com", "1"], ["b", "2"]])
     summary = import_csv(conn, "users", path, ImportOptions(operation="upsert", rejects=tmp_path / "r.csv"))
-    assert (summary.object, summary.operation) == ("Users", "update")
+    assert (summary.object, summary.operation) == ("Users", "upsert")
     assert (summary.read, summary.sent, summary.accepted, summary.rejected) == (2, 2, 1, 1)
     assert summary.samples == [(3, "invalid email")]
     assert summary.api_calls == 1

@@ -19,6 +19,7 @@ from iterbridge.cli.common import Terminated, connection_options, echo_request, 
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
+from iterbridge.wording import past_tense, plural
 
 FORMATS = ("table", "csv", "json", "jsonl")
 CELL_WIDTH = 60
@@ -82,7 +83,7 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
     if dry_run:
         with conn.client.recording() as requests:
             list(conn.sql(sql, params or None))
-        click.echo(f"dry run: {len(requests)} request(s) would be sent, none was:", err=True)
+        click.echo(f"dry run: {plural(len(requests), 'request')} would be sent, none was:", err=True)
         for request in requests:
             echo_request(request)
         return
@@ -90,10 +91,10 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
     if cursor.columns:
         count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
         if output_format == "table":
-            click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
+            click.echo(plural(count, "row"), err=True)
     for report in cursor.reports:
-        click.echo(f"{report.succeeded} row(s) {report.operation}ed in {report.object} "
-                   f"({report.api_calls} API call(s))", err=True)  # fmt: skip
+        click.echo(f"{plural(report.succeeded, 'row')} {past_tense(report.operation)} in {report.object} "
+                   f"({plural(report.api_calls, 'API call')})", err=True)  # fmt: skip
     if cursor.message:
         click.echo(cursor.message)
 

@@ -27,6 +27,7 @@ Idempotence — what re-running an interrupted import does:
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import re
 from collections import Counter
@@ -41,6 +42,7 @@ import orjson
 from iterbridge.errors import TransferError, UnknownColumn, UnsupportedOperation
 from iterbridge.objects.base import Column, ObjectDef, Row, SqlType
 from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell
+from iterbridge.wording import plural
 
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -71,7 +73,7 @@ class ImportOptions:
 @dataclass
 class ImportSummary:
     object: str
-    operation: str
+    operation: str  # as the user asked it ("upsert" stays upsert, whatever Iterable endpoint it is sent to)
     read: int = 0
     sent: int = 0
     accepted: int = 0
@@ -87,12 +89,13 @@ class ImportSummary:
     stopped: str | None = None  # why the import stopped before the end of the file
 
     def describe(self) -> str:
+        read = f"{plural(self.read, 'row')} read"
         if self.dry_run:
-            text = (f"{self.object} {self.operation} (dry run): {self.read:,} rows read, {self.sent:,} would be "
-                    f"sent in {self.request_count:,} requests, {self.rejected:,} rejected")  # fmt: skip
+            text = (f"{self.object} {self.operation} (dry run): {read}, {self.sent:,} would be sent in "
+                    f"{plural(self.request_count, 'request')}, {self.rejected:,} rejected")  # fmt: skip
         else:
-            text = (f"{self.object} {self.operation}: {self.read:,} rows read, {self.sent:,} sent, "
-                    f"{self.accepted:,} accepted, {self.rejected:,} rejected")  # fmt: skip
+            text = (f"{self.object} {self.operation}: {read}, {self.sent:,} sent, {self.accepted:,} accepted, "
+                    f"{self.rejected:,} rejected")  # fmt: skip
         if self.new_fields:
             text += f"; new fields: {', '.join(self.new_fields)}"
         if self.ignored_columns:
@@ -276,7 +279,7 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
     operation = resolve_operation(obj, options.operation)
     if options.batch_size < 1:
         raise TransferError("--batch-size must be at least 1")
-    summary = ImportSummary(obj.name, operation, dry_run=options.dry_run)
+    summary = ImportSummary(obj.name, options.operation, dry_run=options.dry_run)  # as asked: "upsert" stays
     if not path.exists():
         raise TransferError(f"{path}: no such file")
     if path.is_dir():
@@ -295,22 +298,23 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
         constants = _constants(options, resolver)
         rejects = _Rejects(options.rejects, header, options.csv, summary)
         sender = _Sender(conn, obj.name, operation, summary, rejects, options, progress)
-        batch: list[tuple[Row, int, list[str]]] = []
+        batch: Batch = []
+        early: Rejected = []  # rows refused while the batch was read: written with its rows, in line order
         try:
             for line, record, problem in _records(reader, lines, len(header), header):
                 summary.read += 1
                 row, problem = (None, problem) if problem else _convert(record, line, targets, constants, options)
                 if row is None:
-                    rejects.add(record, line, problem or "unreadable row")
-                    continue
-                batch.append((row, line, record))
-                if len(batch) >= options.batch_size:
-                    sender.submit(batch)
-                    batch = []
+                    early.append((line, problem or "unreadable row", record))
+                else:
+                    batch.append((row, line, record))
+                if len(batch) >= options.batch_size or len(early) >= options.batch_size:  # memory stays flat
+                    sender.submit(batch, early)
+                    batch, early = [], []
                     if summary.stopped:
                         break
-            if batch:
-                sender.submit(batch)
+            if batch or early:
+                sender.submit(batch, early)
             sender.finish()
         finally:
             sender.close()
@@ -528,37 +532,48 @@ def _place(row: Row, target: _Target, value: Any) -> str | None:
 
 
 Batch = list[tuple[Row, int, list[str]]]  # (row, line, the record as read)
+Rejected = list[tuple[int, str, list[str]]]  # (line, reason, the record as read), in line order
 
 
 class _Sender:
     """Sends batches in order, one in flight at a time: while Iterable answers one batch, the next is read and
-    converted. (A dry run records its requests on the connection, so it sends without a thread.)"""
+    converted. (A dry run records its requests on the connection, so it sends without a thread.) A batch's rows
+    refused before sending are written with the rows Iterable refused, once it has answered, so the rejects
+    file follows the input's line order."""
 
     def __init__(self, conn: Any, name: str, operation: str, summary: ImportSummary, rejects: _Rejects,
                  options: ImportOptions, progress: Callable[[ImportSummary], None] | None) -> None:  # fmt: skip
         self.conn, self.name, self.operation = conn, name, operation
         self.summary, self.rejects, self.options, self.progress = summary, rejects, options, progress
         self.pool = None if options.dry_run else ThreadPoolExecutor(1, thread_name_prefix="iterbridge-import")
-        self.pending: tuple[Future[Any], Batch] | None = None
+        self.pending: tuple[Future[Any], Batch, Rejected] | None = None
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: Batch, early: Rejected) -> None:
         self.finish()
         if self.summary.stopped:  # the batch before failed for want of Iterable: these rows are not sent either
-            for _, line, record in batch:
-                self.rejects.add(record, line, f"not sent: the import stopped at {self.summary.stopped}")
+            reason = f"not sent: the import stopped at {self.summary.stopped}"
+            self._reject(early, [(line, reason, record) for _, line, record in batch])
+            return
+        if not batch:
+            self._reject(early, [])
             return
         rows = [{k: v for k, v in row.items() if v is not None} for row, _, _ in batch]
         if self.pool is None:
-            self._account(self._dry(rows), batch)
+            self._account(self._dry(rows), batch, early)
         else:
-            self.pending = (self.pool.submit(getattr(self.conn, self.operation), self.name, rows), batch)
+            self.pending = (self.pool.submit(getattr(self.conn, self.operation), self.name, rows), batch, early)
 
     def finish(self) -> None:
         """Wait for the batch in flight (if any) and account for its rows."""
         if self.pending is not None:
-            future, batch = self.pending
+            future, batch, early = self.pending
             self.pending = None
-            self._account(future.result(), batch)
+            self._account(future.result(), batch, early)
+
+    def _reject(self, early: Rejected, refused: Rejected) -> None:
+        """A batch's rejects, both lists in line order, merged into the rejects file in line order."""
+        for line, reason, record in heapq.merge(early, refused, key=lambda rejected: rejected[0]):
+            self.rejects.add(record, line, reason)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -572,11 +587,12 @@ class _Sender:
         summary.requests.extend(recorded[: max(0, KEEP_REQUESTS - len(summary.requests))])
         return report
 
-    def _account(self, report: Any, batch: Batch) -> None:
+    def _account(self, report: Any, batch: Batch, early: Rejected) -> None:
         summary, dry_run = self.summary, self.options.dry_run
         summary.batches += 1
         summary.api_calls += 0 if dry_run else report.api_calls
-        for result in report.results:
+        refused: Rejected = []
+        for result in sorted(report.results, key=lambda r: r.index):
             _, line, record = batch[result.index]
             error = result.error
             if error is None or not error.startswith(_NOT_SENT):
@@ -584,8 +600,9 @@ class _Sender:
             if result.ok:
                 summary.accepted += 0 if dry_run else 1
             else:
-                self.rejects.add(record, line, error or "refused")
+                refused.append((line, error or "refused", record))
                 if error and error.startswith("not sent: ") and summary.stopped is None:
                     summary.stopped = f"line {line}: {error[len('not sent: ') :]}"
+        self._reject(early, refused)
         if self.progress is not None:
             self.progress(summary)
