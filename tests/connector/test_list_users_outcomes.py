@@ -3,12 +3,14 @@ fails its own rows only, and the other groups' rows are reported as they truly w
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx2
+import pytest
 
 import iterbridge
-from iterbridge.objects.writing import refusal, refusals
+from iterbridge.objects.writing import refusal, refusals, user_outcomes
 from iterbridge.transfer import ImportOptions, import_csv
 
 from .conftest import Calls
@@ -100,3 +102,12 @@ def test_every_failure_kind_of_a_bulk_answer_names_its_row() -> None:
         "no such user",
     ]
     assert sum(error is not None for error in errors) == answer["failCount"]
+
+
+def test_failures_counted_but_not_named_are_said(caplog: pytest.LogCaptureFixture) -> None:
+    answer = {"successCount": 1, "failCount": 2, "invalidEmails": ["bad@"]}
+    parts = [(0, {"Email": "a@example.com"}, {}), (1, {"Email": "bad@"}, {}), (2, {"Email": "b@example.com"}, {})]
+    with caplog.at_level(logging.WARNING, logger="iterbridge"):
+        results = user_outcomes(answer, parts)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "Iterable counted 2 failures among 3 rows but named 1" in caplog.text

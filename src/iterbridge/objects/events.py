@@ -20,7 +20,7 @@ from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import export_records, integers, unknown
-from iterbridge.objects.writing import Bulk, Part, bulk, present, refusal, refusals
+from iterbridge.objects.writing import Bulk, Part, bulk, present, user_outcomes
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -154,17 +154,13 @@ def _event(row: Row) -> dict[str, Any]:
 
 
 def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
-    reasons = refusals(answer)
-    disallowed = (
-        {str(name) for name in (answer.get("disallowedEventNames") or [])} if isinstance(answer, dict) else set()
-    )
-    results = []
-    for position, row, _ in parts:
-        reason = refusal(reasons, row)
-        if reason is None and str(row.get("EventName")) in disallowed:
-            reason = "event name not allowed by the project"
-        results.append(RowResult(position, reason is None, reason))
-    return results
+    named = answer.get("disallowedEventNames") if isinstance(answer, dict) else None
+    disallowed = {str(name) for name in named or []}
+
+    def not_allowed(row: Row) -> str | None:
+        return "event name not allowed by the project" if str(row.get("EventName")) in disallowed else None
+
+    return user_outcomes(answer, parts, also=not_allowed)
 
 
 _TRACK = Bulk(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
 from iterbridge.objects.reading import integers, unknown
-from iterbridge.objects.writing import Bulk, Part, bulk, refusal, refusals
+from iterbridge.objects.writing import Bulk, bulk, user_outcomes
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -63,15 +63,6 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
             conn.skip("ListUsers", f"list {list_id}", str(error))
 
 
-def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
-    reasons = refusals(answer)
-    results = []
-    for position, row, _ in parts:
-        reason = refusal(reasons, row)
-        results.append(RowResult(position, reason is None, reason))
-    return results
-
-
 def _membership(endpoint: str) -> Bulk:
     """One request per list (Iterable's body names one listId): a list Iterable refuses (e.g. one that does not
     exist: 400 error.lists.invalidListId) fails its own rows only."""
@@ -79,7 +70,7 @@ def _membership(endpoint: str) -> Bulk:
         endpoint,
         part=lambda conn, row: {"email": str(row["Email"])},
         body=lambda list_id, subscribers: {"listId": list_id, "subscribers": subscribers},
-        outcomes=_outcomes,
+        outcomes=user_outcomes,
         group=lambda row: int(row["ListId"]),
         max_rows=BULK_SIZE,
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import export_records, unknown
-from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, refusal, refusals
+from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, user_outcomes
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -165,12 +165,7 @@ def _user(conn: Connection, row: Row) -> dict[str, Any]:
 
 
 def _outcomes(answer: Any, parts: list[Part]) -> list[RowResult]:
-    reasons = refusals(answer)
-    results = []
-    for position, row, _ in parts:
-        reason = refusal(reasons, row)
-        results.append(RowResult(position, reason is None, reason, keys={"Email": row.get("Email")}))
-    return results
+    return user_outcomes(answer, parts, keys=lambda row: {"Email": row.get("Email")})
 
 
 _UPDATE = Bulk(

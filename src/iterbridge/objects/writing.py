@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
+
+log = logging.getLogger("iterbridge.objects")
 
 SendOne = Callable[["Connection", Row], dict[str, Any]]
 
@@ -127,6 +130,28 @@ def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: li
         results.extend(RowResult(position, False, reason) for position, _, _ in chunk)
         return
     results.extend(spec.outcomes(answer, chunk))
+
+
+def user_outcomes(
+    answer: Any,
+    parts: list[Part],
+    also: Callable[[Row], str | None] | None = None,
+    keys: Callable[[Row], dict[str, Any]] | None = None,
+) -> list[RowResult]:
+    """Each row's outcome from a UserBulkUpdateListResponse: refused when the answer names its user (or when
+    `also` finds another reason), accepted otherwise. A failCount larger than the users named is said in a
+    warning: those failures cannot be put on a row."""
+    reasons = refusals(answer)
+    results = []
+    for position, row, _ in parts:
+        reason = refusal(reasons, row) or (also(row) if also else None)
+        results.append(RowResult(position, reason is None, reason, keys(row) if keys else {}))
+    reported = answer.get("failCount") if isinstance(answer, dict) else None
+    refused = sum(not r.ok for r in results)
+    if isinstance(reported, int) and reported > refused:
+        log.warning("Iterable counted %d failures among %d rows but named %d; the others cannot be told apart",
+                    reported, len(results), refused)  # fmt: skip
+    return results
 
 
 def refusals(answer: Any) -> dict[tuple[str, str], str]:
