@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
@@ -79,3 +80,10 @@ def test_the_rejects_file_follows_the_input_lines(cli: Callable[..., Result], tm
     assert lines == expected
     reasons = [found["_reason"] for found in read_csv(rejects)]
     assert reasons[:2] == ["invalid email", "loyaltyPoints: expected a whole number, found 'x'"]
+
+
+def test_an_export_of_one_row_and_column_says_so(cli: Callable[..., Result], api: httpx2.Client) -> None:
+    list_id = api.get("/api/lists").json()["lists"][0]["id"]
+    result = cli("export", "Lists", "--columns", "Id", "--where", f"Id = {list_id}", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert "1 row × 1 column → -" in result.stderr

@@ -21,6 +21,7 @@ from iterbridge.cli.progress import RowProgress
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
+from iterbridge.wording import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 DRY_RUN_SHOWN = 20
@@ -121,7 +122,8 @@ def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOpti
     progress = RowProgress(f"export {name or 'query'}", conn, planned, endpoint)
     result = export(conn, name, path, options, columns=columns, where=where, query=query, progress=progress)
     timing = progress.finish()
-    click.echo(f"{result.rows:,} rows × {len(result.columns)} columns → {result.destination} ({timing})", err=True)
+    click.echo(f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} "
+               f"({timing})", err=True)  # fmt: skip
 
 
 def _report_skipped(conn: Any) -> None:
@@ -191,7 +193,7 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
         for request in summary.requests[:DRY_RUN_SHOWN]:
             echo_request(request, indent=None, limit=2000)
         if summary.request_count > DRY_RUN_SHOWN:
-            click.echo(f"… and {summary.request_count - DRY_RUN_SHOWN:,} more requests")
+            click.echo(f"… and {plural(summary.request_count - DRY_RUN_SHOWN, 'more request')}")
     click.echo(f"{summary.describe()} ({timing})", err=True)
     if summary.rejected:
         if rejects:
