@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
-from iterbridge.errors import FatalApiError
+from iterbridge.api.urls import path_segment
+from iterbridge.errors import FatalApiError, UnaddressableValue
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write, rows_from
-from iterbridge.objects.writing import bulk
+from iterbridge.objects.writing import bad_value, bulk
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -63,17 +64,25 @@ def _value(row: Row) -> dict[str, Any]:
     return value
 
 
-def _by_catalog(batch: list[tuple[int, Row]]) -> dict[str, list[tuple[int, Row]]]:
+def _by_catalog(batch: list[tuple[int, Row]], results: list[RowResult]) -> Iterator[tuple[str, list[tuple[int, Row]]]]:
+    """The batch's rows per catalog — except the rows of a catalog name no URL can address (`.`, `..`, `/`…),
+    which are refused in `results`, each with the reason: the request would reach another resource."""
     grouped: dict[str, list[tuple[int, Row]]] = {}
     for position, row in batch:
         grouped.setdefault(str(row["CatalogName"]), []).append((position, row))
-    return grouped
+    for catalog, rows in grouped.items():
+        try:
+            path_segment("CatalogName", catalog)
+        except UnaddressableValue as error:
+            results.extend(RowResult(p, False, bad_value(error)) for p, _ in rows)
+            continue
+        yield catalog, rows
 
 
 def _upload(replace_uploaded_fields_only: bool) -> Any:
     def send(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
         results: list[RowResult] = []
-        for catalog, rows in _by_catalog(batch).items():
+        for catalog, rows in _by_catalog(batch, results):
             documents: dict[str, Any] = {}
             for position, row in rows:
                 try:
@@ -99,7 +108,7 @@ def _upload(replace_uploaded_fields_only: bool) -> Any:
 
 def _delete(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
     results: list[RowResult] = []
-    for catalog, rows in _by_catalog(batch).items():
+    for catalog, rows in _by_catalog(batch, results):
         conn.client.request(
             "DELETE /api/catalogs/{catalogName}/items",
             path={"catalogName": catalog},

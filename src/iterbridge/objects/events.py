@@ -158,7 +158,11 @@ def _track(conn: Connection, batch: list[tuple[int, Row]]) -> list[RowResult]:
     built, results = build_each(batch, _event)
     if not built:
         return results
-    answer = conn.client.json("POST /api/events/trackBulk", json={"events": [event for _, _, event in built]})
+    events = [event for _, _, event in built]
+    # With an id on every event, Iterable replaces rather than adds: only then is a re-send harmless.
+    answer = conn.client.json(
+        "POST /api/events/trackBulk", json={"events": events}, idempotent=all("id" in event for event in events)
+    )
     refused = _refused(answer)
     refused_ids = {str(u): "no such user" for u in (answer.get("failedUpdates") or {}).get("notFoundUserIds") or []}
     for position, row, _ in built:

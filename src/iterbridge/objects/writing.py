@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
-from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError
+from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError, UnknownOutcomeError
 from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ def per_row(send: SendOne) -> Writer:
                 raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
                 results.append(RowResult(position, False, redact(str(error))))
-            except RetriableApiError as error:
+            except (RetriableApiError, UnknownOutcomeError) as error:
                 reason = redact(str(error))
-                results.append(RowResult(position, False, reason))
+                results.append(RowResult(position, False, outcome(error)))
                 results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(position + 1, len(rows)))
                 break
             else:
@@ -63,6 +63,13 @@ def bulk(send_batch: Callable[[Connection, list[tuple[int, Row]]], list[RowResul
             except FatalApiError as error:
                 reason = redact(str(error))
                 results.extend(RowResult(position, False, reason) for position, _ in batch)
+            except UnknownOutcomeError as error:
+                done = {r.index for r in results}
+                results.extend(RowResult(p, False, outcome(error)) for p, _ in batch if p not in done)
+                done |= {p for p, _ in batch}
+                reason = redact(str(error))
+                results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(len(rows)) if p not in done)
+                break
             except RetriableApiError as error:
                 reason = redact(str(error))
                 sent = {r.index for r in results}
@@ -86,6 +93,12 @@ def build_each(
         except (ValueError, TypeError) as error:
             failed.append(RowResult(position, False, bad_value(error)))
     return built, failed
+
+
+def outcome(error: Exception) -> str:
+    """The reason of a row whose request failed: "unknown outcome: …" when Iterable may have processed it."""
+    reason = redact(str(error))
+    return f"unknown outcome: {reason}" if isinstance(error, UnknownOutcomeError) else reason
 
 
 def bad_value(error: Exception) -> str:
