@@ -76,7 +76,17 @@ class SkippableApiError(ApiError):
 class UnknownOutcomeError(ApiError):
     """A request that is not safe to send twice (a create without a key) failed after it was sent — a
     timeout, a dropped connection, a server error: Iterable may have processed it. Not retried; the rows are
-    reported so that the user checks before re-sending."""
+    reported so that the user checks before re-sending. `failure` is what happened, without the advice."""
+
+    def __init__(self, failure: str, **kwargs: object) -> None:
+        super().__init__(
+            f"{failure} — the request may have been processed; it was not sent again, as that could duplicate it: "
+            "check in Iterable before re-sending",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        from iterbridge.api.redaction import redact
+
+        self.failure = redact(failure)
 
 
 class QueryError(IterbridgeError):

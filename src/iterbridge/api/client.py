@@ -243,8 +243,7 @@ class ApiClient:
         except RetriableApiError as error:
             if not safe and not not_processed(error):
                 raise UnknownOutcomeError(
-                    f"{error} — the request may have been processed; it was not sent again, as that could "
-                    "duplicate it: check in Iterable before re-sending",
+                    str(error),
                     status=error.status,
                     code=error.code,
                     endpoint=endpoint,

@@ -33,9 +33,8 @@ def per_row(send: SendOne) -> Writer:
             except FatalApiError as error:
                 results.append(RowResult(position, False, redact(str(error))))
             except (RetriableApiError, UnknownOutcomeError) as error:
-                reason = redact(str(error))
                 results.append(RowResult(position, False, outcome(error)))
-                results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(position + 1, len(rows)))
+                results.extend(RowResult(p, False, not_sent(error)) for p in range(position + 1, len(rows)))
                 break
             else:
                 results.append(RowResult(position, True, keys=keys))
@@ -67,8 +66,7 @@ def bulk(send_batch: Callable[[Connection, list[tuple[int, Row]]], list[RowResul
                 done = {r.index for r in results}
                 results.extend(RowResult(p, False, outcome(error)) for p, _ in batch if p not in done)
                 done |= {p for p, _ in batch}
-                reason = redact(str(error))
-                results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(len(rows)) if p not in done)
+                results.extend(RowResult(p, False, not_sent(error)) for p in range(len(rows)) if p not in done)
                 break
             except RetriableApiError as error:
                 reason = redact(str(error))
@@ -99,6 +97,13 @@ def outcome(error: Exception) -> str:
     """The reason of a row whose request failed: "unknown outcome: …" when Iterable may have processed it."""
     reason = redact(str(error))
     return f"unknown outcome: {reason}" if isinstance(error, UnknownOutcomeError) else reason
+
+
+def not_sent(error: Exception) -> str:
+    """The reason of a row left unsent because the API failed on an earlier one."""
+    if isinstance(error, UnknownOutcomeError):
+        return f"not sent: stopped after a request of unknown outcome ({error.failure})"
+    return f"not sent: {redact(str(error))}"
 
 
 def bad_value(error: Exception) -> str:
