@@ -153,7 +153,13 @@ def check_base_url(url: str, insecure_http: bool = False) -> str:
 
 
 def save_profile(
-    name: str, *, api_key: str, region: str = "us", base_url: str | None = None, path: Path | None = None
+    name: str,
+    *,
+    api_key: str,
+    region: str = "us",
+    base_url: str | None = None,
+    path: Path | None = None,
+    insecure_http: bool = False,
 ) -> Path:
     """Add or replace a profile; the file is created (or kept) with mode 0600."""
     if region not in REGION_BASE_URLS:
@@ -162,7 +168,10 @@ def save_profile(
     profiles = load_profiles(path)
     entry: dict[str, Any] = {"api_key": api_key, "region": region}
     if base_url:
+        check_base_url(base_url, insecure_http)  # refused now, not at every later command
         entry["base_url"] = base_url
+    if insecure_http:
+        entry["insecure_http"] = True
     profiles[name] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -102,3 +102,14 @@ def test_every_connected_command_offers_the_opt_in(tmp_path: Path) -> None:
 def test_connect_refuses_it_too() -> None:
     with pytest.raises(ConfigurationError, match="plain http"):
         iterbridge.connect(api_key=KEY, base_url=REMOTE)
+
+
+def test_profile_save_checks_the_url_and_keeps_the_opt_in(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path), "ITERABLE_API_KEY": KEY}
+    refused = CliRunner().invoke(main, ["profile", "save", "lab", "--base-url", REMOTE], env=env)
+    assert refused.exit_code == 2
+    assert "plain http to another machine" in refused.stderr
+    assert not (tmp_path / "config.toml").exists()
+    saved = CliRunner().invoke(main, ["profile", "save", "lab", "--base-url", REMOTE, "--insecure-http"], env=env)
+    assert saved.exit_code == 0, saved.output
+    assert resolve(profile="lab", config=tmp_path / "config.toml").insecure_http

@@ -75,7 +75,9 @@ def test_argument_beats_environment_beats_profile(config: Path, monkeypatch: pyt
     monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
     monkeypatch.setenv("ITERABLE_BASE_URL", "https://env.test")
     assert resolve(profile="p") == Settings("k-env", "us", "https://env.test", "p")
-    assert resolve("k-arg", profile="p", base_url="https://arg.test") == Settings("k-arg", "us", "https://arg.test", "p")
+    assert resolve("k-arg", profile="p", base_url="https://arg.test") == Settings(
+        "k-arg", "us", "https://arg.test", "p"
+    )
 
 
 def test_a_region_given_above_the_profile_replaces_its_base_url(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
