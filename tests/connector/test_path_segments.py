@@ -105,3 +105,18 @@ def test_dry_run_shows_the_url_that_would_be_sent(sandbox: Sandbox, tmp_path: Pa
     assert "/catalogs/./items" not in result.output
     assert "/api/catalogs/items" not in result.output
     assert "cannot be sent in a URL path" in result.stderr
+
+
+def test_catalogs_named_dot_are_neither_created_nor_deleted(
+    conn: iterbridge.Connection, api: httpx2.Client, items_catalog: str, calls: Calls
+) -> None:
+    before = catalogs(api)
+    with calls.counting() as made:
+        created = conn.insert("Catalogs", [{"Name": "."}, {"Name": ".."}])
+        deleted = conn.delete("Catalogs", [{"Name": ""}, {"Name": "."}, {"Name": "a/b"}])
+    assert not [r for r in [*created.results, *deleted.results] if r.ok]
+    reasons = [r.error or "" for r in [*created.results, *deleted.results]]
+    assert reasons[2] == "missing Name"  # an empty name: refused before any request is made
+    assert all("cannot be sent in a URL path" in reason for i, reason in enumerate(reasons) if i != 2)
+    assert catalogs(api) == before
+    assert not [e for e in made if not e.startswith("GET ")]
