@@ -23,8 +23,10 @@ CURATED = [
     "SkippableApiError",
     "Skipped",
     "TransferError",
+    "UnaddressableValue",
     "UnknownColumn",
     "UnknownObject",
+    "UnknownOutcomeError",
     "UnsupportedOperation",
     "WriteReport",
     "__version__",
@@ -48,12 +50,14 @@ def test_every_public_name_is_importable() -> None:
 
 def test_errors_form_one_tree() -> None:
     errors = [getattr(iterbridge, name) for name in CURATED if name.endswith(("Error", "Object", "Column", "Filter"))]
-    errors.append(iterbridge.UnsupportedOperation)
+    errors += [iterbridge.UnsupportedOperation, iterbridge.UnaddressableValue]
     assert all(issubclass(error, iterbridge.IterbridgeError) for error in errors)
     assert issubclass(iterbridge.AuthenticationError, iterbridge.FatalApiError)
     assert issubclass(iterbridge.RateLimitError, iterbridge.RetriableApiError)
     assert issubclass(iterbridge.MissingRequiredFilter, iterbridge.QueryError)
     assert issubclass(iterbridge.SkippableApiError, iterbridge.ApiError)
+    assert issubclass(iterbridge.UnknownOutcomeError, iterbridge.ApiError)
+    assert not issubclass(iterbridge.UnknownOutcomeError, iterbridge.RetriableApiError)
 
 
 def test_the_version_is_the_package_version() -> None:

@@ -20,8 +20,10 @@ from iterbridge.errors import (
     RetriableApiError,
     SkippableApiError,
     TransferError,
+    UnaddressableValue,
     UnknownColumn,
     UnknownObject,
+    UnknownOutcomeError,
     UnsupportedOperation,
 )
 from iterbridge.objects.base import Condition, RowResult, WriteReport
@@ -43,8 +45,10 @@ __all__ = [
     "SkippableApiError",
     "Skipped",
     "TransferError",
+    "UnaddressableValue",
     "UnknownColumn",
     "UnknownObject",
+    "UnknownOutcomeError",
     "UnsupportedOperation",
     "WriteReport",
     "__version__",

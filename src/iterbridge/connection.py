@@ -385,12 +385,14 @@ def connect(
     retry: RetryPolicy | None = None,
     window_policy: WindowPolicy | None = None,
     sandbox: bool | SandboxConfig = False,
+    insecure_http: bool | None = None,
 ) -> Connection:
     """Connect to an Iterable project — or, with `sandbox=True`, to an embedded sandbox started for it.
 
     Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL, then a
     profile of the config file. `rate_limit_factor` must match the server (1.0 for Iterable; the
-    sandbox's xN; None when its limits are off).
+    sandbox's xN; None when its limits are off). Plain http to a host other than this machine is refused
+    unless `insecure_http` (or ITERBRIDGE_INSECURE_HTTP=1, or the profile's insecure_http) allows it.
     """
     started: Sandbox | None = None
     if sandbox:
@@ -399,7 +401,7 @@ def connect(
         config = sandbox if isinstance(sandbox, SandboxConfig) else SandboxConfig()
         started = Sandbox(config).start()
         api_key, base_url, rate_limit_factor = config.api_key, started.url, config.rate_limit_factor
-    settings = resolve(api_key, region=region, base_url=base_url, profile=profile)
+    settings = resolve(api_key, region=region, base_url=base_url, profile=profile, insecure_http=insecure_http)
     client = ApiClient(
         settings.base_url,
         settings.api_key,

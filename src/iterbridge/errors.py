@@ -7,14 +7,17 @@
     │   │   └── AuthenticationError   401/403: the key is wrong, or lacks the permission
     │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections — still failing after retries
     │   │   └── RateLimitError        429 after every retry
-    │   └── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
+    │   ├── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
+    │   └── UnknownOutcomeError       a request not safe to repeat failed after it was sent: maybe processed
     ├── QueryError                    a request the catalog cannot serve
     │   ├── QuerySyntaxError          SQL that does not parse
     │   ├── UnknownObject             no such object (the closest names are suggested)
     │   ├── UnknownColumn             no such column of an object
     │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
     │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
-    └── TransferError                 a bad input row or file in an import
+    ├── TransferError                 a bad input row or file in an import
+    └── UnaddressableValue            a value that cannot be a URL path segment (`.`, `..`, `/`, blank):
+                                      never sent; a write reports its row, a read fails
 
 Messages never contain the API key: errors carrying Iterable's text are redacted when built.
 """
@@ -40,7 +43,9 @@ class ApiError(IterbridgeError):
     exit_code = 3
 
     def __init__(self, message: str, *, status: int = 0, code: str | None = None, endpoint: str = "") -> None:
-        super().__init__(message)
+        from iterbridge.api.redaction import redact  # at the source: Iterable echoes the key in some answers
+
+        super().__init__(redact(message))
         self.status = status
         self.code = code
         self.endpoint = endpoint
@@ -66,6 +71,22 @@ class RateLimitError(RetriableApiError):
 
 class SkippableApiError(ApiError):
     """A slice of data Iterable cannot serve; the job reports it and goes on."""
+
+
+class UnknownOutcomeError(ApiError):
+    """A request that is not safe to send twice (a create without a key) failed after it was sent — a
+    timeout, a dropped connection, a server error: Iterable may have processed it. Not retried; the rows are
+    reported so that the user checks before re-sending. `failure` is what happened, without the advice."""
+
+    def __init__(self, failure: str, **kwargs: object) -> None:
+        super().__init__(
+            f"{failure} — the request may have been processed; it was not sent again, as that could duplicate it: "
+            "check in Iterable before re-sending",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        from iterbridge.api.redaction import redact
+
+        self.failure = redact(failure)
 
 
 class QueryError(IterbridgeError):
@@ -110,6 +131,13 @@ class UnsupportedOperation(QueryError):
 
 class TransferError(IterbridgeError):
     pass
+
+
+class UnaddressableValue(IterbridgeError, ValueError):
+    """A value Iterable cannot address in a URL path. A ValueError too: writers report it as the row's
+    bad value, like any value a request cannot be made of."""
+
+    exit_code = 2
 
 
 def closest(name: str, known: Iterable[str], limit: int = 2) -> list[str]:

@@ -17,6 +17,7 @@ It lives in the user's config directory (`iterbridge profile path` prints it) an
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
     "ITERBRIDGE_PROFILE",
     "ITERBRIDGE_CONFIG",
 )
+ENV_INSECURE_HTTP = "ITERBRIDGE_INSECURE_HTTP"
+_TRUE = ("1", "true", "yes", "on")
 
 
 def config_path() -> Path:
@@ -49,6 +52,7 @@ class Settings:
     region: str
     base_url: str
     profile: str | None
+    insecure_http: bool = False
 
     def __repr__(self) -> str:
         shown = f"region={self.region!r}, base_url={self.base_url!r}, profile={self.profile!r}"
@@ -76,6 +80,7 @@ def resolve(
     base_url: str | None = None,
     profile: str | None = None,
     config: Path | None = None,
+    insecure_http: bool | None = None,
 ) -> Settings:
     """Each setting from the argument if given, else the environment, else the profile."""
     profile_name = profile or os.environ.get(ENV_PROFILE)
@@ -107,13 +112,54 @@ def resolve(
         if level_url or level_region:
             url = level_url or REGION_BASE_URLS[region_name]
             break
-    if not str(url).startswith(("http://", "https://")):
-        raise ConfigurationError(f"base URL must start with http:// or https://, not {url!r}")
-    return Settings(str(key), region_name, str(url).rstrip("/"), profile_name)
+    if insecure_http is None:
+        insecure_http = _flag(os.environ.get(ENV_INSECURE_HTTP)) or _flag(chosen.get("insecure_http"))
+    return Settings(str(key), region_name, check_base_url(str(url), insecure_http), profile_name, insecure_http)
+
+
+def _flag(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+
+
+def check_base_url(url: str, insecure_http: bool = False) -> str:
+    """The base URL, checked — the one place every connection's URL passes: well formed, https, or plain http
+    to this machine (a sandbox). Plain http elsewhere would send the API key unencrypted: refused unless
+    `insecure_http` (--insecure-http, ITERBRIDGE_INSECURE_HTTP=1) says so."""
+    from urllib.parse import urlsplit
+
+    from iterbridge.api.urls import is_loopback
+
+    shown = re.sub(r"//[^/@]*@", "//…@", url)  # never a password given in the URL
+    shown = shown if len(shown) <= 200 else shown[:200] + "…"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — a port out of range or not a number raises here
+    except ValueError as error:
+        raise ConfigurationError(f"base URL {shown!r} is not a valid URL: {error}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(f"base URL must start with http:// or https://, not {shown!r}")
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ConfigurationError(f"base URL {shown!r} is not a valid URL: it needs a host and no spaces")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base URL {parts.scheme}://{parts.hostname}…: no user, query or fragment (the key goes in a header)"
+        )
+    if parts.scheme == "http" and not insecure_http and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base URL {shown!r} is plain http to another machine: the API key would travel unencrypted; "
+            f"use https, or pass --insecure-http (or set {ENV_INSECURE_HTTP}=1) if you mean it"
+        )
+    return url.rstrip("/")
 
 
 def save_profile(
-    name: str, *, api_key: str, region: str = "us", base_url: str | None = None, path: Path | None = None
+    name: str,
+    *,
+    api_key: str,
+    region: str = "us",
+    base_url: str | None = None,
+    path: Path | None = None,
+    insecure_http: bool = False,
 ) -> Path:
     """Add or replace a profile; the file is created (or kept) with mode 0600."""
     if region not in REGION_BASE_URLS:
@@ -122,7 +168,10 @@ def save_profile(
     profiles = load_profiles(path)
     entry: dict[str, Any] = {"api_key": api_key, "region": region}
     if base_url:
+        check_base_url(base_url, insecure_http)  # refused now, not at every later command
         entry["base_url"] = base_url
+    if insecure_http:
+        entry["insecure_http"] = True
     profiles[name] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

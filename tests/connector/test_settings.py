@@ -70,23 +70,25 @@ def test_the_profile_may_come_from_the_environment(config: Path, monkeypatch: py
 
 
 def test_argument_beats_environment_beats_profile(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(config, '[profiles.p]\napi_key = "k-profile"\nregion = "us"\nbase_url = "http://profile.test"\n')
-    assert resolve(profile="p") == Settings("k-profile", "us", "http://profile.test", "p")
+    write(config, '[profiles.p]\napi_key = "k-profile"\nregion = "us"\nbase_url = "https://profile.test"\n')
+    assert resolve(profile="p") == Settings("k-profile", "us", "https://profile.test", "p")
     monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
-    monkeypatch.setenv("ITERABLE_BASE_URL", "http://env.test")
-    assert resolve(profile="p") == Settings("k-env", "us", "http://env.test", "p")
-    assert resolve("k-arg", profile="p", base_url="http://arg.test") == Settings("k-arg", "us", "http://arg.test", "p")
+    monkeypatch.setenv("ITERABLE_BASE_URL", "https://env.test")
+    assert resolve(profile="p") == Settings("k-env", "us", "https://env.test", "p")
+    assert resolve("k-arg", profile="p", base_url="https://arg.test") == Settings(
+        "k-arg", "us", "https://arg.test", "p"
+    )
 
 
 def test_a_region_given_above_the_profile_replaces_its_base_url(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Region and base URL both say where Iterable is: the higher source of either decides.
-    write(config, '[profiles.p]\napi_key = "k"\nbase_url = "http://profile.test"\n')
+    write(config, '[profiles.p]\napi_key = "k"\nbase_url = "https://profile.test"\n')
     assert resolve(profile="p", region="eu").base_url == EU
     monkeypatch.setenv("ITERABLE_REGION", "eu")
     assert resolve(profile="p").base_url == EU
-    assert resolve(profile="p", base_url="http://arg.test").base_url == "http://arg.test"
-    monkeypatch.setenv("ITERABLE_BASE_URL", "http://env.test")
-    assert resolve(profile="p").base_url == "http://env.test"  # same level: the base URL is the more precise
+    assert resolve(profile="p", base_url="https://arg.test").base_url == "https://arg.test"
+    monkeypatch.setenv("ITERABLE_BASE_URL", "https://env.test")
+    assert resolve(profile="p").base_url == "https://env.test"  # same level: the base URL is the more precise
 
 
 def test_an_unknown_profile_names_the_known_ones(config: Path) -> None:

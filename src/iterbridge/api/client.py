@@ -3,7 +3,10 @@
 Errors are classified by HTTP status, never by the body's `code` (the real API sends `code: "Success"` with
 some 400s): 401/403 are authentication errors, other 4xx are fatal, 429, 5xx, timeouts and dropped
 connections are retried with backoff — a 429's Retry-After when present, else the endpoint's own refill
-interval. Every message that reaches an exception or a log is redacted of the key.
+interval. A request that is not safe to send twice (`idempotence`) is retried only when the failure proves
+it was not processed; otherwise it fails as of unknown outcome. A refused connection to this machine (a
+sandbox that is not running) fails after two quick tries. Every message that reaches an exception or a log
+is redacted of the key.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import httpx2
 import orjson
 import stamina
 
 from iterbridge import __version__
+from iterbridge.api.idempotence import safe_to_repeat
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.redaction import install_log_filter, redact, register_secret
+from iterbridge.api.urls import fill_path, is_loopback
 from iterbridge.errors import (
     ApiError,
     AuthenticationError,
@@ -34,12 +39,18 @@ from iterbridge.errors import (
     RateLimitError,
     RetriableApiError,
     SkippableApiError,
+    UnknownOutcomeError,
 )
 
 log = logging.getLogger("iterbridge.api")
+# stamina logs each retry as a bare "stamina.retry_scheduled" record; the client logs its own line (endpoint,
+# reason). A NullHandler keeps stamina's record off stderr when logging is not configured (Python's last-resort
+# handler), and leaves it to whoever configures logging.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_PATH_PARAM = re.compile(r"\{(\w+)\}")
+# Tries for a refused connection to a loopback address: nothing listens there, and waiting will not change it.
+LOOPBACK_REFUSED_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,27 @@ class Timeouts:
 
 
 class TransportFailure(RetriableApiError):
-    """No usable answer: connection refused or dropped, or a timeout."""
+    """No usable answer: connection refused or dropped, or a timeout. `sent` is False when the request
+    provably never left (no connection could be made), so even a request unsafe to repeat may be retried."""
+
+    def __init__(self, message: str, *, sent: bool = True, refused: bool = False, endpoint: str = "") -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.sent = sent
+        self.refused = refused
+
+
+# Failures that happen before a request is written: nothing was sent.
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+def not_processed(error: Exception) -> bool:
+    """Whether a failure proves Iterable did not process the request: it was never sent (no connection),
+    or Iterable refused it before doing anything (429 rate limited; 408 it did not receive it whole).
+    A 5xx is not proof: Iterable documents no 5xx as "nothing was done", and a gateway's 502/504 may come
+    after the work was done."""
+    if isinstance(error, TransportFailure):
+        return not error.sent
+    return isinstance(error, RateLimitError) or (isinstance(error, ApiError) and error.status == 408)
 
 
 class ApiClient:
@@ -81,6 +112,10 @@ class ApiClient:
         register_secret(api_key)
         install_log_filter()
         self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        # Where requests go, for messages: no user info, query or fragment.
+        self.shown_url = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        self.loopback = is_loopback(parts.hostname or "")
         self.limiter = limiter or ClientRateLimiter()
         self.retry = retry or RetryPolicy()
         timeouts = timeouts or Timeouts()
@@ -120,9 +155,13 @@ class ApiClient:
         params: Any = None,
         json: Any = None,
         skippable: bool = False,
+        idempotent: bool | None = None,
     ) -> httpx2.Response:
-        """Send with rate limiting and retries; return the successful response (body read)."""
-        with self._attempts(endpoint, skippable) as attempts:
+        """Send with rate limiting and retries; return the successful response (body read).
+
+        `idempotent` overrides the endpoint's declaration (`idempotence.safe_to_repeat`) for this body."""
+        safe = safe_to_repeat(endpoint) if idempotent is None else idempotent
+        with self._attempts(endpoint, skippable, safe) as attempts:
             for attempt in attempts:
                 with attempt:
                     return self._send(endpoint, path, params, json, stream=False)
@@ -152,7 +191,7 @@ class ApiClient:
 
         A connection dropped while the body streams is the caller's to handle (an export re-reads its window).
         """
-        with self._attempts(endpoint, skippable) as attempts:
+        with self._attempts(endpoint, skippable, safe_to_repeat(endpoint)) as attempts:
             for attempt in attempts:
                 with attempt:
                     response = self._send(endpoint, path, params, None, stream=True)
@@ -164,16 +203,23 @@ class ApiClient:
     # ---- internals ---------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _attempts(self, endpoint: str, skippable: bool) -> Iterator[Any]:
+    def _attempts(self, endpoint: str, skippable: bool, safe: bool) -> Iterator[Any]:
         policy = self.retry
         failures = {"error": 0, "rate limited": 0}
+        tries = [0]
 
         def backoff(error: Exception) -> bool | float:
+            tries[0] += 1
             if not isinstance(error, RetriableApiError) or self.closed:
                 return False
+            if not safe and not not_processed(error):
+                return False  # it may have been processed: sending it again could duplicate it
             kind = "rate limited" if isinstance(error, RateLimitError) else "error"
             failures[kind] += 1
-            if failures[kind] >= (policy.rate_limited_attempts if kind == "rate limited" else policy.attempts):
+            limit = policy.rate_limited_attempts if kind == "rate limited" else policy.attempts
+            if isinstance(error, TransportFailure) and error.refused and self.loopback:
+                limit = min(limit, LOOPBACK_REFUSED_ATTEMPTS)
+            if failures[kind] >= limit:
                 return False
             if isinstance(error, RateLimitError):
                 self.limiter.penalise(endpoint)
@@ -181,7 +227,7 @@ class ApiClient:
                 if wait:
                     log.warning("%s: rate limited by Iterable; waiting %.1f s", endpoint, wait)
                     return float(wait)
-            log.warning("%s: %s; retrying", endpoint, error)
+            log.warning("%s; retrying (attempt %d of %d)", error, failures[kind] + 1, limit)
             return True
 
         attempts = stamina.retry_context(
@@ -195,29 +241,55 @@ class ApiClient:
         try:
             yield attempts
         except RetriableApiError as error:
+            if not safe and not not_processed(error):
+                raise UnknownOutcomeError(
+                    str(error),
+                    status=error.status,
+                    code=error.code,
+                    endpoint=endpoint,
+                ) from None
+            if isinstance(error, TransportFailure):
+                error = TransportFailure(
+                    f"{error} ({tries[0]} attempt{'s' if tries[0] != 1 else ''} to {self.shown_url})",
+                    sent=error.sent,
+                    refused=error.refused,
+                    endpoint=endpoint,
+                )
             if skippable and (error.status >= 500 or isinstance(error, TransportFailure)):
                 raise SkippableApiError(str(error), status=error.status, code=error.code, endpoint=endpoint) from None
-            raise
+            raise error from None
+
+    def build(self, endpoint: str, path: Mapping[str, object] | None = None, params: Any = None,
+              json: Any = None) -> httpx2.Request:  # fmt: skip
+        """The request a route template makes: every path value checked (`urls.fill_path`), the URL as the
+        HTTP client will send it. Sending and --dry-run both build here, so a dry run shows the real URL."""
+        method, template = endpoint.split(" ", 1)
+        return self._http.build_request(method, fill_path(template, path), params=params, json=json)
 
     def _send(
         self, endpoint: str, path: Mapping[str, object] | None, params: Any, json: Any, *, stream: bool
     ) -> httpx2.Response:
-        method, template = endpoint.split(" ", 1)
-        url = _PATH_PARAM.sub(lambda m: quote(str((path or {})[m.group(1)]), safe="@+"), template)
-        if self.recorder is not None and method != "GET":
-            return self._dry_run(endpoint, method, url, params, json)
+        request = self.build(endpoint, path, params, json)
+        if self.recorder is not None and request.method != "GET":
+            return self._dry_run(endpoint, request, params, json)
         self.limiter.acquire(endpoint)
         started = time.perf_counter()
         self.calls += 1
         self._thread.calls = getattr(self._thread, "calls", 0) + 1
         try:
-            request = self._http.build_request(method, url, params=params, json=json)
             response = self._http.send(request, stream=stream)
         except httpx2.TimeoutException as error:
-            raise TransportFailure(f"{endpoint}: timed out ({type(error).__name__})", endpoint=endpoint) from None
+            raise TransportFailure(
+                f"{endpoint}: timed out ({type(error).__name__})",
+                sent=not isinstance(error, _NOT_SENT),
+                endpoint=endpoint,
+            ) from None
         except httpx2.TransportError as error:
             raise TransportFailure(
-                f"{endpoint}: connection failed ({redact(str(error)) or type(error).__name__})", endpoint=endpoint
+                f"{endpoint}: connection failed ({redact(str(error)) or type(error).__name__})",
+                sent=not isinstance(error, _NOT_SENT),
+                refused=isinstance(error, httpx2.ConnectError),
+                endpoint=endpoint,
             ) from None
         self._note_server_date(response)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -252,11 +324,12 @@ class ApiClient:
         finally:
             self.recorder = None
 
-    def _dry_run(self, endpoint: str, method: str, url: str, params: Any, json: Any) -> httpx2.Response:
-        """Record a write instead of sending it, and answer with the success Iterable would give."""
+    def _dry_run(self, endpoint: str, request: httpx2.Request, params: Any, json: Any) -> httpx2.Response:
+        """Record a write instead of sending it — its URL exactly as it would be sent — and answer with the
+        success Iterable would give."""
         assert self.recorder is not None
-        self.recorder.append({"method": method, "url": f"{self.base_url}{url}", "params": params, "json": json})
-        return httpx2.Response(200, json=_dry_answer(endpoint, json), request=httpx2.Request(method, url))
+        self.recorder.append({"method": request.method, "url": str(request.url), "params": params, "json": json})
+        return httpx2.Response(200, json=_dry_answer(endpoint, json), request=request)
 
 
 def _dry_answer(endpoint: str, body: Any) -> dict[str, Any]:

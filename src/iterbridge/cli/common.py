@@ -28,12 +28,19 @@ INTERRUPTED_EXIT = 130  # Ctrl-C (128 + SIGINT)
 TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 
+_CONNECTION_EXTRAS = "iterbridge.connection"
+
+
 def connection_options(function: F) -> F:
-    """--profile, --region, --base-url, --sandbox and --sandbox-scale; the key comes from ITERABLE_API_KEY or
-    the profile. The command sees `sandbox` as False, True, or the embedded sandbox's SandboxConfig."""
+    """--profile, --region, --base-url, --insecure-http, --sandbox and --sandbox-scale; the key comes from
+    ITERABLE_API_KEY or the profile. The command sees `sandbox` as False, True, or the embedded sandbox's
+    SandboxConfig; the other options reach `open_connection` through the click context, not the command."""
 
     @functools.wraps(function)
-    def with_sandbox_scale(*args: Any, sandbox_scale: str | None = None, **kwargs: Any) -> Any:
+    def with_sandbox_scale(*args: Any, sandbox_scale: str | None = None, insecure_http: bool = False,
+                           **kwargs: Any) -> Any:  # fmt: skip
+        if insecure_http:
+            click.get_current_context().meta.setdefault(_CONNECTION_EXTRAS, {})["insecure_http"] = True
         if sandbox_scale is not None:
             if not kwargs.get("sandbox"):
                 raise click.UsageError("--sandbox-scale needs --sandbox")
@@ -46,6 +53,12 @@ def connection_options(function: F) -> F:
         click.option("--profile", default=None, help="A profile of the config file (see `iterbridge profile`)."),
         click.option("--region", default=None, type=click.Choice(["us", "eu"]), help="Iterable data centre."),
         click.option("--base-url", default=None, help="Override the API base URL."),
+        click.option(
+            "--insecure-http",
+            is_flag=True,
+            help="Allow a plain http:// base URL to another machine (the API key then travels unencrypted; "
+            "also ITERBRIDGE_INSECURE_HTTP=1). Loopback needs no flag.",
+        ),
         click.option("--sandbox", is_flag=True, help="Run against an embedded sandbox (no account needed)."),
         click.option(
             "--sandbox-scale",
@@ -67,8 +80,10 @@ def open_connection(
     its own limits and overrides it)."""
     from iterbridge.connection import connect
 
+    context = click.get_current_context(silent=True)
+    extras = context.meta.get(_CONNECTION_EXTRAS, {}) if context is not None else {}
     return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox,
-                   rate_limit_factor=rate_limit_factor)  # fmt: skip
+                   rate_limit_factor=rate_limit_factor, **extras)  # fmt: skip
 
 
 def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int | None = None) -> None:

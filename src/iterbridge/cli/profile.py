@@ -19,6 +19,7 @@ def profile_group() -> None:
 @click.argument("name")
 @click.option("--region", default="us", show_default=True, type=click.Choice(["us", "eu"]))
 @click.option("--base-url", default=None, help="Override the API base URL.")
+@click.option("--insecure-http", is_flag=True, help="Allow a plain http:// base URL to another machine.")
 @click.option(
     "--api-key",
     prompt=True,
@@ -27,9 +28,9 @@ def profile_group() -> None:
     help="The key (prompted for, hidden, when not in ITERABLE_API_KEY).",
 )
 @handle_errors
-def save(name: str, region: str, base_url: str | None, api_key: str) -> None:
+def save(name: str, region: str, base_url: str | None, insecure_http: bool, api_key: str) -> None:
     """Save (or replace) profile NAME."""
-    path = save_profile(name, api_key=api_key, region=region, base_url=base_url)
+    path = save_profile(name, api_key=api_key, region=region, base_url=base_url, insecure_http=insecure_http)
     click.echo(f"saved profile {name!r} in {path} (mode 0600)")
 
 

@@ -16,6 +16,7 @@ import httpx2
 from rich.console import Console
 from rich.table import Table
 
+from iterbridge.api.urls import fill_path
 from iterbridge.sandbox import Sandbox, SandboxConfig
 
 
@@ -76,8 +77,14 @@ def _probes(client: httpx2.Client) -> list[Probe]:
             params={"pageSize": 100},
         ),
         Probe("user fields", "GET", "/api/users/getFields", _count("fields")),
-        Probe("a user", "GET", f"/api/users/{member}", lambda r: r.json()["user"]["email"]),
-        Probe("a user's events", "GET", f"/api/events/{member}", _count("events"), params={"limit": 200}),
+        Probe("a user", "GET", fill_path("/api/users/{email}", {"email": member}), lambda r: r.json()["user"]["email"]),
+        Probe(
+            "a user's events",
+            "GET",
+            fill_path("/api/events/{email}", {"email": member}),
+            _count("events"),
+            params={"limit": 200},
+        ),
         Probe(
             "a user's in-app messages",
             "GET",

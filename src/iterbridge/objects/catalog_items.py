@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
+from iterbridge.api.urls import path_segment
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write, rows_from
 from iterbridge.objects.writing import Bulk, Part, bulk
@@ -73,7 +74,12 @@ def _accepted(answer: Any, parts: list[Part]) -> list[RowResult]:
 
 
 def _catalog(row: Row) -> str:
-    return str(row["CatalogName"])
+    """The row's catalog, checked as the path segment it becomes: a name no URL can address (`.`, `..`, `/`…)
+    refuses the row with the reason (an UnaddressableValue is a ValueError), as its request would reach
+    another resource."""
+    catalog = str(row["CatalogName"])
+    path_segment("CatalogName", catalog)
+    return catalog
 
 
 def _upload(replace_uploaded_fields_only: bool) -> Bulk:

@@ -168,6 +168,8 @@ _TRACK = Bulk(
     part=lambda conn, row: _event(row),
     body=lambda _, events: {"events": events},
     outcomes=_outcomes,
+    # With an id on every event, Iterable replaces rather than adds: only then is a re-send harmless.
+    idempotent=lambda events: all("id" in event for event in events),
     max_rows=BULK_SIZE,
 )
 

@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.errors import FatalApiError
+from iterbridge.api.urls import path_segment
+from iterbridge.errors import FatalApiError, UnaddressableValue
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import export_records, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, user_outcomes
@@ -83,13 +84,19 @@ def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
 
 
 def _lookup(conn: Connection, column: str, value: Any) -> Any:
-    """One user by email or userId (an email with a "/" cannot be a path segment: it goes in the query)."""
+    """One user by email or userId: in the path when the value can be a segment, else in the query string
+    (`getByEmail?email=`, `byUserId?userId=`), which carries any value (an email with a "/", a userId ".")."""
     text = str(value)
-    if column == "UserId":
-        return conn.client.json("GET /api/users/byUserId/{userId}", path={"userId": text})
-    if "/" in text:
-        return conn.client.json("GET /api/users/getByEmail", params={"email": text})
-    return conn.client.json("GET /api/users/{email}", path={"email": text})
+    name, by_path, by_query = (
+        ("userId", "GET /api/users/byUserId/{userId}", "GET /api/users/byUserId")
+        if column == "UserId"
+        else ("email", "GET /api/users/{email}", "GET /api/users/getByEmail")
+    )
+    try:
+        path_segment(name, text)
+    except UnaddressableValue:
+        return conn.client.json(by_query, params={name: text})
+    return conn.client.json(by_path, path={name: text})
 
 
 def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.api.body import json_body
 from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
-from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError
+from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError, UnknownOutcomeError
 from iterbridge.limits import body_limit
 from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
 
@@ -37,10 +37,9 @@ def per_row(send: SendOne) -> Writer:
                 raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
                 results.append(RowResult(position, False, redact(str(error))))
-            except RetriableApiError as error:
-                reason = redact(str(error))
-                results.append(RowResult(position, False, reason))
-                results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(position + 1, len(rows)))
+            except (RetriableApiError, UnknownOutcomeError) as error:
+                results.append(RowResult(position, False, outcome(error)))
+                results.extend(RowResult(p, False, not_sent(error)) for p in range(position + 1, len(rows)))
                 break
             else:
                 results.append(RowResult(position, True, keys=keys))
@@ -65,6 +64,9 @@ class Bulk:
     outcomes: Callable[[Any, list[Part]], list[RowResult]]
     group: Callable[[Row], Hashable] | None = None
     path: Callable[[Any], dict[str, object]] | None = None
+    # Whether a request of these parts is safe to send twice, when the endpoint's declaration
+    # (`api.idempotence`) cannot tell: trackBulk is only when every event has an id.
+    idempotent: Callable[[list[Any]], bool] | None = None
     max_rows: int = 1000
 
 
@@ -86,10 +88,9 @@ def bulk(spec: Bulk) -> Writer:
             for key, parts in groups.items():
                 for chunk in _chunks(spec, key, parts):
                     _send(conn, spec, key, chunk, results)
-        except RetriableApiError as error:
-            reason = redact(str(error))
+        except (RetriableApiError, UnknownOutcomeError) as error:
             done = {r.index for r in results}
-            results.extend(RowResult(p, False, f"not sent: {reason}") for p in range(len(rows)) if p not in done)
+            results.extend(RowResult(p, False, not_sent(error)) for p in range(len(rows)) if p not in done)
         return sorted(results, key=lambda r: r.index)
 
     return write
@@ -116,10 +117,16 @@ def _chunks(spec: Bulk, key: Any, parts: list[Part]) -> Iterator[list[Part]]:
 def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: list[RowResult]) -> None:
     """One request for a chunk; its rows' outcomes are added to `results` (kept if a later request fails)."""
     path = None if spec.path is None else spec.path(key)
+    parts = [part for _, _, part in chunk]
+    idempotent = None if spec.idempotent is None else spec.idempotent(parts)
     try:
-        answer = conn.client.json(spec.endpoint, path=path, json=spec.body(key, [part for _, _, part in chunk]))
+        answer = conn.client.json(spec.endpoint, path=path, json=spec.body(key, parts), idempotent=idempotent)
     except AuthenticationError:
         raise  # the key, not the rows: no request would fare better
+    except UnknownOutcomeError as error:
+        # Iterable may have processed these rows: say so on each, and send nothing more (the caller).
+        results.extend(RowResult(position, False, outcome(error)) for position, _, _ in chunk)
+        raise
     except FatalApiError as error:
         if error.code == "BatchTooLarge" and len(chunk) > 1:
             half = len(chunk) // 2
@@ -190,6 +197,19 @@ _FAILURES = {
     "conflict": "conflicting user",
     "invalidData": "invalid data fields",
 }
+
+
+def outcome(error: Exception) -> str:
+    """The reason of a row whose request failed: "unknown outcome: …" when Iterable may have processed it."""
+    reason = redact(str(error))
+    return f"unknown outcome: {reason}" if isinstance(error, UnknownOutcomeError) else reason
+
+
+def not_sent(error: Exception) -> str:
+    """The reason of a row left unsent because the API failed on an earlier one."""
+    if isinstance(error, UnknownOutcomeError):
+        return f"not sent: stopped after a request of unknown outcome ({error.failure})"
+    return f"not sent: {redact(str(error))}"
 
 
 def bad_value(error: Exception) -> str:

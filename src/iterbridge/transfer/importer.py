@@ -57,6 +57,8 @@ KEEP_REQUESTS = 20  # requests of a dry run kept to show (memory stays flat for 
 RAW_REJECT_LIMIT = 64 * 1024  # characters of an unparsable record kept in the rejects file
 # Reasons the connection gives for rows it refused before any request.
 _NOT_SENT = ("missing ", "bad value: ")
+# A row refused for want of Iterable (not for its values): the import stops there.
+_STOPS = ("not sent: ", "unknown outcome: ")
 
 
 @dataclass
@@ -601,8 +603,9 @@ class _Sender:
                 summary.accepted += 0 if dry_run else 1
             else:
                 refused.append((line, error or "refused", record))
-                if error and error.startswith("not sent: ") and summary.stopped is None:
-                    summary.stopped = f"line {line}: {error[len('not sent: ') :]}"
+                stop = next((p for p in _STOPS if error and error.startswith(p)), None)
+                if stop and error and summary.stopped is None:
+                    summary.stopped = f"line {line}: {error[len(stop) :]}"
         self._reject(early, refused)
         if self.progress is not None:
             self.progress(summary)
