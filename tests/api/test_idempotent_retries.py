@@ -146,3 +146,13 @@ def test_a_server_error_on_list_creation_is_not_resent_against_the_sandbox(sandb
         report = conn.insert("Lists", [{"Name": "Once"}])
     assert made.get("POST /api/lists") == 1
     assert (report.results[0].error or "").startswith("unknown outcome: POST /api/lists → 500")
+
+
+def test_events_written_with_ids_are_resent_through_the_bulk_writer() -> None:
+    # The writer, not only the client: a trackBulk whose every event has an id says it is safe to repeat.
+    transport = Counting(httpx2.ReadTimeout("timed out"))
+    with iterbridge.connect(api_key=KEY, base_url="https://api.iterable.test", rate_limit_factor=None,
+                            retry=FAST_RETRY, transport=httpx2.MockTransport(transport)) as conn:  # fmt: skip
+        report = conn.insert("Events", [{"EventName": "e", "Email": "a@example.com", "Id": "e-1"}])
+    assert transport.calls == 2
+    assert report.results[0].ok
