@@ -256,3 +256,16 @@ def test_a_broken_config_file_blocks_only_commands_that_need_it(
     assert named.exit_code == 2
     assert named.stderr.startswith(f"error: cannot read the config file {config}: ")
     assert named.stderr.strip().endswith("(at line 3, column 14)")
+
+
+def test_a_sandbox_command_says_first_that_its_project_is_discarded(runner: CliRunner, sandbox: Sandbox) -> None:
+    embedded = runner.invoke(main, ["check", "--sandbox"])
+    assert embedded.exit_code == 0, embedded.output
+    first = embedded.stderr.splitlines()[0]
+    assert first.startswith("sandbox: a fresh simulated project, discarded when this command ends")
+    assert "`iterbridge sandbox`" in first
+    assert "ITERABLE_BASE_URL" in first
+    served = runner.invoke(main, ["check"], env={"ITERABLE_API_KEY": sandbox.api_key, "ITERABLE_BASE_URL": sandbox.url})
+    assert served.exit_code == 0, served.output
+    assert "discarded" not in served.stderr  # a served sandbox (or Iterable) keeps what is written
+    assert "discarded when the command ends" in " ".join(runner.invoke(main, ["query", "--help"]).stdout.split())

@@ -28,6 +28,13 @@ INTERRUPTED_EXIT = 130  # Ctrl-C (128 + SIGINT)
 TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 
+# The first line of every --sandbox command: its writes do not outlive it.
+SANDBOX_NOTICE = (
+    "sandbox: a fresh simulated project, discarded when this command ends (for one that lives across commands, "
+    "run `iterbridge sandbox` and set ITERABLE_BASE_URL and ITERABLE_API_KEY to what it prints)"
+)
+
+
 def connection_options(function: F) -> F:
     """--profile, --region, --base-url, --sandbox and --sandbox-scale; the key comes from ITERABLE_API_KEY or
     the profile. The command sees `sandbox` as False, True, or the embedded sandbox's SandboxConfig."""
@@ -40,13 +47,20 @@ def connection_options(function: F) -> F:
             from iterbridge.sandbox import SandboxConfig
 
             kwargs["sandbox"] = SandboxConfig(scale=sandbox_scale)
+        if kwargs.get("sandbox"):
+            click.echo(SANDBOX_NOTICE, err=True)
         return function(*args, **kwargs)
 
     decorators = [
         click.option("--profile", default=None, help="A profile of the config file (see `iterbridge profile`)."),
         click.option("--region", default=None, type=click.Choice(["us", "eu"]), help="Iterable data centre."),
         click.option("--base-url", default=None, help="Override the API base URL."),
-        click.option("--sandbox", is_flag=True, help="Run against an embedded sandbox (no account needed)."),
+        click.option(
+            "--sandbox",
+            is_flag=True,
+            help="Run against an embedded sandbox (no account needed): a fresh project, discarded when the command "
+            "ends; `iterbridge sandbox` serves one that lives across commands.",
+        ),
         click.option(
             "--sandbox-scale",
             default=None,
