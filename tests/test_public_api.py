@@ -26,6 +26,7 @@ CURATED = [
     "UnknownColumn",
     "UnknownObject",
     "UnsupportedOperation",
+    "WriteRefused",
     "WriteReport",
     "__version__",
     "connect",
@@ -53,6 +54,7 @@ def test_errors_form_one_tree() -> None:
     assert issubclass(iterbridge.AuthenticationError, iterbridge.FatalApiError)
     assert issubclass(iterbridge.RateLimitError, iterbridge.RetriableApiError)
     assert issubclass(iterbridge.MissingRequiredFilter, iterbridge.QueryError)
+    assert issubclass(iterbridge.WriteRefused, iterbridge.ApiError)
     assert issubclass(iterbridge.SkippableApiError, iterbridge.ApiError)
 
 

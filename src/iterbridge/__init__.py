@@ -23,6 +23,7 @@ from iterbridge.errors import (
     UnknownColumn,
     UnknownObject,
     UnsupportedOperation,
+    WriteRefused,
 )
 from iterbridge.objects.base import Condition, RowResult, WriteReport
 
@@ -46,6 +47,7 @@ __all__ = [
     "UnknownColumn",
     "UnknownObject",
     "UnsupportedOperation",
+    "WriteRefused",
     "WriteReport",
     "__version__",
     "connect",

@@ -7,14 +7,15 @@
     │   │   └── AuthenticationError   401/403: the key is wrong, or lacks the permission
     │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections — still failing after retries
     │   │   └── RateLimitError        429 after every retry
-    │   └── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
+    │   ├── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
+    │   └── WriteRefused              rows of a SQL write that Iterable refused (or did not answer for)
     ├── QueryError                    a request the catalog cannot serve
     │   ├── QuerySyntaxError          SQL that does not parse
     │   ├── UnknownObject             no such object (the closest names are suggested)
     │   ├── UnknownColumn             no such column of an object
     │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
     │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
-    └── TransferError                 a bad input row or file in an import
+    └── TransferError                 a bad input file, row or option of an import or export
 
 Messages never contain the API key: errors carrying Iterable's text are redacted when built.
 """
@@ -68,6 +69,11 @@ class SkippableApiError(ApiError):
     """A slice of data Iterable cannot serve; the job reports it and goes on."""
 
 
+class WriteRefused(ApiError):
+    """Iterable refused rows of a write (or did not answer for them); the message names the rows and reasons.
+    Rows refused before any request (bad values) are a QueryError: the input's fault."""
+
+
 class QueryError(IterbridgeError):
     exit_code = 2
 
@@ -109,7 +115,9 @@ class UnsupportedOperation(QueryError):
 
 
 class TransferError(IterbridgeError):
-    pass
+    """A bad input file, row or option of an import or export: the input's fault, like a bad query."""
+
+    exit_code = 2
 
 
 def closest(name: str, known: Iterable[str], limit: int = 2) -> list[str]:

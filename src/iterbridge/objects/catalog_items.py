@@ -79,7 +79,7 @@ def _upload(replace_uploaded_fields_only: bool) -> Any:
                 try:
                     documents[str(row["ItemId"])] = _value(row)
                 except (ValueError, json.JSONDecodeError) as error:
-                    results.append(RowResult(position, False, f"Value: {error}"))
+                    results.append(RowResult(position, False, f"Value: {error}", invalid=True))
             if documents:
                 conn.client.request(
                     "POST /api/catalogs/{catalogName}/items",

@@ -27,7 +27,7 @@ def per_row(send: SendOne) -> Writer:
             try:
                 keys = send(conn, row)
             except (ValueError, TypeError) as error:  # a value the request cannot be made of
-                results.append(RowResult(position, False, bad_value(error)))
+                results.append(RowResult(position, False, bad_value(error), invalid=True))
             except AuthenticationError:
                 raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
@@ -84,7 +84,7 @@ def build_each(
         try:
             built.append((position, row, build(row)))
         except (ValueError, TypeError) as error:
-            failed.append(RowResult(position, False, bad_value(error)))
+            failed.append(RowResult(position, False, bad_value(error), invalid=True))
     return built, failed
 
 
