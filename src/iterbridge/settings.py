@@ -167,11 +167,14 @@ def save_profile(
     text = tomli_w.dumps({"profiles": profiles})
     if tomllib.loads(text) != {"profiles": profiles}:  # cannot happen with a correct writer: never write it
         raise ConfigurationError(f"profile {name!r} would not read back from {path}; nothing was written")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # an existing file is tightened before the key is written into it
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file is tightened before the key is written into it
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write the config file {path}: {error.strerror or error}") from None
     return path
 
 

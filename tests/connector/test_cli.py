@@ -167,8 +167,8 @@ def test_profile_save_list_path(runner: CliRunner, tmp_path: Path, sandbox: Sand
         (
             ["profile", "save", "x", "--region", "eu"],
             {"ITERABLE_API_KEY": "k", "ITERBRIDGE_CONFIG": "/proc/x/y"},
-            70,
-            "",
+            2,
+            "error: cannot write the config file /proc/x/y: ",
         ),
     ],
 )
