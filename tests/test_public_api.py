@@ -28,6 +28,7 @@ CURATED = [
     "UnknownObject",
     "UnknownOutcomeError",
     "UnsupportedOperation",
+    "WriteRefused",
     "WriteReport",
     "__version__",
     "connect",
@@ -55,6 +56,7 @@ def test_errors_form_one_tree() -> None:
     assert issubclass(iterbridge.AuthenticationError, iterbridge.FatalApiError)
     assert issubclass(iterbridge.RateLimitError, iterbridge.RetriableApiError)
     assert issubclass(iterbridge.MissingRequiredFilter, iterbridge.QueryError)
+    assert issubclass(iterbridge.WriteRefused, iterbridge.ApiError)
     assert issubclass(iterbridge.SkippableApiError, iterbridge.ApiError)
     assert issubclass(iterbridge.UnknownOutcomeError, iterbridge.ApiError)
     assert not issubclass(iterbridge.UnknownOutcomeError, iterbridge.RetriableApiError)

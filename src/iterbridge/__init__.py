@@ -25,6 +25,7 @@ from iterbridge.errors import (
     UnknownObject,
     UnknownOutcomeError,
     UnsupportedOperation,
+    WriteRefused,
 )
 from iterbridge.objects.base import Condition, RowResult, WriteReport
 
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownObject",
     "UnknownOutcomeError",
     "UnsupportedOperation",
+    "WriteRefused",
     "WriteReport",
     "__version__",
     "connect",

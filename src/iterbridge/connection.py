@@ -299,7 +299,7 @@ class Connection:
             missing = [group for group in write.required if not any(_given(row.get(c)) for c in group)]
             if missing:
                 wanted = "; ".join(" or ".join(group) for group in missing)
-                report.results.append(RowResult(position, False, f"missing {wanted}"))
+                report.results.append(RowResult(position, False, f"missing {wanted}", invalid=True))
             else:
                 valid.append((position, row))
         calls_before = self.client.calls
@@ -307,7 +307,7 @@ class Connection:
             sent = write.send(self, definition, [row for _, row in valid])
             for result in sent:
                 original = valid[result.index][0]
-                report.results.append(RowResult(original, result.ok, result.error, result.keys))
+                report.results.append(RowResult(original, result.ok, result.error, result.keys, result.invalid))
         report.results.sort(key=lambda r: r.index)
         report.api_calls = self.client.calls - calls_before
         return report

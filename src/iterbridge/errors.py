@@ -8,14 +8,15 @@
     │   ├── RetriableApiError         429, 5xx, timeouts, dropped connections — still failing after retries
     │   │   └── RateLimitError        429 after every retry
     │   ├── SkippableApiError         a known-bad slice (a list whose members always fail): reported, skipped
-    │   └── UnknownOutcomeError       a request not safe to repeat failed after it was sent: maybe processed
+    │   ├── UnknownOutcomeError       a request not safe to repeat failed after it was sent: maybe processed
+    │   └── WriteRefused              rows of a SQL write that Iterable refused (or did not answer for)
     ├── QueryError                    a request the catalog cannot serve
     │   ├── QuerySyntaxError          SQL that does not parse
     │   ├── UnknownObject             no such object (the closest names are suggested)
     │   ├── UnknownColumn             no such column of an object
     │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
     │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
-    ├── TransferError                 a bad input row or file in an import
+    ├── TransferError                 a bad input file, row or option of an import or export
     └── UnaddressableValue            a value that cannot be a URL path segment (`.`, `..`, `/`, blank):
                                       never sent; a write reports its row, a read fails
 
@@ -89,6 +90,11 @@ class UnknownOutcomeError(ApiError):
         self.failure = redact(failure)
 
 
+class WriteRefused(ApiError):
+    """Iterable refused rows of a write (or did not answer for them); the message names the rows and reasons.
+    Rows refused before any request (bad values) are a QueryError: the input's fault."""
+
+
 class QueryError(IterbridgeError):
     exit_code = 2
 
@@ -130,7 +136,9 @@ class UnsupportedOperation(QueryError):
 
 
 class TransferError(IterbridgeError):
-    pass
+    """A bad input file, row or option of an import or export: the input's fault, like a bad query."""
+
+    exit_code = 2
 
 
 class UnaddressableValue(IterbridgeError, ValueError):

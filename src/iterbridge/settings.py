@@ -11,19 +11,24 @@ The config file is TOML with one table per Iterable project:
     region = "eu"
 
 It lives in the user's config directory (`iterbridge profile path` prints it) and is written with mode
-0600 because it holds keys.
+0600 because it holds keys. It is written by a TOML writer (tomli-w) and read back before it replaces the old
+one, so `profile save` never leaves a file it cannot read; and it is read only when a setting must come from
+it, so a broken file never blocks a command whose key comes from the arguments or the environment.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
+import tomli_w
 
 from iterbridge.constants import REGION_BASE_URLS
 from iterbridge.errors import ConfigurationError
@@ -37,6 +42,14 @@ ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
 )
 ENV_INSECURE_HTTP = "ITERBRIDGE_INSECURE_HTTP"
 _TRUE = ("1", "true", "yes", "on")
+
+log = logging.getLogger("iterbridge")
+
+# Profile names are typed after --profile and are bare TOML keys: ASCII letters, digits, '-' and '_'.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Printable ASCII without spaces: what an API key (an HTTP header) and a base URL may hold; a pasted line break
+# or space is a mistake, not part of the value.
+PRINTABLE = re.compile(r"[!-~]+")
 
 
 def config_path() -> Path:
@@ -60,17 +73,36 @@ class Settings:
 
 
 def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The profiles of the config file ({} when there is none); a file that cannot be read is one
+    ConfigurationError naming the file and, for bad TOML, the line."""
     path = path or config_path()
     if not path.exists():
         return {}
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        text = path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError) as error:
         raise ConfigurationError(f"cannot read the config file {path}: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        where = "" if "line" in str(error) else f" (line {text.count(chr(10)) + 1})"  # "at end of document"
+        raise ConfigurationError(f"cannot read the config file {path}: {error}{where}") from None
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(entry, dict) for entry in profiles.values()):
         raise ConfigurationError(f"{path}: [profiles] must be a table of tables, like [profiles.default]")
     return profiles
+
+
+def _default_profile(config: Path | None, needed: bool) -> dict[str, Any] | None:
+    """The `default` profile, if any. When the key comes from elsewhere it only fills the region and base
+    URL, so a broken file is then a warning, not an error: the command still runs on its own settings."""
+    try:
+        return load_profiles(config).get("default")
+    except ConfigurationError as error:
+        if needed:
+            raise
+        log.warning("warning: %s; ignored (the API key comes from the arguments or the environment)", error)
+        return None
 
 
 def resolve(
@@ -84,16 +116,20 @@ def resolve(
 ) -> Settings:
     """Each setting from the argument if given, else the environment, else the profile."""
     profile_name = profile or os.environ.get(ENV_PROFILE)
-    profiles = load_profiles(config)
+    given_key = api_key or os.environ.get(ENV_KEY)
     chosen: dict[str, Any] = {}
-    if profile_name is not None:
+    if profile_name is not None:  # a profile asked for by name: the file must be readable
+        profiles = load_profiles(config)
         if profile_name not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
             raise ConfigurationError(f"no profile {profile_name!r} in {config or config_path()} (profiles: {known})")
         chosen = profiles[profile_name]
-    elif "default" in profiles:
-        profile_name, chosen = "default", profiles["default"]
-    key = api_key or os.environ.get(ENV_KEY) or chosen.get("api_key")
+    elif not (given_key and any((region, base_url, os.environ.get(ENV_REGION), os.environ.get(ENV_BASE_URL)))):
+        # The default profile fills what the arguments and environment leave out (nothing is left: not read).
+        default = _default_profile(config, needed=not given_key)
+        if default is not None:
+            profile_name, chosen = "default", default
+    key = given_key or chosen.get("api_key")
     if not key:
         raise ConfigurationError(
             f"no Iterable API key: pass api_key, set {ENV_KEY}, or add a profile with `iterbridge profile save`"
@@ -125,7 +161,6 @@ def check_base_url(url: str, insecure_http: bool = False) -> str:
     """The base URL, checked — the one place every connection's URL passes: well formed, https, or plain http
     to this machine (a sandbox). Plain http elsewhere would send the API key unencrypted: refused unless
     `insecure_http` (--insecure-http, ITERBRIDGE_INSECURE_HTTP=1) says so."""
-    from urllib.parse import urlsplit
 
     from iterbridge.api.urls import is_loopback
 
@@ -138,8 +173,10 @@ def check_base_url(url: str, insecure_http: bool = False) -> str:
         raise ConfigurationError(f"base URL {shown!r} is not a valid URL: {error}") from None
     if parts.scheme not in ("http", "https"):
         raise ConfigurationError(f"base URL must start with http:// or https://, not {shown!r}")
-    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
-        raise ConfigurationError(f"base URL {shown!r} is not a valid URL: it needs a host and no spaces")
+    if not parts.hostname or not PRINTABLE.fullmatch(url):
+        raise ConfigurationError(
+            f"base URL {shown!r} is not a valid URL: it needs a host, and no spaces, line breaks or non-ASCII"
+        )
     if parts.username is not None or parts.query or parts.fragment:
         raise ConfigurationError(
             f"base URL {parts.scheme}://{parts.hostname}…: no user, query or fragment (the key goes in a header)"
@@ -161,7 +198,10 @@ def save_profile(
     path: Path | None = None,
     insecure_http: bool = False,
 ) -> Path:
-    """Add or replace a profile; the file is created (or kept) with mode 0600."""
+    """Add or replace a profile; the file is created (or kept) with mode 0600. Every value is checked first,
+    and the new text is read back before it is written, so a saved file always loads."""
+    check_profile_name(name)
+    check_api_key(api_key)
     if region not in REGION_BASE_URLS:
         raise ConfigurationError(f"region must be us or eu, not {region!r}")
     path = path or config_path()
@@ -173,28 +213,30 @@ def save_profile(
     if insecure_http:
         entry["insecure_http"] = True
     profiles[name] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # an existing file is tightened before the key is written into it
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(_dump(profiles))
+    text = tomli_w.dumps({"profiles": profiles})
+    if tomllib.loads(text) != {"profiles": profiles}:  # cannot happen with a correct writer: never write it
+        raise ConfigurationError(f"profile {name!r} would not read back from {path}; nothing was written")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file is tightened before the key is written into it
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write the config file {path}: {error.strerror or error}") from None
     return path
 
 
-def _dump(profiles: dict[str, dict[str, Any]]) -> str:
-    lines = []
-    for name, entry in profiles.items():
-        lines.append(f"[profiles.{_toml_key(name)}]")
-        for key, value in entry.items():
-            lines.append(f"{key} = {_toml_string(str(value))}")
-        lines.append("")
-    return "\n".join(lines)
+def check_profile_name(name: str) -> str:
+    if not PROFILE_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"profile name {name!r}: use 1 to 64 ASCII letters, digits, '-' or '_' (starting with a letter or digit)"
+        )
+    return name
 
 
-def _toml_key(name: str) -> str:
-    return name if name.replace("-", "").replace("_", "").isalnum() else _toml_string(name)
-
-
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def check_api_key(key: str) -> str:
+    if not PRINTABLE.fullmatch(key):
+        what = "is empty" if not key else "has a space, a line break or a character that is not printable ASCII"
+        raise ConfigurationError(f"the API key {what}: it travels in an HTTP header (was it pasted whole?)")
+    return key

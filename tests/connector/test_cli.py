@@ -167,8 +167,8 @@ def test_profile_save_list_path(runner: CliRunner, tmp_path: Path, sandbox: Sand
         (
             ["profile", "save", "x", "--region", "eu"],
             {"ITERABLE_API_KEY": "k", "ITERBRIDGE_CONFIG": "/proc/x/y"},
-            70,
-            "",
+            2,
+            "error: cannot write the config file /proc/x/y: ",
         ),
     ],
 )
@@ -202,3 +202,70 @@ def test_an_unexpected_error_is_one_line(runner: CliRunner, monkeypatch: pytest.
     assert "ITERBRIDGE_DEBUG=1" in result.stderr
     debug = runner.invoke(main, ["describe", "Lists"], env={"ITERBRIDGE_DEBUG": "1"})
     assert isinstance(debug.exception, RuntimeError)
+
+
+def test_profile_save_reads_the_key_from_stdin_or_a_hidden_prompt(runner: CliRunner, tmp_path: Path) -> None:
+    piped = runner.invoke(main, ["profile", "save", "piped", "--api-key-stdin"], input="k-piped\n")
+    assert piped.exit_code == 0, piped.output
+    assert "k-piped" not in piped.output
+    prompted = runner.invoke(main, ["profile", "save", "prompted"], input="k-prompted\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert "k-prompted" not in prompted.output  # hidden: not echoed
+    argument = runner.invoke(main, ["profile", "save", "argument", "--api-key", "k-argument"])
+    assert argument.exit_code == 0, argument.output
+    assert "process list" in argument.stderr  # saved, with a word about where the key was seen
+    text = (tmp_path / "config.toml").read_text()
+    assert all(f'api_key = "k-{name}"' in text for name in ("piped", "prompted", "argument"))
+    both = runner.invoke(main, ["profile", "save", "x", "--api-key", "k", "--api-key-stdin"], input="k\n")
+    assert both.exit_code == 2
+    help_text = runner.invoke(main, ["profile", "save", "--help"]).stdout
+    assert "--api-key-stdin" in help_text
+    assert "process list" in help_text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["café"], "error: profile name 'café'"),
+        (["ok", "--base-url", "http://127.0.0.1:9/\nx"], "error: base URL"),
+        (["ok", "--api-key-stdin"], "error: the API key is empty"),
+    ],
+)
+def test_profile_save_refuses_what_it_could_not_read_back(
+    runner: CliRunner, tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    result = runner.invoke(main, ["profile", "save", *arguments], input="\n", env={"ITERABLE_API_KEY": "k"})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_a_broken_config_file_blocks_only_commands_that_need_it(
+    runner: CliRunner, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.default]\napi_key = "k"\n[profiles.caf\xe9]\n')
+    from_env = runner.invoke(
+        main, ["check"], env={"ITERABLE_API_KEY": sandbox.api_key, "ITERABLE_BASE_URL": sandbox.url}
+    )
+    assert from_env.exit_code == 0, from_env.output
+    embedded = runner.invoke(main, ["check", "--sandbox"])
+    assert embedded.exit_code == 0, embedded.output
+    named = runner.invoke(main, ["check", "--profile", "default"], env={"ITERABLE_API_KEY": sandbox.api_key})
+    assert named.exit_code == 2
+    assert named.stderr.startswith(f"error: cannot read the config file {config}: ")
+    assert named.stderr.strip().endswith("(at line 3, column 14)")
+
+
+def test_a_sandbox_command_says_first_that_its_project_is_discarded(runner: CliRunner, sandbox: Sandbox) -> None:
+    embedded = runner.invoke(main, ["check", "--sandbox"])
+    assert embedded.exit_code == 0, embedded.output
+    first = embedded.stderr.splitlines()[0]
+    assert first.startswith("sandbox: a fresh simulated project, discarded when this command ends")
+    assert "`iterbridge sandbox`" in first
+    assert "ITERABLE_BASE_URL" in first
+    served = runner.invoke(main, ["check"], env={"ITERABLE_API_KEY": sandbox.api_key, "ITERABLE_BASE_URL": sandbox.url})
+    assert served.exit_code == 0, served.output
+    assert "discarded" not in served.stderr  # a served sandbox (or Iterable) keeps what is written
+    assert "discarded when the command ends" in " ".join(runner.invoke(main, ["query", "--help"]).stdout.split())

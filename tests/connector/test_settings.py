@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import iterbridge
 from iterbridge.errors import ConfigurationError
-from iterbridge.settings import Settings, config_path, load_profiles, resolve, save_profile
+from iterbridge.settings import PROFILE_NAME, Settings, config_path, load_profiles, resolve, save_profile
 
 KEY = "settings-key-0c4b2e9d71"
 US, EU = "https://api.iterable.com", "https://api.eu.iterable.com"
@@ -135,7 +138,9 @@ def test_a_bad_base_url_is_refused() -> None:
 def test_a_broken_config_file_is_a_configuration_error(config: Path, text: str) -> None:
     write(config, text)
     with pytest.raises(ConfigurationError, match=str(config.name)):
-        resolve("k")
+        resolve()  # the key could only come from the file
+    with pytest.raises(ConfigurationError, match=str(config.name)):
+        resolve("k", profile="default")
 
 
 def test_save_profile_writes_mode_0600_and_round_trips(config: Path) -> None:
@@ -200,3 +205,65 @@ def test_connect_uses_the_same_precedence(config: Path, monkeypatch: pytest.Monk
         ("k-env", "api.eu.iterable.com"),
         ("k-arg", "api.iterable.com"),
     ]
+
+
+# ---- a saved file always reads back; a broken one blocks only what needs it -----------------------------
+
+# Any text a key or URL may hold after validation, and the characters that broke the hand-made writer.
+_tricky = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.from_regex(PROFILE_NAME, fullmatch=True), key=_tricky, path=_tricky)
+def test_every_saved_profile_reads_back(config: Path, name: str, key: str, path: str) -> None:
+    url = "https://h.test/" + path.replace("?", "").replace("#", "")
+    save_profile(name, api_key=key, region="eu", base_url=url)
+    assert load_profiles()[name] == {"api_key": key, "region": "eu", "base_url": url}
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "url", "message"),
+    [
+        ("café", KEY, None, "profile name 'café'"),
+        ("a b", KEY, None, "profile name"),
+        ("", KEY, None, "profile name"),
+        ("ok", "k\nwith a line break", None, "API key has a space, a line break"),
+        ("ok", "", None, "API key is empty"),
+        ("ok", "ké", None, "API key has"),
+        ("ok", KEY, "http://h.test/\nx", "base URL"),
+        ("ok", KEY, "http://[::1", "is not a valid URL"),
+        ("ok", KEY, "ftp://h.test", "must start with http"),
+        ("ok", KEY, "http://h.test:99999", "is not a valid URL"),
+        ("ok", KEY, "https://", "needs a host"),
+    ],
+)
+def test_save_profile_refuses_what_it_could_not_use(config: Path, name: str, key: str, url: str | None,
+                                                    message: str) -> None:  # fmt: skip
+    save_profile("kept", api_key=KEY)
+    before = config.read_bytes()
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        save_profile(name, api_key=key, base_url=url)
+    assert config.read_bytes() == before
+
+
+def test_a_broken_file_does_not_block_settings_from_the_environment(
+    config: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(config, '[profiles.default]\napi_key = "k"\n[profiles."caf\n')
+    assert resolve("k-arg", base_url="http://127.0.0.1:9") == Settings("k-arg", "us", "http://127.0.0.1:9", None)
+    assert caplog.records == []  # nothing left for the file to say: not even read
+    monkeypatch.setenv("ITERABLE_API_KEY", "k-env")
+    assert resolve() == Settings("k-env", "us", US, None)  # the file could only have told the region
+    assert f"cannot read the config file {config}" in caplog.text
+    with pytest.raises(ConfigurationError, match=rf"cannot read the config file {re.escape(str(config))}: .*line 3"):
+        resolve(profile="default")  # a profile asked for by name needs the file
+
+
+def test_a_broken_file_is_an_error_when_the_key_must_come_from_it(config: Path) -> None:
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b'[profiles.default]\napi_key = "\xff"\n')
+    with pytest.raises(ConfigurationError, match=rf"cannot read the config file {re.escape(str(config))}: .*utf-8"):
+        resolve()
+    write(config, "[profiles.default]\napi_key = [\n")
+    with pytest.raises(ConfigurationError, match=r"\(line 3\)"):  # "at end of document" gets its line
+        resolve()

@@ -179,7 +179,7 @@ def test_dry_run_prints_the_writes_and_sends_none(run: Any, source: Source, stat
         ("SELECT * FROM InAppMessages", 2, ["InAppMessages", "Email = …"]),
         ("UPDATE Campaigns SET Name = 'x'", 2, ["Campaigns does not support UPDATE", "INSERT"]),
         ("CALL Nothing(1)", 2, ["unknown object 'Nothing'"]),
-        ("INSERT INTO Campaigns (Name, TemplateId) VALUES ('x', 999)", 2,
+        ("INSERT INTO Campaigns (Name, TemplateId) VALUES ('x', 999)", 3,
          ["1 of 1 rows refused", "Template ID: 999 does not exist"]),
     ],
 )  # fmt: skip

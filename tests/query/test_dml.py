@@ -9,7 +9,7 @@ import json
 import pytest
 
 import iterbridge
-from iterbridge.errors import QueryError
+from iterbridge.errors import QueryError, WriteRefused
 
 from .conftest import Stats
 from .source import Source
@@ -187,7 +187,7 @@ def test_list_users_insert_and_delete(conn: iterbridge.Connection, source: Sourc
 
 def test_list_users_insert_reports_refused_rows(conn: iterbridge.Connection, source: Source) -> None:
     list_id = next(item["Id"] for item in source.lists() if item["Name"] == "Beta testers")
-    with pytest.raises(QueryError) as raised:
+    with pytest.raises(WriteRefused) as raised:  # Iterable's refusal (exit code 3), not a bad query
         conn.sql(
             "INSERT INTO ListUsers (ListId, Email) VALUES (?, 'fine.person@example.com'), (?, 'not-an-email')",
             (list_id, list_id),

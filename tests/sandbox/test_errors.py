@@ -7,6 +7,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from cassettes import MISSING_REFERENCE, all_interactions
 
 JSON = "application/json; charset=utf-8"
 PROJECT_ID = 1000 + (42 * 7919) % 9000  # SandboxConfig.project_id for seed 42
@@ -107,6 +108,26 @@ def _json_errors(response: httpx2.Response, path: str, raw_body: str) -> dict[st
     assert "(Api-Key,sandbox-api-key)" in msg  # the real API echoes every header, the key too
     params: dict[str, Any] = body["params"]
     return params
+
+
+def test_the_echo_keeps_the_api_key_as_the_current_recordings_do(api: httpx2.Client) -> None:
+    """Iterable's BadJsonBody echo left the Api-Key out in the 2017 recordings (`hdrs: ArrayBuffer(...)`), and
+    echoes it in every recording of the current format (`hdrs: List(...)`, 2022), the format the sandbox
+    serves: so the sandbox echoes it too, and clients must redact it (tests/api, tests/connector)."""
+    recorded = [i.json["msg"] for i in all_interactions() if i.status == 400 and b'"BadJsonBody"' in i.body]
+    assert recorded, MISSING_REFERENCE
+    current = [msg for msg in recorded if ", hdrs: List(" in msg]
+    older = [msg for msg in recorded if ", hdrs: ArrayBuffer(" in msg]
+    assert current
+    assert older
+    assert len(current) + len(older) == len(recorded)
+    assert all("(Api-Key,<ITERABLE_TOKEN>)" in msg for msg in current)
+    assert not any("(Api-Key," in msg for msg in older)
+    newest = max((i for i in all_interactions() if b'"BadJsonBody"' in i.body), key=lambda i: i.recorded_at)
+    assert ", hdrs: List(" in newest.json["msg"]
+    served = _envelope(api.post("/api/lists", json={}), 400, "BadJsonBody")["msg"]
+    assert served.startswith("[/api/lists] body: {}, hdrs: List(")
+    assert "(Api-Key,sandbox-api-key)" in served
 
 
 def test_malformed_json(api: httpx2.Client) -> None:

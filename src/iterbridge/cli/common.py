@@ -30,6 +30,12 @@ TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 _CONNECTION_EXTRAS = "iterbridge.connection"
 
+# The first line of every --sandbox command: its writes do not outlive it.
+SANDBOX_NOTICE = (
+    "sandbox: a fresh simulated project, discarded when this command ends (for one that lives across commands, "
+    "run `iterbridge sandbox` and set ITERABLE_BASE_URL and ITERABLE_API_KEY to what it prints)"
+)
+
 
 def connection_options(function: F) -> F:
     """--profile, --region, --base-url, --insecure-http, --sandbox and --sandbox-scale; the key comes from
@@ -47,6 +53,8 @@ def connection_options(function: F) -> F:
             from iterbridge.sandbox import SandboxConfig
 
             kwargs["sandbox"] = SandboxConfig(scale=sandbox_scale)
+        if kwargs.get("sandbox"):
+            click.echo(SANDBOX_NOTICE, err=True)
         return function(*args, **kwargs)
 
     decorators = [
@@ -59,7 +67,12 @@ def connection_options(function: F) -> F:
             help="Allow a plain http:// base URL to another machine (the API key then travels unencrypted; "
             "also ITERBRIDGE_INSECURE_HTTP=1). Loopback needs no flag.",
         ),
-        click.option("--sandbox", is_flag=True, help="Run against an embedded sandbox (no account needed)."),
+        click.option(
+            "--sandbox",
+            is_flag=True,
+            help="Run against an embedded sandbox (no account needed): a fresh project, discarded when the command "
+            "ends; `iterbridge sandbox` serves one that lives across commands.",
+        ),
         click.option(
             "--sandbox-scale",
             default=None,

@@ -286,12 +286,15 @@ Reader = Callable[["Connection", "ObjectDef", ReadRequest], Iterator[Row]]
 
 @dataclass(frozen=True)
 class RowResult:
-    """The outcome of one written row: its position in the input, success, Iterable's reason, new keys."""
+    """The outcome of one written row: its position in the input, success, Iterable's reason, new keys.
+    `invalid`: refused before any request (a bad or missing value) — the input's fault, not Iterable's refusal,
+    which decides the exit code (2, not 3)."""
 
     index: int
     ok: bool
     error: str | None = None
     keys: dict[str, Any] = field(default_factory=dict)
+    invalid: bool = False
 
 
 @dataclass

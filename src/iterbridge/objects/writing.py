@@ -32,7 +32,7 @@ def per_row(send: SendOne) -> Writer:
             try:
                 keys = send(conn, row)
             except (ValueError, TypeError) as error:  # a value the request cannot be made of
-                results.append(RowResult(position, False, bad_value(error)))
+                results.append(RowResult(position, False, bad_value(error), invalid=True))
             except AuthenticationError:
                 raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
@@ -83,7 +83,7 @@ def bulk(spec: Bulk) -> Writer:
                 key = None if spec.group is None else spec.group(row)
                 groups.setdefault(key, []).append((position, row, spec.part(conn, row)))
             except (ValueError, TypeError) as error:  # one bad row never sinks its request
-                results.append(RowResult(position, False, bad_value(error)))
+                results.append(RowResult(position, False, bad_value(error), invalid=True))
         try:
             for key, parts in groups.items():
                 for chunk in _chunks(spec, key, parts):

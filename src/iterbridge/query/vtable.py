@@ -29,7 +29,7 @@ import apsw
 import orjson
 
 from iterbridge.api.timestamps import sql_text
-from iterbridge.errors import MissingRequiredFilter, QueryError
+from iterbridge.errors import MissingRequiredFilter, QueryError, WriteRefused
 from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, SqlType, WriteReport, from_sql
 
 if TYPE_CHECKING:
@@ -361,7 +361,8 @@ class ObjectTable:
             self.engine.record(report, rows)
             self.engine.forget_scans()
             if report.failed:
-                raise QueryError(_failure_text(report))
+                refused_here = all(r.invalid for r in report.failed)
+                raise (QueryError if refused_here else WriteRefused)(_failure_text(report))
         self._clear()
 
     def Commit(self) -> None:

@@ -81,8 +81,9 @@ def generic_error(msg: str = "", status: int = 500) -> ApiError:
 
 
 def bad_json_body(request: Request, body: bytes, errors: dict[str, str]) -> ApiError:
-    """Play framework's validation error: msg echoes the path, the body and the headers (Api-Key included,
-    as the real API does — clients must redact it); params maps JSON paths to error codes."""
+    """Play framework's validation error: msg echoes the path, the body and the headers, Api-Key included — as
+    every recording of this `hdrs: List(...)` format does (2022; only the 2017 `ArrayBuffer(...)` ones left the
+    key out), so clients must redact it; params maps JSON paths to error codes."""
     headers = ", ".join(
         f"({name.title() if name != 'api-key' else 'Api-Key'},{value})" for name, value in request.headers.items()
     )
