@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
@@ -84,6 +85,9 @@ def report_json(report: ReplicationReport) -> str:
             "ok": report.ok,
             "totals": report.totals(),
             "skipped": report.skipped,
+            "repaired_lines": report.repaired_lines,
+            "malformed_lines": report.malformed_lines,
+            "quarantine": report.quarantine,
             "streams": [asdict(s) for s in report.streams],
         },
         indent=2,
@@ -121,6 +125,8 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
             console.print(f"[yellow]skipped[/] {s.table} {part}", markup=True, highlight=False)
         if s.error:
             console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
+    for line in summary(report.repaired_lines, report.malformed_lines, report.quarantine):
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @click.command("replicate")
