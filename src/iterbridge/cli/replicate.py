@@ -179,8 +179,8 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable
-    cannot serve; its rows in the copy are kept), 1 when a table failed, 2 for a bad option or an unusable
-    target.
+    cannot serve, whose rows in the copy are kept; or export lines that are not JSON, kept in the quarantine file
+    the report names), 1 when a table failed, 2 for a bad option or an unusable target.
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
     url = to or default_url()
