@@ -21,6 +21,7 @@ from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import ExportReader
 from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.ratelimit import ClientRateLimiter
+from iterbridge.errors import ConfigurationError
 
 RECORDINGS = Path(__file__).parents[3] / "shared" / "iterable-reference" / "cassettes" / "Iterable_JsonExporter"
 
@@ -125,6 +126,15 @@ def test_the_quarantine_appends_lines_as_they_came(tmp_path: Path) -> None:
     assert quarantine.path.read_bytes() == b"{bad 1\n{bad 2\n{bad 3\n"
     assert (first.skipped, second.skipped, quarantine.kept) == (1, 2, 3)
     assert quarantine.summary() == [f"3 malformed export line(s) skipped, kept verbatim in {quarantine.path}"]
+
+
+def test_a_quarantine_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    lines = JsonLines(Quarantine(blocked / "quarantine"))
+    with pytest.raises(ConfigurationError, match=r"cannot keep a malformed export line in .*/file/quarantine \(.*"
+                       f"set {jsonlines.QUARANTINE_DIR_ENV} to a writable directory"):  # fmt: skip
+        list(lines.records([b'{"ok":1}\n', b"{bad\n"]))
 
 
 def test_valid_lines_never_reach_the_repair(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 import platformdirs
 
+from iterbridge.errors import ConfigurationError
+
 QUARANTINE_DIR_ENV = "ITERBRIDGE_QUARANTINE_DIR"
 
 # `"transactionalData":` then one complete JSON string (escapes included), then — where a comma must be — the
@@ -64,14 +66,21 @@ class Quarantine:
         self._lock = threading.Lock()
 
     def keep(self, line: bytes) -> Path:
+        """Append a line (a ConfigurationError when it cannot be kept: a line is never dropped unseen)."""
         with self._lock:
-            if self.path is None:
-                directory = self.directory or default_directory()
-                directory.mkdir(parents=True, exist_ok=True)
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-                self.path = directory / f"malformed-lines-{stamp}-{os.getpid()}-{next(_names)}.jsonl"
-            with self.path.open("ab") as file:
-                file.write(line if line.endswith(b"\n") else line + b"\n")
+            directory = self.directory or default_directory()
+            try:
+                if self.path is None:
+                    directory.mkdir(parents=True, exist_ok=True)
+                    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                    self.path = directory / f"malformed-lines-{stamp}-{os.getpid()}-{next(_names)}.jsonl"
+                with self.path.open("ab") as file:
+                    file.write(line if line.endswith(b"\n") else line + b"\n")
+            except OSError as error:
+                raise ConfigurationError(
+                    f"cannot keep a malformed export line in {self.path or directory} ({error.strerror or error}); "
+                    f"set {QUARANTINE_DIR_ENV} to a writable directory"
+                ) from None
             self.kept += 1
             return self.path
 
