@@ -153,14 +153,14 @@ class Connection:
     @contextlib.contextmanager
     def json_lines(self, obj: str, source: str) -> Iterator[JsonLines]:
         """The parser of one read's JSON lines (e.g. source "the emailSend export"). When the read ends, the
-        lines it had to skip are reported as one skipped slice naming the quarantine file that keeps them."""
+        lines it had to skip are reported as one skipped slice (the quarantine, `self.quarantine.path`, keeps them)."""
         lines = JsonLines(self.quarantine)
         try:
             yield lines
         finally:
             if lines.skipped:
                 self.skip(obj, f"{lines.skipped:,} malformed line(s) of {source}",
-                          f"not JSON; kept verbatim in {self.quarantine.path}")  # fmt: skip
+                          "not JSON; kept verbatim in the quarantine file")  # fmt: skip
 
     def skipped_in_thread(self) -> list[Skipped]:
         """What this thread's reads skipped (replication reports it per table)."""

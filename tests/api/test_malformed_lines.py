@@ -180,7 +180,7 @@ def test_conn_read_skips_and_reports_instead_of_failing(
     assert path.read_bytes() == b"".join(line + b"\n" for line in bad)
     (skipped,) = conn.skipped
     assert (skipped.object, skipped.slice) == ("Events", f"{len(bad)} malformed line(s) of the emailSend export")
-    assert str(path) in skipped.reason
+    assert skipped.reason == "not JSON; kept verbatim in the quarantine file"
 
 
 def test_export_jobs_skip_and_report_too(
@@ -196,4 +196,4 @@ def test_export_jobs_skip_and_report_too(
     assert report.quarantine is not None
     assert Path(report.quarantine).read_bytes() == b"".join(line + b"\n" for line in bad)
     assert report.skipped == [f"Users: {len(bad)} malformed line(s) of the user export: not JSON; kept verbatim in "
-                              f"{report.quarantine}"]  # fmt: skip
+                              "the quarantine file"]  # fmt: skip
