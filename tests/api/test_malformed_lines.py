@@ -197,3 +197,19 @@ def test_export_jobs_skip_and_report_too(
     assert Path(report.quarantine).read_bytes() == b"".join(line + b"\n" for line in bad)
     assert report.skipped == [f"Users: {len(bad)} malformed line(s) of the user export: not JSON; kept verbatim in "
                               "the quarantine file"]  # fmt: skip
+
+
+def test_a_users_events_read_skips_and_reports_too(
+    conn: iterbridge.Connection, api: httpx2.Client, stats: Stats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """userEvents (Events filtered by Email) is JSON lines too: the same parser."""
+    monkeypatch.setenv(jsonlines.QUARANTINE_DIR_ENV, str(tmp_path))
+    email = orjson.loads(served(api, "emailSend")[0])["email"]
+    clean = list(conn.read("Events", where={"Email": email}))
+    stats.faults(garbage_every=2)
+    rows = list(conn.read("Events", where={"Email": email}))
+    assert len(rows) == len(clean) - len(clean) // 2
+    assert len(clean) >= 2
+    (skipped,) = conn.skipped
+    assert skipped.slice == f"{len(clean) // 2} malformed line(s) of the userEvents export of Email {email}"
+    assert conn.quarantine.kept == len(clean) // 2
