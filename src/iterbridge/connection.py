@@ -10,6 +10,7 @@ with iterbridge.connect() as conn:                 # key from argument, environm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ import httpx2
 
 from iterbridge.api.client import ApiClient, RetryPolicy
 from iterbridge.api.exports import WindowPolicy
+from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import (
@@ -81,6 +83,8 @@ class Connection:
     window_policy: WindowPolicy = field(default_factory=WindowPolicy)
     sandbox: Sandbox | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    # Export lines that were not JSON: how many were repaired, and the file the others are kept in.
+    quarantine: Quarantine = field(default_factory=Quarantine)
     _columns: dict[str, tuple[Column, ...]] = field(default_factory=dict)
     _user_fields: dict[str, str] | None = None
     _engine: Any = None
@@ -145,6 +149,18 @@ class Connection:
         if found is None:
             found = self._thread.skipped = []
         found.append(skipped)
+
+    @contextlib.contextmanager
+    def json_lines(self, obj: str, source: str) -> Iterator[JsonLines]:
+        """The parser of one read's JSON lines (e.g. source "the emailSend export"). When the read ends, the
+        lines it had to skip are reported as one skipped slice (the quarantine, `self.quarantine.path`, keeps them)."""
+        lines = JsonLines(self.quarantine)
+        try:
+            yield lines
+        finally:
+            if lines.skipped:
+                self.skip(obj, f"{lines.skipped:,} malformed line(s) of {source}",
+                          "not JSON; kept verbatim in the quarantine file")  # fmt: skip
 
     def skipped_in_thread(self) -> list[Skipped]:
         """What this thread's reads skipped (replication reports it per table)."""

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge.api.client
 from conftest import Stats, cli_env
 from iterbridge.api.client import RetryPolicy
+from iterbridge.api.jsonlines import QUARANTINE_DIR_ENV
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 
@@ -159,3 +161,32 @@ def test_the_readme_first_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert db.execute("SELECT count(*) FROM Events_emailOpen").fetchone()[0] > 0
         # SQLite's date functions work on the stored timestamps (UTC text).
         assert db.execute("SELECT date(max(CreatedAt)) FROM Campaigns").fetchone()[0] is not None
+
+
+@pytest.mark.parametrize("method", ["sync", "async"])
+def test_malformed_export_lines_are_skipped_kept_and_reported(
+    run: Callable[..., Result], api: httpx2.Client, stats: Stats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    method: str,
+) -> None:  # fmt: skip
+    """Iterable's missing comma is repaired; other bad lines go to the quarantine file the report names; every
+    good row is copied; exit code 5. Through data.json and through export job files alike."""
+    quarantine = tmp_path / "quarantine"
+    monkeypatch.setenv(QUARANTINE_DIR_ENV, str(quarantine))
+    objects = ["--objects", "Users,Events_emailSend", "--export-method", method]
+    clean_url, spoiled_url = f"sqlite:///{tmp_path / 'clean.db'}", f"sqlite:///{tmp_path / 'spoiled.db'}"
+    assert run("--to", clean_url, *objects).exit_code == 0
+    stats.faults(missing_comma_every=2, garbage_every=9)
+    served = {t: api.get("/api/export/data.json", params={"dataTypeName": t, "range": "All"}).content.splitlines()
+              for t in ("user", "emailSend")}  # fmt: skip
+    bad = {t: lines[8::9] for t, lines in served.items()}
+    result = run("--to", spoiled_url, *objects)
+    assert result.exit_code == 5, result.output
+    (path,) = quarantine.iterdir()
+    assert sorted(path.read_bytes().splitlines()) == sorted(bad["user"] + bad["emailSend"])
+    assert f"malformed export line(s) skipped, kept verbatim in {path}" in result.stderr
+    assert "export line(s) repaired (Iterable's known defect" in result.stderr
+    clean, spoiled = Copy(clean_url), Copy(spoiled_url)
+    for table, data_type in (("Users", "user"), ("Events_emailSend", "emailSend")):
+        rows = spoiled.rows(table)
+        assert len(rows) == len(clean.rows(table)) - len(bad[data_type]) > 10
+        assert all(row in clean.rows(table) for row in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -381,3 +382,73 @@ def test_export_truncated(api: httpx2.Client) -> None:
     assert api.get(f"/api/export/{job['jobId']}/files").json()["exportTruncated"] is False
     _set(api, export_truncated=True)
     assert api.get(f"/api/export/{job['jobId']}/files").json()["exportTruncated"] is True
+
+
+# ---- malformed export lines ---------------------------------------------------------------------------------------
+
+# The defect recorded in cassettes/Iterable_JsonExporter: no comma between transactionalData's value and the next key.
+RECORDED_DEFECT = re.compile(rb'"transactionalData":"(?:[^"\\]|\\.)*""[A-Za-z]')
+
+
+def _served(api: httpx2.Client, source: str) -> list[bytes]:
+    """The emailSend export's lines of the whole history: from data.json, or the one file of an export job."""
+    if source == "data.json":
+        return api.get("/api/export/data.json", params=EXPORT).content.splitlines()
+    body = {"dataTypeName": "emailSend", "outputFormat": "application/x-json-stream"}
+    job_id = api.post("/api/export/start", json=body).json()["jobId"]
+    for _ in range(400):
+        page = api.get(f"/api/export/{job_id}/files").json()
+        if page["jobState"] == "completed":
+            (entry,) = page["files"]
+            return httpx2.get(entry["url"]).content.splitlines()
+        time.sleep(0.01)
+    raise AssertionError("the export job did not complete")
+
+
+@pytest.mark.parametrize("source", ["data.json", "export job file"])
+def test_missing_comma_every_serves_the_recorded_defect(api: httpx2.Client, source: str) -> None:
+    healthy = _served(api, source)
+    _set(api, missing_comma_every=2)
+    spoiled = _served(api, source)
+    assert len(spoiled) == len(healthy)
+    with_data = [i for i, line in enumerate(healthy) if b'"transactionalData":"' in line]
+    assert len(with_data) > 4
+    for count, i in enumerate(with_data, start=1):
+        if count % 2:
+            assert spoiled[i] == healthy[i]
+        else:
+            assert RECORDED_DEFECT.search(spoiled[i]), spoiled[i]
+            assert spoiled[i].count(b",") == healthy[i].count(b",") - 1  # only that comma is gone
+    others = set(range(len(healthy))) - set(with_data)
+    assert all(spoiled[i] == healthy[i] for i in others)
+
+
+@pytest.mark.parametrize("source", ["data.json", "export job file"])
+def test_garbage_every_cuts_or_replaces_every_nth_line(api: httpx2.Client, source: str) -> None:
+    healthy = _served(api, source)
+    _set(api, garbage_every=5)
+    spoiled = _served(api, source)
+    assert len(spoiled) == len(healthy) > 10
+    for number, (good, bad) in enumerate(zip(healthy, spoiled, strict=True), start=1):
+        if number % 5:
+            assert bad == good
+            continue
+        if number % 10:  # the first, third… spoiled line: cut in half
+            assert bad == good[: (len(good) + 1) // 2]
+        else:
+            assert bad.startswith(b"<html>")
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(bad)
+
+
+def test_malformed_lines_reach_user_events_and_spare_csv(api: httpx2.Client) -> None:
+    email = api.get("/api/export/data.json", params=EXPORT).content.splitlines()[0]
+    user = orjson.loads(email)["email"]
+    events = {"email": user, "includeCustomEvents": "true"}
+    healthy = api.get("/api/export/userEvents", params=events).content.splitlines()
+    assert healthy
+    csv_before = api.get("/api/export/data.csv", params=EXPORT).content
+    _set(api, garbage_every=1)
+    assert all(line.startswith(b"<html>") or line not in healthy
+               for line in api.get("/api/export/userEvents", params=events).content.splitlines())  # fmt: skip
+    assert api.get("/api/export/data.csv", params=EXPORT).content == csv_before

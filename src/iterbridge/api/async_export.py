@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import httpx2
-import orjson
 
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
+from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.timestamps import ceil_second, floor_second
 from iterbridge.errors import FatalApiError, RetriableApiError
 
@@ -72,8 +72,10 @@ class AsyncExportReader:
         on_checkpoint: Callable[[datetime], None] | None = None,
         fallback: Callable[[datetime, datetime], Iterator[dict[str, Any]]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        lines: JsonLines | None = None,
     ) -> None:
         self.client = client
+        self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
         self.data_type = data_type
         # Whole seconds, as the API takes them (and as data.json reads them): a checkpoint never claims the
         # fraction of a second a job did not export.
@@ -118,10 +120,9 @@ class AsyncExportReader:
                         yield record
                 else:
                     with spool:
-                        for line in spool:
-                            if line.strip():
-                                self.stats.records += 1
-                                yield orjson.loads(line)
+                        for record in self.lines.records(spool):
+                            self.stats.records += 1
+                            yield record
                 self.stats.checkpoints.append(window_end)
                 if self.on_checkpoint:
                     self.on_checkpoint(window_end)

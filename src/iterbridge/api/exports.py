@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import httpx2
-import orjson
 
 from iterbridge.api.client import ApiClient
+from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.timestamps import ceil_second, floor_second, iterable_format
 from iterbridge.errors import RetriableApiError
 
@@ -71,8 +71,10 @@ class ExportReader:
         campaign_id: int | None = None,
         policy: WindowPolicy | None = None,
         on_checkpoint: Callable[[datetime], None] | None = None,
+        lines: JsonLines | None = None,
     ) -> None:
         self.client = client
+        self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
         self.data_type = data_type
         # The API takes whole seconds: widen the range to them, so no window is ever empty once truncated.
         self.start = floor_second(start or EARLIEST)
@@ -149,7 +151,7 @@ class ExportReader:
         return spool
 
     def _records(self, spool: IO[bytes]) -> Iterator[dict[str, Any]]:
-        for line in spool:
-            if line.strip():
-                self.stats.records += 1
-                yield orjson.loads(line)
+        stats = self.stats
+        for record in self.lines.records(spool):
+            stats.records += 1
+            yield record

@@ -106,6 +106,17 @@ def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int 
         click.echo(json.dumps(request["json"], indent=indent, ensure_ascii=False, default=str)[:limit])
 
 
+def report_reads(conn: Any) -> None:
+    """After a command's reads: its repaired and quarantined export lines, then every skipped slice, which
+    ends the command with SKIPPED_EXIT (what could be read was delivered)."""
+    for line in conn.quarantine.summary():
+        click.echo(line, err=True)
+    if conn.skipped:
+        for skipped in conn.skipped:
+            click.echo(f"skipped {skipped.object} {skipped.slice}: {skipped.reason}", err=True)
+        raise SystemExit(SKIPPED_EXIT)
+
+
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)

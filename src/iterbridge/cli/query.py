@@ -15,7 +15,15 @@ import platformdirs
 from rich.console import Console
 from rich.table import Table
 
-from iterbridge.cli.common import Terminated, connection_options, echo_request, fail, handle_errors, open_connection
+from iterbridge.cli.common import (
+    Terminated,
+    connection_options,
+    echo_request,
+    fail,
+    handle_errors,
+    open_connection,
+    report_reads,
+)
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
@@ -121,12 +129,13 @@ def query_command(sql: str | None, params: tuple[str, ...], output_format: str, 
     with open_connection(profile, region, base_url, sandbox) as conn:
         if sql is None:
             Shell(conn, output_format).run()
-            return
-        statements = sqltext.split_statements(sql)
-        if not statements:
-            fail("no SQL statement given", 2)
-        for statement in statements:
-            run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run)
+        else:
+            statements = sqltext.split_statements(sql)
+            if not statements:
+                fail("no SQL statement given", 2)
+            for statement in statements:
+                run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run)
+        report_reads(conn)
 
 
 class Shell:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
@@ -84,6 +85,9 @@ def report_json(report: ReplicationReport) -> str:
             "ok": report.ok,
             "totals": report.totals(),
             "skipped": report.skipped,
+            "repaired_lines": report.repaired_lines,
+            "malformed_lines": report.malformed_lines,
+            "quarantine": report.quarantine,
             "streams": [asdict(s) for s in report.streams],
         },
         indent=2,
@@ -121,6 +125,8 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
             console.print(f"[yellow]skipped[/] {s.table} {part}", markup=True, highlight=False)
         if s.error:
             console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
+    for line in summary(report.repaired_lines, report.malformed_lines, report.quarantine):
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @click.command("replicate")
@@ -173,8 +179,8 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable
-    cannot serve; its rows in the copy are kept), 1 when a table failed, 2 for a bad option or an unusable
-    target.
+    cannot serve, whose rows in the copy are kept; or export lines that are not JSON, kept in the quarantine file
+    the report names), 1 when a table failed, 2 for a bad option or an unusable target.
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
     url = to or default_url()

@@ -10,12 +10,12 @@ import click
 
 from iterbridge.cli.common import (
     FAILED_EXIT,
-    SKIPPED_EXIT,
     connection_options,
     echo_request,
     fail,
     handle_errors,
     open_connection,
+    report_reads,
 )
 from iterbridge.cli.progress import RowProgress
 from iterbridge.objects.events import EVENT_TYPES
@@ -107,13 +107,11 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
             directory = Path(output or ".")
             for name in exportable():
                 _export_one(conn, name, directory / f"{name}.csv", options, None, None, None)
-            if conn.skipped:
-                _report_skipped(conn)
+            report_reads(conn)
             return
         chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
         _export_one(conn, object_name, path, options, chosen, where, query)
-        if conn.skipped:
-            _report_skipped(conn)
+        report_reads(conn)
 
 
 def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
@@ -124,12 +122,6 @@ def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOpti
     timing = progress.finish()
     click.echo(f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} "
                f"({timing})", err=True)  # fmt: skip
-
-
-def _report_skipped(conn: Any) -> None:
-    for skipped in conn.skipped:
-        click.echo(f"skipped {skipped.object} {skipped.slice}: {skipped.reason}", err=True)
-    raise SystemExit(SKIPPED_EXIT)
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

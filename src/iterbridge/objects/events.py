@@ -108,9 +108,8 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                 if unknown(error):  # a malformed email, or no user with that id: no events
                     continue
                 raise
-            for line in response.content.splitlines():
-                if line.strip():
-                    record = orjson.loads(line)
+            with conn.json_lines("Events", f"the userEvents export of {column} {user}") as lines:
+                for record in lines.records(response.content.splitlines()):
                     event_type = str(record.get("_type") or record.get("eventType") or "")
                     if wanted_types is None or event_type in wanted_types:
                         yield to_row(record, event_type)

@@ -66,28 +66,31 @@ def export_records(
     campaign_id: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Records of an export data type in [since, until), through data.json windows or, when the request asks
-    for it, asynchronous export jobs; windows end no later than the server's now."""
+    for it, asynchronous export jobs; windows end no later than the server's now. Malformed lines are repaired
+    or skipped and reported (Connection.json_lines), never an error."""
     end = until or conn.server_now()
     checkpoint = request.options.get("on_checkpoint")
     stats = request.options.get("export_stats")  # a list the reader's statistics are appended to (replication)
-    if request.options.get("export") == "async" and campaign_id is None:
-        from iterbridge.api.async_export import AsyncExportReader
+    with conn.json_lines("Users" if data_type == "user" else "Events", f"the {data_type} export") as lines:
+        if request.options.get("export") == "async" and campaign_id is None:
+            from iterbridge.api.async_export import AsyncExportReader
 
-        def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
-            """A window an export job keeps truncating: data.json streams it whole."""
-            yield from ExportReader(conn.client, data_type, start, stop, only_fields=only_fields,
-                                    policy=conn.window_policy)  # fmt: skip
+            def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
+                """A window an export job keeps truncating: data.json streams it whole."""
+                yield from ExportReader(conn.client, data_type, start, stop, only_fields=only_fields,
+                                        policy=conn.window_policy, lines=lines)  # fmt: skip
 
-        jobs = AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback)
+            jobs = AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback,
+                                     lines=lines)  # fmt: skip
+            if stats is not None:
+                stats.append(jobs.stats)
+            yield from jobs
+            return
+        reader = ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
+                              policy=conn.window_policy, on_checkpoint=checkpoint, lines=lines)  # fmt: skip
         if stats is not None:
-            stats.append(jobs.stats)
-        yield from jobs
-        return
-    reader = ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
-                          policy=conn.window_policy, on_checkpoint=checkpoint)  # fmt: skip
-    if stats is not None:
-        stats.append(reader.stats)
-    yield from reader
+            stats.append(reader.stats)
+        yield from reader
 
 
 def batched(values: list[Any], size: int) -> Iterator[list[Any]]:

@@ -93,6 +93,10 @@ class ReplicationReport:
     target: str
     streams: list[StreamReport] = field(default_factory=list)
     seconds: float = 0.0
+    # Export lines that were not JSON: repaired (Iterable's known defect), or skipped and kept in `quarantine`.
+    repaired_lines: int = 0
+    malformed_lines: int = 0
+    quarantine: str | None = None
 
     @property
     def skipped(self) -> list[str]:
@@ -652,10 +656,16 @@ def replicate(
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
     chosen = streams(objects, filters)
     target = open_target(to or default_url())
+    quarantine = conn.quarantine
+    repaired, kept = quarantine.repaired, quarantine.kept
     try:
-        return Replication(conn, target, chosen, full=full, since=since,
-                           lookback=DEFAULT_LOOKBACK if lookback is None else lookback, workers=workers,
-                           export_method=export_method, progress=progress, watch=watch,
-                           watch_every_s=watch_every_s).run()  # fmt: skip
+        report = Replication(conn, target, chosen, full=full, since=since,
+                             lookback=DEFAULT_LOOKBACK if lookback is None else lookback, workers=workers,
+                             export_method=export_method, progress=progress, watch=watch,
+                             watch_every_s=watch_every_s).run()  # fmt: skip
     finally:
         target.close()
+    report.repaired_lines = quarantine.repaired - repaired
+    report.malformed_lines = quarantine.kept - kept
+    report.quarantine = str(quarantine.path) if report.malformed_lines else None
+    return report

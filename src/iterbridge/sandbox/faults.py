@@ -8,6 +8,8 @@ twice.
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -43,6 +45,11 @@ class Faults:
     export_truncated: bool = False
     # Add a Retry-After header (seconds) to 429 responses; Iterable does not send one.
     retry_after_s: int = 0
+    # JSON export lines (data.json, userEvents, export job files) that are not JSON, as Iterable has served
+    # them: every Nth line with a transactionalData value lacks the comma after it (the recorded defect,
+    # cassettes/Iterable_JsonExporter), and every Nth line is cut short or garbage (alternately).
+    missing_comma_every: int = 0
+    garbage_every: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
@@ -130,6 +137,39 @@ class FaultInjector:
         if self.faults.drop_streams > 0:
             self.faults.drop_streams -= 1
         return self.faults.drop_after_lines
+
+
+# The comma after a transactionalData value, where the next key follows: the one Iterable left out.
+_COMMA_AFTER_DATA = re.compile(rb'("transactionalData":"(?:[^"\\]|\\.)*"),(?=")')
+GARBAGE_LINE = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+
+
+def spoil(faults: Faults, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Blocks of JSON lines, some spoiled when the malformed-line faults are set."""
+    if faults.missing_comma_every <= 0 and faults.garbage_every <= 0:
+        return blocks
+    return spoiled(blocks, faults.missing_comma_every, faults.garbage_every)
+
+
+def spoiled(blocks: Iterable[bytes], missing_comma_every: int, garbage_every: int) -> Iterator[bytes]:
+    """The lines of `blocks` with every `garbage_every`th line cut in half or replaced by an HTML error page
+    (alternately), and the comma after transactionalData left out of every `missing_comma_every`th line that has
+    one (0: never). Deterministic: the same stream is spoiled the same way."""
+    number = with_data = garbage = 0
+    for block in blocks:
+        out = []
+        for line in block.splitlines(keepends=True):
+            number += 1
+            if garbage_every > 0 and number % garbage_every == 0:
+                garbage += 1
+                out.append(line[: len(line) // 2] + b"\n" if garbage % 2 else GARBAGE_LINE)
+                continue
+            if missing_comma_every > 0 and _COMMA_AFTER_DATA.search(line):
+                with_data += 1
+                if with_data % missing_comma_every == 0:
+                    line = _COMMA_AFTER_DATA.sub(rb"\1", line, count=1)
+            out.append(line)
+        yield b"".join(out)
 
 
 def _matches(pattern: str, endpoint: str) -> bool:

@@ -8,6 +8,7 @@ from starlette.responses import Response, StreamingResponse
 
 from iterbridge.sandbox.data.events import user_event_line
 from iterbridge.sandbox.data.timefmt import parse_input
+from iterbridge.sandbox.faults import spoil
 from iterbridge.sandbox.responses import CSV_TYPE, TEXT_TYPE, bad_params, envelope, json_response, not_found
 from iterbridge.sandbox.routes.users import _email_or_user
 from iterbridge.sandbox.routing import Context, Routes, require_fields
@@ -74,7 +75,10 @@ def _query_params(ctx: Context) -> dict[str, Any]:
 
 def _stream(ctx: Context, query: ExportQuery, output_format: str, content_type: str) -> Response:
     drop = ctx.state.faults.stream_line_limit()
-    body = chunked(lines(ctx.world, query, output_format), drop)
+    blocks = lines(ctx.world, query, output_format)
+    if output_format == JSON_FORMAT:
+        blocks = spoil(ctx.state.faults.faults, blocks)
+    body = chunked(blocks, drop)
     return StreamingResponse(body, headers={"content-type": content_type})
 
 
@@ -105,7 +109,8 @@ async def user_events(ctx: Context) -> Response:
                 continue
             yield orjson.dumps(user_event_line(item.event, item.email, item.user_id)) + b"\n"
 
-    return StreamingResponse(chunked(body(), ctx.state.faults.stream_line_limit()), headers={"content-type": TEXT_TYPE})
+    blocks = spoil(ctx.state.faults.faults, body())
+    return StreamingResponse(chunked(blocks, ctx.state.faults.stream_line_limit()), headers={"content-type": TEXT_TYPE})
 
 
 @routes.post("/api/export/start")

@@ -24,6 +24,7 @@ from iterbridge.limits import MAX_CONCURRENT_EXPORT_JOBS
 from iterbridge.sandbox.data.events import GENERATED_TYPES, export_record, sample_columns
 from iterbridge.sandbox.data.timefmt import DAY_MS, iso_offset
 from iterbridge.sandbox.data.users import flatten
+from iterbridge.sandbox.faults import spoil
 
 if TYPE_CHECKING:
     from iterbridge.sandbox.world import World
@@ -250,7 +251,10 @@ class ExportJobs:
             size = 0
             header = b""
             try:
-                for number, block in enumerate(lines(self.world, job.query, job.output_format)):
+                blocks = lines(self.world, job.query, job.output_format)
+                if job.output_format == JSON_FORMAT:
+                    blocks = spoil(self.world.faults, blocks)
+                for number, block in enumerate(blocks):
                     if job.cancel_requested:
                         job.state = "cancelled"
                         return
