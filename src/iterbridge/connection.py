@@ -10,6 +10,8 @@ with iterbridge.connect() as conn:                 # key from argument, environm
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -369,6 +371,15 @@ class Connection:
         return KeyCheck(self.settings.region, self.settings.base_url, read_only)
 
 
+class _Unset(enum.Enum):
+    """An argument not given: the setting comes from the environment or the profile."""
+
+    TOKEN = "unset"
+
+
+UNSET = _Unset.TOKEN
+
+
 def _given(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -379,8 +390,8 @@ def connect(
     region: str | None = None,
     base_url: str | None = None,
     profile: str | None = None,
-    suppress_extended_requests: bool = False,
-    rate_limit_factor: float | None = 1.0,
+    suppress_extended_requests: bool | None = None,
+    rate_limit_factor: float | _Unset | None = UNSET,
     transport: httpx2.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     window_policy: WindowPolicy | None = None,
@@ -388,9 +399,10 @@ def connect(
 ) -> Connection:
     """Connect to an Iterable project — or, with `sandbox=True`, to an embedded sandbox started for it.
 
-    Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL, then a
-    profile of the config file. `rate_limit_factor` must match the server (1.0 for Iterable; the
-    sandbox's xN; None when its limits are off).
+    Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL (and
+    ITERBRIDGE_RATE_LIMITS / ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS), then a profile of the config file.
+    `rate_limit_factor` must match the server (1.0 for Iterable, the default; the sandbox's xN; None when its
+    limits are off). `suppress_extended_requests`: Templates' extended columns read NULL, never one GET each.
     """
     started: Sandbox | None = None
     if sandbox:
@@ -399,18 +411,27 @@ def connect(
         config = sandbox if isinstance(sandbox, SandboxConfig) else SandboxConfig()
         started = Sandbox(config).start()
         api_key, base_url, rate_limit_factor = config.api_key, started.url, config.rate_limit_factor
-    settings = resolve(api_key, region=region, base_url=base_url, profile=profile)
+    settings = resolve(
+        api_key,
+        region=region,
+        base_url=base_url,
+        profile=profile,
+        suppress_extended_requests=suppress_extended_requests,
+    )
+    if not isinstance(rate_limit_factor, _Unset):
+        settings = dataclasses.replace(settings, rate_limit_factor=rate_limit_factor)
+    factor = settings.rate_limit_factor
     client = ApiClient(
         settings.base_url,
         settings.api_key,
         transport=transport,
-        limiter=ClientRateLimiter(rate_limit_factor),
+        limiter=ClientRateLimiter(factor),
         retry=retry,
     )
     return Connection(
         settings,
         client,
-        suppress_extended_requests=suppress_extended_requests,
+        suppress_extended_requests=settings.suppress_extended_requests,
         window_policy=window_policy or WindowPolicy(),
         sandbox=started,
     )

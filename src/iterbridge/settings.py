@@ -9,6 +9,8 @@ The config file is TOML with one table per Iterable project:
     [profiles.eu-store]
     api_key = "…"
     region = "eu"
+    rate_limits = "real"                  # the server's pace: real, off or xN (a sandbox's --rate-limits)
+    suppress_extended_requests = true     # Templates' extended columns read NULL, never one GET per template
 
 It lives in the user's config directory (`iterbridge profile path` prints it) and is written with mode
 0600 because it holds keys.
@@ -26,6 +28,7 @@ import platformdirs
 
 from iterbridge.constants import REGION_BASE_URLS
 from iterbridge.errors import ConfigurationError
+from iterbridge.limits import describe_rate_limits, parse_rate_limits
 
 ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
     "ITERABLE_API_KEY",
@@ -34,6 +37,9 @@ ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
     "ITERBRIDGE_PROFILE",
     "ITERBRIDGE_CONFIG",
 )
+# How the connection behaves (not where Iterable is): ITERBRIDGE_*, like the profile and the config file.
+ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED = "ITERBRIDGE_RATE_LIMITS", "ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def config_path() -> Path:
@@ -49,6 +55,8 @@ class Settings:
     region: str
     base_url: str
     profile: str | None
+    rate_limit_factor: float | None = 1.0  # the pace planned for: 1.0 Iterable's limits, None none, N faster
+    suppress_extended_requests: bool = False
 
     def __repr__(self) -> str:
         shown = f"region={self.region!r}, base_url={self.base_url!r}, profile={self.profile!r}"
@@ -76,6 +84,8 @@ def resolve(
     base_url: str | None = None,
     profile: str | None = None,
     config: Path | None = None,
+    rate_limits: str | None = None,
+    suppress_extended_requests: bool | None = None,
 ) -> Settings:
     """Each setting from the argument if given, else the environment, else the profile."""
     profile_name = profile or os.environ.get(ENV_PROFILE)
@@ -109,11 +119,58 @@ def resolve(
             break
     if not str(url).startswith(("http://", "https://")):
         raise ConfigurationError(f"base URL must start with http:// or https://, not {url!r}")
-    return Settings(str(key), region_name, str(url).rstrip("/"), profile_name)
+    return Settings(
+        str(key),
+        region_name,
+        str(url).rstrip("/"),
+        profile_name,
+        _rate_limits(rate_limits, chosen, profile_name),
+        _suppress(suppress_extended_requests, chosen, profile_name),
+    )
+
+
+def _rate_limits(given: str | None, chosen: dict[str, Any], profile: str | None) -> float | None:
+    """The pace to plan for: the argument, else ITERBRIDGE_RATE_LIMITS, else the profile's, else real."""
+    for text, where in (
+        (given, "rate limits"),
+        (os.environ.get(ENV_RATE_LIMITS), ENV_RATE_LIMITS),
+        (chosen.get("rate_limits"), f"profile {profile!r}: rate_limits"),
+    ):
+        if text is not None and str(text).strip():
+            try:
+                return parse_rate_limits(str(text))
+            except ValueError as error:
+                raise ConfigurationError(f"{where}: {error}") from None
+    return 1.0
+
+
+def _suppress(given: bool | None, chosen: dict[str, Any], profile: str | None) -> bool:
+    """Suppress Extended Requests: the argument, else ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS, else the profile's."""
+    if given is not None:
+        return given
+    for value, where in (
+        (os.environ.get(ENV_SUPPRESS_EXTENDED), ENV_SUPPRESS_EXTENDED),
+        (chosen.get("suppress_extended_requests"), f"profile {profile!r}: suppress_extended_requests"),
+    ):
+        if isinstance(value, bool):
+            return value
+        text = "" if value is None else str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        if text:
+            raise ConfigurationError(f"{where} must be true or false (1/0, yes/no), not {value!r}")
+    return False
 
 
 def save_profile(
-    name: str, *, api_key: str, region: str = "us", base_url: str | None = None, path: Path | None = None
+    name: str,
+    *,
+    api_key: str,
+    region: str = "us",
+    base_url: str | None = None,
+    path: Path | None = None,
+    rate_limits: str | None = None,
+    suppress_extended_requests: bool | None = None,
 ) -> Path:
     """Add or replace a profile; the file is created (or kept) with mode 0600."""
     if region not in REGION_BASE_URLS:
@@ -123,6 +180,10 @@ def save_profile(
     entry: dict[str, Any] = {"api_key": api_key, "region": region}
     if base_url:
         entry["base_url"] = base_url
+    if rate_limits is not None:
+        entry["rate_limits"] = _profile_rate_limits(rate_limits)
+    if suppress_extended_requests is not None:
+        entry["suppress_extended_requests"] = suppress_extended_requests
     profiles[name] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -130,6 +191,14 @@ def save_profile(
     with os.fdopen(descriptor, "w") as handle:
         handle.write(_dump(profiles))
     return path
+
+
+def _profile_rate_limits(text: str) -> str:
+    """The rate limits as a profile keeps them (checked now, not at the next command)."""
+    try:
+        return describe_rate_limits(parse_rate_limits(text))
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def _dump(profiles: dict[str, dict[str, Any]]) -> str:

@@ -16,6 +16,7 @@ import click
 
 from iterbridge.api.redaction import redact
 from iterbridge.errors import IterbridgeError
+from iterbridge.settings import ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,23 +30,55 @@ TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 
 def connection_options(function: F) -> F:
-    """--profile, --region, --base-url, --sandbox and --sandbox-scale; the key comes from ITERABLE_API_KEY or
-    the profile. The command sees `sandbox` as False, True, or the embedded sandbox's SandboxConfig."""
+    """--profile, --region, --base-url, --rate-limits, --suppress-extended-requests, --sandbox and
+    --sandbox-scale, declared once for every command that talks to Iterable; the key comes from
+    ITERABLE_API_KEY or the profile. The command sees `sandbox` as False, True, or the embedded sandbox's
+    SandboxConfig; the pace and Suppress Extended Requests reach `open_connection` through click's context."""
 
     @functools.wraps(function)
-    def with_sandbox_scale(*args: Any, sandbox_scale: str | None = None, **kwargs: Any) -> Any:
-        if sandbox_scale is not None:
-            if not kwargs.get("sandbox"):
-                raise click.UsageError("--sandbox-scale needs --sandbox")
+    def with_connection_settings(
+        *args: Any,
+        sandbox_scale: str | None = None,
+        rate_limits: str | None = None,
+        suppress_extended_requests: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if sandbox_scale is not None and not kwargs.get("sandbox"):
+            raise click.UsageError("--sandbox-scale needs --sandbox")
+        factor = _rate_limit_factor(rate_limits)
+        if kwargs.get("sandbox") and (sandbox_scale is not None or rate_limits is not None):
             from iterbridge.sandbox import SandboxConfig
 
-            kwargs["sandbox"] = SandboxConfig(scale=sandbox_scale)
+            config = SandboxConfig() if sandbox_scale is None else SandboxConfig(scale=sandbox_scale)
+            if rate_limits is not None:  # the embedded sandbox is started with the limits asked for
+                config.rate_limit_factor = factor
+            kwargs["sandbox"] = config
+        click.get_current_context().meta[_SETTINGS] = {
+            "rate_limit_factor": factor,
+            "suppress_extended_requests": suppress_extended_requests,
+        }
         return function(*args, **kwargs)
 
     decorators = [
         click.option("--profile", default=None, help="A profile of the config file (see `iterbridge profile`)."),
         click.option("--region", default=None, type=click.Choice(["us", "eu"]), help="Iterable data centre."),
         click.option("--base-url", default=None, help="Override the API base URL."),
+        click.option(
+            "--rate-limits",
+            "rate_limits",
+            default=None,
+            metavar="real|off|xN",
+            help="The server's rate limits, paced for: real (Iterable's, the default), or a sandbox's setting "
+            f"(off, xN); also {ENV_RATE_LIMITS} or a profile's rate_limits. With --sandbox: the embedded "
+            "sandbox's limits (default off).",
+        ),
+        click.option(
+            "--suppress-extended-requests/--no-suppress-extended-requests",
+            "suppress_extended_requests",
+            default=None,
+            help="Never make the one GET per template that Templates' extended columns (Subject, HTML, …) cost: "
+            f"they read NULL. Also {ENV_SUPPRESS_EXTENDED}=true or a profile's suppress_extended_requests.",
+        ),
         click.option("--sandbox", is_flag=True, help="Run against an embedded sandbox (no account needed)."),
         click.option(
             "--sandbox-scale",
@@ -54,21 +87,38 @@ def connection_options(function: F) -> F:
             help="The embedded sandbox's size (default tiny; small: ~1k users, medium: ~100k users).",
         ),
     ]
-    wrapped: Any = with_sandbox_scale
+    wrapped: Any = with_connection_settings
     for decorator in reversed(decorators):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
 
 
-def open_connection(
-    profile: str | None, region: str | None, base_url: str | None, sandbox: Any, rate_limit_factor: float | None = 1.0
-) -> Any:
-    """The connection a command asked for; `rate_limit_factor` paces for the server (an embedded sandbox knows
-    its own limits and overrides it)."""
+_SETTINGS = "iterbridge.connection_settings"  # click context meta: what connection_options read
+
+
+def _rate_limit_factor(value: str | None) -> Any:
+    """--rate-limits as a factor (None: off), or UNSET when not given (then the environment or profile)."""
+    from iterbridge.connection import UNSET
+    from iterbridge.limits import parse_rate_limits
+
+    if value is None:
+        return UNSET
+    try:
+        return parse_rate_limits(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits"
+        ) from None
+
+
+def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Any:
+    """The connection a command asked for, with the pace and Suppress Extended Requests its options gave
+    (an embedded sandbox knows its own limits)."""
     from iterbridge.connection import connect
 
-    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox,
-                   rate_limit_factor=rate_limit_factor)  # fmt: skip
+    context = click.get_current_context(silent=True)
+    settings = dict(context.meta.get(_SETTINGS, {})) if context is not None else {}
+    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox, **settings)
 
 
 def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int | None = None) -> None:

@@ -26,10 +26,15 @@ def profile_group() -> None:
     envvar="ITERABLE_API_KEY",
     help="The key (prompted for, hidden, when not in ITERABLE_API_KEY).",
 )
+@click.option("--rate-limits", default=None, metavar="real|off|xN", help="The server's pace (default real).")
+@click.option("--suppress-extended-requests/--no-suppress-extended-requests", default=None,
+              help="Templates' extended columns read NULL (no GET per template).")  # fmt: skip
 @handle_errors
-def save(name: str, region: str, base_url: str | None, api_key: str) -> None:
+def save(name: str, region: str, base_url: str | None, api_key: str, rate_limits: str | None,
+         suppress_extended_requests: bool | None) -> None:  # fmt: skip
     """Save (or replace) profile NAME."""
-    path = save_profile(name, api_key=api_key, region=region, base_url=base_url)
+    path = save_profile(name, api_key=api_key, region=region, base_url=base_url, rate_limits=rate_limits,
+                        suppress_extended_requests=suppress_extended_requests)  # fmt: skip
     click.echo(f"saved profile {name!r} in {path} (mode 0600)")
 
 
