@@ -80,6 +80,9 @@ class Connection:
     settings: Settings
     client: ApiClient
     suppress_extended_requests: bool = False
+    # Events and Users without a user filter: "auto" (data.json while it would not wait for the rate limit,
+    # export jobs once it would), "sync" or "async" (objects.reading.export_method).
+    export_method: str = "auto"
     window_policy: WindowPolicy = field(default_factory=WindowPolicy)
     sandbox: Sandbox | None = None
     skipped: list[Skipped] = field(default_factory=list)
