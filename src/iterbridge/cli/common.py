@@ -68,6 +68,7 @@ def connection_options(function: F) -> F:
             "rate_limits",
             default=None,
             metavar="real|off|xN",
+            callback=_checked_rate_limits,
             help="The server's rate limits, paced for: real (Iterable's, the default), or a sandbox's setting "
             f"(off, xN); also {ENV_RATE_LIMITS} or a profile's rate_limits. With --sandbox: the embedded "
             "sandbox's limits (default off).",
@@ -94,6 +95,12 @@ def connection_options(function: F) -> F:
 
 
 _SETTINGS = "iterbridge.connection_settings"  # click context meta: what connection_options read
+
+
+def _checked_rate_limits(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """--rate-limits refused as it is parsed (before a missing argument or a connection)."""
+    _rate_limit_factor(value)
+    return value
 
 
 def _rate_limit_factor(value: str | None) -> Any:
