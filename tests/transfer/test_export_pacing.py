@@ -4,6 +4,7 @@ same rows); progress shows itself within a second, rows or not."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -130,3 +131,20 @@ def test_a_ticking_progress_reports_on_its_own(capsys: pytest.CaptureFixture[str
             time.sleep(0.01)
         assert time.monotonic() < deadline, "no line came by itself"
     assert progress.finish().endswith(" rows/s")
+
+
+def test_explain_says_unfiltered_events_go_through_export_jobs_under_real_limits(tmp_path: Path) -> None:
+    def plan(*options: str) -> dict[str, str]:
+        args = ["query", "--sandbox", *options, "--explain", "--format", "json", "SELECT count(*) FROM Events"]
+        result = CliRunner().invoke(main, args, env=cli_env(tmp_path))
+        assert result.exit_code == 0, result.output
+        row: dict[str, str] = json.loads(result.stdout)[0]
+        return row
+
+    paced = plan("--rate-limits", "real")
+    assert "export jobs" in paced["endpoint"]
+    assert paced["api calls"].endswith(f"{BURST} through data.json, {len(EVENT_TYPES) - BURST} export jobs "
+                                       "(1 start + polls each)")  # fmt: skip
+    free = plan("--rate-limits", "off")
+    assert "export jobs" not in free["endpoint"]
+    assert free["time under the rate limits"] == "no rate limit"
