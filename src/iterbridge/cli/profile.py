@@ -46,10 +46,10 @@ def list_profiles() -> None:
     if not profiles:
         click.echo(f"no profiles in {config_path()}")
     for name, entry in profiles.items():
-        click.echo(
-            f"{name}\tregion={entry.get('region', 'us')}"
-            + (f"\tbase_url={entry['base_url']}" if entry.get("base_url") else "")
-        )
+        shown = [f"region={entry.get('region', 'us')}"]
+        shown += [f"{key}={entry[key]}" for key in ("base_url", "rate_limits", "suppress_extended_requests")
+                  if entry.get(key) not in (None, "")]  # fmt: skip
+        click.echo("\t".join([name, *shown]))
 
 
 @profile_group.command("path")
