@@ -46,6 +46,7 @@ class RowProgress:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
+        self._clear()  # an error message then starts on a clean line
 
     def __call__(self, rows: int) -> None:
         self.rows = rows
@@ -78,9 +79,14 @@ class RowProgress:
             end = "\r" if self.tty else "\n"
             click.echo(self._line().ljust(100 if self.tty else 0) + end, err=True, nl=False)
 
-    def finish(self) -> str:
-        """Clear the live line; return the final figures for the caller's summary."""
+    def _clear(self) -> None:
+        """Rub out the live line of a terminal, once."""
         if self.tty and self.last > self.started:
             click.echo("\r" + " " * 100 + "\r", err=True, nl=False)
+            self.last = self.started
+
+    def finish(self) -> str:
+        """Clear the live line; return the final figures for the caller's summary."""
+        self._clear()
         elapsed = max(time.monotonic() - self.started, 1e-9)
         return f"{elapsed:,.1f} s, {self.rows / elapsed:,.0f} rows/s"
