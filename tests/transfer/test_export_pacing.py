@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import NO_TLS, FakeClock, Stats, cli_env, make_config
+from conftest import NO_TLS, FakeClock, Stats, cli_env, connect_to, make_config
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.cli import main
 from iterbridge.cli import progress as progress_module
@@ -148,3 +148,20 @@ def test_explain_says_unfiltered_events_go_through_export_jobs_under_real_limits
     free = plan("--rate-limits", "off")
     assert "export jobs" not in free["endpoint"]
     assert free["time under the rate limits"] == "no rate limit"
+
+
+def test_sql_and_conn_read_choose_the_same_way(
+    project: Callable[..., tuple[Sandbox, Stats, FakeClock]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paced, paced_stats, clock = project(1.0)
+    free, _, _ = project(None)
+    _virtual_limiter(monkeypatch, clock)
+    types = ", ".join(f"'{t}'" for t in EVENT_TYPES[: BURST + 2])
+    sql = f"SELECT EventType, count(*), max(Id) FROM Events WHERE EventType IN ({types}) GROUP BY 1 ORDER BY 1"
+    with connect_to(paced, rate_limit_factor=1.0) as conn, connect_to(free) as reference:
+        assert conn.sql(sql).fetchall() == reference.sql(sql).fetchall()
+        assert paced_stats.by_endpoint()[DATA_JSON] == BURST  # the burst, then export jobs
+        assert paced_stats.by_endpoint()[START] == 2
+        users = list(conn.read("Users", columns=["Email", "ProfileUpdatedAt"]))
+        assert paced_stats.by_endpoint()[START] == 3  # data.json would still wait: a job
+        assert users == list(reference.read("Users", columns=["Email", "ProfileUpdatedAt"]))
