@@ -106,7 +106,8 @@ def serve() -> Iterator[Callable[..., httpx2.Client]]:
 # ---- the CLI's environment, shared by every CLI test ------------------------------------------------------
 
 # Settings the machine running the tests may have: unset for a CLI run unless the test gives them.
-CLI_SETTINGS = ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG")
+CLI_SETTINGS = ("ITERABLE_API_KEY", "ITERABLE_REGION", "ITERABLE_BASE_URL", "ITERBRIDGE_PROFILE", "ITERBRIDGE_DEBUG",
+                "ITERBRIDGE_RATE_LIMITS", "ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS")  # fmt: skip
 
 
 def cli_env(tmp_path: Path, sandbox: Sandbox | None = None) -> dict[str, str | None]:

@@ -11,6 +11,8 @@ with iterbridge.connect() as conn:                 # key from argument, environm
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -80,6 +82,9 @@ class Connection:
     settings: Settings
     client: ApiClient
     suppress_extended_requests: bool = False
+    # Events and Users without a user filter: "auto" (data.json while it would not wait for the rate limit,
+    # export jobs once it would), "sync" or "async" (objects.reading.export_method).
+    export_method: str = "auto"
     window_policy: WindowPolicy = field(default_factory=WindowPolicy)
     sandbox: Sandbox | None = None
     skipped: list[Skipped] = field(default_factory=list)
@@ -385,6 +390,15 @@ class Connection:
         return KeyCheck(self.settings.region, self.settings.base_url, read_only)
 
 
+class _Unset(enum.Enum):
+    """An argument not given: the setting comes from the environment or the profile."""
+
+    TOKEN = "unset"
+
+
+UNSET = _Unset.TOKEN
+
+
 def _given(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -395,8 +409,8 @@ def connect(
     region: str | None = None,
     base_url: str | None = None,
     profile: str | None = None,
-    suppress_extended_requests: bool = False,
-    rate_limit_factor: float | None = 1.0,
+    suppress_extended_requests: bool | None = None,
+    rate_limit_factor: float | _Unset | None = UNSET,
     transport: httpx2.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
     window_policy: WindowPolicy | None = None,
@@ -405,10 +419,12 @@ def connect(
 ) -> Connection:
     """Connect to an Iterable project — or, with `sandbox=True`, to an embedded sandbox started for it.
 
-    Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL, then a
-    profile of the config file. `rate_limit_factor` must match the server (1.0 for Iterable; the
-    sandbox's xN; None when its limits are off). Plain http to a host other than this machine is refused
-    unless `insecure_http` (or ITERBRIDGE_INSECURE_HTTP=1, or the profile's insecure_http) allows it.
+    Settings come from the arguments, then ITERABLE_API_KEY / ITERABLE_REGION / ITERABLE_BASE_URL (and
+    ITERBRIDGE_RATE_LIMITS / ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS), then a profile of the config file.
+    `rate_limit_factor` must match the server (1.0 for Iterable, the default; the sandbox's xN; None when its
+    limits are off). `suppress_extended_requests`: Templates' extended columns read NULL, never one GET each.
+    Plain http to a host other than this machine is refused unless `insecure_http` (or
+    ITERBRIDGE_INSECURE_HTTP=1, or the profile's insecure_http) allows it.
     """
     started: Sandbox | None = None
     if sandbox:
@@ -417,18 +433,28 @@ def connect(
         config = sandbox if isinstance(sandbox, SandboxConfig) else SandboxConfig()
         started = Sandbox(config).start()
         api_key, base_url, rate_limit_factor = config.api_key, started.url, config.rate_limit_factor
-    settings = resolve(api_key, region=region, base_url=base_url, profile=profile, insecure_http=insecure_http)
+    settings = resolve(
+        api_key,
+        region=region,
+        base_url=base_url,
+        profile=profile,
+        suppress_extended_requests=suppress_extended_requests,
+        insecure_http=insecure_http,
+    )
+    if not isinstance(rate_limit_factor, _Unset):
+        settings = dataclasses.replace(settings, rate_limit_factor=rate_limit_factor)
+    factor = settings.rate_limit_factor
     client = ApiClient(
         settings.base_url,
         settings.api_key,
         transport=transport,
-        limiter=ClientRateLimiter(rate_limit_factor),
+        limiter=ClientRateLimiter(factor),
         retry=retry,
     )
     return Connection(
         settings,
         client,
-        suppress_extended_requests=suppress_extended_requests,
+        suppress_extended_requests=settings.suppress_extended_requests,
         window_policy=window_policy or WindowPolicy(),
         sandbox=started,
     )

@@ -99,6 +99,32 @@ ENDPOINT_LIMITS: dict[str, RateLimit] = {
 MAX_CONCURRENT_EXPORT_JOBS = 4
 
 
+def parse_rate_limits(text: str) -> float | None:
+    """A server's pace as people write it — "real" → 1.0 (Iterable's documented limits), "off" → None (no
+    limits: a sandbox started so), "xN" → N (a sandbox refilling N times faster); ValueError otherwise. One
+    spelling for the sandbox's `--rate-limits` and every connected command's."""
+    cleaned = text.strip().lower()
+    if cleaned == "real":
+        return 1.0
+    if cleaned == "off":
+        return None
+    if cleaned.startswith("x"):
+        try:
+            factor = float(cleaned[1:])
+        except ValueError:
+            factor = 0.0
+        if factor > 0 and factor != float("inf"):
+            return factor
+    raise ValueError(f"rate limits must be real, off or xN with N > 0 (e.g. x10), not {text.strip()!r}")
+
+
+def describe_rate_limits(factor: float | None) -> str:
+    """The text parse_rate_limits reads back as `factor`."""
+    if factor is None:
+        return "off"
+    return "real" if factor == 1.0 else f"x{factor:g}"
+
+
 def limit_for(endpoint: str) -> RateLimit | None:
     """The documented limit of a route template, or None when Iterable states none."""
     return ENDPOINT_LIMITS.get(endpoint)

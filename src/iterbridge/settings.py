@@ -9,6 +9,8 @@ The config file is TOML with one table per Iterable project:
     [profiles.eu-store]
     api_key = "…"
     region = "eu"
+    rate_limits = "real"                  # the server's pace: real, off or xN (a sandbox's --rate-limits)
+    suppress_extended_requests = true     # Templates' extended columns read NULL, never one GET per template
 
 It lives in the user's config directory (`iterbridge profile path` prints it) and is written with mode
 0600 because it holds keys. It is written by a TOML writer (tomli-w) and read back before it replaces the old
@@ -32,6 +34,7 @@ import tomli_w
 
 from iterbridge.constants import REGION_BASE_URLS
 from iterbridge.errors import ConfigurationError
+from iterbridge.limits import describe_rate_limits, parse_rate_limits
 
 ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
     "ITERABLE_API_KEY",
@@ -41,7 +44,8 @@ ENV_KEY, ENV_REGION, ENV_BASE_URL, ENV_PROFILE, ENV_CONFIG = (
     "ITERBRIDGE_CONFIG",
 )
 ENV_INSECURE_HTTP = "ITERBRIDGE_INSECURE_HTTP"
-_TRUE = ("1", "true", "yes", "on")
+ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED = "ITERBRIDGE_RATE_LIMITS", "ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 log = logging.getLogger("iterbridge")
 
@@ -66,6 +70,8 @@ class Settings:
     base_url: str
     profile: str | None
     insecure_http: bool = False
+    rate_limit_factor: float | None = 1.0  # the pace planned for: 1.0 Iterable's limits, None none, N faster
+    suppress_extended_requests: bool = False
 
     def __repr__(self) -> str:
         shown = f"region={self.region!r}, base_url={self.base_url!r}, profile={self.profile!r}"
@@ -113,6 +119,8 @@ def resolve(
     profile: str | None = None,
     config: Path | None = None,
     insecure_http: bool | None = None,
+    rate_limits: str | None = None,
+    suppress_extended_requests: bool | None = None,
 ) -> Settings:
     """Each setting from the argument if given, else the environment, else the profile."""
     profile_name = profile or os.environ.get(ENV_PROFILE)
@@ -150,7 +158,15 @@ def resolve(
             break
     if insecure_http is None:
         insecure_http = _flag(os.environ.get(ENV_INSECURE_HTTP)) or _flag(chosen.get("insecure_http"))
-    return Settings(str(key), region_name, check_base_url(str(url), insecure_http), profile_name, insecure_http)
+    return Settings(
+        str(key),
+        region_name,
+        check_base_url(str(url), insecure_http),
+        profile_name,
+        insecure_http=insecure_http,
+        rate_limit_factor=_rate_limits(rate_limits, chosen, profile_name),
+        suppress_extended_requests=_suppress(suppress_extended_requests, chosen, profile_name),
+    )
 
 
 def _flag(value: object) -> bool:
@@ -189,6 +205,39 @@ def check_base_url(url: str, insecure_http: bool = False) -> str:
     return url.rstrip("/")
 
 
+def _rate_limits(given: str | None, chosen: dict[str, Any], profile: str | None) -> float | None:
+    """The pace to plan for: the argument, else ITERBRIDGE_RATE_LIMITS, else the profile's, else real."""
+    for text, where in (
+        (given, "rate limits"),
+        (os.environ.get(ENV_RATE_LIMITS), ENV_RATE_LIMITS),
+        (chosen.get("rate_limits"), f"profile {profile!r}: rate_limits"),
+    ):
+        if text is not None and str(text).strip():
+            try:
+                return parse_rate_limits(str(text))
+            except ValueError as error:
+                raise ConfigurationError(f"{where}: {error}") from None
+    return 1.0
+
+
+def _suppress(given: bool | None, chosen: dict[str, Any], profile: str | None) -> bool:
+    """Suppress Extended Requests: the argument, else ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS, else the profile's."""
+    if given is not None:
+        return given
+    for value, where in (
+        (os.environ.get(ENV_SUPPRESS_EXTENDED), ENV_SUPPRESS_EXTENDED),
+        (chosen.get("suppress_extended_requests"), f"profile {profile!r}: suppress_extended_requests"),
+    ):
+        if isinstance(value, bool):
+            return value
+        text = "" if value is None else str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        if text:
+            raise ConfigurationError(f"{where} must be true or false (1/0, yes/no), not {value!r}")
+    return False
+
+
 def save_profile(
     name: str,
     *,
@@ -197,6 +246,8 @@ def save_profile(
     base_url: str | None = None,
     path: Path | None = None,
     insecure_http: bool = False,
+    rate_limits: str | None = None,
+    suppress_extended_requests: bool | None = None,
 ) -> Path:
     """Add or replace a profile; the file is created (or kept) with mode 0600. Every value is checked first,
     and the new text is read back before it is written, so a saved file always loads."""
@@ -212,6 +263,10 @@ def save_profile(
         entry["base_url"] = base_url
     if insecure_http:
         entry["insecure_http"] = True
+    if rate_limits is not None:
+        entry["rate_limits"] = _profile_rate_limits(rate_limits)
+    if suppress_extended_requests is not None:
+        entry["suppress_extended_requests"] = suppress_extended_requests
     profiles[name] = entry
     text = tomli_w.dumps({"profiles": profiles})
     if tomllib.loads(text) != {"profiles": profiles}:  # cannot happen with a correct writer: never write it
@@ -233,6 +288,14 @@ def check_profile_name(name: str) -> str:
             f"profile name {name!r}: use 1 to 64 ASCII letters, digits, '-' or '_' (starting with a letter or digit)"
         )
     return name
+
+
+def _profile_rate_limits(text: str) -> str:
+    """The rate limits as a profile keeps them (checked now, not at the next command)."""
+    try:
+        return describe_rate_limits(parse_rate_limits(text))
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def check_api_key(key: str) -> str:

@@ -72,6 +72,7 @@ def test_describe_json(runner: CliRunner) -> None:
         "key": False,
         "read_only": False,
         "import_only": True,
+        "extended_request": False,
         "description": "Schedule the message (UTC)",
     }
 

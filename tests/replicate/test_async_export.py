@@ -11,6 +11,7 @@ import pytest
 import iterbridge
 from conftest import Stats, connect_to
 from iterbridge.api.async_export import AsyncExportReader, ExportTruncated
+from iterbridge.api.exports import EXPORT_ENDPOINT
 from iterbridge.sandbox import Sandbox
 
 from .copies import Copy
@@ -38,13 +39,19 @@ def test_async_jobs_give_the_tables_of_data_json(conn: iterbridge.Connection, st
     assert jobs.state()["Users"]["cursor"] == sync.state()["Users"]["cursor"]
 
 
-def test_auto_picks_jobs_under_real_limits_and_data_json_without(sandbox: Sandbox, tmp_path: Path) -> None:
-    # Planned for Iterable's real limits (data.json: 4 calls a minute), auto prefers export jobs.
+def test_auto_picks_jobs_once_data_json_would_wait(sandbox: Sandbox, tmp_path: Path) -> None:
+    # Planned for Iterable's real limits (data.json: a burst of 4, then 4 calls a minute): while a data.json call
+    # would not wait it is the cheapest (one call); once it would, auto takes export jobs.
     with connect_to(sandbox, rate_limit_factor=1.0) as paced:
+        for _ in range(4):
+            paced.client.limiter.acquire(EXPORT_ENDPOINT)  # the burst is spent: the next call would wait 15 s
         report = paced.replicate(f"sqlite:///{tmp_path / 'paced.db'}", ["Users", "Lists"])
     assert report.ok
     assert report.stream("Users").method.startswith("async export jobs")
     assert report.stream("Lists").method == "Lists"
+    with connect_to(sandbox, rate_limit_factor=1.0) as fresh:
+        report = fresh.replicate(f"sqlite:///{tmp_path / 'fresh.db'}", ["Users"])
+    assert report.stream("Users").method == "data.json"
     # Without limits, data.json costs nothing to wait for.
     with connect_to(sandbox) as free:
         report = free.replicate(f"sqlite:///{tmp_path / 'free.db'}", ["Users"])
@@ -52,6 +59,7 @@ def test_auto_picks_jobs_under_real_limits_and_data_json_without(sandbox: Sandbo
     paced_users = Copy(f"sqlite:///{tmp_path / 'paced.db'}").snapshot()["Users"]
     assert paced_users
     assert paced_users == Copy(f"sqlite:///{tmp_path / 'free.db'}").snapshot()["Users"]
+    assert paced_users == Copy(f"sqlite:///{tmp_path / 'fresh.db'}").snapshot()["Users"]
 
 
 def test_truncated_jobs_are_split_then_read_through_data_json(

@@ -131,6 +131,10 @@ def test_the_console_script_serves_until_terminated(server_process: subprocess.P
     assert url.startswith("http://127.0.0.1:")
     assert server_process.stdout is not None
     assert server_process.stdout.readline().strip() == "API key:  process-key"
+    assert server_process.stdout.readline().strip() == "To point iterbridge at it, paste into a shell:"
+    pasted = [server_process.stdout.readline().strip() for _ in range(3)]
+    assert pasted == [f"export ITERABLE_BASE_URL={url}", "export ITERABLE_API_KEY=process-key",
+                      "export ITERBRIDGE_RATE_LIMITS=real"]  # fmt: skip
     with httpx2.Client(base_url=url, headers={"Api-Key": "process-key"}, timeout=10, verify=NO_TLS) as client:
         response = client.get("/api/lists")  # the URL is printed once the server listens: no retry needed
         assert response.status_code == 200

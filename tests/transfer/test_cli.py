@@ -94,8 +94,7 @@ def test_progress_goes_to_stderr_with_rows_per_second(cli: Callable[..., Result]
 
 
 class _Limiter:
-    def seconds_per_call(self, endpoint: str) -> float:
-        return 15.0 if endpoint == "GET /api/export/data.json" else 0.0
+    waited_s = 2.0
 
 
 class _Client:
@@ -107,15 +106,16 @@ class _Conn:
     client = _Client()
 
 
-def test_progress_of_a_rate_limited_export_has_an_eta(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_progress_of_a_rate_limited_export_counts_calls_and_waits(capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     conn: Any = _Conn()
-    progress = RowProgress("export Events", conn, planned_calls=28, endpoint="GET /api/export/data.json")
-    conn.client.calls = 14  # 4 of the 28 calls made
-    monkeypatch.setattr("iterbridge.cli.progress.LOG_INTERVAL_S", 0.0)
+    progress = RowProgress("export Events", conn)
+    conn.client.calls = 14  # 4 calls made since
+    conn.client.limiter.waited_s = 47.5
+    monkeypatch.setattr(progress, "interval", 0.0)
     progress(5000)
     line = capsys.readouterr().err.strip()
     assert line.startswith("export Events: 5,000 rows, ")
     assert "rows/s" in line
-    assert line.endswith("ETA ≥ 360 s under the rate limit (4/28 calls)")
+    assert line.endswith(", 4 API calls (45.5 s waiting for the rate limits)")
     assert progress.finish().endswith(" rows/s")

@@ -59,6 +59,19 @@ class ClientRateLimiter:
         limit = self.limit(endpoint)
         return 0.0 if limit is None else 1 / limit.per_second
 
+    def wait_s(self, endpoint: str) -> float:
+        """How long a call to the endpoint would wait now (without taking a slot): to choose between ways."""
+        limit = self.limit(endpoint)
+        if limit is None:
+            return 0.0
+        drain = limit.per_second * _SAFETY
+        with self._lock:
+            bucket = self._buckets.get(endpoint)
+            if bucket is None:
+                return 0.0
+            level = max(0.0, bucket.level - (self._clock() - bucket.updated) * drain)
+        return 0.0 if level + 1 <= limit.count + 1e-9 else (level + 1 - limit.count) / drain
+
     def acquire(self, endpoint: str) -> float:
         """Take one slot of the endpoint's bucket; returns the seconds spent waiting."""
         limit = self.limit(endpoint)

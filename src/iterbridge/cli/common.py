@@ -16,6 +16,7 @@ import click
 
 from iterbridge.api.redaction import redact
 from iterbridge.errors import IterbridgeError
+from iterbridge.settings import ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,8 +29,6 @@ INTERRUPTED_EXIT = 130  # Ctrl-C (128 + SIGINT)
 TERMINATED_EXIT = 143  # SIGTERM (128 + SIGTERM)
 
 
-_CONNECTION_EXTRAS = "iterbridge.connection"
-
 # The first line of every --sandbox command: its writes do not outlive it.
 SANDBOX_NOTICE = (
     "sandbox: a fresh simulated project, discarded when this command ends (for one that lives across commands, "
@@ -38,21 +37,38 @@ SANDBOX_NOTICE = (
 
 
 def connection_options(function: F) -> F:
-    """--profile, --region, --base-url, --insecure-http, --sandbox and --sandbox-scale; the key comes from
+    """--profile, --region, --base-url, --insecure-http, --rate-limits, --suppress-extended-requests, --sandbox and
+    --sandbox-scale, declared once for every command that talks to Iterable; the key comes from
     ITERABLE_API_KEY or the profile. The command sees `sandbox` as False, True, or the embedded sandbox's
-    SandboxConfig; the other options reach `open_connection` through the click context, not the command."""
+    SandboxConfig; the pace, Suppress Extended Requests and --insecure-http reach `open_connection` through
+    click's context."""
 
     @functools.wraps(function)
-    def with_sandbox_scale(*args: Any, sandbox_scale: str | None = None, insecure_http: bool = False,
-                           **kwargs: Any) -> Any:  # fmt: skip
-        if insecure_http:
-            click.get_current_context().meta.setdefault(_CONNECTION_EXTRAS, {})["insecure_http"] = True
-        if sandbox_scale is not None:
-            if not kwargs.get("sandbox"):
-                raise click.UsageError("--sandbox-scale needs --sandbox")
+    def with_connection_settings(
+        *args: Any,
+        sandbox_scale: str | None = None,
+        rate_limits: str | None = None,
+        suppress_extended_requests: bool | None = None,
+        insecure_http: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if sandbox_scale is not None and not kwargs.get("sandbox"):
+            raise click.UsageError("--sandbox-scale needs --sandbox")
+        factor = _rate_limit_factor(rate_limits)
+        if kwargs.get("sandbox") and (sandbox_scale is not None or rate_limits is not None):
             from iterbridge.sandbox import SandboxConfig
 
-            kwargs["sandbox"] = SandboxConfig(scale=sandbox_scale)
+            config = SandboxConfig() if sandbox_scale is None else SandboxConfig(scale=sandbox_scale)
+            if rate_limits is not None:  # the embedded sandbox is started with the limits asked for
+                config.rate_limit_factor = factor
+            kwargs["sandbox"] = config
+        settings: dict[str, Any] = {
+            "rate_limit_factor": factor,
+            "suppress_extended_requests": suppress_extended_requests,
+        }
+        if insecure_http:
+            settings["insecure_http"] = True
+        click.get_current_context().meta[_SETTINGS] = settings
         if kwargs.get("sandbox"):
             click.echo(SANDBOX_NOTICE, err=True)
         return function(*args, **kwargs)
@@ -68,6 +84,23 @@ def connection_options(function: F) -> F:
             "also ITERBRIDGE_INSECURE_HTTP=1). Loopback needs no flag.",
         ),
         click.option(
+            "--rate-limits",
+            "rate_limits",
+            default=None,
+            metavar="real|off|xN",
+            callback=_checked_rate_limits,
+            help="The server's rate limits, paced for: real (Iterable's, the default), or a sandbox's setting "
+            f"(off, xN); also {ENV_RATE_LIMITS} or a profile's rate_limits. With --sandbox: the embedded "
+            "sandbox's limits (default off).",
+        ),
+        click.option(
+            "--suppress-extended-requests/--no-suppress-extended-requests",
+            "suppress_extended_requests",
+            default=None,
+            help="Never make the one GET per template that Templates' extended columns (Subject, HTML, …) cost: "
+            f"they read NULL. Also {ENV_SUPPRESS_EXTENDED}=true or a profile's suppress_extended_requests.",
+        ),
+        click.option(
             "--sandbox",
             is_flag=True,
             help="Run against an embedded sandbox (no account needed): a fresh project, discarded when the command "
@@ -80,23 +113,44 @@ def connection_options(function: F) -> F:
             help="The embedded sandbox's size (default tiny; small: ~1k users, medium: ~100k users).",
         ),
     ]
-    wrapped: Any = with_sandbox_scale
+    wrapped: Any = with_connection_settings
     for decorator in reversed(decorators):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
 
 
-def open_connection(
-    profile: str | None, region: str | None, base_url: str | None, sandbox: Any, rate_limit_factor: float | None = 1.0
-) -> Any:
-    """The connection a command asked for; `rate_limit_factor` paces for the server (an embedded sandbox knows
-    its own limits and overrides it)."""
+_SETTINGS = "iterbridge.connection_settings"  # click context meta: what connection_options read
+
+
+def _checked_rate_limits(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """--rate-limits refused as it is parsed (before a missing argument or a connection)."""
+    _rate_limit_factor(value)
+    return value
+
+
+def _rate_limit_factor(value: str | None) -> Any:
+    """--rate-limits as a factor (None: off), or UNSET when not given (then the environment or profile)."""
+    from iterbridge.connection import UNSET
+    from iterbridge.limits import parse_rate_limits
+
+    if value is None:
+        return UNSET
+    try:
+        return parse_rate_limits(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits"
+        ) from None
+
+
+def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Any:
+    """The connection a command asked for, with the pace and Suppress Extended Requests its options gave
+    (an embedded sandbox knows its own limits)."""
     from iterbridge.connection import connect
 
     context = click.get_current_context(silent=True)
-    extras = context.meta.get(_CONNECTION_EXTRAS, {}) if context is not None else {}
-    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox,
-                   rate_limit_factor=rate_limit_factor, **extras)  # fmt: skip
+    settings = dict(context.meta.get(_SETTINGS, {})) if context is not None else {}
+    return connect(profile=profile, region=region, base_url=base_url, sandbox=sandbox, **settings)
 
 
 def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int | None = None) -> None:

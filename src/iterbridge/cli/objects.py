@@ -39,6 +39,7 @@ def _column_summary(column: Column) -> dict[str, Any]:
         "key": column.key,
         "read_only": column.read_only,
         "import_only": column.import_only,
+        "extended_request": column.extended_request,
         "description": column.description,
     }
 
@@ -114,12 +115,15 @@ def describe_command(
         )
         return
     table = Table(title=f"{obj.name} — {obj.description}")
-    for heading in ("column", "type", "key", "writable", "notes"):
+    extended = any(c.extended_request for c in columns)
+    headings = ("column", "type", "key", "writable", *(("extended",) if extended else ()), "notes")
+    for heading in headings:
         table.add_column(heading, no_wrap=heading == "column", overflow="fold")
     for column in columns:
         writable = "import only" if column.import_only else ("no" if column.read_only else "yes")
         notes = column.description or ("pushed to the API" if column.name in obj.filters else "")
-        table.add_row(column.name, column.type.value, "✓" if column.key else "", writable, notes)
+        cost = ("+1 GET each" if column.extended_request else "",) if extended else ()
+        table.add_row(column.name, column.type.value, "✓" if column.key else "", writable, *cost, notes)
     console = Console()
     console.print(table)
     console.print(f"operations: {', '.join(_operations(obj))}")
@@ -127,5 +131,10 @@ def describe_command(
         console.print(f"required filter: {' or '.join(obj.required_filters)}")
     if obj.cursor:
         console.print(f"incremental cursor: {obj.cursor}")
+    if extended:
+        console.print(
+            "extended: selecting one of these columns costs one more GET per record (an extended request); "
+            "with --suppress-extended-requests (or ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS=true) they read NULL"
+        )
     if note:
         console.print(note)

@@ -34,9 +34,19 @@ def profile_group() -> None:
     help="The key, also from ITERABLE_API_KEY. Given here it shows in the process list and the shell history: "
     "prefer the hidden prompt (the default when no key is given) or --api-key-stdin.",
 )
+@click.option("--rate-limits", default=None, metavar="real|off|xN", help="The server's pace (default real).")
+@click.option("--suppress-extended-requests/--no-suppress-extended-requests", default=None,
+              help="Templates' extended columns read NULL (no GET per template).")  # fmt: skip
 @handle_errors
 def save(
-    name: str, region: str, base_url: str | None, insecure_http: bool, api_key_stdin: bool, api_key: str | None
+    name: str,
+    region: str,
+    base_url: str | None,
+    insecure_http: bool,
+    api_key_stdin: bool,
+    api_key: str | None,
+    rate_limits: str | None,
+    suppress_extended_requests: bool | None,
 ) -> None:
     """Save (or replace) profile NAME (ASCII letters, digits, '-', '_').
 
@@ -53,7 +63,15 @@ def save(
         api_key = sys.stdin.readline().strip()
     elif api_key is None:
         api_key = str(click.prompt("API key", hide_input=True)).strip()
-    path = save_profile(name, api_key=api_key, region=region, base_url=base_url, insecure_http=insecure_http)
+    path = save_profile(
+        name,
+        api_key=api_key,
+        region=region,
+        base_url=base_url,
+        insecure_http=insecure_http,
+        rate_limits=rate_limits,
+        suppress_extended_requests=suppress_extended_requests,
+    )
     click.echo(f"saved profile {name!r} in {path} (mode 0600)")
     if source is ParameterSource.COMMANDLINE:
         click.echo("warning: --api-key leaves the key in the process list and shell history; "
@@ -68,10 +86,10 @@ def list_profiles() -> None:
     if not profiles:
         click.echo(f"no profiles in {config_path()}")
     for name, entry in profiles.items():
-        click.echo(
-            f"{name}\tregion={entry.get('region', 'us')}"
-            + (f"\tbase_url={entry['base_url']}" if entry.get("base_url") else "")
-        )
+        shown = [f"region={entry.get('region', 'us')}"]
+        shown += [f"{key}={entry[key]}" for key in ("base_url", "rate_limits", "suppress_extended_requests")
+                  if entry.get(key) not in (None, "")]  # fmt: skip
+        click.echo("\t".join([name, *shown]))
 
 
 @profile_group.command("path")

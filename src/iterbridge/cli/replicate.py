@@ -15,7 +15,6 @@ from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
-from iterbridge.sandbox.config import ConfigError, parse_rate_limits
 
 
 def _since(value: str | None) -> datetime | None:
@@ -49,16 +48,6 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _rate_limits(value: str) -> float | None:
-    """real → 1.0 (Iterable's documented limits), off → None, xN → N times faster (a sandbox's --rate-limits)."""
-    try:
-        return parse_rate_limits(value)
-    except ConfigError:
-        raise click.BadParameter(
-            f"expected real, off or xN (e.g. x10), not {value!r}", param_hint="--rate-limits"
-        ) from None
 
 
 def _filters(values: tuple[str, ...]) -> dict[str, str]:
@@ -155,13 +144,6 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     help="Events and Users through data.json (sync), export jobs (async), or whichever is faster under the limits.",
 )
 @click.option(
-    "--rate-limits",
-    "rate_limits",
-    default="real",
-    show_default=True,
-    help="The server's rate limits, paced for: real (Iterable's), or a sandbox's setting (off, xN).",
-)
-@click.option(
     "--progress-every",
     "progress_every",
     default=5.0,
@@ -173,7 +155,7 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
 @connection_options
 @handle_errors
 def replicate_command(to: str | None, objects: str | None, full: bool, since: str | None, filters: tuple[str, ...],
-                      lookback: int, workers: int, export_method: str, rate_limits: str, progress_every: float,
+                      lookback: int, workers: int, export_method: str, progress_every: float,
                       as_json: bool, profile: str | None, region: str | None, base_url: str | None,
                       sandbox: Any) -> None:  # fmt: skip
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
@@ -186,7 +168,6 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
     url = to or default_url()
     moment = _since(since)
     conditions = _filters(filters)
-    factor = _rate_limits(rate_limits)
     console = Console(stderr=True, highlight=False)
 
     def progress(stream: StreamReport) -> None:
@@ -200,7 +181,7 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
             console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
     console.print(f"replicating into {redacted_url(url)} …")
-    with open_connection(profile, region, base_url, sandbox, factor) as conn:
+    with open_connection(profile, region, base_url, sandbox) as conn:
         report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
                            progress=progress, watch=None if as_json or not progress_every else watch,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import UTC, datetime
 
 import click
 
+from iterbridge.limits import describe_rate_limits
 from iterbridge.sandbox import ConfigError, FaultError, Faults, SandboxConfig, parse_rate_limits
 from iterbridge.sandbox.config import DEFAULT_API_KEY, SCALES
+from iterbridge.settings import ENV_BASE_URL, ENV_KEY, ENV_RATE_LIMITS
 
 
 def _anchor(value: str | None) -> datetime | None:
@@ -19,6 +22,17 @@ def _anchor(value: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"expected a date like 2026-11-01, not {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def env_lines(url: str, api_key: str, rate_limit_factor: float | None) -> list[str]:
+    """The settings a shell needs so every command talks to this sandbox at its pace (and not to a profile's
+    project, nor at Iterable's pace when the sandbox runs without limits or faster)."""
+    settings = {
+        ENV_BASE_URL: url,
+        ENV_KEY: api_key,
+        ENV_RATE_LIMITS: describe_rate_limits(rate_limit_factor),
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
 
 
 @click.command()
@@ -60,8 +74,9 @@ def sandbox(
 ) -> None:
     """A faithful local simulator of the Iterable API.
 
-    Serves until interrupted and prints its base URL and API key. Point iterbridge at it with
-    ITERABLE_BASE_URL and ITERABLE_API_KEY, or use --sandbox on other commands.
+    Serves until interrupted and prints its base URL, API key, and the lines to paste into a shell so other
+    commands use it at its pace (ITERABLE_BASE_URL, ITERABLE_API_KEY, ITERBRIDGE_RATE_LIMITS); or use --sandbox
+    on other commands.
     """
     try:
         config = SandboxConfig(
@@ -87,6 +102,9 @@ def sandbox(
     def ready(url: str) -> None:  # once it listens: the real port (--port 0), and no race for a script reading it
         click.echo(f"base URL: {url}")
         click.echo(f"API key:  {api_key}")
+        click.echo("To point iterbridge at it, paste into a shell:")
+        for line in env_lines(url, api_key, config.rate_limit_factor):
+            click.echo(f"  {line}")
         click.echo("Press Ctrl+C to stop.", err=True)
 
     try:

@@ -18,7 +18,6 @@ from iterbridge.cli.common import (
     report_reads,
 )
 from iterbridge.cli.progress import RowProgress
-from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
 from iterbridge.wording import plural
@@ -40,17 +39,6 @@ def csv_options(function: F) -> F:
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
-
-
-def _plan(obj: str | None, where: str | None, query: str | None) -> tuple[int, str]:
-    """Planned API calls and the rate-limited endpoint, for the ETA of unfiltered rate-limited exports."""
-    if query or where or obj is None:
-        return 0, ""
-    if obj.lower() == "events":
-        return len(EVENT_TYPES), "GET /api/export/data.json"
-    if obj.lower() == "users":
-        return 1, "GET /api/export/data.json"
-    return 0, ""
 
 
 @click.command("export")
@@ -116,9 +104,9 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
 
 def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
                 where: str | None, query: str | None) -> None:  # fmt: skip
-    planned, endpoint = _plan(name, where, query)
-    progress = RowProgress(f"export {name or 'query'}", conn, planned, endpoint)
-    result = export(conn, name, path, options, columns=columns, where=where, query=query, progress=progress)
+    progress = RowProgress(f"export {name or 'query'}", conn)
+    with progress:  # a line within a second, even while the first rows wait for the rate limits
+        result = export(conn, name, path, options, columns=columns, where=where, query=query, progress=progress)
     timing = progress.finish()
     click.echo(f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} "
                f"({timing})", err=True)  # fmt: skip

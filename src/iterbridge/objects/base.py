@@ -50,6 +50,9 @@ class Column:
     read_only: bool = False
     import_only: bool = False
     description: str = ""
+    # Read with one more request per record (Templates' extended columns): made only when the column is selected,
+    # never under Suppress Extended Requests (then NULL).
+    extended_request: bool = False
 
     def writable(self, operation: str) -> bool:
         """Whether a write of this kind takes the column: keys name the row an update changes (or a delete

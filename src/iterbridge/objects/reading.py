@@ -6,13 +6,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.api.exports import ExportReader
+from iterbridge.api.exports import EXPORT_ENDPOINT, ExportReader
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import ObjectDef, Reader, ReadRequest, Row, rows_from
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
+
+# A data.json call that would wait longer than this for its slot (4 a minute at Iterable's pace) costs more than
+# an export job (1 start, a few polls at 1 a second, downloads without limit): the job is taken instead.
+ASYNC_WORTH_IT_S = 2.0
+EXPORT_METHODS = ("auto", "sync", "async")
 
 
 def listing(endpoint: str, records_key: str) -> Reader:
@@ -65,14 +70,14 @@ def export_records(
     only_fields: list[str] | None = None,
     campaign_id: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Records of an export data type in [since, until), through data.json windows or, when the request asks
-    for it, asynchronous export jobs; windows end no later than the server's now. Malformed lines are repaired
-    or skipped and reported (Connection.json_lines), never an error."""
+    """Records of an export data type in [since, until), through data.json windows or asynchronous export
+    jobs, whichever `export_method` says is cheaper; windows end no later than the server's now. Malformed
+    lines are repaired or skipped and reported (Connection.json_lines), never an error."""
     end = until or conn.server_now()
     checkpoint = request.options.get("on_checkpoint")
     stats = request.options.get("export_stats")  # a list the reader's statistics are appended to (replication)
     with conn.json_lines("Users" if data_type == "user" else "Events", f"the {data_type} export") as lines:
-        if request.options.get("export") == "async" and campaign_id is None:
+        if export_method(conn, request, campaign_id) == "async":
             from iterbridge.api.async_export import AsyncExportReader
 
             def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
@@ -91,6 +96,20 @@ def export_records(
         if stats is not None:
             stats.append(reader.stats)
         yield from reader
+
+
+def export_method(conn: Connection, request: ReadRequest, campaign_id: int | None = None) -> str:
+    """How one data type is read: "sync" (data.json) or "async" (export jobs). Asked for by the request's
+    "export" option (replication's --export-method), else the connection's `export_method`; "auto" takes
+    data.json while a call to it would not wait (one call, no polling: the fewest calls) and export jobs once
+    the rate limit would make it wait (the same records, sooner). Every reader decides here: conn.read, the
+    SQL engine, export and replication. A campaign filter needs data.json (jobs cannot narrow to one)."""
+    asked = request.options.get("export") or conn.export_method
+    if campaign_id is not None or asked == "sync":
+        return "sync"
+    if asked == "async":
+        return "async"
+    return "async" if conn.client.limiter.wait_s(EXPORT_ENDPOINT) > ASYNC_WORTH_IT_S else "sync"
 
 
 def batched(values: list[Any], size: int) -> Iterator[list[Any]]:

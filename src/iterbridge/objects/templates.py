@@ -55,7 +55,9 @@ EXTENDED_FIELDS = {
     "CacheDataFeed": ("cacheDataFeed", SqlType.BOOLEAN),
     "MergeDataFeedContext": ("mergeDataFeedContext", SqlType.BOOLEAN),
 }
-_EXTENDED = tuple(Column(name, kind, f"detail.{field}") for name, (field, kind) in EXTENDED_FIELDS.items())
+_EXTENDED = tuple(
+    Column(name, kind, f"detail.{field}", extended_request=True) for name, (field, kind) in EXTENDED_FIELDS.items()
+)
 EXTENDED_COLUMNS = frozenset(EXTENDED_FIELDS)
 
 

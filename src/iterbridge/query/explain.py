@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iterbridge.api.exports import EXPORT_ENDPOINT
 from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.objects import campaigns as campaigns_object
 from iterbridge.objects import catalog_items as catalog_items_object
@@ -15,6 +16,7 @@ from iterbridge.objects import catalogs as catalogs_object
 from iterbridge.objects import get_object
 from iterbridge.objects.campaign_metrics import IDS_PER_CALL
 from iterbridge.objects.events import EVENT_TYPES
+from iterbridge.objects.reading import ASYNC_WORTH_IT_S
 from iterbridge.objects.templates import EXTENDED_COLUMNS
 from iterbridge.query.vtable import Plan
 
@@ -29,6 +31,7 @@ _LISTINGS = {
     "MessageTypes": "GET /api/messageTypes",
     "UserFields": "GET /api/users/getFields",
 }
+JOB_START, JOB_FILES = "POST /api/export/start", "GET /api/export/{jobId}/files"
 COLUMNS = ["object", "endpoint", "pushed down", "columns fetched", "api calls", "time under the rate limits"]
 
 
@@ -158,6 +161,31 @@ def duration(limiter: ClientRateLimiter, endpoint: str, count: int | None) -> st
     return f"≈ {shown} ({pace})"
 
 
+def _paced(found: Strategy, limiter: ClientRateLimiter) -> tuple[Strategy, str]:
+    """A strategy and its time, as objects.reading.export_method will read it: data.json calls beyond its
+    burst would wait longer than an export job takes, so those data types go through export jobs."""
+    limit = limiter.limit(EXPORT_ENDPOINT)
+    if (
+        found.limited != EXPORT_ENDPOINT
+        or found.count is None
+        or limit is None
+        or found.count <= limit.count
+        or limiter.seconds_per_call(EXPORT_ENDPOINT) <= ASYNC_WORTH_IT_S
+    ):
+        return found, duration(limiter, found.limited, found.count)
+    jobs = found.count - limit.count
+    per_job = limiter.seconds_per_call(JOB_START) + 2 * limiter.seconds_per_call(JOB_FILES)  # a start, ~2 polls
+    seconds = jobs * per_job
+    shown = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    paced = Strategy(
+        f"{found.endpoint}; export jobs (POST /api/export/start) once data.json would wait",
+        f"{found.calls}: {limit.count} through data.json, {jobs} export jobs (1 start + polls each)",
+        found.limited,
+        found.count,
+    )
+    return paced, f"≈ {shown} (data.json {limit.describe()}; export jobs instead of waiting)"
+
+
 def explain(engine: Engine, sql: str, params: Params) -> Cursor:
 
     from iterbridge.query.engine import Cursor, StatementState
@@ -183,9 +211,9 @@ def explain(engine: Engine, sql: str, params: Params) -> Cursor:
         filters = ", ".join(f"{c} {op}" for c, op in constraints) or "none"
         if plan.limit:
             filters += ", LIMIT"
+        found, time_taken = _paced(found, limiter)
         rows.append(
-            (obj.name, found.endpoint, filters, ", ".join(sorted(used)) or "-", found.calls,
-             duration(limiter, found.limited, found.count))
+            (obj.name, found.endpoint, filters, ", ".join(sorted(used)) or "-", found.calls, time_taken)
         )  # fmt: skip
     for name, operation in engine.statement.written.items():
         write = get_object(name).writes[operation]

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
+from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -44,7 +46,6 @@ BATCH_ROWS = 5000  # rows per batch, at most
 QUEUE_BATCHES = 8  # batches waiting for the writer, at most: memory stays flat
 SEEN_KEYS = 20_000  # keys of unwritten rows sent along at most this many at a time
 GROUP_MESSAGES = 8  # messages written in one transaction, at most
-ASYNC_WORTH_IT_S = 2.0  # use async export jobs when a data.json call costs more than this under the limit
 _PUT_POLL_S = 0.1
 _MISSING = object()
 
@@ -429,8 +430,7 @@ class Replication:
         if stream.exported:
             if since is not None and cursor_column:
                 where[cursor_column] = [Condition(">=", since)]
-            method = self._export_method()
-            options["export"] = method
+            options["export"] = self.export_method  # auto: objects.reading.export_method decides per data type
             options["export_stats"] = []
 
             def checkpoint(moment: datetime) -> None:
@@ -486,7 +486,7 @@ class Replication:
             live.reached = live.end  # read to the end (a rare type's last row may be long before it)
         self._flush(stream, batch, seen)
         if stream.exported:
-            report.method = _describe_exports(options["export"], options["export_stats"])
+            report.method = _describe_exports(options["export_stats"])
         end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": datetime.now(UTC).isoformat()}
         if stream.exported:
             if reached:
@@ -565,12 +565,6 @@ class Replication:
             if seen:
                 seen.clear()
 
-    def _export_method(self) -> str:
-        if self.export_method in ("sync", "async"):
-            return self.export_method
-        limiter = self.conn.client.limiter
-        return "async" if limiter.seconds_per_call("GET /api/export/data.json") > ASYNC_WORTH_IT_S else "sync"
-
 
 def batch_size(spec: TableSpec) -> int:
     """Rows per batch: as many as make BATCH_CELLS values (memory is bounded by values, not rows)."""
@@ -594,8 +588,9 @@ def _sql_key(value: Any) -> Any:
     return str(value)
 
 
-def _describe_exports(method: str, stats: list[Any]) -> str:
-    if method != "async":
+def _describe_exports(stats: list[Any]) -> str:
+    """What the reads of a table went through, from their readers' statistics."""
+    if not any(isinstance(s, AsyncExportStats) for s in stats):
         return "data.json"
     jobs_run = sum(getattr(s, "jobs", 0) for s in stats)
     truncations = sum(getattr(s, "truncations", 0) for s in stats)
@@ -652,7 +647,7 @@ def replicate(
     inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors. `progress` is called as
     each table ends; `watch`, every `watch_every_s` seconds, with the tables still being read.
     """
-    if export_method not in ("auto", "sync", "async"):
+    if export_method not in EXPORT_METHODS:
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
     chosen = streams(objects, filters)
     target = open_target(to or default_url())

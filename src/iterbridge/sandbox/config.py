@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from iterbridge import limits
 from iterbridge.sandbox.faults import Faults
 
 
@@ -59,20 +60,13 @@ class ConfigError(ValueError):
 
 
 def parse_rate_limits(text: str) -> float | None:
-    """ "real" → 1.0, "off" → None, "x10" → 10.0."""
-    text = text.strip().lower()
-    if text == "real":
-        return 1.0
-    if text == "off":
-        return None
-    if text.startswith("x"):
-        try:
-            factor = float(text[1:])
-        except ValueError:
-            factor = 0.0
-        if factor > 0:
-            return factor
-    raise ConfigError(f"--rate-limits must be real, off or xN with N > 0 (e.g. x10), not {text!r}")
+    """ "real" → 1.0, "off" → None, "x10" → 10.0 (the shared spelling of iterbridge.limits)."""
+    try:
+        return limits.parse_rate_limits(text)
+    except ValueError:
+        raise ConfigError(
+            f"--rate-limits must be real, off or xN with N > 0 (e.g. x10), not {text.strip()!r}"
+        ) from None
 
 
 def start_of_today() -> datetime:

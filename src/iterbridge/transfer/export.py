@@ -27,6 +27,7 @@ from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.where import simple_where
 
 Progress = Callable[[int], None]
+PROGRESS_ROWS = 100  # rows between progress calls: fresh counts for slow reads, nothing measurable for fast ones
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | No
             except (UnicodeEncodeError, csv.Error):
                 _write(writer, cells, header, count + 1, options)  # raises the error a person can act on
             count += 1
-            if progress is not None and count % 1000 == 0:
+            if progress is not None and count % PROGRESS_ROWS == 0:
                 progress(count)
     if progress is not None:
         progress(count)
