@@ -34,6 +34,7 @@ from typing import Any
 from iterbridge.api.timestamps import parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
+from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -523,14 +524,13 @@ class Replication:
         for stream in job.streams:
             self.reports[stream.table].method = f"{obj.name} for chosen users"
         capture = _Capture(self.conn, obj.name)
-        engine = Engine(capture)
+        engine = Engine(capture, read_only=True)  # a filter only reads, whatever its text
         batches: dict[str, list[Row]] = {s.table: [] for s in job.streams}
         try:
             names = [c.name for c in self.conn.columns(obj) if not c.import_only]
             keys = list(obj.keys)
             positions = [names.index(k) for k in keys]
-            quoted = ", ".join(f'"{n}"' for n in names)
-            cursor = engine.execute(f'SELECT {quoted} FROM "{obj.name}" WHERE {job.condition}')
+            cursor = engine.execute(select_where(obj.name, names, job.condition or ""))
             for values in cursor:
                 if self._stop.is_set():
                     raise _Cancelled
@@ -650,6 +650,8 @@ def replicate(
     """
     if export_method not in ("auto", "sync", "async"):
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
+    for condition in (filters or {}).values():
+        check_expression(condition)  # one expression each, refused before any table is touched
     chosen = streams(objects, filters)
     target = open_target(to or default_url())
     try:
