@@ -115,7 +115,7 @@ def test_replicate_filter_cannot_smuggle_a_statement(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'copy.db'}"
     smuggled = "Email = 'x'; INSERT INTO Lists (Name) VALUES ('smuggled')"
-    with stats.counting() as made, pytest.raises(QuerySyntaxError, match="would end the statement"):
+    with stats.counting() as made, pytest.raises(QuerySyntaxError, match=r"^--filter InAppMessages must be one expr"):
         conn.replicate(url, ["InAppMessages"], filters={"InAppMessages": smuggled})
     assert made == {}
     assert not (tmp_path / "copy.db").exists()

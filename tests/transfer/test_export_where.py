@@ -25,8 +25,8 @@ def emails(api: httpx2.Client) -> list[str]:
 @pytest.mark.parametrize(
     ("option", "text", "reason"),
     [
-        ("--where", "1=1; DELETE FROM Users", "the condition must be one expression"),
-        ("--where", "Email <> ''); DELETE FROM Users; SELECT (1", "the condition has a ')' without its '('"),
+        ("--where", "1=1; DELETE FROM Users", "--where must be one expression: the ';' at column 4"),
+        ("--where", "Email <> ''); DELETE FROM Users; SELECT (1", "--where has a ')' without its '('"),
         ("--query", "SELECT Email FROM Users; DELETE FROM Users", "one statement at a time"),
         ("--query", "DELETE FROM Users", "read-only"),
         ("--query", "INSERT INTO Lists (Name) SELECT Email FROM Users", "read-only"),

@@ -197,8 +197,9 @@ def check_expression(text: str, what: str = "the condition") -> None:
         raise QuerySyntaxError(f"{what} has a '(' without its ')'")
 
 
-def select_where(table: str, columns: Sequence[str], condition: str) -> str:
-    """`SELECT columns FROM table WHERE (condition)`, the condition checked to be one expression and the names
-    quoted: what a job that filters by a user's condition runs (always on a read-only statement)."""
-    check_expression(condition)
+def select_where(table: str, columns: Sequence[str], condition: str, what: str = "the condition") -> str:
+    """`SELECT columns FROM table WHERE (condition)`, the condition checked to be one expression (`what` names
+    it in errors, e.g. "--where") and the names quoted: what a job that filters by a user's condition runs
+    (always on a read-only statement)."""
+    check_expression(condition, what)
     return f"SELECT {quote_names(columns)} FROM {quote_name(table)} WHERE (\n{condition}\n)"

@@ -650,8 +650,8 @@ def replicate(
     """
     if export_method not in ("auto", "sync", "async"):
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
-    for condition in (filters or {}).values():
-        check_expression(condition)  # one expression each, refused before any table is touched
+    for name, condition in (filters or {}).items():
+        check_expression(condition, f"--filter {name}")  # one expression each, refused before anything runs
     chosen = streams(objects, filters)
     target = open_target(to or default_url())
     try:

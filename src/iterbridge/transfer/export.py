@@ -81,7 +81,7 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
     if conditions is not None and all(_known(conn, definition, available, name) for name in conditions):
         # Pushed down like SQL would, but the values come straight from the reader (milliseconds kept).
         return header, conn.read(definition.name, where=conditions, columns=header)
-    cursor = conn.sql(select_where(definition.name, header, where), read_only=True)
+    cursor = conn.sql(select_where(definition.name, header, where, "--where"), read_only=True)
     types = {c.name: c.type for c in available}
     return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
 
