@@ -4,6 +4,13 @@ from the README's table, and nothing after it runs; at a terminal errors are sho
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +65,40 @@ def test_a_script_without_failures_exits_0(piped: Any) -> None:
     result = piped("SELECT 1 AS a;\nSELECT 2 AS b\n")  # the last statement may omit its ;
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["a", "1", "b", "2"]
+
+
+def test_at_a_terminal_errors_are_shown_and_the_shell_goes_on(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A person at a terminal (a pty here): a bad statement shows its error, Ctrl-C stops a long statement,
+    and the prompt comes back each time; .quit ends with 0."""
+    env = {k: v for k, v in {**os.environ, **cli_env(tmp_path, sandbox)}.items() if v is not None}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    master, slave = pty.openpty()
+    shell = subprocess.Popen([sys.executable, "-m", "iterbridge", "query", "--format", "csv"], env=env,
+                             stdin=slave, stdout=slave, stderr=slave)  # fmt: skip
+    os.close(slave)
+
+    def until_prompt() -> str:
+        seen = b""
+        deadline = time.monotonic() + 15
+        while not seen.endswith(b"iterable> ") and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 4096)
+        assert seen.endswith(b"iterable> "), seen
+        return seen.decode()
+
+    try:
+        until_prompt()
+        os.write(master, b"SELEC 1;\n")
+        assert 'error: near "SELEC": syntax error' in until_prompt()
+        os.write(master, b"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;\n")
+        time.sleep(0.5)
+        shell.send_signal(signal.SIGINT)
+        assert "interrupted" in until_prompt()
+        os.write(master, b"SELECT 2 AS b;\n")
+        assert "b\r\n2\r\n" in until_prompt()
+        os.write(master, b".quit\n")
+        assert shell.wait(timeout=10) == 0
+    finally:
+        shell.kill()
+        shell.wait()
+        os.close(master)
