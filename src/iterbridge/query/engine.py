@@ -50,7 +50,7 @@ _NO_COLUMN = re.compile(r"no such column: (.+)$")
 # What a read-only statement may do: read tables (SELECT, READ), call functions, recurse.
 _READS = frozenset({apsw.SQLITE_SELECT, apsw.SQLITE_READ, apsw.SQLITE_FUNCTION, apsw.SQLITE_RECURSIVE})
 _WRITES = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}
-_READ_ONLY = "read-only statement (an export, a condition, a filter): {what} refused"
+_READ_ONLY = "read-only statement: {what} refused (exports, conditions and filters only read)"
 _LOCAL_FILES = "{what} reads or writes local files: refused (allow it with --allow-local-files, allow_local_files=True)"
 _DEFAULT_ATTACHED = 10  # SQLite's own limit on attached databases, when local files are allowed
 # SQLite calls the progress handler every this many VM steps: Python runs, so a pending signal (Ctrl-C,
@@ -163,7 +163,8 @@ class Engine:
         DML that Iterable does not allow — so it fails before any API call."""
         state = self.statement
         if not state.local_files and (action == apsw.SQLITE_ATTACH or database not in (None, "main", "temp")):
-            return self._refuse(QueryError(_LOCAL_FILES.format(what="ATTACH" if database is None else database)))
+            what = "ATTACH" if action == apsw.SQLITE_ATTACH else f"the attached database {database!r}"
+            return self._refuse(QueryError(_LOCAL_FILES.format(what=what)))
         if state.read_only and action not in _READS:
             return self._refuse(QueryError(_READ_ONLY.format(what=_action_words(action, first))))
         operation = _WRITES.get(action)
@@ -362,7 +363,8 @@ class Engine:
             f'INSERT INTO temp."returning" VALUES ({placeholders})',
             [[to_sql(row.get(c.name)) for c in columns] for row in produced],
         )
-        selected = self._run(f'SELECT {returning} FROM temp."returning"', None, read_only=True)
+        # On its own line: a comment at the end of the list cannot hide the FROM.
+        selected = self._run(f'SELECT {returning}\nFROM temp."returning"', None, read_only=True)
         output = selected.fetchall()
         self.statement = StatementState()  # the engine's own statement, not the read-only one
         self.db.execute('DROP TABLE temp."returning"')
