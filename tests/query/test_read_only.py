@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import apsw
 import pytest
 
 import iterbridge
@@ -132,3 +133,14 @@ def test_in_over_a_subquery_with_no_rows(conn: iterbridge.Connection, source: So
     chosen = ", ".join(f"'{e}'" for e in emails)
     got = conn.sql(f"SELECT Email FROM Users WHERE Email IN (SELECT Email FROM Users WHERE Email IN ({chosen}))")
     assert sorted(row[0] for row in got) == emails
+
+
+def test_a_message_less_sqlite_error_is_said_in_words(conn: iterbridge.Connection) -> None:
+    """Should apsw's message-less error reach the engine some other way, it is not shown as "<NULL>"."""
+    engine = Engine(conn)
+    try:
+        error = engine.translate(apsw.SQLError("<NULL>"), "SELECT 1")
+    finally:
+        engine.close()
+    assert "<NULL>" not in str(error)
+    assert "IN over a subquery" in str(error)

@@ -308,6 +308,11 @@ class Engine:
         column = _NO_COLUMN.search(message)
         if column:
             return self._unknown_column(column.group(1), sql)
+        if message.strip() == "<NULL>":  # apsw's error with no message (an IN set it could not hand over)
+            return QueryError(
+                "SQLite failed without a message (an IN over a subquery with no rows, in a form not recognised): "
+                "write the IN as a join"
+            )
         if message.strip() == "incomplete input":
             return QuerySyntaxError("incomplete input: the statement ends too early (at the end of the text)")
         offset = getattr(error, "error_offset", -1)
