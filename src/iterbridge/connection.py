@@ -205,13 +205,16 @@ class Connection:
             raise MissingRequiredFilter(obj.name, obj.required_filters)
         return obj.reader(self, obj, request)
 
-    def sql(self, text: str, params: Any = None) -> Any:
-        """Run one SQL statement over the catalog; returns a cursor (description, iteration, fetchall)."""
+    def sql(self, text: str, params: Any = None, *, read_only: bool = False, allow_local_files: bool = False) -> Any:
+        """Run ONE SQL statement over the catalog (text with a second statement is refused before anything
+        runs); returns a cursor (description, iteration, fetchall). `read_only=True` refuses anything but a
+        read (INSERT, UPDATE, DELETE, CALL, DDL): for text you did not write. `allow_local_files=True` allows
+        ATTACH and VACUUM INTO, which read and write files on this machine (refused by default)."""
         if self._engine is None:
             from iterbridge.query.engine import Engine
 
             self._engine = Engine(self)
-        return self._engine.execute(text, params)
+        return self._engine.execute(text, params, read_only=read_only, allow_local_files=allow_local_files)
 
     @staticmethod
     def _filtered(

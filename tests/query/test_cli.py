@@ -215,15 +215,15 @@ def test_shell_runs_multi_line_statements_and_dot_commands(run: Any, source: Sou
             "ORDER BY Id;",
             ".tables",
             ".schema Users",
-            "SELECT * FROM Nope;",
             ".format json",
             "SELECT count(*) AS n FROM Lists;",
+            "SELECT * FROM Nope;",  # piped input is a script: the first failure ends it, with its exit code
             ".quit",
             "SELECT 'never reached';",
         ]
     )
     result = run("--format", "csv", stdin=script + "\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2, result.output
     out = result.stdout.splitlines()
     assert out[: len(lists) + 1] == ["Id,Name", *(f"{i['Id']},{i['Name']}" for i in lists)]
     tables = out[len(lists) + 1].split()

@@ -114,7 +114,8 @@ def test_subqueries(conn: iterbridge.Connection, source: Source) -> None:
     list_id = next(item["Id"] for item in lists if item["Name"] == "Beta testers")
     members = sorted(source.members(list_id))
     assert members
-    # IN (subquery) on Users.Email: the member set is pushed as one IN to the user lookups.
+    # IN (subquery) on Users.Email: the members are pushed to the user lookups (one at a time: a subquery
+    # may return no rows, and apsw cannot hand an empty set to the table).
     got = column(
         conn,
         "SELECT Email FROM Users WHERE Email IN (SELECT Email FROM ListUsers WHERE ListId = ?) ORDER BY Email",

@@ -24,7 +24,7 @@ from iterbridge.cli.common import (
     open_connection,
     report_reads,
 )
-from iterbridge.errors import IterbridgeError
+from iterbridge.errors import IterbridgeError, QueryError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
 from iterbridge.wording import past_tense, plural
@@ -87,15 +87,16 @@ def _cell(value: Any) -> str:
     return text.replace("[", "\\[")
 
 
-def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool) -> None:
+def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool,
+                  local_files: bool = False) -> None:  # fmt: skip
     if dry_run:
         with conn.client.recording() as requests:
-            list(conn.sql(sql, params or None))
+            list(conn.sql(sql, params or None, allow_local_files=local_files))
         click.echo(f"dry run: {plural(len(requests), 'request')} would be sent, none was:", err=True)
         for request in requests:
             echo_request(request)
         return
-    cursor = conn.sql(sql, params or None)
+    cursor = conn.sql(sql, params or None, allow_local_files=local_files)
     if cursor.columns:
         count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
         if output_format == "table":
@@ -113,11 +114,18 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the endpoints, pushdown and API-call estimate; read nothing.")
 @click.option("--dry-run", is_flag=True, help="For INSERT/UPDATE/DELETE/CALL: show the writes, send none.")
+@click.option("--allow-local-files", is_flag=True,
+              help="Allow ATTACH and VACUUM INTO, which read and write database files on this machine (refused "
+                   "by default).")  # fmt: skip
 @connection_options
 @handle_errors
 def query_command(sql: str | None, params: tuple[str, ...], output_format: str, explain: bool, dry_run: bool,
-                  profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+                  allow_local_files: bool, profile: str | None, region: str | None, base_url: str | None,
+                  sandbox: Any) -> None:  # fmt: skip
     """Run SQL over Iterable objects (SQLite dialect). Without SQL: an interactive shell.
+
+    Several statements separated by ; run one after the other and stop at the first that fails (its exit
+    code). The shell reading piped input does the same; at a terminal it shows the error and goes on.
 
     \b
     Examples:
@@ -128,18 +136,23 @@ def query_command(sql: str | None, params: tuple[str, ...], output_format: str, 
     bound = dict(parse_param(p) for p in params)
     with open_connection(profile, region, base_url, sandbox) as conn:
         if sql is None:
-            Shell(conn, output_format).run()
+            Shell(conn, output_format, local_files=allow_local_files).run()
         else:
             statements = sqltext.split_statements(sql)
             if not statements:
                 fail("no SQL statement given", 2)
-            for statement in statements:
-                run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run)
+            for statement in statements:  # each runs alone: the engine refuses a statement with a tail
+                run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run,
+                              allow_local_files)  # fmt: skip
         report_reads(conn)
 
 
 class Shell:
-    """A prompt with history, multi-line statements (ended by ;) and dot commands."""
+    """A prompt with history, multi-line statements (ended by ;) and dot commands.
+
+    At a terminal a failed statement (or Ctrl-C during one) shows its error and the prompt comes back. Reading
+    piped input it is a script: the first failure ends the run with its exit code (README's table), as
+    `iterbridge query "a; b"` does; Ctrl-C while a statement is being typed drops it in both."""
 
     HELP = (
         ".tables             list the objects\n"
@@ -148,13 +161,15 @@ class Shell:
         ".quit               leave (also Ctrl-D)"
     )
 
-    def __init__(self, conn: Any, output_format: str) -> None:
+    def __init__(self, conn: Any, output_format: str, *, local_files: bool = False) -> None:
         self.conn = conn
         self.output_format = output_format
+        self.local_files = local_files
+        self.interactive = sys.stdin.isatty()
 
     def run(self) -> None:
         # Prompts and history only for a person at a terminal; piped input gives clean output.
-        interactive = sys.stdin.isatty()
+        interactive = self.interactive
         history = Path(platformdirs.user_data_dir("iterbridge")) / "history"
         readline: Any = None
         if interactive:
@@ -199,9 +214,20 @@ class Shell:
     def execute(self, text: str) -> None:
         for statement in sqltext.split_statements(text):
             try:
-                run_statement(self.conn, statement, {}, self.output_format, False)
+                run_statement(self.conn, statement, {}, self.output_format, False, self.local_files)
             except IterbridgeError as error:
-                click.echo(f"error: {error}", err=True)
+                self.failed(error)
+            except KeyboardInterrupt as interrupt:
+                if isinstance(interrupt, Terminated) or not self.interactive:
+                    raise
+                click.echo("interrupted", err=True)  # Ctrl-C at a terminal stops the statement, not the shell
+                return
+
+    def failed(self, error: IterbridgeError) -> None:
+        """At a terminal: show the error and go on. Piped input: end with the error's exit code."""
+        if not self.interactive:
+            raise error
+        click.echo(f"error: {error}", err=True)
 
     def command(self, line: str) -> bool:
         name, _, argument = line.partition(" ")
@@ -216,7 +242,7 @@ class Shell:
             try:
                 obj = get_object(argument)
             except IterbridgeError as error:
-                click.echo(f"error: {error}", err=True)
+                self.failed(error)
                 return True
             for column in self.conn.columns(obj):
                 flags = [f for f, on in (("key", column.key), ("read-only", column.read_only),
@@ -225,5 +251,5 @@ class Shell:
         elif name == ".format" and argument in FORMATS:
             self.output_format = argument
         else:
-            click.echo(f"unknown command {line!r}; .help lists them", err=True)
+            self.failed(QueryError(f"unknown command {line!r}; .help lists them"))
         return True

@@ -4,6 +4,13 @@
 iteration, `fetchall`). Around SQLite the engine adds what it cannot do itself: `CALL Procedure(…)`,
 `INSERT … RETURNING` of ids Iterable generates, `EXPLAIN` of API calls, and refusing DML that Iterable
 does not allow before anything runs (the authorizer sees it at prepare time, before any API call).
+
+What it will not run, whatever the text (apsw's `execute` would run every statement of a string):
+- more than one statement: the first is prepared, and a tail after it is refused before anything runs;
+- in a read-only statement (`read_only=True`, or an engine made read-only: exports, conditions, filters),
+  anything but a read: the authorizer refuses every other action and the writers refuse too;
+- unless `allow_local_files`, what reads or writes local files: ATTACH, VACUUM (INTO), attached databases.
+A progress handler lets Ctrl-C and SIGTERM interrupt a long pure-SQLite statement.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from iterbridge.objects import OBJECTS, get_object
 from iterbridge.objects.base import ObjectDef, Row, WriteReport
 from iterbridge.query import sqltext
 from iterbridge.query.vtable import ObjectModule, to_sql
+from iterbridge.sqlnames import quote_names
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -39,12 +47,24 @@ _CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$", r
 _NAMED_ARGUMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?:=>|:=|=)\s*(.+)$", re.DOTALL)
 _NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(.+)$")
 _NO_COLUMN = re.compile(r"no such column: (.+)$")
+# What a read-only statement may do: read tables (SELECT, READ), call functions, recurse.
+_READS = frozenset({apsw.SQLITE_SELECT, apsw.SQLITE_READ, apsw.SQLITE_FUNCTION, apsw.SQLITE_RECURSIVE})
+_WRITES = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}
+_READ_ONLY = "read-only statement: {what} refused (exports, conditions and filters only read)"
+_LOCAL_FILES = "{what} reads or writes local files: refused (allow it with --allow-local-files, allow_local_files=True)"
+_DEFAULT_ATTACHED = 10  # SQLite's own limit on attached databases, when local files are allowed
+# SQLite calls the progress handler every this many VM steps: Python runs, so a pending signal (Ctrl-C,
+# SIGTERM) raises there and apsw interrupts the statement (a WITH RECURSIVE that never reads a table).
+_PROGRESS_STEPS = 20_000
 
 
 @dataclass
 class StatementState:
     """What the authorizer learned while preparing the current statement."""
 
+    read_only: bool = False  # nothing but reads (the authorizer and the writers refuse the rest)
+    local_files: bool = False  # ATTACH, VACUUM INTO and attached databases allowed
+    sets_from_queries: bool = False  # an IN takes a subquery's values (maybe none): values one at a time
     assigned: dict[str, set[str]] = field(default_factory=dict)  # UPDATE: table → columns assigned
     written: dict[str, str] = field(default_factory=dict)  # object → the write operation allowed on it
     refusal: IterbridgeError | None = None
@@ -78,15 +98,18 @@ class Cursor:
 
 
 class Engine:
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, read_only: bool = False) -> None:
         self.connection = connection
+        self.read_only = read_only  # every statement read-only, whatever execute is told
         # No statement cache: the authorizer must see every statement prepared (DESIGN trap 3).
         self.db = apsw.Connection(":memory:", statementcachesize=0)
         for obj in OBJECTS.values():
             module: Any = ObjectModule(self, obj)
             self.db.create_module(obj.name, module, use_bestindex_object=True, eponymous_only=True)
         self.db.authorizer = self._authorize
-        self.statement = StatementState()
+        self.db.set_progress_handler(_let_signals_in, _PROGRESS_STEPS)
+        self.statement = StatementState(read_only=read_only)
+        self._mode = StatementState(read_only=read_only)
         self.reports: list[tuple[WriteReport, list[Row]]] = []
         self._scans: dict[tuple[str, Any], list[Row]] = {}
         self._scan_rows = 0
@@ -118,16 +141,33 @@ class Engine:
     def assigned_columns(self, table: str) -> set[str]:
         return self.statement.assigned.get(table.lower(), set())
 
+    def write(self, operation: str, obj: str, rows: list[Row]) -> WriteReport:
+        """Send a table's buffered writes (at commit) — never from a read-only statement."""
+        if self.read_only or self.statement.read_only:
+            raise QueryError(_READ_ONLY.format(what=f"{operation.upper()} on {obj}"))
+        report: WriteReport = getattr(self.connection, operation)(obj, rows)
+        self.record(report, rows)
+        return report
+
     def record(self, report: WriteReport, rows: list[Row]) -> None:
         self.reports.append((report, rows))
+
+    def _refuse(self, error: IterbridgeError) -> int:
+        self.statement.refusal = error
+        return apsw.SQLITE_DENY
 
     def _authorize(
         self, action: int, first: str | None, second: str | None, database: str | None, trigger: str | None
     ) -> int:
-        """Refuse, at prepare time, DML that Iterable does not allow — so it fails before any API call."""
-        operation = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}.get(
-            action
-        )
+        """Refuse, at prepare time: anything but a read in a read-only statement; local files unless allowed;
+        DML that Iterable does not allow — so it fails before any API call."""
+        state = self.statement
+        if not state.local_files and (action == apsw.SQLITE_ATTACH or database not in (None, "main", "temp")):
+            what = "ATTACH" if action == apsw.SQLITE_ATTACH else f"the attached database {database!r}"
+            return self._refuse(QueryError(_LOCAL_FILES.format(what=what)))
+        if state.read_only and action not in _READS:
+            return self._refuse(QueryError(_READ_ONLY.format(what=_action_words(action, first))))
+        operation = _WRITES.get(action)
         if operation is None or first is None or database == "temp" or first.startswith("sqlite_"):
             return apsw.SQLITE_OK
         try:
@@ -135,8 +175,7 @@ class Engine:
         except UnknownObject:
             return apsw.SQLITE_OK
         if operation not in obj.writes:
-            self.statement.refusal = UnsupportedOperation(obj.name, operation.upper(), [w.upper() for w in obj.writes])
-            return apsw.SQLITE_DENY
+            return self._refuse(UnsupportedOperation(obj.name, operation.upper(), [w.upper() for w in obj.writes]))
         self.statement.written[obj.name] = operation
         if operation == "update" and second is not None:
             column = obj.column(second) or next(
@@ -154,11 +193,17 @@ class Engine:
 
     # ---- running statements ------------------------------------------------------------------------------
 
-    def execute(self, sql: str, params: Params = None) -> Cursor:
+    def execute(self, sql: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
+                ) -> Cursor:  # fmt: skip
+        """Run exactly one statement. `read_only`: nothing but reads (no DML, CALL, DDL, transaction);
+        `allow_local_files`: ATTACH and VACUUM INTO (which read and write files on this machine)."""
         text = sql.strip()
         self.forget_scans()
+        self._mode = StatementState(read_only=self.read_only or read_only, local_files=allow_local_files)
         call = _CALL.match(text)
         if call:
+            if self._mode.read_only:
+                raise QueryError(_READ_ONLY.format(what=f"CALL {call.group(1)}"))
             return self._call(call.group(1), call.group(2), params)
         if sqltext.first_word(text) == "EXPLAIN" and not re.match(r"(?is)^EXPLAIN\s+QUERY\s+PLAN\b", text):
             from iterbridge.query.explain import explain, explain_call
@@ -173,13 +218,46 @@ class Engine:
             return self._insert_returning(body, returning, params)
         return self._run(text, params)
 
-    def _run(self, sql: str, params: Params) -> Cursor:
-        self.statement = StatementState()
-        self.reports = []
+    def new_statement(self, sql: str, *, read_only: bool = False) -> StatementState:
+        """The state of a statement about to be prepared, in the mode execute was given."""
+        schema = "".join(
+            row[0]
+            for row in self.db.execute(
+                "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL "
+                "UNION ALL SELECT sql FROM sqlite_temp_schema WHERE sql IS NOT NULL"
+            )
+        )  # views and triggers bring their own INs
+        self.statement = StatementState(
+            read_only=self._mode.read_only or read_only,
+            local_files=self._mode.local_files,
+            sets_from_queries=sqltext.takes_sets_from_queries(sql + "\n" + schema),
+        )
+        self.db.limit(apsw.SQLITE_LIMIT_ATTACHED, _DEFAULT_ATTACHED if self.statement.local_files else 0)
+        return self.statement
+
+    def start(self, sql: str, params: Params) -> tuple[apsw.Cursor, list[str]]:
+        """Prepare the one statement of `sql` and start it: (cursor, column names). A tail after the first
+        statement (`1=1; DELETE FROM Users`) is refused before anything runs; so is, unless allowed, a
+        VACUUM (INTO writes a file), and in a read-only statement anything SQLite says is not a read."""
         cursor = self.db.cursor()
         described: list[list[str]] = []
+        state = self.statement
 
         def trace(traced: apsw.Cursor, statement: str, bindings: Any) -> bool:
+            if described:  # after the first: only an empty statement (a stray `;`), never a second one
+                return not sqltext.has_statement(statement)
+            tail = sql[len(statement) :] if sql.startswith(statement) else sql
+            if sqltext.has_statement(tail):
+                state.refusal = QuerySyntaxError(
+                    f"one statement at a time: refused before anything ran, because of {_excerpt(tail)} after the first"
+                )
+                return False
+            if sqltext.first_word(statement) == "VACUUM" and not state.local_files:
+                state.refusal = QueryError(_LOCAL_FILES.format(what="VACUUM (INTO)"))
+                return False
+            if state.read_only and not traced.is_readonly:
+                state.refusal = QueryError(_READ_ONLY.format(what=_excerpt(statement)))
+                return False
             # The columns, known once prepared — even for a SELECT that turns out to have no rows.
             described.append([d[0] for d in traced.get_description()])
             return True
@@ -187,7 +265,12 @@ class Engine:
         cursor.exec_trace = trace
         with self.sql_errors(sql):
             cursor.execute(sql, params)
-        columns = described[-1] if described else []
+        return cursor, described[0] if described else []
+
+    def _run(self, sql: str, params: Params, *, read_only: bool = False) -> Cursor:
+        self.new_statement(sql, read_only=read_only)
+        self.reports = []
+        cursor, columns = self.start(sql, params)
         kind = sqltext.first_word(sql)
         if not columns or kind in ("INSERT", "UPDATE", "DELETE", "REPLACE", "COMMIT", "END"):
             # Statements without a result (DML, WITH … INSERT, COMMIT) have run: their writes were sent.
@@ -213,7 +296,7 @@ class Engine:
             raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
 
     def translate(self, error: apsw.Error, sql: str) -> IterbridgeError:
-        if isinstance(error, apsw.AuthError) and self.statement.refusal is not None:
+        if isinstance(error, (apsw.AuthError, apsw.ExecTraceAbort)) and self.statement.refusal is not None:
             return self.statement.refusal
         cause = error.__cause__ or error.__context__
         if isinstance(cause, IterbridgeError):
@@ -225,6 +308,11 @@ class Engine:
         column = _NO_COLUMN.search(message)
         if column:
             return self._unknown_column(column.group(1), sql)
+        if message.strip() == "<NULL>":  # apsw's error with no message (an IN set it could not hand over)
+            return QueryError(
+                "SQLite failed without a message (an IN over a subquery with no rows, in a form not recognised): "
+                "write the IN as a join"
+            )
         if message.strip() == "incomplete input":
             return QuerySyntaxError("incomplete input: the statement ends too early (at the end of the text)")
         offset = getattr(error, "error_offset", -1)
@@ -260,6 +348,7 @@ class Engine:
         if target is None:
             raise QuerySyntaxError("RETURNING needs an INSERT INTO <object>")
         obj = get_object(target)
+        sqltext.check_expression(returning, "the RETURNING list")  # checked before the INSERT runs
         if self.db.in_transaction:
             raise QueryError(
                 "INSERT … RETURNING inside BEGIN … COMMIT: the writes are sent at COMMIT, so there is nothing "
@@ -271,7 +360,7 @@ class Engine:
         for report, rows in self.reports:
             if report.operation == "insert":
                 produced.extend({**rows[r.index], **r.keys} for r in report.results if r.ok)
-        quoted = ", ".join(f'"{c.name}"' for c in columns)
+        quoted = quote_names(c.name for c in columns)
         self.db.execute('DROP TABLE IF EXISTS temp."returning"')
         self.db.execute(f'CREATE TEMP TABLE "returning"({quoted})')
         placeholders = ", ".join("?" for _ in columns)
@@ -279,8 +368,10 @@ class Engine:
             f'INSERT INTO temp."returning" VALUES ({placeholders})',
             [[to_sql(row.get(c.name)) for c in columns] for row in produced],
         )
-        selected = self._run(f'SELECT {returning} FROM temp."returning"', None)
+        # On its own line: a comment at the end of the list cannot hide the FROM.
+        selected = self._run(f'SELECT {returning}\nFROM temp."returning"', None, read_only=True)
         output = selected.fetchall()
+        self.statement = StatementState()  # the engine's own statement, not the read-only one
         self.db.execute('DROP TABLE temp."returning"')
         return Cursor(selected.columns, iter(output), inserted.reports)
 
@@ -311,13 +402,15 @@ class Engine:
         if not expressions:
             return []
         text = ", ".join(expressions)
+        sql = f"SELECT {text}"
+        self.new_statement(sql, read_only=True)  # arguments are expressions: they only read
         try:
-            row = self.db.execute(f"SELECT {text}", params).fetchone()
+            cursor, _ = self.start(sql, params)
+            row = cursor.fetchone()
+        except QuerySyntaxError as error:
+            raise QuerySyntaxError(f"cannot evaluate the arguments ({text}): {error}") from None
         except apsw.Error as error:
-            reason = str(error).split(": ", 1)[-1]
-            raise QuerySyntaxError(f"cannot evaluate the arguments ({text}): {reason}") from None
-        except KeyError as error:
-            raise QueryError(f"no value given for the parameter :{error.args[0]}") from None
+            raise QuerySyntaxError(f"cannot evaluate the arguments ({text}): {self.translate(error, sql)}") from None
         return list(row) if row is not None else [None] * len(expressions)
 
 
@@ -333,3 +426,21 @@ def _array_literal(text: str) -> str:
 
 def _table_of(qualified: str) -> str:
     return qualified.split(".")[0] if "." in qualified else "the query"
+
+
+def _let_signals_in() -> bool:
+    """SQLite's progress handler: running Python lets a pending signal's handler raise (KeyboardInterrupt,
+    Terminated), which apsw turns into an interrupt of the statement. Returns False: go on."""
+    return False
+
+
+def _action_words(action: int, name: str | None) -> str:
+    """An authorizer action in words: `DELETE on Users`, `CREATE TABLE on t`, `TRANSACTION`."""
+    words = str(apsw.mapping_authorizer_function.get(action, action)).removeprefix("SQLITE_").replace("_", " ")
+    return f"{words} on {name}" if name else words
+
+
+def _excerpt(text: str, size: int = 40) -> str:
+    """A statement's text shown in an error: one line, cut at `size` characters."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= size else flat[: size - 1] + "…")

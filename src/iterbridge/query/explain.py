@@ -188,12 +188,13 @@ def _paced(found: Strategy, limiter: ClientRateLimiter) -> tuple[Strategy, str]:
 
 def explain(engine: Engine, sql: str, params: Params) -> Cursor:
 
-    from iterbridge.query.engine import Cursor, StatementState
+    from iterbridge.query.engine import Cursor
 
-    engine.statement = StatementState()
-    cursor = engine.db.cursor()
-    with engine.sql_errors(sql):
-        plan_rows = list(cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    text = f"EXPLAIN QUERY PLAN {sql}"
+    engine.new_statement(text)
+    cursor, _ = engine.start(text, params)
+    with engine.sql_errors(text):
+        plan_rows = list(cursor)
     connection = engine.connection
     limiter = connection.client.limiter
     rows: list[tuple[Any, ...]] = []

@@ -1,10 +1,15 @@
 """Just enough SQL tokenising to find what SQLite cannot do for us: CALL statements, INSERT … RETURNING,
-and the statement kind. Strings, quoted identifiers and comments are skipped, never split."""
+the statement kind, a tail after a statement, and whether a user's condition is one expression. Strings,
+quoted identifiers and comments are skipped, never split."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from iterbridge.errors import QuerySyntaxError
+from iterbridge.sqlnames import quote_name, quote_names
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
@@ -127,3 +132,74 @@ def split_statements(sql: str) -> list[str]:
     if tail:
         statements.append(tail)
     return statements
+
+
+def has_statement(text: str) -> bool:
+    """Whether text holds anything but whitespace, comments and semicolons (i.e. another statement)."""
+    return any(token.text != ";" for token in tokens(text))
+
+
+def takes_sets_from_queries(sql: str) -> bool:
+    """Whether an `IN` of the statement takes its values from a subquery or a table (a set that may be empty)
+    rather than from a list of values."""
+    found = tokens(sql)
+    for position, token in enumerate(found):
+        if token.text.upper() != "IN":
+            continue
+        following = found[position + 1 : position + 3]
+        if not following or following[0].text != "(":
+            return True  # IN table, IN table_function(…)
+        if len(following) > 1 and following[1].text.upper() in ("SELECT", "WITH", "VALUES"):
+            return True
+    return False
+
+
+def check_expression(text: str, what: str = "the condition") -> None:
+    """Refuse a condition that is not one SQL expression: empty, a `;` that would end the statement, unbalanced
+    parentheses, an unterminated literal or comment. Scanned as SQLite does (quotes '…' "…" `…` […])."""
+    if not has_statement(text):
+        raise QuerySyntaxError(f"{what} is empty")
+    depth = 0
+    position = 0
+    length = len(text)
+    while position < length:
+        char = text[position]
+        column = position + 1
+        if char in "'\"`[":
+            close = "]" if char == "[" else char
+            end = text.find(close, position + 1)
+            while end >= 0 and close != "]" and text.startswith(close * 2, end):
+                end = text.find(close, end + 2)  # a doubled quote inside
+            if end < 0:
+                raise QuerySyntaxError(f"{what} has an unterminated {char}…{close} (from column {column})")
+            position = end + 1
+            continue
+        if text.startswith("--", position):
+            newline = text.find("\n", position)
+            position = length if newline < 0 else newline + 1
+            continue
+        if text.startswith("/*", position):
+            end = text.find("*/", position + 2)
+            if end < 0:
+                raise QuerySyntaxError(f"{what} has an unterminated /* comment (from column {column})")
+            position = end + 2
+            continue
+        if char == ";":
+            raise QuerySyntaxError(f"{what} must be one expression: the ';' at column {column} would end the statement")
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise QuerySyntaxError(f"{what} has a ')' without its '(' (column {column})")
+        position += 1
+    if depth:
+        raise QuerySyntaxError(f"{what} has a '(' without its ')'")
+
+
+def select_where(table: str, columns: Sequence[str], condition: str, what: str = "the condition") -> str:
+    """`SELECT columns FROM table WHERE (condition)`, the condition checked to be one expression (`what` names
+    it in errors, e.g. "--where") and the names quoted: what a job that filters by a user's condition runs
+    (always on a read-only statement)."""
+    check_expression(condition, what)
+    return f"SELECT {quote_names(columns)} FROM {quote_name(table)} WHERE (\n{condition}\n)"

@@ -31,6 +31,7 @@ import orjson
 from iterbridge.api.timestamps import sql_text
 from iterbridge.errors import MissingRequiredFilter, QueryError, WriteRefused
 from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, SqlType, WriteReport, from_sql
+from iterbridge.sqlnames import quote_name
 
 if TYPE_CHECKING:
     from iterbridge.query.engine import Engine
@@ -169,7 +170,7 @@ class ObjectTable:
         self._deletes: list[Row] = []
 
     def schema(self) -> str:
-        parts = [f'"{c.name}" {_DECLARED[c.type]}' for c in self.columns]
+        parts = [f"{quote_name(c.name)} {_DECLARED[c.type]}" for c in self.columns]
         return f"CREATE TABLE x({', '.join(parts)})"
 
     # ---- planning ----------------------------------------------------------------------------------------
@@ -208,7 +209,10 @@ class ObjectTable:
                 continue
             if kind is SqlType.TEXT and info.get_aConstraint_collation(i).upper() != "BINARY":
                 continue  # the API compares exactly; NOCASE/RTRIM comparisons are SQLite's
-            if symbol == "=" and info.get_aConstraintUsage_in(i):
+            if symbol == "=" and info.get_aConstraintUsage_in(i) and not self.engine.statement.sets_from_queries:
+                # The whole list at once (one batched read). Not when the values come from a subquery: apsw
+                # cannot hand over an empty set (it fails with a message-less "<NULL>" error before Filter),
+                # so SQLite gives them one at a time, and an empty subquery reads nothing.
                 info.set_aConstraintUsage_in(i, True)
                 symbol = "in"
             info.set_aConstraintUsage_argvIndex(i, argv)
@@ -353,12 +357,10 @@ class ObjectTable:
 
     def Sync(self) -> None:
         """Send the transaction's writes; a refused row fails the commit with Iterable's reasons."""
-        connection = self.engine.connection
         for operation, rows in (("delete", self._deletes), ("update", self._updates), ("insert", self._inserts)):
             if not rows:
                 continue
-            report = getattr(connection, operation)(self.obj.name, rows)
-            self.engine.record(report, rows)
+            report = self.engine.write(operation, self.obj.name, rows)
             self.engine.forget_scans()
             if report.failed:
                 refused_here = all(r.invalid for r in report.failed)

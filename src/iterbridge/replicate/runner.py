@@ -36,6 +36,7 @@ from iterbridge.api.timestamps import parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
+from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -527,14 +528,13 @@ class Replication:
         for stream in job.streams:
             self.reports[stream.table].method = f"{obj.name} for chosen users"
         capture = _Capture(self.conn, obj.name)
-        engine = Engine(capture)
+        engine = Engine(capture, read_only=True)  # a filter only reads, whatever its text
         batches: dict[str, list[Row]] = {s.table: [] for s in job.streams}
         try:
             names = [c.name for c in self.conn.columns(obj) if not c.import_only]
             keys = list(obj.keys)
             positions = [names.index(k) for k in keys]
-            quoted = ", ".join(f'"{n}"' for n in names)
-            cursor = engine.execute(f'SELECT {quoted} FROM "{obj.name}" WHERE {job.condition}')
+            cursor = engine.execute(select_where(obj.name, names, job.condition or ""))
             for values in cursor:
                 if self._stop.is_set():
                     raise _Cancelled
@@ -649,6 +649,8 @@ def replicate(
     """
     if export_method not in EXPORT_METHODS:
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
+    for name, condition in (filters or {}).items():
+        check_expression(condition, f"--filter {name}")  # one expression each, refused before anything runs
     chosen = streams(objects, filters)
     target = open_target(to or default_url())
     quarantine = conn.quarantine

@@ -32,6 +32,7 @@ import orjson
 from iterbridge.api.timestamps import timestamp_or_none, utc_text
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
+from iterbridge.sqlnames import quote_name as quote_name  # re-exported: sync uses it from here
 
 STATE_TABLE = "_iterbridge_state"
 # Keys per existence query in SQLite (its limit is 32,766 parameters): few queries, as each one gives the GIL
@@ -624,11 +625,6 @@ _DUCK_TYPES = {
     SqlType.TIMESTAMP: "TIMESTAMPTZ",
     SqlType.JSON: "JSON",
 }
-
-
-def quote_name(name: str) -> str:
-    """An SQL identifier, double-quoted (the standard form SQLite, PostgreSQL and DuckDB all read)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def duckdb_path(url: str) -> str:

@@ -23,6 +23,7 @@ import orjson
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import SqlType, from_sql
+from iterbridge.query.sqltext import select_where
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.where import simple_where
 
@@ -67,7 +68,7 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
                 query: str | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:  # fmt: skip
     """(header, rows) of an object, an object filtered by a SQL condition, or a query."""
     if query is not None:
-        cursor = conn.sql(query)
+        cursor = conn.sql(query, read_only=True)  # an export only reads, whatever the query says
         header = list(cursor.columns)
         return header, (dict(zip(header, row, strict=False)) for row in cursor)
     if obj is None:
@@ -81,8 +82,7 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
     if conditions is not None and all(_known(conn, definition, available, name) for name in conditions):
         # Pushed down like SQL would, but the values come straight from the reader (milliseconds kept).
         return header, conn.read(definition.name, where=conditions, columns=header)
-    quoted = ", ".join(f'"{name}"' for name in header)
-    cursor = conn.sql(f'SELECT {quoted} FROM "{definition.name}" WHERE {where}')
+    cursor = conn.sql(select_where(definition.name, header, where, "--where"), read_only=True)
     types = {c.name: c.type for c in available}
     return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
 
