@@ -15,6 +15,7 @@
     │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
     │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
     └── TransferError                 a bad input row or file in an import
+        └── OutputError               a local file that cannot (or must not) be written: exit 2
 
 Messages never contain the API key: errors carrying Iterable's text are redacted when built.
 """
@@ -110,6 +111,13 @@ class UnsupportedOperation(QueryError):
 
 class TransferError(IterbridgeError):
     pass
+
+
+class OutputError(TransferError):
+    """An output path refused before anything is written (a directory, a device that is not a stream, a
+    directory that cannot be written into): a bad target, so exit 2."""
+
+    exit_code = 2
 
 
 def closest(name: str, known: Iterable[str], limit: int = 2) -> list[str]:

@@ -21,6 +21,7 @@ from iterbridge.cli.progress import RowProgress
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
+from iterbridge.transfer.output import check_directory
 
 F = TypeVar("F", bound=Callable[..., Any])
 DRY_RUN_SHOWN = 20
@@ -101,6 +102,8 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     path = None if export_all or output in (None, "-") else Path(output)
     if path is not None and path.is_dir():
         fail(f"{path} is a directory: give a file name (or --all to write one file per object into it)", 2)
+    if export_all:
+        check_directory(Path(output or "."))
     with open_connection(profile, region, base_url, sandbox) as conn:
         if export_all:
             directory = Path(output or ".")

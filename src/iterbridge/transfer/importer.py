@@ -41,6 +41,7 @@ import orjson
 from iterbridge.errors import TransferError, UnknownColumn, UnsupportedOperation
 from iterbridge.objects.base import Column, ObjectDef, Row, SqlType
 from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell
+from iterbridge.transfer.output import Output
 
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -219,25 +220,22 @@ class _Rejects:
 
     def __init__(self, path: Path | None, header: list[str], options: CsvOptions, summary: ImportSummary) -> None:
         self.summary = summary
-        self.handle: IO[str] | None = None
-        if path is not None:
-            try:
-                self.handle = path.open("w", encoding=options.python_encoding, errors="surrogateescape", newline="")
-            except OSError as error:
-                raise TransferError(f"--rejects {path}: {error.strerror or error}") from None
-            self.writer = options.writer(self.handle)
+        self.output: Output | None = None
+        if path is not None:  # kept even when the import stops: the rows it lists were not imported
+            self.output = Output(path, encoding=options.python_encoding, errors="surrogateescape", option="--rejects")
+            self.writer = options.writer(self.output.handle)
             self.writer.writerow(["_line", "_reason", *header])
 
     def add(self, record: list[str], line: int, reason: str) -> None:
         self.summary.rejected += 1
         if len(self.summary.samples) < SAMPLE_REJECTS:
             self.summary.samples.append((line, reason))
-        if self.handle is not None:
+        if self.output is not None:
             self.writer.writerow([line, reason, *record])
 
     def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
+        if self.output is not None:
+            self.output.commit()
 
 
 class _Lines:
