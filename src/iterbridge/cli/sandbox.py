@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import click
 
+from iterbridge.cli.common import fail
 from iterbridge.sandbox import ConfigError, FaultError, Faults, SandboxConfig, parse_rate_limits
-from iterbridge.sandbox.config import DEFAULT_API_KEY, SCALES
+from iterbridge.sandbox.config import DEFAULT_API_KEY, SCALES, check_port
 
 
 def _anchor(value: str | None) -> datetime | None:
@@ -63,6 +64,10 @@ def sandbox(
     Serves until interrupted and prints its base URL and API key. Point iterbridge at it with
     ITERABLE_BASE_URL and ITERABLE_API_KEY, or use --sandbox on other commands.
     """
+    try:
+        check_port(port)
+    except ConfigError as error:
+        fail(str(error), 2)
     try:
         config = SandboxConfig(
             seed=seed,

@@ -43,7 +43,8 @@ class CsvOptions:
 
     @classmethod
     def build(cls, **options: Any) -> CsvOptions:
-        """From CLI words: delimiter names, terminator names; validated with clear messages."""
+        """From CLI words: delimiter names, terminator names; validated with clear messages, each naming the
+        option, including the combinations no reader could take apart (a delimiter that is the quote char)."""
         delimiter = str(options.pop("delimiter", ","))
         delimiter = DELIMITERS.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
@@ -59,10 +60,9 @@ class CsvOptions:
         quote_char = str(options.pop("quote_char", '"'))
         if len(quote_char) != 1:
             raise ConfigurationError(f"--quote-char must be one character, not {quote_char!r}")
+        _check_dialect(delimiter, quote_char, quoting)
         date_format = str(options.get("date_format", DEFAULT_DATE_FORMAT))
-        if date_format not in ("iso", "epoch-ms") and "%" not in date_format:
-            raise ConfigurationError(f"--date-format must be a strftime pattern (e.g. %d/%m/%Y), iso or epoch-ms, "
-                                     f"not {date_format!r}")  # fmt: skip
+        check_date_format(date_format)
         encoding = str(options.pop("encoding", "utf-8"))
         try:
             "".encode(encoding)
@@ -126,6 +126,47 @@ class CsvOptions:
             return value
 
         return cell
+
+
+# The directives Python documents for both strftime and strptime: an export's dates can be imported back with
+# the same --date-format. (Others are passed to the C library, which prints e.g. %Q as it is.)
+STRFTIME_DIRECTIVES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_DIRECTIVE = re.compile(r"%(.?)", re.DOTALL)
+
+
+def check_date_format(date_format: str) -> None:
+    """iso, epoch-ms, or a strftime pattern of known directives; else a ConfigurationError naming the option."""
+    if date_format in ("iso", "epoch-ms"):
+        return
+    if "%" not in date_format:
+        raise ConfigurationError(
+            f"--date-format must be a strftime pattern (e.g. %d/%m/%Y), iso or epoch-ms, not {date_format!r}"
+        )
+    for match in _DIRECTIVE.finditer(date_format):
+        letter = match.group(1)
+        if letter not in STRFTIME_DIRECTIVES:
+            directive = "a lone % at the end" if not letter else f"%{letter}"
+            raise ConfigurationError(
+                f"--date-format {date_format!r}: {directive} is not a strftime directive (e.g. %Y-%m-%d %H:%M:%S; "
+                "%% for a percent sign)"
+            )
+
+
+def _check_dialect(delimiter: str, quote_char: str, quoting: str) -> None:
+    """A delimiter, quote character and line ends a reader can tell apart."""
+    if delimiter in "\r\n":
+        raise ConfigurationError("--delimiter cannot be a line break (--line-terminator ends records)")
+    if quote_char in "\r\n":
+        raise ConfigurationError("--quote-char cannot be a line break (--line-terminator ends records)")
+    if delimiter == quote_char:
+        raise ConfigurationError(
+            f"--delimiter and --quote-char are both {delimiter!r}: a reader could not tell fields from quotes; "
+            "choose another --quote-char"
+        )
+    if quoting == "none" and "\\" in (delimiter, quote_char):
+        raise ConfigurationError(
+            "with --quoting none, a backslash escapes: it cannot be the --delimiter or --quote-char"
+        )
 
 
 class MinimalWriter:
