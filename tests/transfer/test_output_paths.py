@@ -148,20 +148,20 @@ def test_a_directory_nothing_can_be_written_into_is_one_line_and_exit_2(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_parent_that_cannot_be_a_directory_is_one_line_and_exit_2(cli: Callable[..., Result], tmp_path: Path) -> None:
+def test_a_missing_parent_directory_is_one_line_and_exit_2(cli: Callable[..., Result], tmp_path: Path) -> None:
+    """A typo in a path does not become a tree of new directories; --all -o DIR creates DIR, not its parents."""
+    result = cli("export", "Channels", "-o", str(tmp_path / "typo" / "channels.csv"))
+    assert "does not exist: create it first" in one_line_error(result)
+    assert result.exit_code == 2
+    result = cli("export", "--all", "-o", str(tmp_path / "typo" / "dump"))
+    assert "cannot create the directory: No such file or directory" in one_line_error(result)
+    assert result.exit_code == 2
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    result = cli("export", "Channels", "-o", str(blocker / "sub" / "channels.csv"))
-    assert "channels.csv: Not a directory" in one_line_error(result)
+    result = cli("export", "Channels", "-o", str(blocker / "channels.csv"))
+    assert "Not a directory" in one_line_error(result)
     assert result.exit_code == 2
-    result = cli("export", "--all", "-o", str(blocker / "dump"))
-    assert "cannot create the directory: Not a directory" in one_line_error(result)
-    assert result.exit_code == 2
-
-
-def test_a_missing_parent_directory_is_created(conn: iterbridge.Connection, tmp_path: Path) -> None:
-    export(conn, "Channels", tmp_path / "new" / "dir" / "channels.csv", CsvOptions())
-    assert (tmp_path / "new" / "dir" / "channels.csv").read_bytes().startswith(HEADER)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_the_rejects_file_follows_the_same_rules(cli: Callable[..., Result], tmp_path: Path) -> None:

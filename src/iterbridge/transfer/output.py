@@ -7,7 +7,8 @@ is not a regular file.
   directory, when it is regular or new) and the link stays a link;
 - a FIFO or a character device (`/dev/null`, `/dev/stdout`, a terminal): streamed into directly, never
   renamed over (it cannot be atomic: a reader of a pipe sees the rows as they come);
-- a directory, a block device, a socket, or a path that cannot be created: refused in one line (exit 2).
+- a directory, a block device, a socket, a path in a directory that does not exist, or one that cannot be
+  written: refused in one line (exit 2).
 """
 
 from __future__ import annotations
@@ -54,12 +55,10 @@ class Output:
         if mode is not None and not stat.S_ISREG(mode):
             raise OutputError(f"{option} {path}: {_kind(mode)}, not a file: nothing was written")
         directory = target.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
+        if not directory.is_dir():  # a typo in a path does not become a tree of new directories
             raise OutputError(
-                f"{option} {path}: cannot create its directory {directory}: {error.strerror or error}"
-            ) from None
+                f"{option} {path}: No such file or directory ({directory} does not exist: create it first)"
+            )
         descriptor, self._temporary = _opened(
             path, option, lambda: tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
         )
@@ -116,11 +115,12 @@ def output_text(path: Path | None, *, encoding: str, option: str = "-o") -> Iter
 
 
 def check_directory(path: Path, option: str = "-o") -> None:
-    """A directory that files can be written into (created when missing), or a one-line OutputError."""
+    """A directory that files can be written into (created when missing, in a directory that exists), or a
+    one-line OutputError."""
     if path.exists() and not path.is_dir():
         raise OutputError(f"{option} {path}: exists and is not a directory (one file per object goes into a directory)")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
     except OSError as error:
         raise OutputError(f"{option} {path}: cannot create the directory: {error.strerror or error}") from None
     if not os.access(path, os.W_OK | os.X_OK):
