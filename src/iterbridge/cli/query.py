@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import sys
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from iterbridge.cli.common import Terminated, connection_options, echo_request, 
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
+from iterbridge.transfer.csvformat import CsvOptions
 
 FORMATS = ("table", "csv", "json", "jsonl")
 CELL_WIDTH = 60
@@ -39,13 +39,18 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip().lstrip(":"), value
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO) -> int:
+def write_rows(
+    columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO, *, guard: bool = True
+) -> int:
+    """Rows in a format; CSV as `export` writes it (LF line ends), with its formula guard unless `guard` is off."""
     count = 0
     if output_format == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        options = CsvOptions(line_terminator="lf", formula_guard=guard)
+        writer = options.writer(out)
+        fmt = options.formatter()
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([fmt(v) for v in row])
             count += 1
     elif output_format == "jsonl":
         for row in rows:
@@ -78,7 +83,9 @@ def _cell(value: Any) -> str:
     return text.replace("[", "\\[")
 
 
-def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool) -> None:
+def run_statement(
+    conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool, guard: bool = True
+) -> None:
     if dry_run:
         with conn.client.recording() as requests:
             list(conn.sql(sql, params or None))
@@ -88,7 +95,7 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
         return
     cursor = conn.sql(sql, params or None)
     if cursor.columns:
-        count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
+        count = write_rows(cursor.columns, cursor, output_format, sys.stdout, guard=guard)
         if output_format == "table":
             click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
     for report in cursor.reports:
@@ -104,10 +111,13 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the endpoints, pushdown and API-call estimate; read nothing.")
 @click.option("--dry-run", is_flag=True, help="For INSERT/UPDATE/DELETE/CALL: show the writes, send none.")
+@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
+              help="--format csv: prefix ' to text cells starting with = + - @ tab or CR, as export does.")  # fmt: skip
 @connection_options
 @handle_errors
 def query_command(sql: str | None, params: tuple[str, ...], output_format: str, explain: bool, dry_run: bool,
-                  profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+                  formula_guard: bool, profile: str | None, region: str | None, base_url: str | None,
+                  sandbox: Any) -> None:  # fmt: skip
     """Run SQL over Iterable objects (SQLite dialect). Without SQL: an interactive shell.
 
     \b
@@ -119,13 +129,14 @@ def query_command(sql: str | None, params: tuple[str, ...], output_format: str, 
     bound = dict(parse_param(p) for p in params)
     with open_connection(profile, region, base_url, sandbox) as conn:
         if sql is None:
-            Shell(conn, output_format).run()
+            Shell(conn, output_format, formula_guard).run()
             return
         statements = sqltext.split_statements(sql)
         if not statements:
             fail("no SQL statement given", 2)
         for statement in statements:
-            run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run)
+            run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run,
+                          formula_guard)  # fmt: skip
 
 
 class Shell:
@@ -138,9 +149,10 @@ class Shell:
         ".quit               leave (also Ctrl-D)"
     )
 
-    def __init__(self, conn: Any, output_format: str) -> None:
+    def __init__(self, conn: Any, output_format: str, guard: bool = True) -> None:
         self.conn = conn
         self.output_format = output_format
+        self.guard = guard
 
     def run(self) -> None:
         # Prompts and history only for a person at a terminal; piped input gives clean output.
@@ -189,7 +201,7 @@ class Shell:
     def execute(self, text: str) -> None:
         for statement in sqltext.split_statements(text):
             try:
-                run_statement(self.conn, statement, {}, self.output_format, False)
+                run_statement(self.conn, statement, {}, self.output_format, False, self.guard)
             except IterbridgeError as error:
                 click.echo(f"error: {error}", err=True)
 

@@ -40,6 +40,7 @@ class CsvOptions:
     null: str = ""
     date_format: str = DEFAULT_DATE_FORMAT  # strftime pattern, or "iso", or "epoch-ms"
     flatten: bool = False
+    formula_guard: bool = True  # export: prefix ' to text a spreadsheet would run; import: remove it
 
     @classmethod
     def build(cls, **options: Any) -> CsvOptions:
@@ -77,11 +78,14 @@ class CsvOptions:
             return "utf-8-sig"
         return self.encoding
 
-    def writer(self, handle: Any) -> Any:
-        """An object with `writerow(cells)` writing records to `handle` in this dialect."""
+    def writer(self, handle: Any, *, raw: bool = False) -> Any:
+        """An object with `writerow(cells)` writing records to `handle` in this dialect; with the formula guard
+        unless `raw` (cells written back exactly as read, e.g. an import's rejects)."""
+        guard = self.formula_guard and not raw
         if self.quoting == "minimal":
-            return MinimalWriter(handle, self.delimiter, self.quote_char, TERMINATORS[self.line_terminator])
-        return csv.writer(
+            terminator = TERMINATORS[self.line_terminator]
+            return MinimalWriter(handle, self.delimiter, self.quote_char, terminator, guard, self.null)
+        writer = csv.writer(
             handle,
             delimiter=self.delimiter,
             quotechar=self.quote_char,
@@ -89,6 +93,7 @@ class CsvOptions:
             lineterminator=TERMINATORS[self.line_terminator],
             escapechar="\\" if self.quoting == "none" else None,
         )
+        return GuardedWriter(writer, self.null) if guard else writer
 
     def formatter(self) -> Callable[[Any], Any]:
         """A value as its CSV cell (NULL text, dates in the chosen format, nested values as JSON), as one
@@ -169,17 +174,69 @@ def _check_dialect(delimiter: str, quote_char: str, quoting: str) -> None:
         )
 
 
+# ---- the formula guard (OWASP "CSV injection") ----------------------------------------------------------------
+# A spreadsheet runs a cell that starts with = + - @ (and, per OWASP, a tab or a carriage return) as a formula:
+# `=HYPERLINK(…)` in a user's first name is a link that leaks data, `=cmd|' /C calc'!A0` a DDE command. The
+# guard writes such a cell with a leading apostrophe (shown as text by spreadsheets, not as a formula). Cells
+# that are plain numbers (-5, +14155550100, -1.5e-3) are left alone: spreadsheets read them as numbers. A cell
+# that already starts with apostrophes before such a character gets one more, so import's `unguard` (remove one
+# apostrophe from a cell that starts with apostrophes then such a character) gives back exactly the value.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+GUARDED_STARTS = frozenset("=+-@\t\r'")
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"'+[=+\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def guard_formula(text: Any, null: str = "") -> Any:
+    """The cell a spreadsheet shows as this text, never runs: "'" + text when it could start a formula (not the
+    --null text: the user chose it, and it must read back as NULL)."""
+    if (
+        type(text) is str
+        and text[:1] in GUARDED_STARTS
+        and _FORMULA.match(text)
+        and not _NUMBER.fullmatch(text)
+        and text != null
+    ):
+        return "'" + text
+    return text
+
+
+def unguard_formula(text: str) -> str:
+    """The value a guarded cell stands for (the inverse of guard_formula, for any text)."""
+    if text[:1] == "'" and _GUARDED.match(text):
+        return text[1:]
+    return text
+
+
+class GuardedWriter:
+    """A csv.writer whose text cells go through the formula guard (numbers are numbers: left as they are)."""
+
+    def __init__(self, writer: Any, null: str = "") -> None:
+        self.writer = writer
+        self.null = null
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        null = self.null
+        self.writer.writerow([guard_formula(cell, null) for cell in cells])
+
+
 class MinimalWriter:
     """csv.writer with QUOTE_MINIMAL, byte for byte — except that a field holding a line break is always quoted,
     where the csv module quotes only the characters of its own line terminator (with --line-terminator cr, a
     text with "\n" in it would otherwise break the record when read back). About 2.5× faster on JSON cells."""
 
-    def __init__(self, handle: Any, delimiter: str, quote: str, terminator: str) -> None:
+    def __init__(
+        self, handle: Any, delimiter: str, quote: str, terminator: str, guard: bool = False, null: str = ""
+    ) -> None:
         self._write = handle.write
         self.delimiter = delimiter
         self.quote = quote
         self.doubled = quote * 2
         self.terminator = terminator
+        # A cell that starts with a formula character shows in the line after a delimiter (or first): one scan.
+        self.cell_start = re.compile(re.escape(delimiter) + "[=+\\-@\t\r']").search if guard else None
+        self.null = null
 
     def writerow(self, cells: Iterable[Any]) -> None:
         delimiter, quote = self.delimiter, self.quote
@@ -188,6 +245,11 @@ class MinimalWriter:
             line = delimiter.join(texts)  # cells that are all text already (what export's formatter gives)
         except TypeError:
             texts = [cell if type(cell) is str else ("" if cell is None else str(cell)) for cell in texts]
+            line = delimiter.join(texts)
+        # The formula guard looks at cells only when the line has a cell starting with one of its characters.
+        if self.cell_start is not None and (line[:1] in GUARDED_STARTS or self.cell_start(line)):
+            null = self.null
+            texts = [guard_formula(text, null) for text in texts]
             line = delimiter.join(texts)
         # The usual record needs no quotes at all: one scan of the whole line instead of three per cell (a record
         # of one empty field is not: it must not become a blank line).

@@ -40,7 +40,7 @@ import orjson
 
 from iterbridge.errors import TransferError, UnknownColumn, UnsupportedOperation
 from iterbridge.objects.base import Column, ObjectDef, Row, SqlType
-from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell
+from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell, unguard_formula
 from iterbridge.transfer.output import Output
 
 csv.field_size_limit(64 * 1024 * 1024)
@@ -223,7 +223,7 @@ class _Rejects:
         self.output: Output | None = None
         if path is not None:  # kept even when the import stops: the rows it lists were not imported
             self.output = Output(path, encoding=options.python_encoding, errors="surrogateescape", option="--rejects")
-            self.writer = options.writer(self.output.handle)
+            self.writer = options.writer(self.output.handle, raw=True)  # the fields as they were read
             self.writer.writerow(["_line", "_reason", *header])
 
     def add(self, record: list[str], line: int, reason: str) -> None:
@@ -336,6 +336,8 @@ def _header(reader: Any, path: Path, options: CsvOptions) -> list[str]:
             break
     where = f"{path}, line {reader.line_num}"
     header = [name.strip() for name in header]
+    if options.formula_guard:  # a header an export guarded
+        header = [unguard_formula(name) for name in header]
     if any("\x00" in name for name in header):
         raise TransferError(
             f"{where}: the header contains NUL bytes: a binary file, or UTF-16 text (pass --encoding utf-16)"
@@ -471,9 +473,12 @@ def _convert(record: list[str], line: int, targets: list[tuple[int, _Target]], c
     row: Row = {}
     null = options.csv.null
     blank_is_null = null == ""
+    unguard = options.csv.formula_guard
     nested: list[tuple[_Target, Any]] | None = None
     for position, target in targets:
         text = record[position]
+        if unguard and text[:1] == "'":  # '=… as the formula guard of an export wrote it: the value is =…
+            text = unguard_formula(text)
         if text == null or ((not text or text.isspace()) and (blank_is_null or not target.keeps_blank)):
             if not target.path:
                 row[target.column.name] = None
