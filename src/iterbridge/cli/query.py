@@ -78,6 +78,8 @@ def write_rows(
 def _cell(value: Any) -> str:
     if value is None:
         return "[dim]NULL[/dim]"
+    if type(value) is bool:
+        return "true" if value else "false"
     text = str(value).replace("\n", "⏎")
     text = text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
     return text.replace("[", "\\[")
@@ -95,7 +97,7 @@ def run_statement(
         return
     cursor = conn.sql(sql, params or None)
     if cursor.columns:
-        count = write_rows(cursor.columns, cursor, output_format, sys.stdout, guard=guard)
+        count = write_rows(cursor.columns, cursor.typed(), output_format, sys.stdout, guard=guard)
         if output_format == "table":
             click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
     for report in cursor.reports:

@@ -40,7 +40,11 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
     if query is not None:
         cursor = conn.sql(query)
         header = list(cursor.columns)
-        return header, (dict(zip(header, row, strict=False)) for row in cursor)
+        # A column of an object keeps its type (booleans true/false, dates in --date-format, JSON as JSON).
+        kinds = {name: kind for name, kind in zip(header, cursor.types, strict=False) if kind is not None}
+        if not kinds:
+            return header, (dict(zip(header, row, strict=False)) for row in cursor)
+        return header, (typed(dict(zip(header, row, strict=False)), kinds) for row in cursor)
     if obj is None:
         raise QueryError("export needs an OBJECT or --query")
     definition = conn.object(obj)
