@@ -11,10 +11,10 @@ from typing import Any, TextIO
 
 import click
 import platformdirs
-from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import Terminated, connection_options, echo_request, fail, handle_errors, open_connection
+from iterbridge.cli.console import make_console
 from iterbridge.errors import IterbridgeError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
@@ -39,10 +39,10 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip().lstrip(":"), value
 
 
-def write_rows(
-    columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO, *, guard: bool = True
-) -> int:
-    """Rows in a format; CSV as `export` writes it (LF line ends), with its formula guard unless `guard` is off."""
+def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO, *,
+               guard: bool = True, cell_width: int | None = CELL_WIDTH) -> int:  # fmt: skip
+    """Rows in a format; CSV as `export` writes it (LF line ends), with its formula guard unless `guard` is off;
+    a table's cells cut at `cell_width` (None: whole, wrapped at a terminal, e.g. an --explain plan)."""
     count = 0
     if output_format == "csv":
         options = CsvOptions(line_terminator="lf", formula_guard=guard)
@@ -67,21 +67,21 @@ def write_rows(
     else:
         table = Table(show_lines=False)
         for column in columns:
-            table.add_column(column, overflow="ellipsis", max_width=CELL_WIDTH)
+            table.add_column(column, overflow="ellipsis" if cell_width else "fold", max_width=cell_width)
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(_cell(v, cell_width) for v in row))
             count += 1
-        Console(file=out).print(table)
+        make_console(out).print(table)
     return count
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int | None = CELL_WIDTH) -> str:
     if value is None:
         return "[dim]NULL[/dim]"
     if type(value) is bool:
         return "true" if value else "false"
     text = str(value).replace("\n", "⏎")
-    text = text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+    text = text if width is None or len(text) <= width else text[: width - 1] + "…"
     return text.replace("[", "\\[")
 
 
@@ -97,7 +97,9 @@ def run_statement(
         return
     cursor = conn.sql(sql, params or None)
     if cursor.columns:
-        count = write_rows(cursor.columns, cursor.typed(), output_format, sys.stdout, guard=guard)
+        plan = sqltext.first_word(sql) == "EXPLAIN"  # a plan is shown whole; data cells are cut
+        count = write_rows(cursor.columns, cursor.typed(), output_format, sys.stdout, guard=guard,
+                           cell_width=None if plan else CELL_WIDTH)  # fmt: skip
         if output_format == "table":
             click.echo(f"{count} row{'s' if count != 1 else ''}", err=True)
     for report in cursor.reports:
