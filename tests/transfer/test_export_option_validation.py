@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from iterbridge.cli import main
-from iterbridge.sandbox import Sandbox, SandboxConfig
+from iterbridge.sandbox import Sandbox, SandboxConfig, server
 from iterbridge.sandbox.config import ConfigError
 
 from .conftest import one_line_error, write_csv
@@ -63,8 +63,11 @@ def test_valid_date_formats_still_work(cli: Callable[..., Result], pattern: str)
 
 
 @pytest.mark.parametrize("port", ["99999", "65536", "-1"])
-def test_a_sandbox_port_out_of_range_is_one_line_and_exit_2(port: str) -> None:
+def test_a_sandbox_port_out_of_range_is_one_line_and_exit_2(port: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[int] = []  # (were it accepted, the command must not serve forever in a test)
+    monkeypatch.setattr(server, "serve_forever", lambda config, host, port, on_ready=None: served.append(port))
     result = CliRunner().invoke(main, ["sandbox", "--port", port])
+    assert served == []
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == f"error: --port must be between 0 and 65535 (0: any free port), not {port}"
     assert result.stdout == ""  # it never listened (no base URL printed)
