@@ -17,6 +17,7 @@
     │   ├── MissingRequiredFilter     e.g. InAppMessages without an Email or UserId filter
     │   └── UnsupportedOperation      e.g. DELETE on Campaigns (the supported operations are named)
     ├── TransferError                 a bad input file, row or option of an import or export
+    │   └── OutputError               a local file that cannot (or must not) be written: exit 2
     └── UnaddressableValue            a value that cannot be a URL path segment (`.`, `..`, `/`, blank):
                                       never sent; a write reports its row, a read fails
 
@@ -144,6 +145,13 @@ class TransferError(IterbridgeError):
 class UnaddressableValue(IterbridgeError, ValueError):
     """A value Iterable cannot address in a URL path. A ValueError too: writers report it as the row's
     bad value, like any value a request cannot be made of."""
+
+    exit_code = 2
+
+
+class OutputError(TransferError):
+    """An output path refused before anything is written (a directory, a device that is not a stream, a
+    directory that cannot be written into): a bad target, so exit 2."""
 
     exit_code = 2
 

@@ -111,6 +111,7 @@ def test_the_cli_reports_the_failure_in_one_line_and_leaves_no_file(
 ) -> None:
     stats.faults(error_rate=1.0, error_endpoint="/api/export/data.json")
     target = tmp_path / "out" / "users.csv"
+    target.parent.mkdir()
     result = cli("export", "Users", "-o", str(target))
     message = one_line_error(result)
     assert "GET /api/export/data.json" in message

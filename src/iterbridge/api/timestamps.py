@@ -114,6 +114,18 @@ _CLOCK = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440
 _SECONDS = tuple(f"{second:02d}" for second in range(60))
 
 
+def floor_millisecond(moment: datetime) -> datetime:
+    """A moment at Iterable's precision (its times are epoch milliseconds): what a time iterbridge makes (sync's
+    clock) is written like the times Iterable gives, in every target."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso_text(moment: datetime) -> str:
+    """ISO text in UTC at Iterable's precision ("2026-11-01T06:00:00.123000+00:00"): the times sync and
+    replicate keep in their own tables, alike whichever clock they came from."""
+    return floor_millisecond(moment.astimezone(UTC)).isoformat()
+
+
 def floor_second(moment: datetime) -> datetime:
     """The whole second a moment falls in: the export API reads whole seconds."""
     return moment.replace(microsecond=0)

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import connection_options, handle_errors, open_connection
+from iterbridge.cli.console import make_console
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.objects.base import Column, ObjectDef
@@ -73,8 +73,8 @@ def objects_command(as_json: bool) -> None:
             " or ".join(obj.required_filters) or "—",
             obj.cursor or "—",
         )
-    console = Console()
-    console.print(table)
+    out = make_console()
+    out.print(table)
     procedures = Table(title="Stored procedures (CALL)")
     procedures.add_column("procedure", no_wrap=True)  # names are never cut: they are what one types
     procedures.add_column("arguments", overflow="fold")
@@ -82,7 +82,7 @@ def objects_command(as_json: bool) -> None:
     for procedure in PROCEDURES.values():
         arguments = ", ".join(a.name if a.required else f"{a.name}={json.dumps(a.default)}" for a in procedure.params)
         procedures.add_row(procedure.name, arguments, procedure.description)
-    console.print(procedures)
+    out.print(procedures)
 
 
 @click.command("describe")
@@ -114,7 +114,7 @@ def describe_command(
             )
         )
         return
-    table = Table(title=f"{obj.name} — {obj.description}")
+    table = Table()  # the heading on a line of its own: a title would wrap at the table's width
     extended = any(c.extended_request for c in columns)
     headings = ("column", "type", "key", "writable", *(("extended",) if extended else ()), "notes")
     for heading in headings:
@@ -124,7 +124,8 @@ def describe_command(
         notes = column.description or ("pushed to the API" if column.name in obj.filters else "")
         cost = ("+1 GET each" if column.extended_request else "",) if extended else ()
         table.add_row(column.name, column.type.value, "✓" if column.key else "", writable, *cost, notes)
-    console = Console()
+    console = make_console()
+    console.print(f"{obj.name} — {obj.description}", markup=False, highlight=False)
     console.print(table)
     console.print(f"operations: {', '.join(_operations(obj))}")
     if obj.required_filters:

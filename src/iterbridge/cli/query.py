@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import sys
 from collections.abc import Iterable
@@ -12,7 +11,6 @@ from typing import Any, TextIO
 
 import click
 import platformdirs
-from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import (
@@ -24,9 +22,11 @@ from iterbridge.cli.common import (
     open_connection,
     report_reads,
 )
+from iterbridge.cli.console import make_console
 from iterbridge.errors import IterbridgeError, QueryError
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
+from iterbridge.transfer.csvformat import CsvOptions
 from iterbridge.wording import past_tense, plural
 
 FORMATS = ("table", "csv", "json", "jsonl")
@@ -48,13 +48,18 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip().lstrip(":"), value
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO) -> int:
+def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO, *,
+               guard: bool = True, cell_width: int | None = CELL_WIDTH) -> int:  # fmt: skip
+    """Rows in a format; CSV as `export` writes it (LF line ends), with its formula guard unless `guard` is off;
+    a table's cells cut at `cell_width` (None: whole, wrapped at a terminal, e.g. an --explain plan)."""
     count = 0
     if output_format == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        options = CsvOptions(line_terminator="lf", formula_guard=guard)
+        writer = options.writer(out)
+        fmt = options.formatter()
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([fmt(v) for v in row])
             count += 1
     elif output_format == "jsonl":
         for row in rows:
@@ -71,24 +76,26 @@ def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_forma
     else:
         table = Table(show_lines=False)
         for column in columns:
-            table.add_column(column, overflow="ellipsis", max_width=CELL_WIDTH)
+            table.add_column(column, overflow="ellipsis" if cell_width else "fold", max_width=cell_width)
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(_cell(v, cell_width) for v in row))
             count += 1
-        Console(file=out).print(table)
+        make_console(out).print(table)
     return count
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int | None = CELL_WIDTH) -> str:
     if value is None:
         return "[dim]NULL[/dim]"
+    if type(value) is bool:
+        return "true" if value else "false"
     text = str(value).replace("\n", "⏎")
-    text = text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
+    text = text if width is None or len(text) <= width else text[: width - 1] + "…"
     return text.replace("[", "\\[")
 
 
-def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool,
-                  local_files: bool = False) -> None:  # fmt: skip
+def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool, *,
+                  guard: bool = True, local_files: bool = False) -> None:  # fmt: skip
     if dry_run:
         with conn.client.recording() as requests:
             list(conn.sql(sql, params or None, allow_local_files=local_files))
@@ -98,7 +105,9 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
         return
     cursor = conn.sql(sql, params or None, allow_local_files=local_files)
     if cursor.columns:
-        count = write_rows(cursor.columns, cursor, output_format, sys.stdout)
+        plan = sqltext.first_word(sql) == "EXPLAIN"  # a plan is shown whole; data cells are cut
+        count = write_rows(cursor.columns, cursor.typed(), output_format, sys.stdout, guard=guard,
+                           cell_width=None if plan else CELL_WIDTH)  # fmt: skip
         if output_format == "table":
             click.echo(plural(count, "row"), err=True)
     for report in cursor.reports:
@@ -114,14 +123,16 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the endpoints, pushdown and API-call estimate; read nothing.")
 @click.option("--dry-run", is_flag=True, help="For INSERT/UPDATE/DELETE/CALL: show the writes, send none.")
+@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
+              help="--format csv: prefix ' to text cells starting with = + - @ tab or CR, as export does.")  # fmt: skip
 @click.option("--allow-local-files", is_flag=True,
               help="Allow ATTACH and VACUUM INTO, which read and write database files on this machine (refused "
                    "by default).")  # fmt: skip
 @connection_options
 @handle_errors
 def query_command(sql: str | None, params: tuple[str, ...], output_format: str, explain: bool, dry_run: bool,
-                  allow_local_files: bool, profile: str | None, region: str | None, base_url: str | None,
-                  sandbox: Any) -> None:  # fmt: skip
+                  formula_guard: bool, allow_local_files: bool, profile: str | None, region: str | None,
+                  base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Run SQL over Iterable objects (SQLite dialect). Without SQL: an interactive shell.
 
     Several statements separated by ; run one after the other and stop at the first that fails (its exit
@@ -136,14 +147,14 @@ def query_command(sql: str | None, params: tuple[str, ...], output_format: str, 
     bound = dict(parse_param(p) for p in params)
     with open_connection(profile, region, base_url, sandbox) as conn:
         if sql is None:
-            Shell(conn, output_format, local_files=allow_local_files).run()
+            Shell(conn, output_format, local_files=allow_local_files, guard=formula_guard).run()
         else:
             statements = sqltext.split_statements(sql)
             if not statements:
                 fail("no SQL statement given", 2)
             for statement in statements:  # each runs alone: the engine refuses a statement with a tail
                 run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run,
-                              allow_local_files)  # fmt: skip
+                              guard=formula_guard, local_files=allow_local_files)  # fmt: skip
         report_reads(conn)
 
 
@@ -161,10 +172,11 @@ class Shell:
         ".quit               leave (also Ctrl-D)"
     )
 
-    def __init__(self, conn: Any, output_format: str, *, local_files: bool = False) -> None:
+    def __init__(self, conn: Any, output_format: str, *, local_files: bool = False, guard: bool = True) -> None:
         self.conn = conn
         self.output_format = output_format
         self.local_files = local_files
+        self.guard = guard
         self.interactive = sys.stdin.isatty()
 
     def run(self) -> None:
@@ -214,7 +226,8 @@ class Shell:
     def execute(self, text: str) -> None:
         for statement in sqltext.split_statements(text):
             try:
-                run_statement(self.conn, statement, {}, self.output_format, False, self.local_files)
+                run_statement(self.conn, statement, {}, self.output_format, False, guard=self.guard,
+                              local_files=self.local_files)  # fmt: skip
             except IterbridgeError as error:
                 self.failed(error)
             except KeyboardInterrupt as interrupt:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
+from iterbridge.cli.console import make_console
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
 from iterbridge.replicate.targets import default_url, redacted_url
 
@@ -97,7 +98,7 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
         if _shown(s):
             table.add_row(s.table, s.mode, s.method, f"{s.rows_read:,}", f"{s.inserted:,}", f"{s.updated:,}",
                           f"{s.unchanged:,}", f"{s.deleted:,}", f"{s.api_calls:,}", f"{s.seconds:,.1f} s")  # fmt: skip
-    console = Console(stderr=True, width=160)
+    console = make_console(stderr=True)
     console.print(table)
     empty = sum(1 for s in report.streams if not _shown(s))
     if empty:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import click
 
+from iterbridge.cli.common import fail
 from iterbridge.limits import describe_rate_limits
 from iterbridge.sandbox import ConfigError, FaultError, Faults, SandboxConfig, parse_rate_limits
-from iterbridge.sandbox.config import DEFAULT_API_KEY, SCALES
+from iterbridge.sandbox.config import DEFAULT_API_KEY, SCALES, check_port
 from iterbridge.settings import ENV_BASE_URL, ENV_KEY, ENV_RATE_LIMITS
 
 
@@ -78,6 +79,10 @@ def sandbox(
     commands use it at its pace (ITERABLE_BASE_URL, ITERABLE_API_KEY, ITERBRIDGE_RATE_LIMITS); or use --sandbox
     on other commands.
     """
+    try:
+        check_port(port)
+    except ConfigError as error:
+        fail(str(error), 2)
     try:
         config = SandboxConfig(
             seed=seed,

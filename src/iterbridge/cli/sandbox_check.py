@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-from rich.console import Console
 from rich.table import Table
 
 from iterbridge.api.urls import fill_path
+from iterbridge.cli.console import make_console
 from iterbridge.sandbox import Sandbox, SandboxConfig
 
 
@@ -126,7 +126,7 @@ def _probes(client: httpx2.Client) -> list[Probe]:
 
 def run_check(config: SandboxConfig) -> int:
     """Run the probes; 0 when every answer had the expected status."""
-    console = Console(stderr=False)
+    console = make_console()
     started = time.perf_counter()
     with Sandbox(config) as sandbox:
         client = httpx2.Client(base_url=sandbox.url, headers={"Api-Key": sandbox.api_key}, timeout=60)

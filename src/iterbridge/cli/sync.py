@@ -7,10 +7,10 @@ from dataclasses import asdict
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import RETRY_EXIT, connection_options, handle_errors, open_connection
+from iterbridge.cli.console import make_console
 from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.engine import POLICIES
@@ -23,7 +23,7 @@ def _print(report: SyncReport, as_json: bool) -> None:
         data["ok"] = report.ok
         click.echo(json.dumps(data, indent=2, default=str))
         return
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     console.print(f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}",
                   markup=False, soft_wrap=True)  # fmt: skip
     table = Table()

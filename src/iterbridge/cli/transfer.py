@@ -20,6 +20,7 @@ from iterbridge.cli.common import (
 from iterbridge.cli.progress import RowProgress
 from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
+from iterbridge.transfer.output import check_directory
 from iterbridge.wording import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,13 +56,17 @@ def csv_options(function: F) -> F:
 @click.option("--bom/--no-bom", default=False, help="Start the file with a UTF-8 byte order mark.")
 @click.option("--header/--no-header", default=True, show_default=True)
 @click.option("--flatten", is_flag=True, help="Nested objects as dotted columns instead of JSON text.")
+@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
+              help="Prefix ' to text cells starting with = + - @ tab or CR, so spreadsheets never run them as "
+                   "formulas (plain numbers are left alone; import removes the prefix).")  # fmt: skip
 @csv_options
 @connection_options
 @handle_errors
 def export_command(object_name: str | None, output: str | None, columns: str | None, where: str | None,
                    query: str | None, export_all: bool, quoting: str, line_terminator: str, bom: bool, header: bool,
-                   flatten: bool, delimiter: str, quote_char: str, encoding: str, null: str, date_format: str,
-                   profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+                   flatten: bool, formula_guard: bool, delimiter: str, quote_char: str, encoding: str, null: str,
+                   date_format: str, profile: str | None, region: str | None, base_url: str | None,
+                   sandbox: Any) -> None:  # fmt: skip
     """Export an object (or a query) to CSV, streamed, written atomically.
 
     \b
@@ -73,7 +78,7 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     """
     options = CsvOptions.build(delimiter=delimiter, quote_char=quote_char, quoting=quoting,
                                line_terminator=line_terminator, encoding=encoding, bom=bom, header=header, null=null,
-                               date_format=date_format, flatten=flatten)  # fmt: skip
+                               date_format=date_format, flatten=flatten, formula_guard=formula_guard)  # fmt: skip
     if export_all:
         if not output or output == "-":
             fail("--all needs -o DIR", 2)
@@ -90,6 +95,8 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
     path = None if export_all or output in (None, "-") else Path(output)
     if path is not None and path.is_dir():
         fail(f"{path} is a directory: give a file name (or --all to write one file per object into it)", 2)
+    if export_all:
+        check_directory(Path(output or "."))
     with open_connection(profile, region, base_url, sandbox) as conn:
         if export_all:
             directory = Path(output or ".")
@@ -132,11 +139,14 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--batch-size", default=1000, show_default=True, type=int)
 @click.option("--dry-run", is_flag=True, help="Read, convert and validate every row; send nothing.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Write rejected rows (line, reason) here.")
+@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
+              help="Read '=…, '+…, '-…, '@… (as export's formula guard writes them) as =…, +…, -…, @….")  # fmt: skip
 @csv_options
 @connection_options
 @handle_errors
 def import_command(object_name: str, file: Path, operation: str, maps: tuple[str, ...], map_file: Path | None,
-                   constants: tuple[str, ...], batch_size: int, dry_run: bool, rejects: Path | None, delimiter: str,
+                   constants: tuple[str, ...], batch_size: int, dry_run: bool, rejects: Path | None,
+                   formula_guard: bool, delimiter: str,
                    quote_char: str, encoding: str, null: str, date_format: str, profile: str | None,
                    region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
     """Import CSV rows into an object (insert, update, upsert or delete), with a rejects report.
@@ -163,7 +173,7 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
         operation=operation, mapping=mapping, constants=_pairs(constants, "--set"), batch_size=batch_size,
         dry_run=dry_run, rejects=rejects,
         csv=CsvOptions.build(delimiter=delimiter, quote_char=quote_char, encoding=encoding, null=null,
-                             date_format=date_format),
+                             date_format=date_format, formula_guard=formula_guard),
     )  # fmt: skip
     with open_connection(profile, region, base_url, sandbox) as conn:
         progress = RowProgress(f"import {object_name}")

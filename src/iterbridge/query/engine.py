@@ -32,9 +32,9 @@ from iterbridge.errors import (
     UnsupportedOperation,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import ObjectDef, Row, WriteReport
+from iterbridge.objects.base import ObjectDef, Row, SqlType, WriteReport
 from iterbridge.query import sqltext
-from iterbridge.query.vtable import ObjectModule, to_sql
+from iterbridge.query.vtable import ObjectModule, declared_type, to_sql
 from iterbridge.sqlnames import quote_names
 
 Params = Mapping[str, Any] | Sequence[Any] | None
@@ -78,6 +78,14 @@ class Cursor:
     _rows: Iterator[tuple[Any, ...]]
     reports: list[WriteReport] = field(default_factory=list)
     message: str | None = None
+    types: list[SqlType | None] = field(default_factory=list)  # each column's catalog type, when it is a column
+
+    def typed(self) -> Iterator[tuple[Any, ...]]:
+        """The rows with booleans as True/False (SQLite stores 0/1) where the column is a BOOLEAN one."""
+        flags = [i for i, kind in enumerate(self.types) if kind is SqlType.BOOLEAN]
+        if not flags:
+            return self._rows
+        return (_booleans(row, flags) for row in self._rows)
 
     @property
     def description(self) -> list[tuple[str, None, None, None, None, None, None]]:
@@ -235,12 +243,12 @@ class Engine:
         self.db.limit(apsw.SQLITE_LIMIT_ATTACHED, _DEFAULT_ATTACHED if self.statement.local_files else 0)
         return self.statement
 
-    def start(self, sql: str, params: Params) -> tuple[apsw.Cursor, list[str]]:
-        """Prepare the one statement of `sql` and start it: (cursor, column names). A tail after the first
-        statement (`1=1; DELETE FROM Users`) is refused before anything runs; so is, unless allowed, a
-        VACUUM (INTO writes a file), and in a read-only statement anything SQLite says is not a read."""
+    def start(self, sql: str, params: Params) -> tuple[apsw.Cursor, tuple[tuple[str, str | None], ...]]:
+        """Prepare the one statement of `sql` and start it: (cursor, its columns and their declared types). A
+        tail after the first statement (`1=1; DELETE FROM Users`) is refused before anything runs; so is, unless
+        allowed, a VACUUM (INTO writes a file), and in a read-only statement anything SQLite says is not a read."""
         cursor = self.db.cursor()
-        described: list[list[str]] = []
+        described: list[tuple[tuple[str, str | None], ...]] = []
         state = self.statement
 
         def trace(traced: apsw.Cursor, statement: str, bindings: Any) -> bool:
@@ -258,25 +266,27 @@ class Engine:
             if state.read_only and not traced.is_readonly:
                 state.refusal = QueryError(_READ_ONLY.format(what=_excerpt(statement)))
                 return False
-            # The columns, known once prepared — even for a SELECT that turns out to have no rows.
-            described.append([d[0] for d in traced.get_description()])
+            # The columns and their declared types, known once prepared — even for a SELECT without rows.
+            described.append(traced.get_description())
             return True
 
         cursor.exec_trace = trace
         with self.sql_errors(sql):
             cursor.execute(sql, params)
-        return cursor, described[0] if described else []
+        return cursor, described[0] if described else ()
 
     def _run(self, sql: str, params: Params, *, read_only: bool = False) -> Cursor:
         self.new_statement(sql, read_only=read_only)
         self.reports = []
-        cursor, columns = self.start(sql, params)
+        cursor, description = self.start(sql, params)
+        columns = [name for name, _ in description]
         kind = sqltext.first_word(sql)
         if not columns or kind in ("INSERT", "UPDATE", "DELETE", "REPLACE", "COMMIT", "END"):
             # Statements without a result (DML, WITH … INSERT, COMMIT) have run: their writes were sent.
             rows = list(self._guarded(cursor, sql))
             return Cursor(columns, iter(rows), [report for report, _ in self.reports])
-        return Cursor(columns, self._guarded(cursor, sql), [])
+        types = [declared_type(declared) for _, declared in description]
+        return Cursor(columns, self._guarded(cursor, sql), [], types=types)
 
     def _guarded(self, cursor: apsw.Cursor, sql: str) -> Iterator[tuple[Any, ...]]:
         try:
@@ -412,6 +422,15 @@ class Engine:
         except apsw.Error as error:
             raise QuerySyntaxError(f"cannot evaluate the arguments ({text}): {self.translate(error, sql)}") from None
         return list(row) if row is not None else [None] * len(expressions)
+
+
+def _booleans(row: tuple[Any, ...], flags: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in flags:
+        value = values[i]
+        if type(value) is int:
+            values[i] = value != 0
+    return tuple(values)
 
 
 def _array_literal(text: str) -> str:

@@ -106,6 +106,14 @@ _DECLARED = {
 }
 
 
+_DECLARED_TYPES = {text: kind for kind, text in _DECLARED.items()}
+
+
+def declared_type(declared: str | None) -> SqlType | None:
+    """The catalog type of a result column from its declared type (None for an expression: SQLite gives none)."""
+    return None if declared is None else _DECLARED_TYPES.get(declared.upper())
+
+
 def to_sql(value: Any) -> Any:
     """A row value → what SQLite stores: timestamps as 'YYYY-MM-DD HH:MM:SS' text, JSON as text, bool as 0/1."""
     if value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool)):

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iterbridge.api.async_export import AsyncExportStats
-from iterbridge.api.timestamps import parse_timestamp, timestamp_or_none
+from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
@@ -488,7 +488,7 @@ class Replication:
         self._flush(stream, batch, seen)
         if stream.exported:
             report.method = _describe_exports(options["export_stats"])
-        end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": datetime.now(UTC).isoformat()}
+        end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": iso_text(datetime.now(UTC))}
         if stream.exported:
             if reached:
                 end_state["cursor"] = max(reached).isoformat()
@@ -555,7 +555,7 @@ class Replication:
                 self._flush(by_table[table], batch)
         finally:
             engine.close()
-        state = {"mode": "full", "filter": job.condition, "last_run": datetime.now(UTC).isoformat()}
+        state = {"mode": "full", "filter": job.condition, "last_run": iso_text(datetime.now(UTC))}
         return [_Done(s, dict(state)) for s in job.streams]
 
     def _flush(self, stream: Stream, batch: list[Row], seen: list[tuple[Any, ...]] | None = None) -> None:

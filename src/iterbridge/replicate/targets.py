@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from iterbridge.api.timestamps import timestamp_or_none, utc_text
+from iterbridge.api.timestamps import iso_text, timestamp_or_none, utc_text
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
 from iterbridge.sqlnames import quote_name as quote_name  # re-exported: sync uses it from here
@@ -589,7 +589,7 @@ class SqlAlchemyTarget:
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
         import sqlalchemy as sa
 
-        values = {"stream": stream, "state": state_row(state), "updated_at": datetime.now(UTC).isoformat()}
+        values = {"stream": stream, "state": state_row(state), "updated_at": iso_text(datetime.now(UTC))}
         updated = self.connection.execute(
             sa.update(self._state).where(self._state.c.stream == stream).values(values)
         ).rowcount
@@ -812,7 +812,7 @@ class DuckDbTarget:
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
         self.db.execute(f"INSERT OR REPLACE INTO {quote_name(STATE_TABLE)} VALUES (?, ?, ?)",
-                        [stream, state_row(state), datetime.now(UTC).isoformat()])  # fmt: skip
+                        [stream, state_row(state), iso_text(datetime.now(UTC))])  # fmt: skip
 
     def clear_state(self, streams: Sequence[str]) -> None:
         for stream in streams:

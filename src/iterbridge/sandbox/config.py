@@ -59,6 +59,16 @@ class ConfigError(ValueError):
     """A sandbox option that cannot be understood; the message names the option."""
 
 
+MAX_PORT = 65535
+
+
+def check_port(port: int) -> int:
+    """A TCP port (0: any free one); the OS would silently take a larger one modulo 65536 (99999 → 34463)."""
+    if not 0 <= port <= MAX_PORT:
+        raise ConfigError(f"--port must be between 0 and {MAX_PORT} (0: any free port), not {port}")
+    return port
+
+
 def parse_rate_limits(text: str) -> float | None:
     """ "real" → 1.0, "off" → None, "x10" → 10.0 (the shared spelling of iterbridge.limits)."""
     try:

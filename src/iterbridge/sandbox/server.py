@@ -17,7 +17,7 @@ from types import TracebackType
 import uvicorn
 
 from iterbridge.sandbox.app import SandboxState, create_app
-from iterbridge.sandbox.config import SandboxConfig
+from iterbridge.sandbox.config import SandboxConfig, check_port
 from iterbridge.sandbox.streams import DropConnection
 from iterbridge.sandbox.world.exports import warm_up
 
@@ -44,6 +44,7 @@ class _Server(uvicorn.Server):
 
 
 def _server(config: SandboxConfig, host: str, port: int, log_level: str) -> tuple[_Server, SandboxState]:
+    check_port(port)
     app = create_app(config)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     settings = uvicorn.Config(

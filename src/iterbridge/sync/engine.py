@@ -32,10 +32,10 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from iterbridge.api.timestamps import timestamp_or_none
+from iterbridge.api.timestamps import floor_millisecond, iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.replicate.targets import one_line
 from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide
@@ -147,7 +147,8 @@ class Synchronizer:
         started = time.monotonic()
         iterable = list(side.iterable_records(changed_since))
         # Iterable's clock when the read began (its Date headers are known by now): the next cursor.
-        self.now = self.conn.server_now() - timedelta(seconds=time.monotonic() - started)
+        # At Iterable's precision: `now` becomes rows' UpdatedAt/LastModified and the map's times.
+        self.now = floor_millisecond(self.conn.server_now() - timedelta(seconds=time.monotonic() - started))
         database = [side.database_record(row) for row in store.rows(side.spec) if side.owns(row)]
         # Database times (change log, row timestamps) are compared on Iterable's clock.
         self.clock_offset = self.conn.server_now() - store.now()
@@ -341,7 +342,7 @@ class Synchronizer:
             sent.hash if sent else None,
             old.iterable_modified if old else None,
             sent.hash if sent else DELETED,
-            self.now.isoformat(),
+            iso_text(self.now),
         )
 
     def _apply_database(self, actions: list[Action]) -> None:
@@ -450,7 +451,7 @@ class Synchronizer:
         with self.store.transaction():
             self.store.replace_retries(self.side.stream, list(self.failures.values()))
             self.store.forget_changes(used)
-            self.store.save_state(self.side.stream, {"last_run": self.now.isoformat()})
+            self.store.save_state(self.side.stream, {"last_run": iso_text(self.now)})
 
     def _count(self, actions: Sequence[Action]) -> None:
         for action in actions:
@@ -489,7 +490,7 @@ def _hash(record: Record | None) -> str | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+    return None if moment is None else iso_text(moment)
 
 
 def sync(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from iterbridge.api.timestamps import timestamp_or_none
+from iterbridge.api.timestamps import iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Row, SqlType, parsed_json
 from iterbridge.replicate.targets import (
@@ -538,4 +538,4 @@ def _unquoted(names: Sequence[str]) -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return iso_text(datetime.now(UTC))

@@ -40,10 +40,12 @@ class CsvOptions:
     null: str = ""
     date_format: str = DEFAULT_DATE_FORMAT  # strftime pattern, or "iso", or "epoch-ms"
     flatten: bool = False
+    formula_guard: bool = True  # export: prefix ' to text a spreadsheet would run; import: remove it
 
     @classmethod
     def build(cls, **options: Any) -> CsvOptions:
-        """From CLI words: delimiter names, terminator names; validated with clear messages."""
+        """From CLI words: delimiter names, terminator names; validated with clear messages, each naming the
+        option, including the combinations no reader could take apart (a delimiter that is the quote char)."""
         delimiter = str(options.pop("delimiter", ","))
         delimiter = DELIMITERS.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
@@ -59,10 +61,9 @@ class CsvOptions:
         quote_char = str(options.pop("quote_char", '"'))
         if len(quote_char) != 1:
             raise ConfigurationError(f"--quote-char must be one character, not {quote_char!r}")
+        _check_dialect(delimiter, quote_char, quoting)
         date_format = str(options.get("date_format", DEFAULT_DATE_FORMAT))
-        if date_format not in ("iso", "epoch-ms") and "%" not in date_format:
-            raise ConfigurationError(f"--date-format must be a strftime pattern (e.g. %d/%m/%Y), iso or epoch-ms, "
-                                     f"not {date_format!r}")  # fmt: skip
+        check_date_format(date_format)
         encoding = str(options.pop("encoding", "utf-8"))
         try:
             "".encode(encoding)
@@ -77,11 +78,14 @@ class CsvOptions:
             return "utf-8-sig"
         return self.encoding
 
-    def writer(self, handle: Any) -> Any:
-        """An object with `writerow(cells)` writing records to `handle` in this dialect."""
+    def writer(self, handle: Any, *, raw: bool = False) -> Any:
+        """An object with `writerow(cells)` writing records to `handle` in this dialect; with the formula guard
+        unless `raw` (cells written back exactly as read, e.g. an import's rejects)."""
+        guard = self.formula_guard and not raw
         if self.quoting == "minimal":
-            return MinimalWriter(handle, self.delimiter, self.quote_char, TERMINATORS[self.line_terminator])
-        return csv.writer(
+            terminator = TERMINATORS[self.line_terminator]
+            return MinimalWriter(handle, self.delimiter, self.quote_char, terminator, guard, self.null)
+        writer = csv.writer(
             handle,
             delimiter=self.delimiter,
             quotechar=self.quote_char,
@@ -89,6 +93,7 @@ class CsvOptions:
             lineterminator=TERMINATORS[self.line_terminator],
             escapechar="\\" if self.quoting == "none" else None,
         )
+        return GuardedWriter(writer, self.null) if guard else writer
 
     def formatter(self) -> Callable[[Any], Any]:
         """A value as its CSV cell (NULL text, dates in the chosen format, nested values as JSON), as one
@@ -128,17 +133,110 @@ class CsvOptions:
         return cell
 
 
+# The directives Python documents for both strftime and strptime: an export's dates can be imported back with
+# the same --date-format. (Others are passed to the C library, which prints e.g. %Q as it is.)
+STRFTIME_DIRECTIVES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_DIRECTIVE = re.compile(r"%(.?)", re.DOTALL)
+
+
+def check_date_format(date_format: str) -> None:
+    """iso, epoch-ms, or a strftime pattern of known directives; else a ConfigurationError naming the option."""
+    if date_format in ("iso", "epoch-ms"):
+        return
+    if "%" not in date_format:
+        raise ConfigurationError(
+            f"--date-format must be a strftime pattern (e.g. %d/%m/%Y), iso or epoch-ms, not {date_format!r}"
+        )
+    for match in _DIRECTIVE.finditer(date_format):
+        letter = match.group(1)
+        if letter not in STRFTIME_DIRECTIVES:
+            directive = "a lone % at the end" if not letter else f"%{letter}"
+            raise ConfigurationError(
+                f"--date-format {date_format!r}: {directive} is not a strftime directive (e.g. %Y-%m-%d %H:%M:%S; "
+                "%% for a percent sign)"
+            )
+
+
+def _check_dialect(delimiter: str, quote_char: str, quoting: str) -> None:
+    """A delimiter, quote character and line ends a reader can tell apart."""
+    if delimiter in "\r\n":
+        raise ConfigurationError("--delimiter cannot be a line break (--line-terminator ends records)")
+    if quote_char in "\r\n":
+        raise ConfigurationError("--quote-char cannot be a line break (--line-terminator ends records)")
+    if delimiter == quote_char:
+        raise ConfigurationError(
+            f"--delimiter and --quote-char are both {delimiter!r}: a reader could not tell fields from quotes; "
+            "choose another --quote-char"
+        )
+    if quoting == "none" and "\\" in (delimiter, quote_char):
+        raise ConfigurationError(
+            "with --quoting none, a backslash escapes: it cannot be the --delimiter or --quote-char"
+        )
+
+
+# ---- the formula guard (OWASP "CSV injection") ----------------------------------------------------------------
+# A spreadsheet runs a cell that starts with = + - @ (and, per OWASP, a tab or a carriage return) as a formula:
+# `=HYPERLINK(…)` in a user's first name is a link that leaks data, `=cmd|' /C calc'!A0` a DDE command. The
+# guard writes such a cell with a leading apostrophe (shown as text by spreadsheets, not as a formula). Cells
+# that are plain numbers (-5, +14155550100, -1.5e-3) are left alone: spreadsheets read them as numbers. A cell
+# that already starts with apostrophes before such a character gets one more, so import's `unguard` (remove one
+# apostrophe from a cell that starts with apostrophes then such a character) gives back exactly the value.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+GUARDED_STARTS = frozenset("=+-@\t\r'")
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"'+[=+\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def guard_formula(text: Any, null: str = "") -> Any:
+    """The cell a spreadsheet shows as this text, never runs: "'" + text when it could start a formula (not the
+    --null text: the user chose it, and it must read back as NULL)."""
+    if (
+        type(text) is str
+        and text[:1] in GUARDED_STARTS
+        and _FORMULA.match(text)
+        and not _NUMBER.fullmatch(text)
+        and text != null
+    ):
+        return "'" + text
+    return text
+
+
+def unguard_formula(text: str) -> str:
+    """The value a guarded cell stands for (the inverse of guard_formula, for any text)."""
+    if text[:1] == "'" and _GUARDED.match(text):
+        return text[1:]
+    return text
+
+
+class GuardedWriter:
+    """A csv.writer whose text cells go through the formula guard (numbers are numbers: left as they are)."""
+
+    def __init__(self, writer: Any, null: str = "") -> None:
+        self.writer = writer
+        self.null = null
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        null = self.null
+        self.writer.writerow([guard_formula(cell, null) for cell in cells])
+
+
 class MinimalWriter:
     """csv.writer with QUOTE_MINIMAL, byte for byte — except that a field holding a line break is always quoted,
     where the csv module quotes only the characters of its own line terminator (with --line-terminator cr, a
     text with "\n" in it would otherwise break the record when read back). About 2.5× faster on JSON cells."""
 
-    def __init__(self, handle: Any, delimiter: str, quote: str, terminator: str) -> None:
+    def __init__(
+        self, handle: Any, delimiter: str, quote: str, terminator: str, guard: bool = False, null: str = ""
+    ) -> None:
         self._write = handle.write
         self.delimiter = delimiter
         self.quote = quote
         self.doubled = quote * 2
         self.terminator = terminator
+        # A cell that starts with a formula character shows in the line after a delimiter (or first): one scan.
+        self.cell_start = re.compile(re.escape(delimiter) + "[=+\\-@\t\r']").search if guard else None
+        self.null = null
 
     def writerow(self, cells: Iterable[Any]) -> None:
         delimiter, quote = self.delimiter, self.quote
@@ -147,6 +245,11 @@ class MinimalWriter:
             line = delimiter.join(texts)  # cells that are all text already (what export's formatter gives)
         except TypeError:
             texts = [cell if type(cell) is str else ("" if cell is None else str(cell)) for cell in texts]
+            line = delimiter.join(texts)
+        # The formula guard looks at cells only when the line has a cell starting with one of its characters.
+        if self.cell_start is not None and (line[:1] in GUARDED_STARTS or self.cell_start(line)):
+            null = self.null
+            texts = [guard_formula(text, null) for text in texts]
             line = delimiter.join(texts)
         # The usual record needs no quotes at all: one scan of the whole line instead of three per cell (a record
         # of one empty field is not: it must not become a blank line).

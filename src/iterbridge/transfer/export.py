@@ -1,22 +1,19 @@
 """Exporting objects (or query results) to CSV: streamed, header from the catalog, written atomically.
 
-The file is written under a temporary name beside the target and renamed only once complete, so an
-interrupted export never leaves a truncated file that looks finished.
+A file is written under a temporary name beside the target and renamed only once complete, so an
+interrupted export never leaves a truncated file that looks finished (`transfer.output` opens every output:
+a FIFO or a device is streamed into, never replaced).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import operator
-import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -25,6 +22,7 @@ from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import SqlType, from_sql
 from iterbridge.query.sqltext import select_where
 from iterbridge.transfer.csvformat import CsvOptions, flatten
+from iterbridge.transfer.output import output_text
 from iterbridge.transfer.where import simple_where
 
 Progress = Callable[[int], None]
@@ -38,39 +36,17 @@ class ExportResult:
     rows: int
 
 
-@contextlib.contextmanager
-def atomic_text(path: Path | None, options: CsvOptions) -> Iterator[IO[str]]:
-    """A text handle that becomes `path` only when the block completes; stdout when path is None."""
-    if path is None:
-        stream = io.TextIOWrapper(sys.stdout.buffer, encoding=options.python_encoding, newline="", write_through=False)
-        try:
-            yield stream
-        finally:
-            stream.flush()
-            stream.detach()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # a normal file, not mkstemp's private 0600
-    try:
-        with os.fdopen(descriptor, "w", encoding=options.python_encoding, newline="") as handle:
-            yield handle
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None, where: str | None = None,
                 query: str | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:  # fmt: skip
     """(header, rows) of an object, an object filtered by a SQL condition, or a query."""
     if query is not None:
         cursor = conn.sql(query, read_only=True)  # an export only reads, whatever the query says
         header = list(cursor.columns)
-        return header, (dict(zip(header, row, strict=False)) for row in cursor)
+        # A column of an object keeps its type (booleans true/false, dates in --date-format, JSON as JSON).
+        kinds = {name: kind for name, kind in zip(header, cursor.types, strict=False) if kind is not None}
+        if not kinds:
+            return header, (dict(zip(header, row, strict=False)) for row in cursor)
+        return header, (typed(dict(zip(header, row, strict=False)), kinds) for row in cursor)
     if obj is None:
         raise QueryError("export needs an OBJECT or --query")
     definition = conn.object(obj)
@@ -114,7 +90,7 @@ def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | No
     if options.flatten:
         header, rows = _flattened(header, rows, options)
     count = 0
-    with atomic_text(path, options) as handle:
+    with output_text(path, encoding=options.python_encoding) as handle:
         writer = options.writer(handle)
         if options.header:
             _write(writer, header, header, 0, options)

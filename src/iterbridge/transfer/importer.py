@@ -41,7 +41,8 @@ import orjson
 
 from iterbridge.errors import TransferError, UnknownColumn, UnsupportedOperation
 from iterbridge.objects.base import Column, ObjectDef, Row, SqlType
-from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell
+from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell, unguard_formula
+from iterbridge.transfer.output import Output
 from iterbridge.wording import plural
 
 csv.field_size_limit(64 * 1024 * 1024)
@@ -224,25 +225,22 @@ class _Rejects:
 
     def __init__(self, path: Path | None, header: list[str], options: CsvOptions, summary: ImportSummary) -> None:
         self.summary = summary
-        self.handle: IO[str] | None = None
-        if path is not None:
-            try:
-                self.handle = path.open("w", encoding=options.python_encoding, errors="surrogateescape", newline="")
-            except OSError as error:
-                raise TransferError(f"--rejects {path}: {error.strerror or error}") from None
-            self.writer = options.writer(self.handle)
+        self.output: Output | None = None
+        if path is not None:  # kept even when the import stops: the rows it lists were not imported
+            self.output = Output(path, encoding=options.python_encoding, errors="surrogateescape", option="--rejects")
+            self.writer = options.writer(self.output.handle, raw=True)  # the fields as they were read
             self.writer.writerow(["_line", "_reason", *header])
 
     def add(self, record: list[str], line: int, reason: str) -> None:
         self.summary.rejected += 1
         if len(self.summary.samples) < SAMPLE_REJECTS:
             self.summary.samples.append((line, reason))
-        if self.handle is not None:
+        if self.output is not None:
             self.writer.writerow([line, reason, *record])
 
     def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
+        if self.output is not None:
+            self.output.commit()
 
 
 class _Lines:
@@ -344,6 +342,8 @@ def _header(reader: Any, path: Path, options: CsvOptions) -> list[str]:
             break
     where = f"{path}, line {reader.line_num}"
     header = [name.strip() for name in header]
+    if options.formula_guard:  # a header an export guarded
+        header = [unguard_formula(name) for name in header]
     if any("\x00" in name for name in header):
         raise TransferError(
             f"{where}: the header contains NUL bytes: a binary file, or UTF-16 text (pass --encoding utf-16)"
@@ -479,9 +479,12 @@ def _convert(record: list[str], line: int, targets: list[tuple[int, _Target]], c
     row: Row = {}
     null = options.csv.null
     blank_is_null = null == ""
+    unguard = options.csv.formula_guard
     nested: list[tuple[_Target, Any]] | None = None
     for position, target in targets:
         text = record[position]
+        if unguard and text[:1] == "'":  # '=… as the formula guard of an export wrote it: the value is =…
+            text = unguard_formula(text)
         if text == null or ((not text or text.isspace()) and (blank_is_null or not target.keeps_blank)):
             if not target.path:
                 row[target.column.name] = None
