@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from iterbridge.api.redaction import redact
+from iterbridge.dburl import redact_text
 from iterbridge.errors import IterbridgeError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,7 +80,7 @@ def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int 
 
 
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {redact(message)}", err=True)
+    click.echo(f"error: {redact(redact_text(message))}", err=True)  # no API key, no database URL's password
     sys.exit(code)
 
 

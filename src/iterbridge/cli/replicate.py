@@ -10,10 +10,12 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
+from iterbridge.dburl import check_target_url, redact_url
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
-from iterbridge.replicate.targets import default_url, redacted_url
+from iterbridge.replicate.targets import default_url
 from iterbridge.sandbox.config import ConfigError, parse_rate_limits
 
 
@@ -95,7 +97,7 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     if as_json:
         click.echo(report_json(report))
         return
-    table = Table(title=f"Replication into {report.target} ({report.seconds:,.1f} s)")
+    table = Table(title=Text(f"Replication into {report.target} ({report.seconds:,.1f} s)"))  # a URL is no markup
     headings = ("table", "mode", "read via", "rows read", "inserted", "updated", "unchanged", "deleted", "API calls",
                 "time")  # fmt: skip
     for heading in headings:
@@ -177,7 +179,8 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
     target.
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
-    url = to or default_url()
+    url = default_url() if to is None else to  # --to '' is a mistake, not the default
+    check_target_url(url, "--to")  # before anything is read
     moment = _since(since)
     conditions = _filters(filters)
     factor = _rate_limits(rate_limits)
@@ -193,7 +196,7 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
         for stream in running:
             console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
-    console.print(f"replicating into {redacted_url(url)} …")
+    console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
     with open_connection(profile, region, base_url, sandbox, factor) as conn:
         report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,

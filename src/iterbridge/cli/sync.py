@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iterbridge.cli.common import RETRY_EXIT, connection_options, handle_errors, open_connection
+from iterbridge.dburl import check_target_url
 from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.engine import POLICIES
@@ -71,8 +72,10 @@ def sync_command(object_name: str, with_url: str | None, catalog: str | None, me
 
     Exit code 6 when records are left in the retry table (they are retried on the next run).
     """
+    url = default_url() if with_url is None else with_url  # --with '' is a mistake, not the default
+    check_target_url(url, "--with")  # before anything is read
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = sync(conn, object_name, with_url or default_url(), catalog=catalog, mediums=list(mediums) or None,
+        report = sync(conn, object_name, url, catalog=catalog, mediums=list(mediums) or None,
                       table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
     _print(report, as_json)
     if not report.ok:
