@@ -175,8 +175,8 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable
-    cannot serve; its rows in the copy are kept), 1 when a table failed, 2 for a bad option or an unusable
-    target.
+    cannot serve; its rows in the copy are kept), 1 when a table failed, 2 for a bad option, an unusable
+    target (in memory, read-only) or a target another run is writing (one run at a time per target).
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
     url = default_url() if to is None else to  # --to '' is a mistake, not the default
