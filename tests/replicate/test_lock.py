@@ -110,7 +110,9 @@ def test_a_second_thread_is_refused_too(
     assert_copied_once(sqlite_url, source, first.report)
 
 
-def test_a_sync_waits_for_no_replication_either(sandbox: Sandbox, conn: iterbridge.Connection, sqlite_url: str) -> None:
+def test_a_sync_is_refused_while_a_replication_holds_the_file(
+    sandbox: Sandbox, conn: iterbridge.Connection, sqlite_url: str
+) -> None:
     with Holder(sandbox, sqlite_url), pytest.raises(ConfigurationError, match="in use by another iterbridge run"):
         sync(conn, "CatalogItems", sqlite_url, catalog="products")
 

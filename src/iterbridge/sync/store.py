@@ -306,7 +306,7 @@ class SyncStore:
                 sql = (
                     f"CREATE TRIGGER {trigger} AFTER {event} ON {self._quote(table)} BEGIN "
                     f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) "
-                    f"VALUES ('{table}', {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
+                    f"VALUES ({_literal(table)}, {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
                 )
                 found = self.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
                                    [f"_ib_{name}_{event.lower()}"])  # fmt: skip
@@ -319,7 +319,7 @@ class SyncStore:
         function = f"_ib_{name}_log"
         body = (
             f" BEGIN IF coalesce(current_setting('{PG_MARK}', true), '') <> 'on' THEN "
-            f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ('{table}', "
+            f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ({_literal(table)}, "
             f"CASE WHEN TG_OP = 'DELETE' THEN {keys_old} ELSE {keys_new} END, lower(TG_OP), {_POSTGRES_NOW}); "
             "END IF; RETURN NULL; END "
         )
@@ -331,7 +331,7 @@ class SyncStore:
         if installed and installed[0][0] == body:
             return
         self.execute(
-            f"CREATE OR REPLACE FUNCTION {self._quote(function)}() RETURNS trigger AS $${body}$$ LANGUAGE plpgsql"
+            f"CREATE OR REPLACE FUNCTION {self._quote(function)}() RETURNS trigger AS {_literal(body)} LANGUAGE plpgsql"
         )
         self.execute(f"DROP TRIGGER IF EXISTS {self._quote(function)} ON {self._quote(table)}")
         self.execute(f"CREATE TRIGGER {self._quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {self._quote(table)} "
@@ -549,6 +549,11 @@ class SyncStore:
 
     def close(self) -> None:
         self.target.close()
+
+
+def _literal(text: str) -> str:
+    """Text as an SQL string literal (a table's name in a trigger, a trigger's body): data, never code."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _unquoted(names: Sequence[str]) -> list[str]:
