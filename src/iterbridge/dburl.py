@@ -18,8 +18,8 @@ from iterbridge.errors import ConfigurationError
 
 MASK = "***"
 # Query parameters whose value is a secret (names compared in lower case, `_` and `-` ignored).
-_SECRET_WORDS = ("pass", "pwd", "secret", "token", "credential", "apikey", "auth")
-_SECRET_NAMES = frozenset({"key", "sslkey", "privatekey"})
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "credential", "apikey")
+_SECRET_NAMES = frozenset({"key", "sslkey", "privatekey", "auth", "authorization", "signature", "sig"})
 # A URL in a message: up to a space or quote, not ending with the punctuation after it ("…db: error").
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?:[^\s'\"<>]*[^\s'\"<>.,:;)\]])?")
 

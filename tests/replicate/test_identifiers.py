@@ -5,13 +5,18 @@ SQLite and DuckDB keep them whole. A table the target refuses fails alone: the o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from click.testing import CliRunner
 
 import iterbridge
+from conftest import cli_env
+from iterbridge.cli import main
 from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, identifier, open_target
+from iterbridge.sandbox import Sandbox
 
 from .copies import Copy
 
@@ -55,9 +60,8 @@ def test_two_long_user_fields_with_a_common_prefix_both_replicate(
     assert again.stream("Users").updated == 0
 
 
-def test_a_table_the_target_refuses_fails_alone(
-    conn: iterbridge.Connection, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def refuse_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Targets opened from now on refuse to create the Channels table."""
     from iterbridge.replicate import runner
 
     real = runner.open_target
@@ -68,13 +72,19 @@ def test_a_table_the_target_refuses_fails_alone(
 
         def prepare_or_refuse(spec: Any, *, recreate: bool) -> Any:
             if spec.name == "Channels":
-                raise RuntimeError("refused: a table the database will not create")
+                raise RuntimeError("refused: a table the database will not create [bold]")
             return prepare(spec, recreate=recreate)
 
         target.prepare = prepare_or_refuse  # type: ignore[method-assign]
         return target
 
     monkeypatch.setattr(runner, "open_target", refusing)
+
+
+def test_a_table_the_target_refuses_fails_alone(
+    conn: iterbridge.Connection, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_channels(monkeypatch)
     report = conn.replicate(sqlite_url, ["Lists", "Channels", "MessageTypes"])
     assert [s.table for s in report.failed] == ["Channels"]
     assert "refused: a table the database will not create" in (report.stream("Channels").error or "")
@@ -90,3 +100,15 @@ def test_open_target_gives_every_target_one_quoting_function(tmp_path: Any) -> N
         assert target.quote(LONG[0]) == f'"{LONG[0]}"'  # SQLite keeps long names whole
     finally:
         target.close()
+
+
+def test_the_cli_reports_the_table_that_failed_and_exits_1(
+    sandbox: Sandbox, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_channels(monkeypatch)
+    args = ["replicate", "--rate-limits", "off", "--to", sqlite_url, "--objects", "Lists,Channels,MessageTypes"]
+    result = CliRunner(env=cli_env(tmp_path, sandbox)).invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "failed Channels: cannot prepare the table in sqlite:///" in result.stderr
+    assert "refused: a table the database will not create [bold]" in " ".join(result.stderr.split())
+    assert Copy(sqlite_url).data_tables() == ["Lists", "MessageTypes"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -120,9 +121,9 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
         for added in s.columns_added:
             console.print(f"new column {s.table}.{added}")
         for part in s.skipped:
-            console.print(f"[yellow]skipped[/] {s.table} {part}", markup=True, highlight=False)
+            console.print(f"[yellow]skipped[/] {s.table} {escape(part)}", markup=True, highlight=False)
         if s.error:
-            console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
+            console.print(f"[red]failed[/] {s.table}: {escape(s.error)}", markup=True, highlight=False)
 
 
 @click.command("replicate")
