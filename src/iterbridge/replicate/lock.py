@@ -60,10 +60,13 @@ class FileLock:
             ) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:  # another run holds it
             holder = self._read()
             os.close(self._fd)
             raise busy(description, holder) from None
+        except OSError as error:  # a file system without locks: no run could be kept from another
+            os.close(self._fd)
+            raise ConfigurationError(f"cannot lock {description}: {error.strerror or error} ({self.path})") from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, json.dumps(me()).encode(), 0)
 
