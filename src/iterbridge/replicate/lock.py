@@ -103,6 +103,15 @@ def pg_lock(connection: Any, description: str) -> None:
     raise busy(description, ", ".join(p for p in parts if p))
 
 
+def pg_unlock(connection: Any) -> None:
+    """Release the advisory lock at once: a closed session releases it only when its server process has
+    exited, which a run started right after may not see yet."""
+    with contextlib.suppress(Exception):  # the session is gone (and its lock with it)
+        connection.rollback()
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_LOCK_KEY})")
+        connection.commit()
+
+
 def application_name() -> str:
     """What a PostgreSQL session of this run calls itself (shown to a run that finds the lock taken)."""
     holder = me()

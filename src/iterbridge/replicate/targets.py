@@ -43,7 +43,7 @@ from iterbridge.dburl import (
 )
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
-from iterbridge.replicate.lock import FileLock, application_name, pg_lock
+from iterbridge.replicate.lock import FileLock, application_name, pg_lock, pg_unlock
 
 STATE_TABLE = "_iterbridge_state"
 PG_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut (see `identifier`)
@@ -249,6 +249,7 @@ class SqlAlchemyTarget:
         self._secrets = url_secrets(url)
         self.read_only = read_only
         self._lock: FileLock | None = None
+        self._pg_locked = False
         self._plans: dict[str, _Plan] = {}
         options: dict[str, Any] = {}
         path = sqlite_path(url) if url.lower().startswith("sqlite") else None
@@ -296,6 +297,7 @@ class SqlAlchemyTarget:
                 return
             if self.dialect == "postgresql":
                 pg_lock(self.connection, self.description)
+                self._pg_locked = True
             if self.dialect == "sqlite":
                 # WAL: readers of the copy never block the replication; NORMAL: a killed process loses nothing
                 # committed (only a power loss may lose the last transactions, never consistency).
@@ -661,6 +663,9 @@ class SqlAlchemyTarget:
 
     def close(self) -> None:
         if hasattr(self, "connection"):
+            if self._pg_locked:
+                pg_unlock(self.connection)
+                self._pg_locked = False
             with contextlib.suppress(Exception):
                 self.connection.close()
         if hasattr(self, "engine"):
