@@ -126,8 +126,11 @@ def test_since_reads_the_exports_from_that_date(run: Callable[..., Result], sqli
         (["--since", "yesterday"], 2, "expected a date like 2026-01-31"),
         (["--rate-limits", "fast"], 2, "expected real, off or xN"),
         (["--filter", "nocolon"], 2, 'expected OBJECT:"condition"'),
+        # A filter for an object left out of --objects would be ignored without a word.
+        (["--objects", "Lists", "--filter", "Events:Email = 'a@x.com'"], 2,
+         "--filter Events: Events is not among --objects (Lists); add it to --objects or drop the filter"),
     ],
-)
+)  # fmt: skip
 def test_errors_are_one_line(run: Callable[..., Result], args: list[str], code: int, message: str) -> None:
     result = run(*args)
     assert result.exit_code == code, result.output
@@ -190,3 +193,17 @@ def test_malformed_export_lines_are_skipped_kept_and_reported(
         rows = spoiled.rows(table)
         assert len(rows) == len(clean.rows(table)) - len(bad[data_type]) > 10
         assert all(row in clean.rows(table) for row in rows)
+
+
+def test_full_reports_mode_full(run: Callable[..., Result], sqlite_url: str) -> None:
+    first = run("--to", sqlite_url, "--objects", "Lists,Channels", "--json")
+    assert {s["table"]: s["mode"] for s in json.loads(first.stdout)["streams"]} == {
+        "Lists": "incremental",
+        "Channels": "full",
+    }
+    full = run("--to", sqlite_url, "--objects", "Lists,Channels", "--full", "--json")
+    assert full.exit_code == 0, full.output
+    assert {s["mode"] for s in json.loads(full.stdout)["streams"]} == {"full"}
+    table = run("--to", sqlite_url, "--objects", "Lists", "--full")
+    row = next(line for line in table.stderr.splitlines() if line.startswith("│ Lists"))
+    assert [cell.strip() for cell in row.strip("│").split("│")][:2] == ["Lists", "full"]

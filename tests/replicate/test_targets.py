@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from iterbridge.dburl import duckdb_path, redact_url
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, SqlType
 from iterbridge.replicate.targets import (
@@ -20,9 +21,7 @@ from iterbridge.replicate.targets import (
     Target,
     UpsertCounts,
     _sqlite_timestamp,
-    duckdb_path,
     open_target,
-    redacted_url,
 )
 
 from .copies import Copy
@@ -194,8 +193,8 @@ def test_a_failed_transaction_leaves_nothing(target: str) -> None:
 
 
 def test_urls() -> None:
-    assert redacted_url("postgresql://me:pw@host/db") == "postgresql://me:***@host/db"
-    assert redacted_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert redact_url("postgresql://me:pw@host/db") == "postgresql://me:***@host/db"
+    assert redact_url("sqlite:///x.db") == "sqlite:///x.db"
     assert duckdb_path("duckdb:///rel.duckdb") == "rel.duckdb"
     assert duckdb_path("duckdb:////abs/x.duckdb") == "/abs/x.duckdb"
     assert duckdb_path("duckdb:///:memory:") == ":memory:"

@@ -3,6 +3,7 @@ no write call to Iterable, no row, map entry or log entry in the database."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import httpx2
@@ -84,3 +85,30 @@ def test_a_dry_run_on_an_empty_database_creates_nothing(conn: iterbridge.Connect
     for table in ("CatalogItems", "_iterbridge_sync_map", "_iterbridge_sync_conflicts", "_iterbridge_sync_retries",
                   "_iterbridge_changes"):  # fmt: skip
         assert not db.exists(table), table
+
+
+def test_a_dry_run_on_a_new_database_creates_no_file_and_no_table(conn: iterbridge.Connection, db: Db) -> None:
+    """Not even the state table, the lock file or (SQLite, DuckDB) the database file itself."""
+    plan = sync_items(conn, db, dry_run=True)
+    assert totals(plan) == {"database_creates": 25}
+    if db.path is not None:
+        assert sorted(p.name for p in db.path.parent.iterdir() if p.name.startswith(db.path.name)) == []
+    else:
+        here = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        assert db.sql(here) == []
+
+
+def test_a_dry_run_leaves_an_existing_sqlite_database_as_it_was(conn: iterbridge.Connection, sqlite_db: Db) -> None:
+    sync_items(conn, sqlite_db)
+    sqlite_db.put_item("sku-000001", {"name": "Edited in the database"})
+    sqlite_db.close()
+    assert sqlite_db.path is not None
+
+    def dump() -> list[str]:
+        with sqlite3.connect(f"file:{sqlite_db.path}?mode=ro", uri=True) as reader:
+            return list(reader.iterdump())
+
+    before = dump()
+    plan = sync_items(conn, sqlite_db, dry_run=True)
+    assert totals(plan) == {"iterable_updates": 1}
+    assert dump() == before

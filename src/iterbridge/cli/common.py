@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from iterbridge.api.redaction import redact
+from iterbridge.dburl import redact_text
 from iterbridge.errors import IterbridgeError
 from iterbridge.settings import ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED
 
@@ -172,7 +173,7 @@ def report_reads(conn: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {redact(message)}", err=True)
+    click.echo(f"error: {redact(redact_text(message))}", err=True)  # no API key, no database URL's password
     sys.exit(code)
 
 

@@ -9,13 +9,16 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.cli.console import make_console
+from iterbridge.dburl import check_target_url, redact_url
 from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
-from iterbridge.replicate.targets import default_url, redacted_url
+from iterbridge.replicate.targets import default_url
 
 
 def _since(value: str | None) -> datetime | None:
@@ -89,7 +92,7 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     if as_json:
         click.echo(report_json(report))
         return
-    table = Table(title=f"Replication into {report.target} ({report.seconds:,.1f} s)")
+    table = Table(title=Text(f"Replication into {report.target} ({report.seconds:,.1f} s)"))  # a URL is no markup
     headings = ("table", "mode", "read via", "rows read", "inserted", "updated", "unchanged", "deleted", "API calls",
                 "time")  # fmt: skip
     for heading in headings:
@@ -112,9 +115,9 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
         for added in s.columns_added:
             console.print(f"new column {s.table}.{added}")
         for part in s.skipped:
-            console.print(f"[yellow]skipped[/] {s.table} {part}", markup=True, highlight=False)
+            console.print(f"[yellow]skipped[/] {s.table} {escape(part)}", markup=True, highlight=False)
         if s.error:
-            console.print(f"[red]failed[/] {s.table}: {s.error}", markup=True, highlight=False)
+            console.print(f"[red]failed[/] {s.table}: {escape(s.error)}", markup=True, highlight=False)
     for line in summary(report.repaired_lines, report.malformed_lines, report.quarantine):
         console.print(line, markup=False, soft_wrap=True)
 
@@ -163,10 +166,12 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable
     cannot serve, whose rows in the copy are kept; or export lines that are not JSON, kept in the quarantine file
-    the report names), 1 when a table failed, 2 for a bad option or an unusable target.
+    the report names), 1 when a table failed, 2 for a bad option, an unusable target (in memory, read-only) or a
+    target another run is writing (one run at a time per target).
     """
     chosen = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
-    url = to or default_url()
+    url = default_url() if to is None else to  # --to '' is a mistake, not the default
+    check_target_url(url, "--to")  # before anything is read
     moment = _since(since)
     conditions = _filters(filters)
     console = Console(stderr=True, highlight=False)
@@ -181,7 +186,7 @@ def replicate_command(to: str | None, objects: str | None, full: bool, since: st
         for stream in running:
             console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
-    console.print(f"replicating into {redacted_url(url)} …")
+    console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
     with open_connection(profile, region, base_url, sandbox) as conn:
         report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
                            lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from iterbridge.cli.common import RETRY_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.cli.console import make_console
+from iterbridge.dburl import check_target_url
 from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.engine import POLICIES
@@ -53,9 +54,11 @@ def _print(report: SyncReport, as_json: bool) -> None:
 @click.option("--with", "with_url", default=None, help=f"Database URL (default {default_url()}).")
 @click.option("--catalog", default=None, help="The catalog to sync (CatalogItems).")
 @click.option("--medium", "mediums", multiple=True, help="email, push, sms or inapp (Templates; default all).")
-@click.option("--table", default=None, help="Table name (default: the object's name).")
+@click.option("--table", default=None, help="Table name (default: the object's name; not _iterbridge_*).")
 @click.option("--conflict", default="newest", show_default=True, type=click.Choice(POLICIES))
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing on either side.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan; change nothing on either side (not even create the database file)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options
 @handle_errors
@@ -69,10 +72,13 @@ def sync_command(object_name: str, with_url: str | None, catalog: str | None, me
       iterbridge sync CatalogItems --catalog products --with postgresql://…/shop
       iterbridge sync Templates --medium email --with sqlite:///templates.db --conflict database --dry-run
 
-    Exit code 6 when records are left in the retry table (they are retried on the next run).
+    Exit code 6 when records are left in the retry table (they are retried on the next run); 2 for a bad
+    option, an unusable database, or one another run is writing (one run at a time per database).
     """
+    url = default_url() if with_url is None else with_url  # --with '' is a mistake, not the default
+    check_target_url(url, "--with")  # before anything is read
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = sync(conn, object_name, with_url or default_url(), catalog=catalog, mediums=list(mediums) or None,
+        report = sync(conn, object_name, url, catalog=catalog, mediums=list(mediums) or None,
                       table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
     _print(report, as_json)
     if not report.ok:

@@ -105,6 +105,14 @@ def streams(objects: list[str] | None, filters: dict[str, str] | None = None) ->
     chosen: list[tuple[ObjectDef, str | None]] = []
     if objects:
         chosen = [_choose(name) for name in objects]
+        # A filter for an object left out would be ignored without a word: refused instead.
+        ignored = sorted(set(conditions) - {obj.name for obj, _ in chosen})
+        if ignored:
+            listed = ", ".join(objects)
+            raise ConfigurationError(
+                f"--filter {ignored[0]}: {ignored[0]} is not among --objects ({listed}); add it to --objects or drop "
+                "the filter"
+            )
     else:
         chosen = [(o, None) for o in OBJECTS.values() if not o.required_filters]
         chosen += [(get_object(n), None) for n in conditions if get_object(n).required_filters]

@@ -176,7 +176,8 @@ class Replication:
         self.workers = max(1, workers)
         self.export_method = export_method
         self.progress = progress
-        self.reports = {s.table: StreamReport(s.table, s.policy.mode) for s in chosen}
+        # --full reads every table in full, whatever its policy: the report says so.
+        self.reports = {s.table: StreamReport(s.table, "full" if full else s.policy.mode) for s in chosen}
         self.specs: dict[str, TableSpec] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._current: dict[str, dict[tuple[Any, ...], datetime | None]] = {}
@@ -198,9 +199,11 @@ class Replication:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="replicate")
         finished = False
         try:
-            for job in jobs(self.streams):
+            # A table the target refused is reported failed; the others are read and written all the same.
+            started_jobs = [j for j in jobs(self.streams) if any(s.table not in self._failed for s in j.streams)]
+            for job in started_jobs:
                 pool.submit(self._run_job, job)
-            self._write_until_done()
+            self._write_until_done({s.table for j in started_jobs for s in j.streams})
             finished = True
         finally:
             if not finished:  # an interrupt, or the target gone: readers stop at their next row or message
@@ -227,24 +230,24 @@ class Replication:
                 prepared = self.target.prepare(spec, recreate=self.full)
                 if stream.policy.sweep and stream.condition is None:
                     self.target.start_sweep(spec)  # keys seen are kept in the target, not in memory
-            except Exception as error:  # a database that refuses the table (rights, a clashing table…)
-                raise ConfigurationError(
-                    f"cannot prepare table {stream.table} in {self.target.description}: {self.target.error_text(error)}"
-                ) from None
+                # A new table has nothing the state speaks of; a new column must be filled for every row: both
+                # are read in full.
+                if stream.policy.skip_current and not prepared.created and not prepared.added:
+                    self._current[stream.table] = self.target.cursors(spec)
+            except Exception as error:  # a database that refuses this table (rights, a clashing table…)
+                reason = f"cannot prepare the table in {self.target.description}: {self.target.error_text(error)}"
+                log.warning("%s: %s", stream.table, reason)
+                self._fail(stream.table, reason)  # this table alone: the others go on
+                continue
             self.reports[stream.table].columns_added = prepared.added
             state = states.get(stream.table)
             if state and not prepared.created and not prepared.added:
                 self._states[stream.table] = state
-            # A new table has nothing the state speaks of; a new column must be filled for every row: both
-            # are read in full.
-            if stream.policy.skip_current and not prepared.created and not prepared.added:
-                self._current[stream.table] = self.target.cursors(spec)
 
-    def _write_until_done(self) -> None:
+    def _write_until_done(self, pending: set[str]) -> None:
         """Write messages as they come, the ones already waiting together (one transaction per group: a commit
         per batch would cost more than the batch); a group that fails is written again message by message,
-        so only the stream whose write the database refuses fails."""
-        pending = {s.table for s in self.streams}
+        so only the stream whose write the database refuses fails. `pending`: the tables whose readers run."""
         while pending:
             group = [self._next_message()]
             while len(group) < GROUP_MESSAGES:
@@ -652,7 +655,7 @@ def replicate(
     for name, condition in (filters or {}).items():
         check_expression(condition, f"--filter {name}")  # one expression each, refused before anything runs
     chosen = streams(objects, filters)
-    target = open_target(to or default_url())
+    target = open_target(default_url() if to is None else to)
     quarantine = conn.quarantine
     repaired, kept = quarantine.repaired, quarantine.kept
     try:

@@ -18,8 +18,10 @@ dialects take a slower generic path (untested).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import operator
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +32,22 @@ from typing import Any, Protocol
 import orjson
 
 from iterbridge.api.timestamps import iso_text, timestamp_or_none, utc_text
+from iterbridge.dburl import (
+    check_target_url,
+    driver_url,
+    duckdb_path,
+    redact_text,
+    redact_url,
+    sqlite_path,
+    url_secrets,
+)
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
+from iterbridge.replicate.lock import FileLock, application_name, pg_lock, pg_unlock
 from iterbridge.sqlnames import quote_name as quote_name  # re-exported: sync uses it from here
 
 STATE_TABLE = "_iterbridge_state"
+PG_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut (see `identifier`)
 # Keys per existence query in SQLite (its limit is 32,766 parameters): few queries, as each one gives the GIL
 # away and waits to get it back from the reader threads.
 _SQLITE_KEYS = 8000
@@ -65,7 +78,8 @@ class UpsertCounts:
 
 
 class Target(Protocol):
-    description: str
+    description: str  # the URL as it may be shown (no secrets)
+    read_only: bool
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared: ...
     def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts: ...
@@ -80,40 +94,40 @@ class Target(Protocol):
     def write_state(self, stream: str, state: dict[str, Any]) -> None: ...
     def clear_state(self, streams: Sequence[str]) -> None: ...
     def error_text(self, error: BaseException) -> str: ...
+    def quote(self, name: str) -> str: ...
     def close(self) -> None: ...
 
 
-def open_target(url: str, option: str = "--to") -> Target:
+def open_target(url: str, option: str = "--to", *, read_only: bool = False) -> Target:
     """sqlite:///file.db (default), postgresql://…, duckdb:///file.duckdb; other SQLAlchemy URLs may work.
-    `option` names where the URL came from in the error."""
-    if url.startswith("duckdb:"):
-        return DuckDbTarget(url)
-    if "://" not in url:
-        raise ConfigurationError(
-            f"{option} must be a database URL like sqlite:///iterable.db, postgresql://user@host/db or "
-            f"duckdb:///file.duckdb, not {redacted_url(url)!r}"
-        )
-    return SqlAlchemyTarget(url)
+    `option` names where the URL came from in the error. A database in memory is refused (nothing would be
+    kept). A writing target is locked for this run (see lock.py); `read_only` (a dry run) takes no lock and
+    changes nothing: not even a missing file is created (it reads as empty)."""
+    check_target_url(url, option)
+    if url.lower().startswith("duckdb:"):
+        return DuckDbTarget(url, read_only=read_only)
+    return SqlAlchemyTarget(url, read_only=read_only)
 
 
-def redacted_url(url: str) -> str:
-    return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", url)
+def identifier(name: str, limit: int | None = None) -> str:
+    """The name a table, column or index gets in a database that cuts identifiers at `limit` bytes of UTF-8
+    (PostgreSQL: 63): the name itself when it fits, else a prefix cut at a character boundary, `_` and eight
+    hex digits of the full name's SHA-1. Deterministic (every run maps a name alike) and distinct names stay
+    distinct, where the database's own truncation would make two long names with a common prefix one."""
+    encoded = name.encode()
+    if limit is None or len(encoded) <= limit:
+        return name
+    digest = hashlib.sha1(encoded).hexdigest()[:8]
+    return f"{encoded[: limit - 9].decode('utf-8', 'ignore')}_{digest}"
 
 
-def _password(url: str) -> str | None:
-    found = re.search(r"//[^:/@]*:([^@]*)@", url)
-    return found.group(1) if found and found.group(1) else None
-
-
-def one_line(error: BaseException, secrets: Sequence[str | None] = ()) -> str:
-    """A driver's error as one line, without SQLAlchemy's background links or any secret."""
+def one_line(error: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A driver's error as one line, without SQLAlchemy's background links, any database URL's secrets, or
+    the given secrets (where they stand as words of their own)."""
     text = " ".join(str(error).split())
     text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
     text = re.sub(r"\[SQL: .*", "", text).strip()
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:500] or type(error).__name__
+    return redact_text(text, list(secrets))[:500] or type(error).__name__
 
 
 def seen_table(spec: TableSpec) -> str:
@@ -231,30 +245,72 @@ def _distinct(rows: Sequence[Row], key: tuple[str, ...]) -> list[Row]:
 
 
 class SqlAlchemyTarget:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.description = redact_url(url)
+        self._secrets = url_secrets(url)
+        self.read_only = read_only
+        self._lock: FileLock | None = None
+        self._pg_locked = False
+        self._plans: dict[str, _Plan] = {}
+        options: dict[str, Any] = {}
+        path = sqlite_path(url) if url.lower().startswith("sqlite") else None
+        url = driver_url(url)
+        if url.lower().startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        if url.lower().startswith("postgresql+psycopg://"):
+            options["json_deserializer"] = orjson.loads  # JSONB read back (sync compares every row): ~5× json's
+            if "application_name=" not in url:
+                options["connect_args"] = {"application_name": application_name()}
+        if path is not None and read_only:
+            url, options = _sqlite_read_only(path)
+        elif path is not None:
+            self._lock = FileLock(path, self.description)  # before the file is created
+        try:
+            self._open(url, options)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, url: str, options: dict[str, Any]) -> None:
+        """Connect; then, for a writing run, lock the database and make it ready (WAL, the state table) — a
+        database that refuses (a read-only file, directory or role) is said on one line."""
         import sqlalchemy as sa
 
-        self.description = redacted_url(url)
-        self._secrets = [_password(url)]
-        options: dict[str, Any] = {}
-        if url.startswith(("postgresql://", "postgres://")):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        if url.startswith("postgresql+psycopg://"):
-            options["json_deserializer"] = orjson.loads  # JSONB read back (sync compares every row): ~5× json's
         try:
             self.engine = sa.create_engine(url, **options)
             self.connection = self.engine.connect()
         except Exception as error:  # driver or server problems, named once, on one line
-            raise ConfigurationError(f"cannot open {self.description}: {one_line(error, self._secrets)}") from None
+            raise ConfigurationError(f"cannot open {self.description}: {self.error_text(error)}") from None
         self.dialect = self.engine.dialect.name
-        if self.dialect == "sqlite":
-            # WAL: readers of the copy never block the replication; NORMAL: a killed process loses nothing
-            # committed (only a power loss may lose the last transactions, never consistency).
-            self.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-            self.connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-            self.connection.commit()
-        self._plans: dict[str, _Plan] = {}
-        self._state = self._state_table()
+        self._limit = PG_IDENTIFIER_BYTES if self.dialect == "postgresql" else None
+        self._state = sa.Table(
+            STATE_TABLE,
+            sa.MetaData(),
+            sa.Column("stream", sa.Text(), primary_key=True),
+            sa.Column("state", sa.Text(), nullable=False),
+            sa.Column("updated_at", sa.Text(), nullable=False),
+        )
+        try:
+            if self.read_only:
+                if self.dialect == "postgresql":
+                    self.connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    self.connection.commit()
+                return
+            if self.dialect == "postgresql":
+                pg_lock(self.connection, self.description)
+                self._pg_locked = True
+            if self.dialect == "sqlite":
+                # WAL: readers of the copy never block the replication; NORMAL: a killed process loses nothing
+                # committed (only a power loss may lose the last transactions, never consistency).
+                self.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+                self.connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                self.connection.commit()
+            with self.transaction():
+                self._state.create(self.connection, checkfirst=True)
+        except ConfigurationError:
+            raise
+        except Exception as error:
+            raise ConfigurationError(f"cannot write to {self.description}: {self.error_text(error)}") from None
 
     # ---- schema ---------------------------------------------------------------------------------------
 
@@ -286,23 +342,6 @@ class SqlAlchemyTarget:
             return converters.get(kind)
         return None
 
-    def _state_table(self) -> Any:
-        import sqlalchemy as sa
-
-        table = sa.Table(
-            STATE_TABLE,
-            sa.MetaData(),
-            sa.Column("stream", sa.Text(), primary_key=True),
-            sa.Column("state", sa.Text(), nullable=False),
-            sa.Column("updated_at", sa.Text(), nullable=False),
-        )
-        try:
-            with self.transaction():
-                table.create(self.connection, checkfirst=True)
-        except Exception as error:
-            raise ConfigurationError(f"cannot use {self.description}: {one_line(error, self._secrets)}") from None
-        return table
-
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
         """Create the table (typed columns, primary key, an index on the cursor), or add the columns it lacks."""
         import sqlalchemy as sa
@@ -310,31 +349,33 @@ class SqlAlchemyTarget:
         added: list[str] = []
         with self.transaction():
             inspector = sa.inspect(self.connection)
-            exists = inspector.has_table(spec.name)
+            exists = inspector.has_table(self._name(spec.name))
             if exists and recreate:
                 self.connection.exec_driver_sql(f"DROP TABLE {self._quote(spec.name)}")
                 exists = False
+            keys = set(spec.key)
             columns = [
                 sa.Column(
-                    c.name, self._sa_type(c.type), primary_key=c.name in spec.key, nullable=c.name not in spec.key
+                    self._name(c.name), self._sa_type(c.type), primary_key=c.name in keys, nullable=c.name not in keys
                 )
                 for c in spec.columns
             ]
             if exists:
-                present = {c["name"] for c in inspector.get_columns(spec.name)}
-                for column in columns:
+                present = {c["name"] for c in inspector.get_columns(self._name(spec.name))}
+                for logical, column in zip(spec.column_names(), columns, strict=True):
                     if column.name not in present:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         self.connection.exec_driver_sql(
                             f"ALTER TABLE {self._quote(spec.name)} ADD COLUMN {self._quote(column.name)} {kind}"
                         )
-                        added.append(column.name)
-            table = sa.Table(spec.name, sa.MetaData(), *columns)
+                        added.append(logical)
+            table = sa.Table(self._name(spec.name), sa.MetaData(), *columns)
             if not exists:
                 table.create(self.connection)
             if spec.cursor:
                 # Also when the table exists: a run killed between CREATE TABLE and CREATE INDEX left none.
-                sa.Index(_index_name(spec), table.c[spec.cursor]).create(self.connection, checkfirst=True)
+                index = sa.Index(self._name(_index_name(spec)), self._column(table, spec.cursor))
+                index.create(self.connection, checkfirst=True)
         types = {c.name: c.type for c in spec.columns}
         self._plans[spec.name] = plan = _Plan(
             table, spec.column_names(), [self._converter(types[n]) for n in spec.column_names()], spec.key
@@ -344,7 +385,14 @@ class SqlAlchemyTarget:
         return Prepared(not exists, added)
 
     def _quote(self, name: str) -> str:
-        return str(self.engine.dialect.identifier_preparer.quote(name))
+        return self.quote(name)
+
+    def _name(self, name: str) -> str:
+        """The name as stored (see `quote`), unquoted: for SQLAlchemy's schema objects and the inspector."""
+        return identifier(name, self._limit)
+
+    def _column(self, table: Any, name: str) -> Any:
+        return table.c[self._name(name)]
 
     def _quoted(self, names: Sequence[str]) -> str:
         return ", ".join(self._quote(n) for n in names)
@@ -472,13 +520,14 @@ class SqlAlchemyTarget:
         table = plan.table
         counts = UpsertCounts()
         for row in rows:
-            condition = sa.and_(*(table.c[k] == row.get(k) for k in plan.key))
-            values = {n: row.get(n) for n in plan.names}
-            current = self.connection.execute(sa.select(*(table.c[n] for n in plan.names)).where(condition)).first()
+            condition = sa.and_(*(self._column(table, k) == row.get(k) for k in plan.key))
+            values = {self._name(n): row.get(n) for n in plan.names}
+            selected = [self._column(table, n) for n in plan.names]
+            current = self.connection.execute(sa.select(*selected).where(condition)).first()
             if current is None:
                 self.connection.execute(sa.insert(table).values(values))
                 counts.inserted += 1
-            elif tuple(current) != tuple(values[n] for n in plan.names):
+            elif tuple(current) != tuple(values.values()):
                 self.connection.execute(sa.update(table).where(condition).values(values))
                 counts.updated += 1
             else:
@@ -489,7 +538,8 @@ class SqlAlchemyTarget:
         import sqlalchemy as sa
 
         table = self._plans[spec.name].table
-        result = self.connection.execute(sa.select(*(table.c[k] for k in spec.key)).execution_options(yield_per=10_000))
+        selected = [self._column(table, k) for k in spec.key]
+        result = self.connection.execute(sa.select(*selected).execution_options(yield_per=10_000))
         for row in result:
             yield tuple(row)
 
@@ -498,9 +548,8 @@ class SqlAlchemyTarget:
     def start_sweep(self, spec: TableSpec) -> None:
         plan = self._plans[spec.name]
         seen = self._quote(seen_table(spec))
-        columns = ", ".join(
-            f"{self._quote(k)} {plan.table.c[k].type.compile(dialect=self.engine.dialect)}" for k in spec.key
-        )
+        types = {k: self._column(plan.table, k).type.compile(dialect=self.engine.dialect) for k in spec.key}
+        columns = ", ".join(f"{self._quote(k)} {types[k]}" for k in spec.key)
         primary = f", PRIMARY KEY ({self._quoted(spec.key)})" if self.dialect != "postgresql" else ""
         with self.transaction():
             self.connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns}{primary})")
@@ -562,7 +611,8 @@ class SqlAlchemyTarget:
             return {}
         table = self._plans[spec.name].table
         with self.transaction():
-            rows = self.connection.execute(sa.select(*(table.c[k] for k in spec.key), table.c[spec.cursor])).all()
+            selected = [self._column(table, k) for k in (*spec.key, spec.cursor)]
+            rows = self.connection.execute(sa.select(*selected)).all()
         return {tuple(row[:-1]): timestamp_or_none(row[-1]) for row in rows}
 
     def count(self, spec: TableSpec) -> int:
@@ -582,6 +632,8 @@ class SqlAlchemyTarget:
     def read_state(self) -> dict[str, dict[str, Any]]:
         import sqlalchemy as sa
 
+        if self.read_only and not sa.inspect(self.connection).has_table(STATE_TABLE):
+            return {}  # a dry run on a database no run has written yet
         with self.transaction():
             rows = self.connection.execute(sa.select(self._state.c.stream, self._state.c.state)).all()
         return {stream: json.loads(state) for stream, state in rows}
@@ -605,10 +657,35 @@ class SqlAlchemyTarget:
     def error_text(self, error: BaseException) -> str:
         return one_line(error, self._secrets)
 
+    def quote(self, name: str) -> str:
+        """A table, column or index name as this database must be given it: mapped by `identifier` where the
+        database cuts names (PostgreSQL), then quoted. Every name this target writes goes through here."""
+        return str(self.engine.dialect.identifier_preparer.quote(identifier(name, self._limit)))
+
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.connection.close()
-        self.engine.dispose()
+        if hasattr(self, "connection"):
+            if self._pg_locked:
+                pg_unlock(self.connection)
+                self._pg_locked = False
+            with contextlib.suppress(Exception):
+                self.connection.close()
+        if hasattr(self, "engine"):
+            self.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def _sqlite_read_only(path: str) -> tuple[str, dict[str, Any]]:
+    """A dry run's view of a SQLite file: opened read-only (nothing can change it, not even its journal mode),
+    or, when there is no file yet, an empty database in memory (so none is created)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    if not os.path.exists(path):
+        return "sqlite://", {}
+    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+    return "sqlite://", {"creator": lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)}
 
 
 def _index_name(spec: TableSpec) -> str:
@@ -627,29 +704,32 @@ _DUCK_TYPES = {
 }
 
 
-def duckdb_path(url: str) -> str:
-    """duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb, duckdb:///:memory: (or duckdb://)."""
-    rest = url.split(":", 1)[1]
-    if rest.startswith("////"):
-        return "/" + rest[4:]
-    if rest.startswith("///"):
-        return rest[3:] or ":memory:"
-    return rest.lstrip("/") or ":memory:"
-
-
 class DuckDbTarget:
-    def __init__(self, url: str) -> None:
+    """DuckDB keeps names whole (no identifier limit): `quote_name` is its one quoting function."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         import duckdb
 
         path = duckdb_path(url)
-        self.description = url
+        self.description = redact_url(url)
+        self._secrets = url_secrets(url)
+        self.read_only = read_only
+        self._lock = None if read_only else FileLock(path, self.description)
         try:
-            self.db = duckdb.connect(path)
+            # A dry run: a missing file is not created (an empty database in memory stands for it); an existing
+            # one is only read (opened as usual: DuckDB refuses a read-only connection beside a writing one in
+            # the same process).
+            self.db = duckdb.connect(":memory:" if read_only and not os.path.exists(path) else path)
             self.db.execute("SET TimeZone = 'UTC'")
-            self.db.execute(f"CREATE TABLE IF NOT EXISTS {quote_name(STATE_TABLE)} "
-                            "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
+            if not read_only:
+                self.db.execute(f"CREATE TABLE IF NOT EXISTS {quote_name(STATE_TABLE)} "
+                                "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
         except Exception as error:
-            raise ConfigurationError(f"cannot open {url}: {one_line(error)}") from None
+            self.close()
+            raise ConfigurationError(f"cannot open {self.description}: {self.error_text(error)}") from None
+
+    def quote(self, name: str) -> str:
+        return quote_name(name)
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
         table = quote_name(spec.name)
@@ -807,6 +887,11 @@ class DuckDbTarget:
             raise
 
     def read_state(self) -> dict[str, dict[str, Any]]:
+        here = "table_schema = current_schema()"
+        found = self.db.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND {here}",
+                                [STATE_TABLE]).fetchone()  # fmt: skip
+        if self.read_only and not (found and found[0]):
+            return {}  # a dry run on a database no run has written yet
         rows = self.db.execute(f"SELECT stream, state FROM {quote_name(STATE_TABLE)}").fetchall()
         return {stream: json.loads(state) for stream, state in rows}
 
@@ -819,10 +904,15 @@ class DuckDbTarget:
             self.db.execute(f"DELETE FROM {quote_name(STATE_TABLE)} WHERE stream = ?", [stream])
 
     def error_text(self, error: BaseException) -> str:
-        return one_line(error)
+        return one_line(error, self._secrets)
 
     def close(self) -> None:
-        self.db.close()
+        if hasattr(self, "db"):
+            with contextlib.suppress(Exception):
+                self.db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def default_url() -> str:

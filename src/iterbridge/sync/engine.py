@@ -44,6 +44,7 @@ from iterbridge.sync.store import Failure, MapEntry, SyncStore
 log = logging.getLogger("iterbridge.sync")
 
 POLICIES = ("iterable", "database", "newest")
+OWN_TABLES = "_iterbridge_"  # the prefix of the tables replication and sync keep for themselves
 DELETED = "<deleted>"  # the pending "content" of a delete sent to Iterable
 PENDING_GRACE = timedelta(minutes=15)
 TEMPLATE_LOOKBACK = timedelta(minutes=10)
@@ -506,6 +507,11 @@ def sync(
     grace: timedelta = PENDING_GRACE,
 ) -> SyncReport:
     """Synchronise CatalogItems (of one catalog) or Templates (Base templates) with a database table."""
+    if table is not None and table.lower().startswith(OWN_TABLES):
+        raise ConfigurationError(
+            f"--table {table!r}: tables named {OWN_TABLES}… are iterbridge's own bookkeeping (state, sync map, "
+            "change log); choose another name"
+        )
     name = object_name.lower()
     side: CatalogItemsSide | TemplatesSide
     if name == "catalogitems":

@@ -36,7 +36,6 @@ from iterbridge.replicate.targets import (
     json_text,
     open_target,
 )
-from iterbridge.replicate.targets import quote_name as _quote
 
 MAP, CONFLICTS, RETRIES, CHANGES = (
     "_iterbridge_sync_map",
@@ -90,7 +89,9 @@ class SyncStore:
     """`create=False` (a dry run) creates nothing: missing tables read as empty."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self.target: Target = open_target(url, "--with")
+        # A dry run opens the database read-only: no lock, no file or table created, nothing changed.
+        self.target: Target = open_target(url, "--with", read_only=not create)
+        self._quote = self.target.quote  # every name, as the target names it (PostgreSQL: at most 63 bytes)
         self.create = create
         self.present: dict[str, set[str]] = {}  # the columns each data table has
         self.other_keys: dict[str, bool] = {}  # whether a table has unique keys besides the natural key
@@ -138,18 +139,18 @@ class SyncStore:
         `replace`, the key columns whose rows they replace."""
         if not rows:
             return
-        names = ", ".join(_quote(c) for c in columns)
+        names = ", ".join(self._quote(c) for c in columns)
         if self.dialect == "duckdb":
             with self._staged(rows, len(columns)) as staged:
                 verb = "INSERT OR REPLACE" if replace else "INSERT"
-                self.execute(f"{verb} INTO {_quote(table)} ({names}) SELECT * FROM {staged}")
+                self.execute(f"{verb} INTO {self._quote(table)} ({names}) SELECT * FROM {staged}")
             return
         marks = ", ".join("?" for _ in columns)
         conflict = ""
         if replace:
-            sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns if c not in replace)
-            conflict = f" ON CONFLICT ({', '.join(_quote(c) for c in replace)}) DO UPDATE SET {sets}"
-        self.execute_many(f"INSERT INTO {_quote(table)} ({names}) VALUES ({marks}){conflict}", rows)
+            sets = ", ".join(f"{self._quote(c)} = excluded.{self._quote(c)}" for c in columns if c not in replace)
+            conflict = f" ON CONFLICT ({', '.join(self._quote(c) for c in replace)}) DO UPDATE SET {sets}"
+        self.execute_many(f"INSERT INTO {self._quote(table)} ({names}) VALUES ({marks}){conflict}", rows)
 
     @contextlib.contextmanager
     def _staged(self, rows: Sequence[Sequence[Any]], width: int) -> Iterator[str]:
@@ -220,29 +221,39 @@ class SyncStore:
         """Create the table if missing (the replication schema, keyed by the natural key); on a table that
         already existed with another key (made by replication), add a unique index on the natural key."""
         if not self.create:
-            self.present[spec.name] = self._columns(spec.name)
+            self.present[spec.name] = self._present(spec)
             return
-        existed = not self.target.prepare(spec, recreate=False).created
         try:
+            existed = not self.target.prepare(spec, recreate=False).created
             with self.transaction():
-                keys = self._unique_keys(spec.name) if existed else [list(spec.key)]
-                self.other_keys[spec.name] = any(set(k) != set(spec.key) for k in keys)
-                if not any(set(k) == set(spec.key) for k in keys):
-                    key = ", ".join(_quote(k) for k in spec.key)
-                    index = _quote(f"ux_{spec.name.lower()}_sync")
-                    self.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {_quote(spec.name)} ({key})")
+                natural = {self._stored(k) for k in spec.key}
+                keys = self._unique_keys(spec.name) if existed else [list(natural)]
+                self.other_keys[spec.name] = any(set(k) != natural for k in keys)
+                if not any(set(k) == natural for k in keys):
+                    key = ", ".join(self._quote(k) for k in spec.key)
+                    index = self._quote(f"ux_{spec.name.lower()}_sync")
+                    self.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {self._quote(spec.name)} ({key})")
                 if self.triggers:
                     self._install_triggers(spec)
         except Exception as error:
             raise ConfigurationError(f"cannot prepare {spec.name} for sync: {self.error_text(error)}") from None
-        self.present[spec.name] = self._columns(spec.name)
+        self.present[spec.name] = self._present(spec)
+
+    def _stored(self, name: str) -> str:
+        """A name as the database stores it (PostgreSQL cuts long names: the target maps them)."""
+        return _unquoted([self._quote(name)])[0]
+
+    def _present(self, spec: TableSpec) -> set[str]:
+        """The spec's columns the table has (by their names in the spec)."""
+        stored = self._columns(spec.name)
+        return {c.name for c in spec.columns if self._stored(c.name) in stored}
 
     def _columns(self, table: str) -> set[str]:
         if self.dialect == "sqlite":
-            return {str(r[1]) for r in self.query(f"SELECT * FROM pragma_table_info('{table}')")}
+            return {str(r[1]) for r in self.query("SELECT * FROM pragma_table_info(?)", [table])}
         if self.dialect == "postgresql":  # the catalog is much faster than information_schema
             sql = "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped"
-            return {str(r[0]) for r in self.query(sql, [_quote(table)])}
+            return {str(r[0]) for r in self.query(sql, [self._quote(table)])}
         sql = f"SELECT column_name FROM information_schema.columns WHERE table_name = ? AND {_HERE}"
         return {str(r[0]) for r in self.query(sql, [table])}
 
@@ -250,7 +261,7 @@ class SyncStore:
         if self.dialect == "sqlite":
             sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
         elif self.dialect == "postgresql":
-            return bool(self.query("SELECT to_regclass(?) IS NOT NULL", [_quote(table)])[0][0])
+            return bool(self.query("SELECT to_regclass(?) IS NOT NULL", [self._quote(table)])[0][0])
         else:
             sql = f"SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND {_HERE}"
         return bool(self.query(sql, [table])[0][0])
@@ -268,7 +279,7 @@ class SyncStore:
                 "SELECT array_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                 "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisunique GROUP BY i.indexrelid"
             )
-            keys = [r[0] for r in self.query(sql, [_quote(table)])]
+            keys = [r[0] for r in self.query(sql, [self._quote(table)])]
         else:
             sql = (
                 "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? "
@@ -288,14 +299,14 @@ class SyncStore:
             # The key as hex() of each part: JSON functions (like virtual tables) are refused in triggers on a
             # user's connection with trusted_schema off, and the user's writes with them.
             def key(alias: str) -> str:
-                return " || ',' || ".join(f"hex({alias}.{_quote(k)})" for k in spec.key)
+                return " || ',' || ".join(f"hex({alias}.{self._quote(k)})" for k in spec.key)
 
             for event, alias in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-                trigger = _quote(f"_ib_{name}_{event.lower()}")
+                trigger = self._quote(f"_ib_{name}_{event.lower()}")
                 sql = (
-                    f"CREATE TRIGGER {trigger} AFTER {event} ON {_quote(table)} BEGIN "
+                    f"CREATE TRIGGER {trigger} AFTER {event} ON {self._quote(table)} BEGIN "
                     f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) "
-                    f"VALUES ('{table}', {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
+                    f"VALUES ({_literal(table)}, {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
                 )
                 found = self.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
                                    [f"_ib_{name}_{event.lower()}"])  # fmt: skip
@@ -303,26 +314,28 @@ class SyncStore:
                     self.execute(f"DROP TRIGGER IF EXISTS {trigger}")
                     self.execute(sql)
             return
-        keys_new = "json_build_array(" + ", ".join(f"NEW.{_quote(k)}" for k in spec.key) + ")::text"
-        keys_old = "json_build_array(" + ", ".join(f"OLD.{_quote(k)}" for k in spec.key) + ")::text"
+        keys_new = "json_build_array(" + ", ".join(f"NEW.{self._quote(k)}" for k in spec.key) + ")::text"
+        keys_old = "json_build_array(" + ", ".join(f"OLD.{self._quote(k)}" for k in spec.key) + ")::text"
         function = f"_ib_{name}_log"
         body = (
             f" BEGIN IF coalesce(current_setting('{PG_MARK}', true), '') <> 'on' THEN "
-            f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ('{table}', "
+            f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) VALUES ({_literal(table)}, "
             f"CASE WHEN TG_OP = 'DELETE' THEN {keys_old} ELSE {keys_new} END, lower(TG_OP), {_POSTGRES_NOW}); "
             "END IF; RETURN NULL; END "
         )
         installed = self.query(
             "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
             "WHERE t.tgname = ? AND t.tgrelid = to_regclass(?)",
-            [function, _quote(table)],
+            [self._stored(function), self._quote(table)],
         )
         if installed and installed[0][0] == body:
             return
-        self.execute(f"CREATE OR REPLACE FUNCTION {_quote(function)}() RETURNS trigger AS $${body}$$ LANGUAGE plpgsql")
-        self.execute(f"DROP TRIGGER IF EXISTS {_quote(function)} ON {_quote(table)}")
-        self.execute(f"CREATE TRIGGER {_quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {_quote(table)} "
-                     f"FOR EACH ROW EXECUTE FUNCTION {_quote(function)}()")  # fmt: skip
+        self.execute(
+            f"CREATE OR REPLACE FUNCTION {self._quote(function)}() RETURNS trigger AS {_literal(body)} LANGUAGE plpgsql"
+        )
+        self.execute(f"DROP TRIGGER IF EXISTS {self._quote(function)} ON {self._quote(table)}")
+        self.execute(f"CREATE TRIGGER {self._quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {self._quote(table)} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {self._quote(function)}()")  # fmt: skip
 
     def _select(self, spec: TableSpec) -> tuple[list[str], str]:
         """The column names and the SELECT list that reads them as plain Python values (NULL for a column
@@ -331,7 +344,7 @@ class SyncStore:
         parts = []
         present = self.present.get(spec.name, set())
         for column in spec.columns:
-            quoted = _quote(column.name)
+            quoted = self._quote(column.name)
             if column.name not in present:
                 parts.append("NULL")
             elif self.dialect == "duckdb" and column.type is SqlType.TIMESTAMP:
@@ -348,7 +361,7 @@ class SyncStore:
         if not self.present.get(spec.name):
             return  # no table yet (a dry run)
         names, selected = self._select(spec)
-        for values in self.query(f"SELECT {selected} FROM {_quote(spec.name)}"):
+        for values in self.query(f"SELECT {selected} FROM {self._quote(spec.name)}"):
             yield self._normalised(spec, dict(zip(names, values, strict=True)))
 
     def rows_with_keys(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> list[Row]:
@@ -356,17 +369,18 @@ class SyncStore:
         names, selected = self._select(spec)
         found: list[Row] = []
         if self.dialect == "duckdb" and keys:
-            columns = ", ".join(_quote(k) for k in spec.key)
+            columns = ", ".join(self._quote(k) for k in spec.key)
             picked = ", ".join(f"c{i}" for i in range(len(spec.key)))
             with self._staged(keys, len(spec.key)) as staged:
-                sql = f"SELECT {selected} FROM {_quote(spec.name)} WHERE ({columns}) IN (SELECT {picked} FROM {staged})"
+                table = self._quote(spec.name)
+                sql = f"SELECT {selected} FROM {table} WHERE ({columns}) IN (SELECT {picked} FROM {staged})"
                 return [self._normalised(spec, dict(zip(names, v, strict=True))) for v in self.query(sql)]
-        columns = ", ".join(_quote(k) for k in spec.key)
+        columns = ", ".join(self._quote(k) for k in spec.key)
         one = "(" + ", ".join("?" for _ in spec.key) + ")"
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start : start + CHUNK]
             wanted = ", ".join(one for _ in chunk)
-            sql = f"SELECT {selected} FROM {_quote(spec.name)} WHERE ({columns}) IN (VALUES {wanted})"
+            sql = f"SELECT {selected} FROM {self._quote(spec.name)} WHERE ({columns}) IN (VALUES {wanted})"
             params = [value for key in chunk for value in key]
             found += [self._normalised(spec, dict(zip(names, v, strict=True))) for v in self.query(sql, params)]
         return found
@@ -412,17 +426,21 @@ class SyncStore:
         for columns, values in groups.items():
             if self.dialect == "duckdb":
                 with self._staged(values, len(columns)) as staged:
-                    on = " AND ".join(f"{_quote(spec.name)}.{_quote(c)} = s.c{i}" for i, c in enumerate(columns))
-                    self.execute(f"DELETE FROM {_quote(spec.name)} USING {staged} AS s WHERE {on}")
+                    on = " AND ".join(
+                        f"{self._quote(spec.name)}.{self._quote(c)} = s.c{i}" for i, c in enumerate(columns)
+                    )
+                    self.execute(f"DELETE FROM {self._quote(spec.name)} USING {staged} AS s WHERE {on}")
                 continue
-            condition = " AND ".join(f"{_quote(c)} = ?" for c in columns)
-            self.execute_many(f"DELETE FROM {_quote(spec.name)} WHERE {condition}", values)
+            condition = " AND ".join(f"{self._quote(c)} = ?" for c in columns)
+            self.execute_many(f"DELETE FROM {self._quote(spec.name)} WHERE {condition}", values)
 
     def update(self, spec: TableSpec, identity: dict[str, Any], values: dict[str, Any]) -> None:
         """Set some columns of the one row `identity` names (e.g. give a keyless row its key)."""
-        sets = ", ".join(f"{_quote(c)} = ?" for c in values)
-        condition = " AND ".join(f"{_quote(c)} = ?" for c in identity)
-        self.execute(f"UPDATE {_quote(spec.name)} SET {sets} WHERE {condition}", [*values.values(), *identity.values()])
+        sets = ", ".join(f"{self._quote(c)} = ?" for c in values)
+        condition = " AND ".join(f"{self._quote(c)} = ?" for c in identity)
+        self.execute(
+            f"UPDATE {self._quote(spec.name)} SET {sets} WHERE {condition}", [*values.values(), *identity.values()]
+        )
 
     def now(self) -> datetime:
         """Now on the database's clock (change-log times are on it)."""
@@ -531,6 +549,11 @@ class SyncStore:
 
     def close(self) -> None:
         self.target.close()
+
+
+def _literal(text: str) -> str:
+    """Text as an SQL string literal (a table's name in a trigger, a trigger's body): data, never code."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _unquoted(names: Sequence[str]) -> list[str]:
