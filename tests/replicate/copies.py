@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from iterbridge.sqlnames import quote_name
+
 STATE_TABLE = "_iterbridge_state"
 
 
@@ -52,7 +54,7 @@ def _duckdb_rows(db: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, An
     columns = _duckdb_columns(db, table)
     selected = []
     for column in columns:
-        quoted = f'"{column.name}"'
+        quoted = quote_name(column.name)
         if column.type.startswith("timestamp"):
             selected.append(f"epoch_us({quoted})")
         elif column.type == "json":
@@ -60,7 +62,7 @@ def _duckdb_rows(db: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, An
         else:
             selected.append(quoted)
     found = []
-    for values in db.execute(f'SELECT {", ".join(selected)} FROM "{table}"').fetchall():
+    for values in db.execute(f"SELECT {', '.join(selected)} FROM {quote_name(table)}").fetchall():
         row: dict[str, Any] = {}
         for column, value in zip(columns, values, strict=True):
             if value is not None and column.type.startswith("timestamp"):

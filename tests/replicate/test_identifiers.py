@@ -5,6 +5,7 @@ SQLite and DuckDB keep them whole. A table the target refuses fails alone: the o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from click.testing import CliRunner
 import iterbridge
 from conftest import cli_env
 from iterbridge.cli import main
-from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, identifier, open_target
+from iterbridge.objects.base import Column, SqlType
+from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, TableSpec, UpsertCounts, identifier, open_target
 from iterbridge.sandbox import Sandbox
+from iterbridge.sqlnames import for_driver, quote_name
 
 from .copies import Copy
 
@@ -102,6 +105,15 @@ def test_open_target_gives_every_target_one_quoting_function(tmp_path: Any) -> N
         target.close()
 
 
+def test_sql_text_reaches_a_format_driver_with_every_percent_doubled_and_only_placeholders_converted() -> None:
+    sql = 'SELECT ?, "50% off?", "say ""hi?""", \'it\'\'s 5%?\', "$1", ":name" FROM "a\'b" WHERE x % 2 = ?'
+    expected = 'SELECT %s, "50%% off?", "say ""hi?""", \'it\'\'s 5%%?\', "$1", ":name" FROM "a\'b" WHERE x %% 2 = %s'
+    assert for_driver(sql, "pyformat") == expected
+    assert for_driver(sql, "qmark") == sql  # sqlite3 reads `?` and names as written
+    assert for_driver("SELECT `a?%`` b`, ?", "format", "``") == "SELECT `a?%%`` b`, %s"  # MySQL's marks
+    assert quote_name("a`b", "``") == "`a``b`"
+
+
 def test_the_cli_reports_the_table_that_failed_and_exits_1(
     sandbox: Sandbox, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,3 +124,51 @@ def test_the_cli_reports_the_table_that_failed_and_exits_1(
     assert "failed Channels: cannot prepare the table in sqlite:///" in result.stderr
     assert "refused: a table the database will not create [bold]" in " ".join(result.stderr.split())
     assert Copy(sqlite_url).data_tables() == ["Lists", "MessageTypes"]
+
+
+ODD = ["50% off", "what?", 'say "hi"', "it's", "a%%b", "$1"]  # names Iterable lets anyone create
+
+
+def test_user_fields_with_percent_question_mark_and_quotes_replicate(
+    conn: iterbridge.Connection, api: httpx2.Client, target: str
+) -> None:
+    # A driver that reads `%` and `?` as placeholders must never see a name as one.
+    fields = {name: index for index, name in enumerate(ODD)}
+    email = "odd.names@example.com"
+    api.post("/api/users/update", json={"email": email, "dataFields": fields}).raise_for_status()
+
+    first = conn.replicate(target, ["Users"])
+    assert first.ok, [(s.table, s.error) for s in first.failed]
+    rows = {r["Email"]: r for r in Copy(target).rows("Users")}
+    assert {name: rows[email][name] for name in ODD} == fields
+    api.post("/api/users/update", json={"email": email, "dataFields": {ODD[0]: 99}}).raise_for_status()
+    again = conn.replicate(target, ["Users"])
+    assert again.ok, [(s.table, s.error) for s in again.failed]
+    assert {r["Email"]: r for r in Copy(target).rows("Users")}[email][ODD[0]] == 99
+
+
+def test_every_target_path_takes_names_a_driver_could_read_as_placeholders(target: str) -> None:
+    # Through the Target interface: the create (SQLAlchemy's own schema objects on SQLite and PostgreSQL), the
+    # upsert (PostgreSQL: COPY into a staging table), the sweep with rows kept, and the cursors all agree.
+    key, cursor, kept, value = "id?%s", "up:dated $1", "50% off", 'say "hi" :x'
+    columns = (Column(key, SqlType.TEXT), Column(cursor, SqlType.TIMESTAMP), Column(kept, SqlType.TEXT),
+               Column(value, SqlType.INTEGER))  # fmt: skip
+    spec = TableSpec('odd %s? :t $1 "q"', columns, (key,), cursor)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rows = [{key: f"k{i}", cursor: moment, kept: "keep" if i == 1 else "no", value: i} for i in range(4)]
+    opened = open_target(target)
+    try:
+        opened.prepare(spec, recreate=False)  # as the runner does: in transactions of their own
+        opened.start_sweep(spec)
+        with opened.transaction():
+            assert opened.upsert(spec, rows) == UpsertCounts(4, 0, 0)
+        with opened.transaction():
+            assert opened.upsert(spec, [{**rows[0], value: 10}, rows[2]]) == UpsertCounts(0, 1, 1)
+            opened.mark_seen(spec, [("k0",)])
+            assert opened.sweep(spec, {kept: ["keep"]}) == 2  # k2 and k3: not seen, not kept
+        assert sorted(opened.cursors(spec)) == [("k0",), ("k1",)]
+        assert opened.count(spec) == 2
+    finally:
+        opened.close()
+    stored = {r[identifier(key, 63)]: r for r in Copy(target).rows(identifier(spec.name, 63))}
+    assert {k: r[identifier(value, 63)] for k, r in stored.items()} == {"k0": 10, "k1": 1}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import iterbridge
+from iterbridge.sqlnames import for_driver, quote_name
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.sides import content_hash
 
@@ -52,7 +53,7 @@ class Db:
 
     def sql(self, text: str, *params: Any) -> list[tuple[Any, ...]]:
         if self.kind == "postgresql":
-            text = text.replace("?", "%s")
+            text = for_driver(text, "pyformat")  # names and `?` as psycopg reads them
         cursor = self.connection.execute(text, params)
         if cursor.description is None:  # a statement without a result
             return []
@@ -62,7 +63,7 @@ class Db:
         """Many items at once, as an application's bulk load would (LastModified left empty)."""
         sql = 'INSERT INTO "CatalogItems" ("CatalogName", "ItemId", "Size", "Value") VALUES (?, ?, ?, ?)'
         if self.kind == "postgresql":
-            sql = sql.replace("?", "%s")
+            sql = for_driver(sql, "pyformat")
         rows = [(catalog, item, len(json.dumps(value)), json.dumps(value)) for item, value in items.items()]
         if self.kind == "duckdb":  # its executemany is slow: an Arrow table instead
             import pyarrow as pa  # type: ignore[import-untyped]
@@ -96,22 +97,24 @@ class Db:
     def items(self, catalog: str = CATALOG, table: str = "CatalogItems") -> dict[str, Any]:
         if not self.exists(table):
             return {}
-        rows = self.sql(f'SELECT "ItemId", "Value" FROM "{table}" WHERE "CatalogName" = ?', catalog)
+        rows = self.sql(f'SELECT "ItemId", "Value" FROM {quote_name(table)} WHERE "CatalogName" = ?', catalog)
         return {item: json.loads(value) if isinstance(value, str) else value for item, value in rows}
 
     def put_item(self, item: str, value: Any, catalog: str = CATALOG, table: str = "CatalogItems") -> None:
         """Insert or update an item, stamping LastModified as an application would."""
         text = json.dumps(value)
-        found = self.sql(f'SELECT count(*) FROM "{table}" WHERE "CatalogName" = ? AND "ItemId" = ?', catalog, item)
+        found = self.sql(
+            f'SELECT count(*) FROM {quote_name(table)} WHERE "CatalogName" = ? AND "ItemId" = ?', catalog, item
+        )
         if found[0][0]:
-            self.sql(f'UPDATE "{table}" SET "Value" = ?, "LastModified" = {self.now} '
+            self.sql(f'UPDATE {quote_name(table)} SET "Value" = ?, "LastModified" = {self.now} '
                      'WHERE "CatalogName" = ? AND "ItemId" = ?', text, catalog, item)  # fmt: skip
         else:
-            self.sql(f'INSERT INTO "{table}" ("CatalogName", "ItemId", "LastModified", "Size", "Value") '
+            self.sql(f'INSERT INTO {quote_name(table)} ("CatalogName", "ItemId", "LastModified", "Size", "Value") '
                      f"VALUES (?, ?, {self.now}, ?, ?)", catalog, item, len(text), text)  # fmt: skip
 
     def delete_item(self, item: str, catalog: str = CATALOG, table: str = "CatalogItems") -> None:
-        self.sql(f'DELETE FROM "{table}" WHERE "CatalogName" = ? AND "ItemId" = ?', catalog, item)
+        self.sql(f'DELETE FROM {quote_name(table)} WHERE "CatalogName" = ? AND "ItemId" = ?', catalog, item)
 
     def create_items_table(self, rows: dict[str, Any], catalog: str = CATALOG, extra: str = "") -> None:
         """A table made by the user before any sync (the replication schema, plus `extra` SQL)."""

@@ -11,7 +11,11 @@ from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, identifier
 
 from .support import Db, Remote, sync_items, totals
 
-NAMES = ["it's a $$ table", "catalog_items_of_the_spring_and_summer_collection_2026_édition_for_the_shops"]
+NAMES = [
+    "it's a $$ table",
+    "50% off? yes",
+    "catalog_items_of_the_spring_and_summer_collection_2026_édition_for_the_shops",
+]
 
 
 @pytest.mark.parametrize("table", NAMES)

@@ -44,7 +44,7 @@ from iterbridge.dburl import (
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, Row, SqlType
 from iterbridge.replicate.lock import FileLock, application_name, pg_lock, pg_unlock
-from iterbridge.sqlnames import quote_name as quote_name  # re-exported: sync uses it from here
+from iterbridge.sqlnames import for_driver, quote_name
 
 STATE_TABLE = "_iterbridge_state"
 PG_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut (see `identifier`)
@@ -95,6 +95,7 @@ class Target(Protocol):
     def clear_state(self, streams: Sequence[str]) -> None: ...
     def error_text(self, error: BaseException) -> str: ...
     def quote(self, name: str) -> str: ...
+    def stored_name(self, name: str) -> str: ...
     def close(self) -> None: ...
 
 
@@ -283,6 +284,8 @@ class SqlAlchemyTarget:
             raise ConfigurationError(f"cannot open {self.description}: {self.error_text(error)}") from None
         self.dialect = self.engine.dialect.name
         self._limit = PG_IDENTIFIER_BYTES if self.dialect == "postgresql" else None
+        preparer = self.engine.dialect.identifier_preparer
+        self._marks = f"{preparer.initial_quote}{preparer.final_quote}"  # "" but for a few (MySQL: ``)
         self._state = sa.Table(
             STATE_TABLE,
             sa.MetaData(),
@@ -293,7 +296,7 @@ class SqlAlchemyTarget:
         try:
             if self.read_only:
                 if self.dialect == "postgresql":
-                    self.connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    self.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                     self.connection.commit()
                 return
             if self.dialect == "postgresql":
@@ -302,8 +305,8 @@ class SqlAlchemyTarget:
             if self.dialect == "sqlite":
                 # WAL: readers of the copy never block the replication; NORMAL: a killed process loses nothing
                 # committed (only a power loss may lose the last transactions, never consistency).
-                self.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-                self.connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                self.execute("PRAGMA journal_mode=WAL")
+                self.execute("PRAGMA synchronous=NORMAL")
                 self.connection.commit()
             with self.transaction():
                 self._state.create(self.connection, checkfirst=True)
@@ -351,7 +354,7 @@ class SqlAlchemyTarget:
             inspector = sa.inspect(self.connection)
             exists = inspector.has_table(self._name(spec.name))
             if exists and recreate:
-                self.connection.exec_driver_sql(f"DROP TABLE {self._quote(spec.name)}")
+                self.execute(f"DROP TABLE {self._quote(spec.name)}")
                 exists = False
             keys = set(spec.key)
             columns = [
@@ -365,7 +368,7 @@ class SqlAlchemyTarget:
                 for logical, column in zip(spec.column_names(), columns, strict=True):
                     if column.name not in present:
                         kind = column.type.compile(dialect=self.engine.dialect)
-                        self.connection.exec_driver_sql(
+                        self.execute(
                             f"ALTER TABLE {self._quote(spec.name)} ADD COLUMN {self._quote(column.name)} {kind}"
                         )
                         added.append(logical)
@@ -388,8 +391,7 @@ class SqlAlchemyTarget:
         return self.quote(name)
 
     def _name(self, name: str) -> str:
-        """The name as stored (see `quote`), unquoted: for SQLAlchemy's schema objects and the inspector."""
-        return identifier(name, self._limit)
+        return self.stored_name(name)
 
     def _column(self, table: Any, name: str) -> Any:
         return table.c[self._name(name)]
@@ -438,10 +440,11 @@ class SqlAlchemyTarget:
             table = self._quote(plan.table.name)
             last = self._sqlite_last_rowid(cursor, plan)
             existing = None if last is not None else self._sqlite_existing(cursor, plan, rows)
-            cursor.executemany(statement, plan.tuples(rows))
+            cursor.executemany(self._driver(statement), plan.tuples(rows))
             written = max(cursor.rowcount, 0)
             if existing is None:  # the rows added are those past the last rowid: a range, counted in the b-tree
-                added = cursor.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (last,)).fetchone()[0]
+                counted = cursor.execute(self._driver(f"SELECT count(*) FROM {table} WHERE rowid > ?"), (last,))
+                added = counted.fetchone()[0]
                 existing = len(rows) - int(added)
         finally:
             cursor.close()
@@ -462,7 +465,7 @@ class SqlAlchemyTarget:
             plan.rowids_grow = not aliased and not without_rowid
         if not plan.rowids_grow:
             return None
-        last = cursor.execute(f"SELECT max(rowid) FROM {self._quote(name)}").fetchone()[0] or 0
+        last = cursor.execute(self._driver(f"SELECT max(rowid) FROM {self._quote(name)}"), ()).fetchone()[0] or 0
         return int(last) if last < 2**62 else None
 
     def _sqlite_existing(self, cursor: Any, plan: _Plan, rows: list[Row]) -> int:
@@ -479,7 +482,7 @@ class SqlAlchemyTarget:
                 match = " AND ".join(f"t.{self._quote(k)} = v.column{i + 1}" for i, k in enumerate(plan.key))
                 sql = f"SELECT count(*) FROM (VALUES {', '.join(group for _ in chunk)}) v JOIN {table} t ON {match}"
                 params = [row.get(k) for row in chunk for k in plan.key]
-            cursor.execute(sql, params)
+            cursor.execute(self._driver(sql), params)
             found += int(cursor.fetchone()[0])
         return found
 
@@ -487,8 +490,8 @@ class SqlAlchemyTarget:
         """A temporary staging table shaped like the target (COPY goes there, then one upsert statement)."""
         stage = self._quote(f"_stage_{plan.table.name}")
         with self.transaction():
-            self.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
-            self.connection.exec_driver_sql(
+            self.execute(f"DROP TABLE IF EXISTS {stage}")
+            self.execute(
                 f"CREATE TEMPORARY TABLE {stage} AS SELECT {self._quoted(plan.names)} "
                 f"FROM {self._quote(plan.table.name)} WITH NO DATA"
             )
@@ -496,7 +499,7 @@ class SqlAlchemyTarget:
         names = self._quoted(plan.names)
         sets = ", ".join(f"{self._quote(n)} = EXCLUDED.{self._quote(n)}" for n in plan.names if n not in plan.key)
         action = f"DO UPDATE SET {sets} WHERE {self._changed(plan, table, 'EXCLUDED', 'IS DISTINCT FROM')}"
-        plan.statements["copy"] = f"COPY {stage} ({names}) FROM STDIN"
+        plan.statements["copy"] = f"COPY {stage} ({names}) FROM STDIN"  # sent as written: see _copy
         plan.statements["upsert"] = (
             f"WITH written AS (INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
             f"ON CONFLICT ({self._quoted(plan.key)}) {action if sets else 'DO NOTHING'} RETURNING (xmax = 0) AS new) "
@@ -506,12 +509,12 @@ class SqlAlchemyTarget:
 
     def _pg_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
         with self._dbapi().cursor() as cursor:
-            with cursor.copy(plan.statements["copy"]) as copy:
+            with self._copy(cursor, plan.statements["copy"]) as copy:
                 for values in plan.tuples(rows):
                     copy.write_row(values)
-            cursor.execute(plan.statements["upsert"])
+            cursor.execute(self._driver(plan.statements["upsert"]), ())
             inserted, updated = cursor.fetchone()
-            cursor.execute(plan.statements["clear"])
+            cursor.execute(self._driver(plan.statements["clear"]), ())
         return UpsertCounts(int(inserted), int(updated), len(rows) - int(inserted) - int(updated))
 
     def _generic_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
@@ -552,8 +555,8 @@ class SqlAlchemyTarget:
         columns = ", ".join(f"{self._quote(k)} {types[k]}" for k in spec.key)
         primary = f", PRIMARY KEY ({self._quoted(spec.key)})" if self.dialect != "postgresql" else ""
         with self.transaction():
-            self.connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns}{primary})")
-            self.connection.exec_driver_sql(f"DELETE FROM {seen}")
+            self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns}{primary})")
+            self.execute(f"DELETE FROM {seen}")
         if self.dialect == "postgresql":
             plan.statements["seen"] = f"COPY {seen} ({self._quoted(spec.key)}) FROM STDIN"
         elif self.dialect == "sqlite":
@@ -562,46 +565,36 @@ class SqlAlchemyTarget:
     def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None:
         if not keys:
             return
-        import sqlalchemy as sa
-
         statement = self._plans[spec.name].statements.get("seen")
         if self.dialect == "postgresql" and statement:
-            with self._dbapi().cursor() as cursor, cursor.copy(statement) as copy:
+            with self._dbapi().cursor() as cursor, self._copy(cursor, statement) as copy:
                 for key in keys:
                     copy.write_row(key)
         elif statement:
             cursor = self._dbapi().cursor()
             try:
-                cursor.executemany(statement, [tuple(key) for key in keys])
+                cursor.executemany(self._driver(statement), [tuple(key) for key in keys])
             finally:
                 cursor.close()
         else:
-            names = ", ".join(f":k{i}" for i in range(len(spec.key)))
-            self.connection.execute(
-                sa.text(f"INSERT INTO {self._quote(seen_table(spec))} VALUES ({names})"),
-                [{f"k{i}": value for i, value in enumerate(key)} for key in keys],
-            )
+            marks = ", ".join("?" for _ in spec.key)
+            self.execute_many(f"INSERT INTO {self._quote(seen_table(spec))} VALUES ({marks})", keys)
 
     def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
         """Delete the rows whose key the read did not see (but those `keep` names); returns how many."""
-        import sqlalchemy as sa
-
         table = self._quote(spec.name)
         seen = self._quote(seen_table(spec))
         match = " AND ".join(f"s.{self._quote(k)} = {table}.{self._quote(k)}" for k in spec.key)
         condition = f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
-        parameters: dict[str, Any] = {}
-        for number, (column, values) in enumerate((keep or {}).items()):
+        parameters: list[Any] = []
+        for column, values in (keep or {}).items():
             if values:
-                condition += f" AND {self._quote(column)} NOT IN :keep{number}"
-                parameters[f"keep{number}"] = list(values)
+                condition += f" AND {self._quote(column)} NOT IN ({', '.join('?' for _ in values)})"
+                parameters += list(values)
         if self.dialect == "postgresql":
-            self.connection.exec_driver_sql(f"ANALYZE {seen}")
-        statement = sa.text(f"DELETE FROM {table} WHERE {condition}")
-        for name in parameters:
-            statement = statement.bindparams(sa.bindparam(name, expanding=True))
-        removed = self.connection.execute(statement, parameters).rowcount or 0
-        self.connection.exec_driver_sql(f"DELETE FROM {seen}")
+            self.execute(f"ANALYZE {seen}")
+        removed = self.execute(f"DELETE FROM {table} WHERE {condition}", parameters).rowcount or 0
+        self.execute(f"DELETE FROM {seen}")
         return int(removed)
 
     def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]:
@@ -657,10 +650,35 @@ class SqlAlchemyTarget:
     def error_text(self, error: BaseException) -> str:
         return one_line(error, self._secrets)
 
+    def stored_name(self, name: str) -> str:
+        """The name a table, column or index has in this database: mapped by `identifier` where the database
+        cuts names (PostgreSQL). SQLAlchemy's schema objects (the table, its index, the state table) are given
+        it unquoted: they quote it themselves, to the same stored name."""
+        return identifier(name, self._limit)
+
     def quote(self, name: str) -> str:
-        """A table, column or index name as this database must be given it: mapped by `identifier` where the
-        database cuts names (PostgreSQL), then quoted. Every name this target writes goes through here."""
-        return str(self.engine.dialect.identifier_preparer.quote(identifier(name, self._limit)))
+        """A table, column or index name as SQL text of ours gives it: the stored name, quoted by `quote_name`,
+        nothing else (not SQLAlchemy's preparer: for psycopg it doubles `%`, right only in a statement the
+        driver parses, wrong in a COPY or a name passed as data). Every name in SQL text goes through here."""
+        return quote_name(self.stored_name(name), self._marks)
+
+    def _driver(self, sql: str) -> str:
+        """SQL text of ours (names from `quote`, `?` placeholders) as this driver reads a statement it parses
+        for placeholders (see `for_driver`). Every statement holding a name is sent through here, with
+        parameters (maybe none), so the driver always parses it — but COPY (see `_copy`)."""
+        return for_driver(sql, self.engine.dialect.paramstyle, self._marks)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement of our SQL text; SQLAlchemy hands the driver parameters even when there are
+        none (so psycopg parses it)."""
+        return self.connection.exec_driver_sql(self._driver(sql), tuple(params))
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.connection.exec_driver_sql(self._driver(sql), [tuple(row) for row in rows])
+
+    def _copy(self, cursor: Any, sql: str) -> Any:
+        """psycopg's COPY of our SQL text: without parameters it is not parsed, so it goes as written."""
+        return cursor.copy(sql)
 
     def close(self) -> None:
         if hasattr(self, "connection"):
@@ -722,17 +740,21 @@ class DuckDbTarget:
             self.db = duckdb.connect(":memory:" if read_only and not os.path.exists(path) else path)
             self.db.execute("SET TimeZone = 'UTC'")
             if not read_only:
-                self.db.execute(f"CREATE TABLE IF NOT EXISTS {quote_name(STATE_TABLE)} "
+                self.db.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(STATE_TABLE)} "
                                 "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
         except Exception as error:
             self.close()
             raise ConfigurationError(f"cannot open {self.description}: {self.error_text(error)}") from None
 
     def quote(self, name: str) -> str:
+        """Every name in this target's SQL text goes through here."""
         return quote_name(name)
 
+    def stored_name(self, name: str) -> str:
+        return name
+
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared:
-        table = quote_name(spec.name)
+        table = self.quote(spec.name)
         found = self.db.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
             [spec.name],
@@ -743,8 +765,8 @@ class DuckDbTarget:
             exists = False
         added: list[str] = []
         if not exists:
-            parts = [f"{quote_name(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
-            keys = ", ".join(quote_name(k) for k in spec.key)
+            parts = [f"{self.quote(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
+            keys = ", ".join(self.quote(k) for k in spec.key)
             self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY ({keys}))")
         else:
             present = {r[0] for r in self.db.execute(
@@ -753,12 +775,12 @@ class DuckDbTarget:
             for column in spec.columns:
                 if column.name not in present:
                     self.db.execute(
-                        f"ALTER TABLE {table} ADD COLUMN {quote_name(column.name)} {_DUCK_TYPES[column.type]}"
+                        f"ALTER TABLE {table} ADD COLUMN {self.quote(column.name)} {_DUCK_TYPES[column.type]}"
                     )
                     added.append(column.name)
         if spec.cursor:
-            self.db.execute(f"CREATE INDEX IF NOT EXISTS {quote_name(_index_name(spec))} ON {table} "
-                            f"({quote_name(spec.cursor)})")  # fmt: skip
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {self.quote(_index_name(spec))} ON {table} "
+                            f"({self.quote(spec.cursor)})")  # fmt: skip
         return Prepared(not exists, added)
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:
@@ -787,17 +809,17 @@ class DuckDbTarget:
             return UpsertCounts()
         rows = _distinct(rows, spec.key)
         batch = self._arrow(spec, rows)
-        table = quote_name(spec.name)
-        on = " AND ".join(f"t.{quote_name(k)} = b.{quote_name(k)}" for k in spec.key)
-        names = ", ".join(quote_name(c.name) for c in spec.columns)
-        selected = ", ".join(f"b.{quote_name(c.name)}" for c in spec.columns)
+        table = self.quote(spec.name)
+        on = " AND ".join(f"t.{self.quote(k)} = b.{self.quote(k)}" for k in spec.key)
+        names = ", ".join(self.quote(c.name) for c in spec.columns)
+        selected = ", ".join(f"b.{self.quote(c.name)}" for c in spec.columns)
         changes = " OR ".join(
-            f"b.{quote_name(c.name)} IS DISTINCT FROM t.{quote_name(c.name)}"
+            f"b.{self.quote(c.name)} IS DISTINCT FROM t.{self.quote(c.name)}"
             + ("::VARCHAR" if c.type is SqlType.JSON else "")
             for c in spec.columns
             if c.name not in spec.key
         )
-        absent = f"t.{quote_name(spec.key[0])} IS NULL"
+        absent = f"t.{self.quote(spec.key[0])} IS NULL"
         self.db.register("_batch", batch)
         try:
             found = self.db.execute(f"SELECT count(*) FROM _batch b JOIN {table} t ON {on}").fetchone()
@@ -813,13 +835,13 @@ class DuckDbTarget:
         return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
-        names = ", ".join(quote_name(k) for k in spec.key)
-        yield from (tuple(r) for r in self.db.execute(f"SELECT {names} FROM {quote_name(spec.name)}").fetchall())
+        names = ", ".join(self.quote(k) for k in spec.key)
+        yield from (tuple(r) for r in self.db.execute(f"SELECT {names} FROM {self.quote(spec.name)}").fetchall())
 
     def start_sweep(self, spec: TableSpec) -> None:
         types = {c.name: _DUCK_TYPES[c.type] for c in spec.columns}
-        columns = ", ".join(f"{quote_name(k)} {types[k]}" for k in spec.key)
-        seen = quote_name(seen_table(spec))
+        columns = ", ".join(f"{self.quote(k)} {types[k]}" for k in spec.key)
+        seen = self.quote(seen_table(spec))
         self.db.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {seen} ({columns})")
         self.db.execute(f"DELETE FROM {seen}")
 
@@ -838,19 +860,19 @@ class DuckDbTarget:
                 arrays[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         self.db.register("_keys", pa.table(arrays))
         try:
-            self.db.execute(f"INSERT INTO {quote_name(seen_table(spec))} SELECT * FROM _keys")
+            self.db.execute(f"INSERT INTO {self.quote(seen_table(spec))} SELECT * FROM _keys")
         finally:
             self.db.unregister("_keys")
 
     def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
-        table = quote_name(spec.name)
-        seen = quote_name(seen_table(spec))
-        match = " AND ".join(f"s.{quote_name(k)} = {table}.{quote_name(k)}" for k in spec.key)
+        table = self.quote(spec.name)
+        seen = self.quote(seen_table(spec))
+        match = " AND ".join(f"s.{self.quote(k)} = {table}.{self.quote(k)}" for k in spec.key)
         condition = f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
         parameters: list[Any] = []
         for column, values in (keep or {}).items():
             if values:
-                condition += f" AND {quote_name(column)} NOT IN ({', '.join('?' for _ in values)})"
+                condition += f" AND {self.quote(column)} NOT IN ({', '.join('?' for _ in values)})"
                 parameters += list(values)
         found = self.db.execute(f"DELETE FROM {table} WHERE {condition}", parameters).fetchone()
         self.db.execute(f"DELETE FROM {seen}")
@@ -859,10 +881,10 @@ class DuckDbTarget:
     def cursors(self, spec: TableSpec) -> dict[tuple[Any, ...], datetime | None]:
         if not spec.cursor:
             return {}
-        names = ", ".join(quote_name(k) for k in spec.key)
+        names = ", ".join(self.quote(k) for k in spec.key)
         # Epoch microseconds: fetching TIMESTAMPTZ as Python objects would need pytz.
         rows = self.db.execute(
-            f"SELECT {names}, epoch_us({quote_name(spec.cursor)}) FROM {quote_name(spec.name)}"
+            f"SELECT {names}, epoch_us({self.quote(spec.cursor)}) FROM {self.quote(spec.name)}"
         ).fetchall()
         return {
             tuple(row[:-1]): None if row[-1] is None else datetime.fromtimestamp(row[-1] / 1_000_000, UTC)
@@ -870,7 +892,7 @@ class DuckDbTarget:
         }
 
     def count(self, spec: TableSpec) -> int:
-        found = self.db.execute(f"SELECT count(*) FROM {quote_name(spec.name)}").fetchone()
+        found = self.db.execute(f"SELECT count(*) FROM {self.quote(spec.name)}").fetchone()
         return int(found[0]) if found else 0
 
     @contextlib.contextmanager
@@ -892,16 +914,16 @@ class DuckDbTarget:
                                 [STATE_TABLE]).fetchone()  # fmt: skip
         if self.read_only and not (found and found[0]):
             return {}  # a dry run on a database no run has written yet
-        rows = self.db.execute(f"SELECT stream, state FROM {quote_name(STATE_TABLE)}").fetchall()
+        rows = self.db.execute(f"SELECT stream, state FROM {self.quote(STATE_TABLE)}").fetchall()
         return {stream: json.loads(state) for stream, state in rows}
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
-        self.db.execute(f"INSERT OR REPLACE INTO {quote_name(STATE_TABLE)} VALUES (?, ?, ?)",
+        self.db.execute(f"INSERT OR REPLACE INTO {self.quote(STATE_TABLE)} VALUES (?, ?, ?)",
                         [stream, state_row(state), iso_text(datetime.now(UTC))])  # fmt: skip
 
     def clear_state(self, streams: Sequence[str]) -> None:
         for stream in streams:
-            self.db.execute(f"DELETE FROM {quote_name(STATE_TABLE)} WHERE stream = ?", [stream])
+            self.db.execute(f"DELETE FROM {self.quote(STATE_TABLE)} WHERE stream = ?", [stream])
 
     def error_text(self, error: BaseException) -> str:
         return one_line(error, self._secrets)

@@ -122,7 +122,7 @@ class SyncStore:
             self.target.db.execute(sql, list(params or []))
         else:
             assert isinstance(self.target, SqlAlchemyTarget)
-            self.target.connection.exec_driver_sql(self._driver_sql(sql), tuple(params or ()))
+            self.target.execute(sql, params or ())
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -131,7 +131,7 @@ class SyncStore:
             self.target.db.executemany(sql, [list(r) for r in rows])
         else:
             assert isinstance(self.target, SqlAlchemyTarget)
-            self.target.connection.exec_driver_sql(self._driver_sql(sql), [tuple(r) for r in rows])
+            self.target.execute_many(sql, rows)
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     replace: Sequence[str] = ()) -> None:  # fmt: skip
@@ -169,11 +169,7 @@ class SyncStore:
         if isinstance(self.target, DuckDbTarget):
             return [tuple(r) for r in self.target.db.execute(sql, list(params or [])).fetchall()]
         assert isinstance(self.target, SqlAlchemyTarget)
-        result = self.target.connection.exec_driver_sql(self._driver_sql(sql), tuple(params or ()))
-        return [tuple(r) for r in result.fetchall()]
-
-    def _driver_sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+        return [tuple(r) for r in self.target.execute(sql, params or ()).fetchall()]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -241,7 +237,7 @@ class SyncStore:
 
     def _stored(self, name: str) -> str:
         """A name as the database stores it (PostgreSQL cuts long names: the target maps them)."""
-        return _unquoted([self._quote(name)])[0]
+        return self.target.stored_name(name)
 
     def _present(self, spec: TableSpec) -> set[str]:
         """The spec's columns the table has (by their names in the spec)."""
