@@ -135,3 +135,27 @@ def test_runs_one_after_another_never_find_the_lock_taken(conn: iterbridge.Conne
     process has exited, which the next run, started at once, may not see yet)."""
     for _ in range(3):  # event tables: ~50 temporary staging tables, which a closing session drops first
         assert conn.replicate(postgres_url, ["Events", "Lists"]).ok
+
+
+def test_the_lock_of_a_killed_run_of_this_machine_is_waited_for(conn: iterbridge.Connection, postgres_url: str) -> None:
+    """A killed run's session can hold the advisory lock until its server process notices (it may be in the
+    middle of a statement): a run of this machine whose process is gone is waited for, a few seconds at most."""
+    import psycopg
+
+    from iterbridge.replicate.lock import PG_LOCK_KEY
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # a pid that no longer runs
+    dead.wait()
+    name = f"iterbridge pid {dead.pid} on {socket.gethostname()}"
+    holder = psycopg.connect(postgres_url, autocommit=True, application_name=name)
+    holder.execute(f"SELECT pg_advisory_lock({PG_LOCK_KEY})")
+    threading.Timer(1.0, holder.close).start()  # the server notices the dead client a second later
+    assert conn.replicate(postgres_url, ["Lists"]).ok
+
+    alive = psycopg.connect(postgres_url, autocommit=True, application_name=f"iterbridge pid {os.getpid()} on x")
+    alive.execute(f"SELECT pg_advisory_lock({PG_LOCK_KEY})")
+    try:
+        with pytest.raises(ConfigurationError, match="in use by another iterbridge run"):
+            conn.replicate(postgres_url, ["Lists"])  # a live holder: refused at once, as before
+    finally:
+        alive.close()

@@ -20,7 +20,9 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +30,8 @@ from iterbridge.errors import ConfigurationError
 
 PG_LOCK_KEY = 0x69746272  # "itbr": the advisory lock every iterbridge run on a database takes
 SUFFIX = "-iterbridge-lock"
+DEAD_HOLDER_WAIT_S = 10.0  # how long a run waits for the lock of a killed run of this machine to be released
+_APPLICATION = re.compile(r"iterbridge pid (\d+) on (.+)")  # application_name() below, parsed back
 
 
 def me() -> dict[str, Any]:
@@ -83,11 +87,43 @@ class FileLock:
 
 
 def pg_lock(connection: Any, description: str) -> None:
-    """The database's advisory lock on this connection's session (SQLAlchemy connection), or refused."""
-    taken = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})").scalar()
-    connection.commit()
-    if taken:
-        return
+    """The database's advisory lock on this connection's session (SQLAlchemy connection), or refused. A lock
+    whose holder is a run of this machine that has died (killed: its server process has not noticed yet, e.g.
+    in the middle of a statement) is waited for, a few seconds at most: it is being released."""
+    deadline = time.monotonic() + DEAD_HOLDER_WAIT_S
+    while True:
+        taken = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})").scalar()
+        connection.commit()
+        if taken:
+            return
+        found = _pg_holder(connection)
+        if found is None or not _dead_here(found[1]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if found is None:
+        raise busy(description, "holder unknown")
+    pid, application, client, started = found
+    parts = [f"{application}" if application else "", f"server pid {pid}", f"from {client}" if client else "",
+             f"connected {started.isoformat(timespec='seconds')}" if started else ""]  # fmt: skip
+    raise busy(description, ", ".join(p for p in parts if p))
+
+
+def _dead_here(application: str | None) -> bool:
+    """Whether the application name is an iterbridge run of this host whose process is gone."""
+    match = _APPLICATION.fullmatch(application or "")
+    if match is None or match.group(2) != socket.gethostname()[: len(match.group(2))]:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's): alive
+        return False
+    return False
+
+
+def _pg_holder(connection: Any) -> Any:
+    """(server pid, application name, client address, connected at) of the session holding the lock."""
     found = connection.exec_driver_sql(
         "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start FROM pg_locks l "
         "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
@@ -95,12 +131,7 @@ def pg_lock(connection: Any, description: str) -> None:
         f"AND l.classid = 0 AND l.objid = {PG_LOCK_KEY} AND l.objsubid = 1"
     ).first()
     connection.commit()
-    if found is None:
-        raise busy(description, "holder unknown")
-    pid, application, client, started = found
-    parts = [f"{application}" if application else "", f"server pid {pid}", f"from {client}" if client else "",
-             f"connected {started.isoformat(timespec='seconds')}" if started else ""]  # fmt: skip
-    raise busy(description, ", ".join(p for p in parts if p))
+    return found
 
 
 def pg_unlock(connection: Any) -> None:
