@@ -36,7 +36,18 @@ from iterbridge.errors import (
     UnknownColumn,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, RowResult, SqlType, WriteReport
+from iterbridge.objects.base import (
+    Column,
+    Condition,
+    ObjectDef,
+    Operation,
+    ReadRequest,
+    Row,
+    RowResult,
+    RowStatus,
+    SqlType,
+    WriteReport,
+)
 from iterbridge.objects.procedures import get_procedure
 from iterbridge.settings import Settings, resolve
 
@@ -285,21 +296,25 @@ class Connection:
     # ---- writing -----------------------------------------------------------------------------------------
 
     def insert(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
-        return self._write("insert", obj, rows)
+        return self.write(Operation.INSERT, obj, rows)
 
     def update(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
-        return self._write("update", obj, rows)
+        return self.write(Operation.UPDATE, obj, rows)
 
     def delete(self, obj: str, keys: Iterable[Mapping[str, Any]]) -> WriteReport:
-        return self._write("delete", obj, keys)
+        return self.write(Operation.DELETE, obj, keys)
 
-    def _write(self, operation: str, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+    def write(self, operation: Operation | str, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Write rows with one of the object's operations ("insert", "update", "delete", or an `Operation`):
+        what `insert`, `update` and `delete` do, for callers that hold the operation as a value."""
         from iterbridge.errors import UnsupportedOperation
 
         definition = self.object(obj)
-        write = definition.writes.get(operation)
-        if write is None:
-            raise UnsupportedOperation(definition.name, operation, list(definition.writes))
+        known = Operation.named(operation)
+        write = None if known is None else definition.writes.get(known)
+        if known is None or write is None:
+            raise UnsupportedOperation(definition.name, str(operation), list(definition.writes))
+        operation = known
         available = self.columns(definition)
         by_name = {c.name: c for c in available}
         prepared: list[Row] = []
@@ -308,7 +323,7 @@ class Connection:
                 canonical = dict(row)
             else:
                 canonical = {self._column(definition, available, name): value for name, value in row.items()}
-            if operation != "delete":
+            if operation is not Operation.DELETE:
                 for name, value in canonical.items():
                     column = by_name[name]
                     if value is not None and not column.writable(operation):
@@ -323,7 +338,7 @@ class Connection:
             missing = [group for group in write.required if not any(_given(row.get(c)) for c in group)]
             if missing:
                 wanted = "; ".join(" or ".join(group) for group in missing)
-                report.results.append(RowResult(position, False, f"missing {wanted}", invalid=True))
+                report.results.append(RowResult(position, RowStatus.INVALID, f"missing {wanted}"))
             else:
                 valid.append((position, row))
         calls_before = self.client.calls
@@ -331,7 +346,7 @@ class Connection:
             sent = write.send(self, definition, [row for _, row in valid])
             for result in sent:
                 original = valid[result.index][0]
-                report.results.append(RowResult(original, result.ok, result.error, result.keys, result.invalid))
+                report.results.append(dataclasses.replace(result, index=original))
         report.results.sort(key=lambda r: r.index)
         report.api_calls = self.client.calls - calls_before
         return report

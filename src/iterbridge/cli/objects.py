@@ -17,7 +17,7 @@ from iterbridge.objects.procedures import PROCEDURES
 
 
 def _operations(obj: ObjectDef) -> list[str]:
-    return ["read", *obj.writes]
+    return ["read", *(operation.value for operation in obj.writes)]
 
 
 def _object_summary(obj: ObjectDef) -> dict[str, Any]:

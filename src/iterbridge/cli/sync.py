@@ -15,6 +15,7 @@ from iterbridge.dburl import check_target_url
 from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.engine import POLICIES
+from iterbridge.sync.kinds import Side
 
 
 def _print(report: SyncReport, as_json: bool) -> None:
@@ -37,7 +38,7 @@ def _print(report: SyncReport, as_json: bool) -> None:
                   f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}", soft_wrap=True)  # fmt: skip
     if report.dry_run:
         for action in report.plan:
-            if action.target in ("iterable", "database"):
+            if action.target is not Side.MAP:
                 note = f" ({action.note})" if action.note else ""
                 console.print(f"  would {action.operation} {action.key} in {action.target}{note}", markup=False,
                               soft_wrap=True)  # fmt: skip

@@ -32,6 +32,25 @@ class SqlType(StrEnum):
     JSON = "JSON"
 
 
+class Operation(StrEnum):
+    """A write: what the catalog declares per object and what the jobs ask for (the text is what the user
+    writes and reads). `upsert` is the import's: the write that creates or replaces by key, which is an insert
+    or an update depending on the object."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+    @classmethod
+    def named(cls, text: str) -> Operation | None:
+        """The operation a text names (as a user writes it), or None: the caller says what it expected."""
+        try:
+            return cls(text)
+        except ValueError:
+            return None
+
+
 _MISSING = object()
 
 
@@ -54,12 +73,12 @@ class Column:
     # never under Suppress Extended Requests (then NULL).
     extended_request: bool = False
 
-    def writable(self, operation: str) -> bool:
+    def writable(self, operation: Operation) -> bool:
         """Whether a write of this kind takes the column: keys name the row an update changes (or a delete
         removes), and a delete also finds users by Email or UserId."""
-        if operation == "delete":
+        if operation is Operation.DELETE:
             return self.key or self.name in ("Email", "UserId")
-        return not self.read_only or (self.key and operation == "update")
+        return not self.read_only or (self.key and operation is Operation.UPDATE)
 
     @functools.cached_property
     def _path(self) -> tuple[str, ...]:
@@ -287,22 +306,35 @@ Row = dict[str, Any]
 Reader = Callable[["Connection", "ObjectDef", ReadRequest], Iterator[Row]]
 
 
+class RowStatus(StrEnum):
+    """What became of one written row. Decisions read this, never the reason's text (which is for people)."""
+
+    ACCEPTED = "accepted"  # Iterable took it
+    REJECTED = "rejected"  # Iterable refused it (its answer names the row, or the request was refused)
+    INVALID = "invalid"  # refused before any request: a missing or bad value — the input's fault
+    FAILED = "failed"  # its request failed for want of Iterable (still erroring after retries): not processed
+    NOT_SENT = "not sent"  # never sent: the API failed on an earlier request
+    UNKNOWN = "unknown"  # its request failed after it was sent: Iterable may have processed it
+
+
 @dataclass(frozen=True)
 class RowResult:
-    """The outcome of one written row: its position in the input, success, Iterable's reason, new keys.
-    `invalid`: refused before any request (a bad or missing value) — the input's fault, not Iterable's refusal,
-    which decides the exit code (2, not 3)."""
+    """The outcome of one written row: its position in the input, its status, the reason (for people), new
+    keys."""
 
     index: int
-    ok: bool
+    status: RowStatus
     error: str | None = None
     keys: dict[str, Any] = field(default_factory=dict)
-    invalid: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RowStatus.ACCEPTED
 
 
 @dataclass
 class WriteReport:
-    operation: str
+    operation: Operation
     object: str
     results: list[RowResult] = field(default_factory=list)
     api_calls: int = 0
@@ -337,7 +369,7 @@ class ObjectDef:
     reader: Reader
     filters: tuple[str, ...] = ()  # columns whose = / IN (or ranges, for cursors) the reader pushes to the API
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
-    writes: dict[str, Write] = field(default_factory=dict)
+    writes: dict[Operation, Write] = field(default_factory=dict)
     cursor: str | None = None
     dynamic_columns: Callable[[Connection], tuple[Column, ...]] | None = None
 

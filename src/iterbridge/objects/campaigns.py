@@ -13,7 +13,7 @@ from iterbridge.api.paging import PageNumberPaginator
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.constants import CAMPAIGN_STATES
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write, rows_from
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write, rows_from
 from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import per_row, present, time_param
 
@@ -125,7 +125,7 @@ CAMPAIGNS = ObjectDef(
     reader=_read,
     filters=("Id", "CampaignState", "UpdatedAt"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             per_row(_create),
             required=(("Name",), ("TemplateId",)),
             description="POST /api/campaigns/create (ListIds given: blast; else triggered)",

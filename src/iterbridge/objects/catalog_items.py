@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
 from iterbridge.api.urls import path_segment
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write, rows_from
+from iterbridge.objects.base import (
+    Column,
+    ObjectDef,
+    Operation,
+    ReadRequest,
+    Row,
+    RowResult,
+    RowStatus,
+    SqlType,
+    Write,
+    rows_from,
+)
 from iterbridge.objects.writing import Bulk, Part, bulk
 
 if TYPE_CHECKING:
@@ -69,7 +80,7 @@ def _value(row: Row) -> dict[str, Any]:
 
 def _accepted(answer: Any, parts: list[Part]) -> list[RowResult]:
     """Catalog writes are asynchronous: Iterable's 2xx accepts every item of the request."""
-    return [RowResult(p, True, keys={"CatalogName": str(r["CatalogName"]), "ItemId": str(r["ItemId"])})
+    return [RowResult(p, RowStatus.ACCEPTED, keys={"CatalogName": str(r["CatalogName"]), "ItemId": str(r["ItemId"])})
             for p, r, _ in parts]  # fmt: skip
 
 
@@ -102,7 +113,7 @@ _DELETE = Bulk(
     "DELETE /api/catalogs/{catalogName}/items",
     part=lambda conn, row: str(row["ItemId"]),
     body=lambda _, item_ids: {"itemIds": item_ids},
-    outcomes=lambda answer, parts: [RowResult(p, True) for p, _, _ in parts],
+    outcomes=lambda answer, parts: [RowResult(p, RowStatus.ACCEPTED) for p, _, _ in parts],
     group=_catalog,
     path=lambda catalog: {"catalogName": catalog},
     max_rows=BULK_SIZE,
@@ -122,17 +133,17 @@ CATALOG_ITEMS = ObjectDef(
     reader=_read,
     filters=("CatalogName", "ItemId"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             bulk(_upload(False)),
             required=(("CatalogName",), ("ItemId",), ("Value",)),
             description="POST /api/catalogs/{catalogName}/items (whole items)",
         ),
-        "update": Write(
+        Operation.UPDATE: Write(
             bulk(_upload(True)),
             required=(("CatalogName",), ("ItemId",), ("Value",)),
             description="POST /api/catalogs/{catalogName}/items (fields given are merged)",
         ),
-        "delete": Write(
+        Operation.DELETE: Write(
             bulk(_DELETE),
             required=(("CatalogName",), ("ItemId",)),
             description="DELETE /api/catalogs/{catalogName}/items",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.objects.base import Column, ObjectDef, Row, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, Row, SqlType, Write
 from iterbridge.objects.reading import paged
 from iterbridge.objects.writing import per_row
 
@@ -31,7 +31,11 @@ CATALOGS = ObjectDef(
     columns=(Column("Name", SqlType.TEXT, "name", key=True),),
     reader=paged("GET /api/catalogs", "catalogNames", page_size=PAGE_SIZE),
     writes={
-        "insert": Write(per_row(_create), required=(("Name",),), description="POST /api/catalogs/{catalogName}"),
-        "delete": Write(per_row(_delete), required=(("Name",),), description="DELETE /api/catalogs/{catalogName}"),
+        Operation.INSERT: Write(
+            per_row(_create), required=(("Name",),), description="POST /api/catalogs/{catalogName}"
+        ),
+        Operation.DELETE: Write(
+            per_row(_delete), required=(("Name",),), description="DELETE /api/catalogs/{catalogName}"
+        ),
     },
 )

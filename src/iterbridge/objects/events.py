@@ -18,7 +18,7 @@ import orjson
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import export_records, integers, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, present, user_outcomes
 
@@ -191,7 +191,7 @@ EVENTS = ObjectDef(
     reader=_read,
     filters=("Email", "UserId", "EventType", "CreatedAt", "CampaignId"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             bulk(_TRACK),
             required=(("EventName",), ("Email", "UserId")),
             description="POST /api/events/trackBulk (custom events; an Id makes a re-send replace)",

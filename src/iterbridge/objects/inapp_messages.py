@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write
 from iterbridge.objects.reading import unknown
 from iterbridge.objects.writing import per_row, present, time_param
 
@@ -74,7 +74,7 @@ INAPP_MESSAGES = ObjectDef(
     filters=("Email", "UserId"),
     required_filters=("Email", "UserId"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             per_row(_target), required=(("CampaignId",), ("Email", "UserId")), description="POST /api/inApp/target"
         ),
     },

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import httpx2
 
 from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write
 from iterbridge.objects.reading import integers, unknown
 from iterbridge.objects.writing import Bulk, bulk, user_outcomes
 
@@ -86,12 +86,12 @@ LIST_USERS = ObjectDef(
     reader=_read,
     filters=("ListId",),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             bulk(_membership("POST /api/lists/subscribe")),
             required=(("ListId",), ("Email",)),
             description="POST /api/lists/subscribe",
         ),
-        "delete": Write(
+        Operation.DELETE: Write(
             bulk(_membership("POST /api/lists/unsubscribe")),
             required=(("ListId",), ("Email",)),
             description="POST /api/lists/unsubscribe",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from iterbridge.objects.base import Column, ObjectDef, Row, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, Row, SqlType, Write
 from iterbridge.objects.reading import listing
 from iterbridge.objects.writing import per_row
 
@@ -37,8 +37,8 @@ LISTS = ObjectDef(
     ),
     reader=listing("GET /api/lists", "lists"),
     writes={
-        "insert": Write(per_row(_create), required=(("Name",),), description="POST /api/lists"),
-        "delete": Write(per_row(_delete), required=(("Id",),), description="DELETE /api/lists/{listId}"),
+        Operation.INSERT: Write(per_row(_create), required=(("Name",),), description="POST /api/lists"),
+        Operation.DELETE: Write(per_row(_delete), required=(("Id",),), description="DELETE /api/lists/{listId}"),
     },
     cursor="CreatedAt",
 )

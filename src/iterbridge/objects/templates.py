@@ -13,9 +13,9 @@ from iterbridge.api.paging import PageNumberPaginator
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.errors import FatalApiError
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import integers
-from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present
+from iterbridge.objects.writing import Bulk, Part, accepted_unless, bulk, per_row, present
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -177,8 +177,7 @@ def _deleted(answer: Any, parts: list[Part]) -> list[RowResult]:
     """Iterable names the ids it refused (a template a campaign uses, an unknown id) and says why once for all."""
     failed = {str(i) for i in answer.get("failed") or []}
     reason = str(answer.get("failureReason") or "Iterable refused to delete it")
-    return [RowResult(position, str(i) not in failed, reason if str(i) in failed else None, {"Id": i})
-            for position, _, i in parts]  # fmt: skip
+    return [accepted_unless(position, reason if str(i) in failed else None, {"Id": i}) for position, _, i in parts]
 
 
 _DELETE = Bulk(
@@ -197,15 +196,15 @@ TEMPLATES = ObjectDef(
     reader=_read,
     filters=("TemplateType", "MessageMedium", "CreatedAt"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             per_row(_upsert),
             required=(("ClientTemplateId",), ("MessageMedium",)),
             description="POST /api/templates/{medium}/upsert (by ClientTemplateId)",
         ),
-        "update": Write(
+        Operation.UPDATE: Write(
             per_row(_update), required=(("Id",), ("MessageMedium",)), description="POST /api/templates/{medium}/update"
         ),
-        "delete": Write(bulk(_DELETE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
+        Operation.DELETE: Write(bulk(_DELETE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
     },
     cursor="UpdatedAt",
 )

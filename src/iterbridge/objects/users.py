@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.urls import path_segment
 from iterbridge.errors import FatalApiError, UnaddressableValue
-from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.reading import export_records, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, user_outcomes
 
@@ -200,17 +200,17 @@ USERS = ObjectDef(
     reader=_read,
     filters=("Email", "UserId", "ProfileUpdatedAt"),
     writes={
-        "insert": Write(
+        Operation.INSERT: Write(
             bulk(_UPDATE),
             required=(("Email", "UserId"),),
             description="POST /api/users/bulkUpdate (creates or merges)",
         ),
-        "update": Write(
+        Operation.UPDATE: Write(
             bulk(_UPDATE),
             required=(("Email", "UserId"),),
             description="POST /api/users/bulkUpdate (merges the fields given)",
         ),
-        "delete": Write(
+        Operation.DELETE: Write(
             per_row(_delete),
             required=(("Email", "UserId"),),
             description="DELETE /api/users/{email} or /byUserId/{userId}",

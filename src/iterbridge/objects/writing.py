@@ -12,7 +12,7 @@ from iterbridge.api.redaction import redact
 from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.errors import AuthenticationError, FatalApiError, RetriableApiError, UnknownOutcomeError
 from iterbridge.limits import body_limit
-from iterbridge.objects.base import ObjectDef, Row, RowResult, Writer
+from iterbridge.objects.base import ObjectDef, Row, RowResult, RowStatus, Writer
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -32,17 +32,17 @@ def per_row(send: SendOne) -> Writer:
             try:
                 keys = send(conn, row)
             except (ValueError, TypeError) as error:  # a value the request cannot be made of
-                results.append(RowResult(position, False, bad_value(error), invalid=True))
+                results.append(invalid(position, error))
             except AuthenticationError:
                 raise  # the key, not the row: no row would fare better
             except FatalApiError as error:
-                results.append(RowResult(position, False, redact(str(error))))
+                results.append(RowResult(position, RowStatus.REJECTED, redact(str(error))))
             except (RetriableApiError, UnknownOutcomeError) as error:
-                results.append(RowResult(position, False, outcome(error)))
-                results.extend(RowResult(p, False, not_sent(error)) for p in range(position + 1, len(rows)))
+                results.append(failed(position, error))
+                results.extend(unsent(p, error) for p in range(position + 1, len(rows)))
                 break
             else:
-                results.append(RowResult(position, True, keys=keys))
+                results.append(RowResult(position, RowStatus.ACCEPTED, keys=keys))
         return results
 
     return write
@@ -83,14 +83,14 @@ def bulk(spec: Bulk) -> Writer:
                 key = None if spec.group is None else spec.group(row)
                 groups.setdefault(key, []).append((position, row, spec.part(conn, row)))
             except (ValueError, TypeError) as error:  # one bad row never sinks its request
-                results.append(RowResult(position, False, bad_value(error), invalid=True))
+                results.append(invalid(position, error))
         try:
             for key, parts in groups.items():
                 for chunk in _chunks(spec, key, parts):
                     _send(conn, spec, key, chunk, results)
         except (RetriableApiError, UnknownOutcomeError) as error:
             done = {r.index for r in results}
-            results.extend(RowResult(p, False, not_sent(error)) for p in range(len(rows)) if p not in done)
+            results.extend(unsent(p, error) for p in range(len(rows)) if p not in done)
         return sorted(results, key=lambda r: r.index)
 
     return write
@@ -125,7 +125,7 @@ def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: li
         raise  # the key, not the rows: no request would fare better
     except UnknownOutcomeError as error:
         # Iterable may have processed these rows: say so on each, and send nothing more (the caller).
-        results.extend(RowResult(position, False, outcome(error)) for position, _, _ in chunk)
+        results.extend(failed(position, error) for position, _, _ in chunk)
         raise
     except FatalApiError as error:
         if error.code == "BatchTooLarge" and len(chunk) > 1:
@@ -134,7 +134,7 @@ def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: li
             _send(conn, spec, key, chunk[half:], results)
             return
         reason = redact(str(error))
-        results.extend(RowResult(position, False, reason) for position, _, _ in chunk)
+        results.extend(RowResult(position, RowStatus.REJECTED, reason) for position, _, _ in chunk)
         return
     results.extend(spec.outcomes(answer, chunk))
 
@@ -152,7 +152,7 @@ def user_outcomes(
     results = []
     for position, row, _ in parts:
         reason = refusal(reasons, row) or (also(row) if also else None)
-        results.append(RowResult(position, reason is None, reason, keys(row) if keys else {}))
+        results.append(accepted_unless(position, reason, keys(row) if keys else {}))
     reported = answer.get("failCount") if isinstance(answer, dict) else None
     refused = sum(not r.ok for r in results)
     if isinstance(reported, int) and reported > refused:
@@ -199,21 +199,32 @@ _FAILURES = {
 }
 
 
-def outcome(error: Exception) -> str:
-    """The reason of a row whose request failed: "unknown outcome: …" when Iterable may have processed it."""
+def accepted_unless(position: int, reason: str | None, keys: dict[str, Any] | None = None) -> RowResult:
+    """A row Iterable answered for: accepted, or refused with `reason`."""
+    status = RowStatus.ACCEPTED if reason is None else RowStatus.REJECTED
+    return RowResult(position, status, reason, keys or {})
+
+
+def failed(position: int, error: Exception) -> RowResult:
+    """A row whose request failed for want of Iterable: of unknown outcome ("unknown outcome: …") when
+    Iterable may have processed it, else failed with the error's reason."""
     reason = redact(str(error))
-    return f"unknown outcome: {reason}" if isinstance(error, UnknownOutcomeError) else reason
-
-
-def not_sent(error: Exception) -> str:
-    """The reason of a row left unsent because the API failed on an earlier one."""
     if isinstance(error, UnknownOutcomeError):
-        return f"not sent: stopped after a request of unknown outcome ({error.failure})"
-    return f"not sent: {redact(str(error))}"
+        return RowResult(position, RowStatus.UNKNOWN, f"unknown outcome: {reason}")
+    return RowResult(position, RowStatus.FAILED, reason)
 
 
-def bad_value(error: Exception) -> str:
-    return f"bad value: {error}"
+def unsent(position: int, error: Exception) -> RowResult:
+    """A row left unsent because the API failed on an earlier request."""
+    if isinstance(error, UnknownOutcomeError):
+        return RowResult(position, RowStatus.NOT_SENT, f"not sent: stopped after a request of unknown outcome "
+                         f"({error.failure})")  # fmt: skip
+    return RowResult(position, RowStatus.NOT_SENT, f"not sent: {redact(str(error))}")
+
+
+def invalid(position: int, error: Exception) -> RowResult:
+    """A row refused before any request: a value the request cannot be made of."""
+    return RowResult(position, RowStatus.INVALID, f"bad value: {error}")
 
 
 def present(row: Row, column: str) -> bool:

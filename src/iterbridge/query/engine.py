@@ -32,7 +32,7 @@ from iterbridge.errors import (
     UnsupportedOperation,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import ObjectDef, Row, SqlType, WriteReport
+from iterbridge.objects.base import ObjectDef, Operation, Row, SqlType, WriteReport
 from iterbridge.query import sqltext
 from iterbridge.query.vtable import ObjectModule, declared_type, to_sql
 from iterbridge.sqlnames import quote_names
@@ -49,7 +49,11 @@ _NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(.+)$")
 _NO_COLUMN = re.compile(r"no such column: (.+)$")
 # What a read-only statement may do: read tables (SELECT, READ), call functions, recurse.
 _READS = frozenset({apsw.SQLITE_SELECT, apsw.SQLITE_READ, apsw.SQLITE_FUNCTION, apsw.SQLITE_RECURSIVE})
-_WRITES = {apsw.SQLITE_INSERT: "insert", apsw.SQLITE_UPDATE: "update", apsw.SQLITE_DELETE: "delete"}
+_WRITES = {
+    apsw.SQLITE_INSERT: Operation.INSERT,
+    apsw.SQLITE_UPDATE: Operation.UPDATE,
+    apsw.SQLITE_DELETE: Operation.DELETE,
+}
 _READ_ONLY = "read-only statement: {what} refused (exports, conditions and filters only read)"
 _LOCAL_FILES = "{what} reads or writes local files: refused (allow it with --allow-local-files, allow_local_files=True)"
 _DEFAULT_ATTACHED = 10  # SQLite's own limit on attached databases, when local files are allowed
@@ -66,7 +70,7 @@ class StatementState:
     local_files: bool = False  # ATTACH, VACUUM INTO and attached databases allowed
     sets_from_queries: bool = False  # an IN takes a subquery's values (maybe none): values one at a time
     assigned: dict[str, set[str]] = field(default_factory=dict)  # UPDATE: table → columns assigned
-    written: dict[str, str] = field(default_factory=dict)  # object → the write operation allowed on it
+    written: dict[str, Operation] = field(default_factory=dict)  # object → the write operation allowed on it
     refusal: IterbridgeError | None = None
 
 
@@ -149,11 +153,11 @@ class Engine:
     def assigned_columns(self, table: str) -> set[str]:
         return self.statement.assigned.get(table.lower(), set())
 
-    def write(self, operation: str, obj: str, rows: list[Row]) -> WriteReport:
+    def write(self, operation: Operation, obj: str, rows: list[Row]) -> WriteReport:
         """Send a table's buffered writes (at commit) — never from a read-only statement."""
         if self.read_only or self.statement.read_only:
             raise QueryError(_READ_ONLY.format(what=f"{operation.upper()} on {obj}"))
-        report: WriteReport = getattr(self.connection, operation)(obj, rows)
+        report: WriteReport = self.connection.write(operation, obj, rows)
         self.record(report, rows)
         return report
 
@@ -185,7 +189,7 @@ class Engine:
         if operation not in obj.writes:
             return self._refuse(UnsupportedOperation(obj.name, operation.upper(), [w.upper() for w in obj.writes]))
         self.statement.written[obj.name] = operation
-        if operation == "update" and second is not None:
+        if operation is Operation.UPDATE and second is not None:
             column = obj.column(second) or next(
                 (c for c in self.connection.columns(obj) if c.name.lower() == second.lower()), None
             )
@@ -368,7 +372,7 @@ class Engine:
         columns = list(self.connection.columns(obj))
         produced: list[Row] = []
         for report, rows in self.reports:
-            if report.operation == "insert":
+            if report.operation is Operation.INSERT:
                 produced.extend({**rows[r.index], **r.keys} for r in report.results if r.ok)
         quoted = quote_names(c.name for c in columns)
         self.db.execute('DROP TABLE IF EXISTS temp."returning"')

@@ -30,7 +30,18 @@ import orjson
 
 from iterbridge.api.timestamps import sql_text
 from iterbridge.errors import MissingRequiredFilter, QueryError, WriteRefused
-from iterbridge.objects.base import Column, Condition, ObjectDef, ReadRequest, Row, SqlType, WriteReport, from_sql
+from iterbridge.objects.base import (
+    Column,
+    Condition,
+    ObjectDef,
+    Operation,
+    ReadRequest,
+    Row,
+    RowStatus,
+    SqlType,
+    WriteReport,
+    from_sql,
+)
 from iterbridge.sqlnames import quote_name
 
 if TYPE_CHECKING:
@@ -167,7 +178,7 @@ class ObjectTable:
         self.pushable = set(obj.filters)
         self.key_positions = [i for i, c in enumerate(self.columns) if c.key]
         self.key_names = [self.names[i] for i in self.key_positions]
-        update = obj.writes.get("update")
+        update = obj.writes.get(Operation.UPDATE)
         # Columns an update request must carry even when not assigned (Templates' MessageMedium).
         self._update_needs = {name for group in update.required for name in group} if update else set()
         self._keys_by_rowid: dict[int, dict[str, Any]] = {}
@@ -365,13 +376,18 @@ class ObjectTable:
 
     def Sync(self) -> None:
         """Send the transaction's writes; a refused row fails the commit with Iterable's reasons."""
-        for operation, rows in (("delete", self._deletes), ("update", self._updates), ("insert", self._inserts)):
+        writes = (
+            (Operation.DELETE, self._deletes),
+            (Operation.UPDATE, self._updates),
+            (Operation.INSERT, self._inserts),
+        )
+        for operation, rows in writes:
             if not rows:
                 continue
             report = self.engine.write(operation, self.obj.name, rows)
             self.engine.forget_scans()
             if report.failed:
-                refused_here = all(r.invalid for r in report.failed)
+                refused_here = all(r.status is RowStatus.INVALID for r in report.failed)
                 raise (QueryError if refused_here else WriteRefused)(_failure_text(report))
         self._clear()
 

@@ -33,25 +33,33 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from iterbridge.api.timestamps import floor_millisecond, iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
 from iterbridge.replicate.targets import one_line
+from iterbridge.sync.kinds import ActionKind, Policy, Side
 from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide
 from iterbridge.sync.store import Failure, MapEntry, SyncStore
 
 log = logging.getLogger("iterbridge.sync")
 
-POLICIES = ("iterable", "database", "newest")
+POLICIES = tuple(policy.value for policy in Policy)
 OWN_TABLES = "_iterbridge_"  # the prefix of the tables replication and sync keep for themselves
 DELETED = "<deleted>"  # the pending "content" of a delete sent to Iterable
 PENDING_GRACE = timedelta(minutes=15)
 TEMPLATE_LOOKBACK = timedelta(minutes=10)
 BATCH = 1000  # database writes per transaction
 
-# How a side stands against its map entry.
-SAME, CHANGED, LANDED, WAITING = "same", "changed", "landed", "waiting"
+
+class State(Enum):
+    """How a side stands against its map entry."""
+
+    SAME = "same"
+    CHANGED = "changed"
+    LANDED = "landed"  # our pending write shows in Iterable
+    WAITING = "waiting"  # Iterable still shows what it had before our pending write
 
 
 @dataclass
@@ -65,8 +73,8 @@ class Counts:
 @dataclass
 class Action:
     key: str
-    target: str  # the side written: "iterable", "database", or "map" (the map alone: both sides agree)
-    operation: str  # create, update, delete; match (first sight or alike), confirm (a pending write landed), forget
+    target: Side  # the side written, or the map alone (both sides agree)
+    operation: ActionKind
     record: Record | None  # the version written (None for deletes and map-only actions)
     conflict: bool = False
     note: str = ""
@@ -102,7 +110,7 @@ class _ChangedMeanwhile(Exception):
 
 
 class Synchronizer:
-    def __init__(self, conn: Any, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: str,
+    def __init__(self, conn: Any, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: Policy,
                  dry_run: bool, grace: timedelta = PENDING_GRACE) -> None:  # fmt: skip
         self.conn = conn
         self.side = side
@@ -194,36 +202,36 @@ class Synchronizer:
         if entry is None:
             return self._first_sight(key, mine, theirs)
         iterable = self._iterable_state(entry, mine)
-        database = SAME if _hash(theirs) == entry.database_hash else CHANGED
-        if database == SAME:
-            if iterable == CHANGED:
+        database = State.SAME if _hash(theirs) == entry.database_hash else State.CHANGED
+        if database is State.SAME:
+            if iterable is State.CHANGED:
                 return self._to_database(key, mine, theirs)
-            if iterable == LANDED:
+            if iterable is State.LANDED:
                 if mine is None and theirs is None:
-                    return Action(key, "map", "forget", None, note="our delete landed in Iterable")
-                return Action(key, "map", "confirm", None, note="our write landed in Iterable")
-            if iterable == WAITING and not self._within_grace(entry):
+                    return Action(key, Side.MAP, ActionKind.FORGET, None, note="our delete landed in Iterable")
+                return Action(key, Side.MAP, ActionKind.CONFIRM, None, note="our write landed in Iterable")
+            if iterable is State.WAITING and not self._within_grace(entry):
                 action = self._to_iterable(key, mine, theirs)
                 action.note = "re-sent: the earlier write had not landed in Iterable"
                 return action
             return None
-        if iterable != CHANGED:
+        if iterable is not State.CHANGED:
             return self._to_iterable(key, mine, theirs)
         if mine is None and theirs is None:
-            return Action(key, "map", "forget", None, note="deleted on both sides")
+            return Action(key, Side.MAP, ActionKind.FORGET, None, note="deleted on both sides")
         if mine is not None and theirs is not None and mine.hash == theirs.hash:
-            return Action(key, "map", "match", None, note="changed alike on both sides")
+            return Action(key, Side.MAP, ActionKind.MATCH, None, note="changed alike on both sides")
         return self._conflict(key, mine, theirs)
 
-    def _iterable_state(self, entry: MapEntry, mine: Record | None) -> str:
+    def _iterable_state(self, entry: MapEntry, mine: Record | None) -> State:
         if mine is not None and mine.content is None:
-            return SAME  # listed, not read: unchanged since the last run by its cursor
+            return State.SAME  # listed, not read: unchanged since the last run by its cursor
         current = _hash(mine)
         if entry.pending_hash:
             if current == (None if entry.pending_hash == DELETED else entry.pending_hash):
-                return LANDED
-            return WAITING if current == entry.iterable_hash else CHANGED
-        return SAME if current == entry.iterable_hash else CHANGED
+                return State.LANDED
+            return State.WAITING if current == entry.iterable_hash else State.CHANGED
+        return State.SAME if current == entry.iterable_hash else State.CHANGED
 
     def _within_grace(self, entry: MapEntry) -> bool:
         sent = timestamp_or_none(entry.pending_at)
@@ -232,7 +240,7 @@ class Synchronizer:
     def _first_sight(self, key: str, mine: Record | None, theirs: Record | None) -> Action | None:
         if mine is not None and theirs is not None:
             if mine.hash == theirs.hash:
-                return Action(key, "map", "match", None, note="first sight: matched")
+                return Action(key, Side.MAP, ActionKind.MATCH, None, note="first sight: matched")
             return self._conflict(key, mine, theirs)
         if mine is not None:
             return self._to_database(key, mine, None)
@@ -242,41 +250,47 @@ class Synchronizer:
 
     def _to_database(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
         if mine is None:
-            return Action(key, "database", "delete", None) if theirs else Action(key, "map", "forget", None)
-        return Action(key, "database", "update" if theirs else "create", mine)
+            return (
+                Action(key, Side.DATABASE, ActionKind.DELETE, None)
+                if theirs
+                else Action(key, Side.MAP, ActionKind.FORGET, None)
+            )
+        return Action(key, Side.DATABASE, ActionKind.UPDATE if theirs else ActionKind.CREATE, mine)
 
     def _to_iterable(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
         if theirs is None:
-            return Action(key, "iterable", "delete", None)
+            return Action(key, Side.ITERABLE, ActionKind.DELETE, None)
         # Update the template Iterable has (by its id); where it has none, create one.
         sent = replace(theirs, iterable_id=mine.iterable_id if mine else None)
-        return Action(key, "iterable", "update" if mine else "create", sent)
+        return Action(key, Side.ITERABLE, ActionKind.UPDATE if mine else ActionKind.CREATE, sent)
 
     def _conflict(self, key: str, mine: Record | None, theirs: Record | None) -> Action:
         winner, why = self._winner(key, mine, theirs)
-        action = self._to_database(key, mine, theirs) if winner == "iterable" else self._to_iterable(key, mine, theirs)
+        action = (
+            self._to_database(key, mine, theirs) if winner is Side.ITERABLE else self._to_iterable(key, mine, theirs)
+        )
         action.conflict = True
         action.note = f"conflict: {winner} wins ({why})"
         return action
 
-    def _winner(self, key: str, mine: Record | None, theirs: Record | None) -> tuple[str, str]:
-        if self.policy != "newest":
-            return self.policy, f"--conflict {self.policy}"
+    def _winner(self, key: str, mine: Record | None, theirs: Record | None) -> tuple[Side, str]:
+        if self.policy is not Policy.NEWEST:
+            return Side(self.policy.value), f"--conflict {self.policy}"
         if mine is None or theirs is None:
-            return ("iterable" if mine is not None else "database"), "newest: a change beats a deletion"
+            return (Side.ITERABLE if mine is not None else Side.DATABASE), "newest: a change beats a deletion"
         iterable_time = mine.modified
         database_time = self.changed_at.get(key)
         if database_time is None and theirs.modified is not None:
             database_time = theirs.modified + self.clock_offset  # no trigger saw it: the row's own timestamp
         if database_time is not None and (iterable_time is None or database_time > iterable_time):
-            return "database", f"newest: changed at {_iso(database_time)}, Iterable at {_iso(iterable_time)}"
-        return "iterable", f"newest: changed at {_iso(iterable_time)}, the database at {_iso(database_time)}"
+            return Side.DATABASE, f"newest: changed at {_iso(database_time)}, Iterable at {_iso(iterable_time)}"
+        return Side.ITERABLE, f"newest: changed at {_iso(iterable_time)}, the database at {_iso(database_time)}"
 
     # ---- applying ----------------------------------------------------------------------------------------
 
     def _apply(self, actions: list[Action]) -> None:
-        self._apply_iterable([a for a in actions if a.target == "iterable"])
-        rest = [a for a in actions if a.target != "iterable"]
+        self._apply_iterable([a for a in actions if a.target is Side.ITERABLE])
+        rest = [a for a in actions if a.target is not Side.ITERABLE]
         for start in range(0, len(rest), BATCH):
             self._apply_database(rest[start : start + BATCH])
 
@@ -306,7 +320,9 @@ class Synchronizer:
             with self.store.transaction():
                 for action in actions:
                     theirs = self.database.get(action.key)
-                    created = action.record.iterable_id if action.record and action.operation == "create" else None
+                    created = (
+                        action.record.iterable_id if action.record and action.operation is ActionKind.CREATE else None
+                    )
                     if created and theirs is not None and theirs.row is not None:
                         columns = self.side.id_columns(created)
                         if columns and any(theirs.row.get(c) != v for c, v in columns.items()):
@@ -377,7 +393,7 @@ class Synchronizer:
         for action in actions:
             mine = self.iterable.get(action.key)
             theirs = self.database.get(action.key)
-            if action.operation in ("create", "update"):
+            if action.operation in (ActionKind.CREATE, ActionKind.UPDATE):
                 assert action.record is not None
                 row = side.database_row(action.record, self.now)
                 if (
@@ -391,14 +407,14 @@ class Synchronizer:
                         raise ValueError("the row has neither a key nor an Id to be found by")
                     store.update(spec, identity, dict(zip(spec.key, side.key_of_row(row), strict=True)))
                 upserts.append((action, row))
-            elif action.operation == "delete":
+            elif action.operation is ActionKind.DELETE:
                 if theirs is not None and theirs.row is not None:
                     identity = side.identity(theirs.row)
                     if not identity:
                         raise ValueError("the row has neither a key nor an Id to be found by")
                     deletes.append(identity)
                 dropped.append(action.key)
-            elif action.operation == "forget":
+            elif action.operation is ActionKind.FORGET:
                 dropped.append(action.key)
             else:  # match, confirm: both sides hold the same content
                 assert mine is not None
@@ -423,7 +439,7 @@ class Synchronizer:
 
     def _check_untouched(self, actions: list[Action]) -> None:
         """Rows a user changed after the sync read them would be overwritten: the change log says which."""
-        written = {a.key for a in actions if a.target == "database"}
+        written = {a.key for a in actions if a.target is Side.DATABASE}
         if not written or not self.store.triggers:
             return
         changed = {self.side.key_of_log(c.key) for c in self.store.changes(self.side.spec.name, self.last_seq)}
@@ -458,17 +474,17 @@ class Synchronizer:
         for action in actions:
             if action.conflict:
                 self.report.conflicts += 1
-            if action.operation == "match":
+            if action.operation is ActionKind.MATCH:
                 self.report.matched += 1
-            if action.target not in ("iterable", "database"):
+            if action.target is Side.MAP:
                 continue
-            counts = self.report.to_iterable if action.target == "iterable" else self.report.to_database
+            counts = self.report.to_iterable if action.target is Side.ITERABLE else self.report.to_database
             counts.conflicts += action.conflict
-            if action.operation == "create":
+            if action.operation is ActionKind.CREATE:
                 counts.creates += 1
-            elif action.operation == "update":
+            elif action.operation is ActionKind.UPDATE:
                 counts.updates += 1
-            elif action.operation == "delete":
+            elif action.operation is ActionKind.DELETE:
                 counts.deletes += 1
 
 
@@ -502,7 +518,7 @@ def sync(
     catalog: str | None = None,
     mediums: list[str] | None = None,
     table: str | None = None,
-    conflict: str = "newest",
+    conflict: Policy | str = Policy.NEWEST,
     dry_run: bool = False,
     grace: timedelta = PENDING_GRACE,
 ) -> SyncReport:
@@ -520,13 +536,15 @@ def sync(
         side = TemplatesSide(conn, mediums, table)
     else:
         raise ConfigurationError(f"sync supports CatalogItems and Templates, not {object_name!r}")
-    if conflict not in POLICIES:
-        raise ConfigurationError(f"--conflict must be one of {', '.join(POLICIES)}, not {conflict!r}")
+    try:
+        policy = Policy(conflict)
+    except ValueError:
+        raise ConfigurationError(f"--conflict must be one of {', '.join(POLICIES)}, not {conflict!r}") from None
     calls_before = conn.client.calls
     side.check()  # before the database is touched
     store = SyncStore(with_url, create=not dry_run)
     try:
-        report = Synchronizer(conn, side, store, conflict, dry_run, grace).run()
+        report = Synchronizer(conn, side, store, policy, dry_run, grace).run()
     finally:
         store.close()
     report.api_calls = conn.client.calls - calls_before

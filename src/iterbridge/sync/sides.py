@@ -27,7 +27,7 @@ from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.constants import TEMPLATE_MEDIUMS
 from iterbridge.errors import ConfigurationError, FatalApiError
 from iterbridge.objects import get_object
-from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType, parsed_json
+from iterbridge.objects.base import Condition, Operation, ReadRequest, Row, RowStatus, SqlType, WriteReport, parsed_json
 from iterbridge.objects.templates import EXTENDED_FIELDS
 from iterbridge.replicate.targets import TableSpec
 from iterbridge.sync.store import MapEntry
@@ -53,11 +53,16 @@ def content_hash(content: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()[:24]
 
 
-def _reasons(report: Any, count: int) -> list[str | None]:
-    reasons: list[str | None] = [None] * count
+def _reasons(report: WriteReport, count: int) -> list[str | None]:
+    return [reason for reason, _ in _outcomes(report, count)]
+
+
+def _outcomes(report: WriteReport, count: int) -> list[tuple[str | None, RowStatus]]:
+    """Each row's reason (None: accepted, or no answer for it) and status, by position."""
+    outcomes: list[tuple[str | None, RowStatus]] = [(None, RowStatus.ACCEPTED)] * count
     for result in report.results:
-        reasons[result.index] = None if result.ok else result.error or "refused"
-    return reasons
+        outcomes[result.index] = (None if result.ok else result.error or "refused", result.status)
+    return outcomes
 
 
 class CatalogItemsSide:
@@ -137,24 +142,24 @@ class CatalogItemsSide:
         (one item with a bad field name sinks its batch of 1000) is split until the refused items are found."""
         outcome: Outcome = {}
         rows = [{"CatalogName": self.catalog, "ItemId": r.key, "Value": r.content} for r in upserts]
-        for record, reason in zip(upserts, self._isolating("insert", rows), strict=True):
+        for record, reason in zip(upserts, self._isolating(Operation.INSERT, rows), strict=True):
             outcome[record.key] = reason
             record.iterable_id = record.key  # the ItemId is the item's id in Iterable
         keys = [{"CatalogName": self.catalog, "ItemId": r.key} for r in deletes]
-        for record, reason in zip(deletes, self._isolating("delete", keys), strict=True):
+        for record, reason in zip(deletes, self._isolating(Operation.DELETE, keys), strict=True):
             outcome[record.key] = reason
         return outcome
 
-    def _isolating(self, operation: str, rows: list[Row]) -> list[str | None]:
+    def _isolating(self, operation: Operation, rows: list[Row]) -> list[str | None]:
         if not rows:
             return []
-        write = self.conn.insert if operation == "insert" else self.conn.delete
-        reasons = _reasons(write("CatalogItems", rows), len(rows))
+        outcomes = _outcomes(self.conn.write(operation, "CatalogItems", rows), len(rows))
+        reasons = [reason for reason, _ in outcomes]
         failed = [i for i, reason in enumerate(reasons) if reason]
         refused_whole = (
             len(failed) > 1
             and len({reasons[i] for i in failed}) == 1
-            and not str(reasons[failed[0]]).startswith("not sent")  # unreachable, not refused: no use splitting
+            and outcomes[failed[0]][1] is not RowStatus.NOT_SENT  # unreachable, not refused: no use splitting
         )
         if refused_whole:
             half = len(failed) // 2

@@ -36,6 +36,7 @@ from iterbridge.replicate.targets import (
     json_text,
     open_target,
 )
+from iterbridge.sync.kinds import ActionKind, Side
 
 MAP, CONFLICTS, RETRIES, CHANGES = (
     "_iterbridge_sync_map",
@@ -80,8 +81,8 @@ class Change:
 @dataclass
 class Failure:
     key: str
-    side: str
-    operation: str
+    side: Side
+    operation: ActionKind
     reason: str
 
 
@@ -533,7 +534,16 @@ class SyncStore:
         for failure in failures:
             attempts, first = previous.get(failure.key, (0, now))
             rows.append(
-                (stream, failure.key, failure.side, failure.operation, failure.reason, attempts + 1, first, now)
+                (
+                    stream,
+                    failure.key,
+                    failure.side.value,
+                    failure.operation.value,
+                    failure.reason,
+                    attempts + 1,
+                    first,
+                    now,
+                )
             )
         self.insert_many(RETRIES, RETRY_COLUMNS, rows)
 

@@ -40,7 +40,7 @@ from typing import IO, Any
 import orjson
 
 from iterbridge.errors import TransferError, UnknownColumn, UnsupportedOperation
-from iterbridge.objects.base import Column, ObjectDef, Row, SqlType
+from iterbridge.objects.base import Column, ObjectDef, Operation, Row, RowStatus, SqlType
 from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell, unguard_formula
 from iterbridge.transfer.output import Output
 from iterbridge.wording import plural
@@ -52,14 +52,13 @@ UPSERT = {"Users": "update", "CatalogItems": "insert", "Templates": "insert", "L
           "Events": "insert"}  # fmt: skip
 # The JSON column that takes the columns an object has no column for (custom fields).
 OPEN_FIELDS = {"Users": "ExtraFields", "Events": "DataFields"}
-OPERATIONS = ("insert", "update", "upsert", "delete")
+OPERATIONS = tuple(operation.value for operation in Operation)
 SAMPLE_REJECTS = 10
 KEEP_REQUESTS = 20  # requests of a dry run kept to show (memory stays flat for any file)
 RAW_REJECT_LIMIT = 64 * 1024  # characters of an unparsable record kept in the rejects file
-# Reasons the connection gives for rows it refused before any request.
-_NOT_SENT = ("missing ", "bad value: ")
-# A row refused for want of Iterable (not for its values): the import stops there.
-_STOPS = ("not sent: ", "unknown outcome: ")
+# Rows refused for want of Iterable (not for their values): the import stops at the first, and says why
+# without the prefix of the row's reason.
+_STOPS = {RowStatus.NOT_SENT: "not sent: ", RowStatus.UNKNOWN: "unknown outcome: "}
 
 
 @dataclass
@@ -76,7 +75,7 @@ class ImportOptions:
 @dataclass
 class ImportSummary:
     object: str
-    operation: str  # as the user asked it ("upsert" stays upsert, whatever Iterable endpoint it is sent to)
+    operation: Operation  # as the user asked it ("upsert" stays upsert, whatever Iterable endpoint it is sent to)
     read: int = 0
     sent: int = 0
     accepted: int = 0
@@ -132,13 +131,22 @@ def load_mapping_file(path: Path) -> dict[str, str]:
     return mapping
 
 
-def resolve_operation(obj: ObjectDef, operation: str) -> str:
-    if operation not in OPERATIONS:
+def asked_operation(operation: str) -> Operation:
+    """The operation an import is asked for (text or an `Operation`), checked."""
+    asked = Operation.named(operation)
+    if asked is None:
         raise TransferError(f"--operation must be one of {', '.join(OPERATIONS)}, not {operation!r}")
-    if operation == "upsert" and obj.name not in UPSERT:
+    return asked
+
+
+def resolve_operation(obj: ObjectDef, text: str) -> Operation:
+    """The write an import sends: the one asked, or for an upsert the object's write that creates or
+    replaces by key."""
+    operation = asked_operation(text)
+    if operation is Operation.UPSERT and obj.name not in UPSERT:
         # No key to match on: an insert would create them again, which is no upsert.
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
-    actual = UPSERT[obj.name] if operation == "upsert" else operation
+    actual = Operation(UPSERT[obj.name]) if operation is Operation.UPSERT else operation
     if actual not in obj.writes:
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
     return actual
@@ -193,13 +201,13 @@ def infer_type(text: str) -> SqlType:
 class _Resolver:
     """Names (CSV columns, --map targets, --set fields) → targets, for one object and operation."""
 
-    def __init__(self, obj: ObjectDef, columns: dict[str, Column], operation: str) -> None:
+    def __init__(self, obj: ObjectDef, columns: dict[str, Column], operation: Operation) -> None:
         self.obj = obj
         self.columns = columns
         self.operation = operation
         self.lowered = {name.lower(): name for name in columns}
         open_name = OPEN_FIELDS.get(obj.name)
-        self.open = columns.get(open_name) if open_name and operation != "delete" else None
+        self.open = columns.get(open_name) if open_name and operation is not Operation.DELETE else None
 
     def resolve(self, name: str) -> _Target | None:
         """The target of a name; None when the object has no place for it."""
@@ -279,7 +287,9 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
     operation = resolve_operation(obj, options.operation)
     if options.batch_size < 1:
         raise TransferError("--batch-size must be at least 1")
-    summary = ImportSummary(obj.name, options.operation, dry_run=options.dry_run)  # as asked: "upsert" stays
+    summary = ImportSummary(
+        obj.name, asked_operation(options.operation), dry_run=options.dry_run
+    )  # as asked: "upsert" stays
     if not path.exists():
         raise TransferError(f"{path}: no such file")
     if path.is_dir():
@@ -546,7 +556,7 @@ class _Sender:
     refused before sending are written with the rows Iterable refused, once it has answered, so the rejects
     file follows the input's line order."""
 
-    def __init__(self, conn: Any, name: str, operation: str, summary: ImportSummary, rejects: _Rejects,
+    def __init__(self, conn: Any, name: str, operation: Operation, summary: ImportSummary, rejects: _Rejects,
                  options: ImportOptions, progress: Callable[[ImportSummary], None] | None) -> None:  # fmt: skip
         self.conn, self.name, self.operation = conn, name, operation
         self.summary, self.rejects, self.options, self.progress = summary, rejects, options, progress
@@ -566,7 +576,7 @@ class _Sender:
         if self.pool is None:
             self._account(self._dry(rows), batch, early)
         else:
-            self.pending = (self.pool.submit(getattr(self.conn, self.operation), self.name, rows), batch, early)
+            self.pending = (self.pool.submit(self.conn.write, self.operation, self.name, rows), batch, early)
 
     def finish(self) -> None:
         """Wait for the batch in flight (if any) and account for its rows."""
@@ -587,7 +597,7 @@ class _Sender:
     def _dry(self, rows: list[Row]) -> Any:
         summary = self.summary
         with self.conn.client.recording() as recorded:
-            report = getattr(self.conn, self.operation)(self.name, rows)
+            report = self.conn.write(self.operation, self.name, rows)
         summary.request_count += len(recorded)
         summary.requests.extend(recorded[: max(0, KEEP_REQUESTS - len(summary.requests))])
         return report
@@ -600,15 +610,14 @@ class _Sender:
         for result in sorted(report.results, key=lambda r: r.index):
             _, line, record = batch[result.index]
             error = result.error
-            if error is None or not error.startswith(_NOT_SENT):
+            if result.status is not RowStatus.INVALID:
                 summary.sent += 1
             if result.ok:
                 summary.accepted += 0 if dry_run else 1
             else:
                 refused.append((line, error or "refused", record))
-                stop = next((p for p in _STOPS if error and error.startswith(p)), None)
-                if stop and error and summary.stopped is None:
-                    summary.stopped = f"line {line}: {error[len(stop) :]}"
+                if result.status in _STOPS and error and summary.stopped is None:
+                    summary.stopped = f"line {line}: {error.removeprefix(_STOPS[result.status])}"
         self._reject(early, refused)
         if self.progress is not None:
             self.progress(summary)
