@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import FAST_RETRY, Stats, connect_to
+from helpers import FAST_RETRY, Stats, connect_to
 from iterbridge.api.client import ApiClient
 from iterbridge.api.idempotence import safe_to_repeat
 from iterbridge.api.ratelimit import ClientRateLimiter

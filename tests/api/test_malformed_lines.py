@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import iterbridge
-from conftest import FAST_RETRY, Stats
+from helpers import FAST_RETRY, Stats
 from iterbridge.api import jsonlines
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import ExportReader

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import ConfigurationError
 from iterbridge.settings import ENV_INSECURE_HTTP, resolve

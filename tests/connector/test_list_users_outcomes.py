@@ -13,8 +13,8 @@ import iterbridge
 from iterbridge.objects.writing import refusal, refusals, user_outcomes
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import Calls
 from .readers import list_ids
+from .support import Calls
 
 UNKNOWN_LIST = 987654321
 

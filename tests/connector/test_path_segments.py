@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import IterbridgeError
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls
+from .support import Calls
 
 
 def catalogs(api: httpx2.Client) -> set[str]:

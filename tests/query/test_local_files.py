@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import QueryError
 from iterbridge.sandbox import Sandbox

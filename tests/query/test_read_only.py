@@ -14,8 +14,8 @@ from iterbridge.errors import QueryError, QuerySyntaxError
 from iterbridge.query import sqltext
 from iterbridge.query.engine import Engine
 
-from .conftest import Stats
 from .source import Source
+from .support import Stats
 
 
 def writes(made: dict[str, int]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from conftest import FakeClock, connect_to
+from helpers import FakeClock, connect_to
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.sandbox import Sandbox
 

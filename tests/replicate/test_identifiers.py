@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, identifier, open_target
 from iterbridge.sandbox import Sandbox

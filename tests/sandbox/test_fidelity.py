@@ -45,7 +45,7 @@ from cassettes import (
 from replay import ROLE_MEANINGS, Roles, Substitution, url_of
 from swagger import FREE_FORM, documents_key, load_spec, response_schema
 
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.sandbox import Sandbox
 
 # ---- ids by role --------------------------------------------------------------------------------------------

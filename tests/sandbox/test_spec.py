@@ -23,7 +23,7 @@ from cassettes import MISSING_REFERENCE, reference_present
 from replay import Roles
 from swagger import ENVELOPE, Override, SpecValidator, load_spec, value_at
 
-from conftest import ANCHOR, FakeClock
+from helpers import ANCHOR, FakeClock
 from iterbridge.sandbox import Sandbox
 from iterbridge.sandbox.app import all_endpoints
 

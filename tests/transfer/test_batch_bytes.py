@@ -11,12 +11,12 @@ import httpx2
 import orjson
 
 import iterbridge
-from conftest import FAST_RETRY, Stats
+from helpers import FAST_RETRY, Stats
 from iterbridge.api.body import json_body
 from iterbridge.limits import body_limit
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import write_csv
+from .support import write_csv
 
 BULK_UPDATE = "POST /api/users/bulkUpdate"
 

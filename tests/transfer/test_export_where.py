@@ -11,9 +11,9 @@ import httpx2
 import pytest
 from click.testing import Result
 
-from conftest import Stats
+from helpers import Stats
 
-from .conftest import one_line_error, read_csv, writes
+from .support import one_line_error, read_csv, writes
 
 
 def emails(api: httpx2.Client) -> list[str]:

@@ -10,12 +10,12 @@ import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 from iterbridge.wording import past_tense, plural
 
-from .conftest import read_csv, write_csv
+from .support import read_csv, write_csv
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def json_text(value: Any) -> str | None:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _sqlite_timestamp(value: Any) -> str | None:
+def sqlite_timestamp(value: Any) -> str | None:
     """SQLite keeps no time zone (DESIGN trap 7): UTC, in SQLAlchemy's own storage format so it reads back as a
     datetime, and so SQLite's date functions work on it."""
     if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way (from tables)
@@ -332,7 +332,7 @@ class SqlAlchemyTarget:
 
     def _converter(self, kind: SqlType) -> Converter:
         if self.dialect == "sqlite":
-            return {SqlType.TIMESTAMP: _sqlite_timestamp, SqlType.JSON: json_text, SqlType.BOOLEAN: _boolean_int}.get(
+            return {SqlType.TIMESTAMP: sqlite_timestamp, SqlType.JSON: json_text, SqlType.BOOLEAN: _boolean_int}.get(
                 kind
             )
         if self.dialect == "postgresql":
