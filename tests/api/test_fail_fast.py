@@ -1,5 +1,5 @@
 """A refused connection to this machine fails in seconds and says what was tried; retry warnings are one clean
-line each (issue 12, items 22 and 26)."""
+line each."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A request that is not safe to send twice is retried only when the failure proves it was not processed;
-otherwise it fails as of unknown outcome and its rows say so (issue 12, item 9)."""
+otherwise it fails as of unknown outcome and its rows say so."""
 
 from __future__ import annotations
 

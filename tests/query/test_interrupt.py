@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM stop a long pure-SQLite statement (issue 12, item 20): a `WITH RECURSIVE` count reads no
+"""Ctrl-C and SIGTERM stop a long pure-SQLite statement: a `WITH RECURSIVE` count reads no
 table, so no Python ran while SQLite worked and the signal waited for the statement's end (for ever here).
 The engine's progress handler lets the signal in; the command ends promptly with one line and 130 / 143."""
 

@@ -1,5 +1,5 @@
 """Bulk requests respect Iterable's body limit: batches are cut by bytes as well as by count, measured as the
-body will be sent, and a BatchTooLarge answer is retried in halves (issue 12, item 8)."""
+body will be sent, and a BatchTooLarge answer is retried in halves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What writes say they did (issue 12, item 26): past tenses and plurals of every operation, the operation the
+"""What writes say they did: past tenses and plurals of every operation, the operation the
 user asked for in the import summary, and the rejects file in input line order."""
 
 from __future__ import annotations

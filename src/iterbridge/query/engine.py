@@ -109,7 +109,8 @@ class Engine:
     def __init__(self, connection: Any, *, read_only: bool = False) -> None:
         self.connection = connection
         self.read_only = read_only  # every statement read-only, whatever execute is told
-        # No statement cache: the authorizer must see every statement prepared (DESIGN trap 3).
+        # No statement cache: the authorizer must see every statement prepared (a cached one
+        # is reused without being authorized or planned again).
         self.db = apsw.Connection(":memory:", statementcachesize=0)
         for obj in OBJECTS.values():
             module: Any = ObjectModule(self, obj)

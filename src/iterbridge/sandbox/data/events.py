@@ -376,7 +376,7 @@ def _email_send(b: _Builder, rng: Rng, moment: int) -> dict[str, Any]:
     fields["catalogCollectionCount"] = 0
     fields["productRecommendationCount"] = rng.below(4)
     if b.campaign["type"] == "Triggered":
-        # Iterable serves transactionalData as a JSON-encoded string (API-NOTES §10).
+        # Iterable serves transactionalData as a JSON-encoded string, not an object.
         order = {"orderId": f"ord-{rng.hex(8)}", "items": rng.between(1, 4)}
         fields["transactionalData"] = orjson.dumps({"data": order}).decode()
     return fields

@@ -1,4 +1,4 @@
-"""The timestamp formats Iterable serves (API-NOTES §12), fast enough for export streams."""
+"""The timestamp formats Iterable serves (epoch ms, `YYYY-MM-DD HH:MM:SS +00:00`), fast enough for export streams."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/api/events and /api/commerce: tracking events and reading a user's events (API-NOTES §4)."""
+"""/api/events and /api/commerce: tracking events and reading a user's events."""
 
 from __future__ import annotations
 

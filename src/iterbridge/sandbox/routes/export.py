@@ -1,4 +1,4 @@
-"""/api/export: synchronous data.json / data.csv streams, asynchronous jobs, and userEvents (API-NOTES §10)."""
+"""/api/export: synchronous data.json / data.csv streams, asynchronous jobs, and userEvents."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/api/inApp/getMessages: a user's in-app messages (API-NOTES §5); targeting lives in messaging."""
+"""/api/inApp/getMessages: a user's in-app messages; targeting lives in messaging."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/api/users: profiles by email or userId, updates, deletions, fields (API-NOTES §9)."""
+"""/api/users: profiles by email or userId, updates, deletions, fields."""
 
 from __future__ import annotations
 
