@@ -2,10 +2,8 @@
 
 The one place both worlds agree on: the client plans its calls with this table and the sandbox enforces it,
 so a job that respects the table never earns a 429 by its own fault. Keys are route templates
-("METHOD /path/{param}"). Source: the "Rate limit" texts of Iterable's
-Swagger spec. Endpoints whose
-limit Iterable does not state are absent: the sandbox does not limit them and the client applies
-`DEFAULT_LIMIT`.
+("METHOD /path/{param}"). Source: the "Rate limit" texts of Iterable's Swagger spec. Endpoints whose limit
+Iterable does not state are absent: the sandbox does not limit them and the client applies `DEFAULT_LIMIT`.
 """
 
 from __future__ import annotations
