@@ -202,8 +202,9 @@ class Engine:
 
     # ---- running statements ------------------------------------------------------------------------------
 
-    def execute(self, sql: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
-                ) -> Cursor:  # fmt: skip
+    def execute(
+        self, sql: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
+    ) -> Cursor:
         """Run exactly one statement. `read_only`: nothing but reads (no DML, CALL, DDL, transaction);
         `allow_local_files`: ATTACH and VACUUM INTO (which read and write files on this machine)."""
         text = sql.strip()
