@@ -14,7 +14,7 @@ import httpx2
 import pytest
 from click.testing import CliRunner
 
-from conftest import Stats, cli_env
+from helpers import Stats, cli_env
 from iterbridge.cli import main
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.templates import EXTENDED_COLUMNS

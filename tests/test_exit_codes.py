@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 import iterbridge.api.client
 import iterbridge.cli.objects
-from conftest import Stats, cli_env
+from helpers import Stats, cli_env
 from iterbridge.api.client import RetryPolicy
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox

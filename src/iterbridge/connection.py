@@ -175,8 +175,11 @@ class Connection:
             yield lines
         finally:
             if lines.skipped:
-                self.skip(obj, f"{lines.skipped:,} malformed line(s) of {source}",
-                          "not JSON; kept verbatim in the quarantine file")  # fmt: skip
+                self.skip(
+                    obj,
+                    f"{lines.skipped:,} malformed line(s) of {source}",
+                    "not JSON; kept verbatim in the quarantine file",
+                )
 
     def skipped_in_thread(self) -> list[Skipped]:
         """What this thread's reads skipped (replication reports it per table)."""

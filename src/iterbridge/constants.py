@@ -1,4 +1,5 @@
-"""Facts about Iterable shared by the connector and the sandbox (API-NOTES §1, §2, §8, §10)."""
+"""Facts about Iterable shared by the connector and the sandbox (regions,
+campaign states and types, template kinds, list and field types, export data types, managed user fields)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,8 @@
 
 The one place both worlds agree on: the client plans its calls with this table and the sandbox enforces it,
 so a job that respects the table never earns a 429 by its own fault. Keys are route templates
-("METHOD /path/{param}"). Source: API-NOTES §12 (Iterable's Swagger "Rate limit" texts). Endpoints whose
-limit Iterable does not state are absent: the sandbox does not limit them and the client applies
-`DEFAULT_LIMIT`.
+("METHOD /path/{param}"). Source: the "Rate limit" texts of Iterable's Swagger spec. Endpoints whose limit
+Iterable does not state are absent: the sandbox does not limit them and the client applies `DEFAULT_LIMIT`.
 """
 
 from __future__ import annotations
@@ -95,7 +94,7 @@ ENDPOINT_LIMITS: dict[str, RateLimit] = {
     "POST /api/campaigns/archive": _per_second(5, "key"),
 }
 
-# Async export jobs that may run at once per organization; more are queued (API-NOTES §10).
+# Async export jobs that may run at once per organization; more are queued.
 MAX_CONCURRENT_EXPORT_JOBS = 4
 
 
@@ -130,7 +129,7 @@ def limit_for(endpoint: str) -> RateLimit | None:
     return ENDPOINT_LIMITS.get(endpoint)
 
 
-# Request body limits of bulk endpoints (API-NOTES §9: Swagger "Max size of request body: 4MB" on
+# Request body limits of bulk endpoints (Iterable's Swagger spec: "Max size of request body: 4MB" on
 # users/bulkUpdate). "4MB" read as 4,000,000 bytes: the smaller reading, so a body the client allows is
 # accepted whichever Iterable means. The client cuts every bulk request to its endpoint's limit, or to
 # DEFAULT_BODY_LIMIT where Iterable states none (an assumption: the one stated limit); a BatchTooLarge

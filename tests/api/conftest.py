@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import FAST_RETRY
+from helpers import FAST_RETRY
 from iterbridge.api.client import ApiClient
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.sandbox import Sandbox

@@ -11,7 +11,7 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import ANCHOR, FAST_RETRY
+from helpers import ANCHOR, FAST_RETRY
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EXPORT_ENDPOINT, ExportReader, StreamDropped, WindowPolicy
 from iterbridge.api.ratelimit import ClientRateLimiter

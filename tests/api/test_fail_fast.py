@@ -1,5 +1,5 @@
 """A refused connection to this machine fails in seconds and says what was tried; retry warnings are one clean
-line each (issue 12, items 22 and 26)."""
+line each."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import RetriableApiError
 

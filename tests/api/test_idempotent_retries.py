@@ -1,5 +1,5 @@
 """A request that is not safe to send twice is retried only when the failure proves it was not processed;
-otherwise it fails as of unknown outcome and its rows say so (issue 12, item 9)."""
+otherwise it fails as of unknown outcome and its rows say so."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import FAST_RETRY, Stats, connect_to
+from helpers import FAST_RETRY, Stats, connect_to
 from iterbridge.api.client import ApiClient
 from iterbridge.api.idempotence import safe_to_repeat
 from iterbridge.api.ratelimit import ClientRateLimiter

@@ -1,4 +1,4 @@
-"""Export lines that are not JSON (API-NOTES §10; cassettes/Iterable_JsonExporter): Iterable's recorded defect — the
+"""Export lines that are not JSON (recorded in cassettes/Iterable_JsonExporter): Iterable's defect — the
 comma missing after `transactionalData` — is repaired to exactly the intended record; any other bad line is
 skipped, counted and kept verbatim in the quarantine file; a read never fails on one."""
 
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import iterbridge
-from conftest import FAST_RETRY, Stats
+from helpers import FAST_RETRY, Stats
 from iterbridge.api import jsonlines
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import ExportReader

@@ -1,5 +1,5 @@
 """Values as URL path segments: one function refuses what would address another resource; a dry run shows
-the URL exactly as it would be sent (issue 12, item 2)."""
+the URL exactly as it would be sent."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import ANCHOR_MS, FakeClock
+from helpers import ANCHOR_MS, FakeClock
 from iterbridge.api.client import RetryPolicy
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.errors import RateLimitError

@@ -1,4 +1,4 @@
-"""Errors from the Python API are redacted where they are made, not only by the CLI (issue 12, item 15)."""
+"""Errors from the Python API are redacted where they are made, not only by the CLI."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import iterbridge
 from iterbridge.objects import OBJECTS
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls, connect_to
+from .support import Calls, connect_to
 
 
 def test_check_a_server_side_key(conn: iterbridge.Connection, sandbox: Sandbox, calls: Calls) -> None:

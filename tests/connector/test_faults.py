@@ -12,8 +12,8 @@ import pytest
 import iterbridge
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls, connect_to
 from .readers import canon, list_ids
+from .support import Calls, connect_to
 
 EVENT_TYPES = ["emailSend", "emailOpen", "customEvent", "purchase", "pushSend"]
 READS: list[tuple[str, dict[str, Any] | None]] = [

@@ -1,6 +1,5 @@
 """The base URL is checked in one place: malformed → one line, exit 2; plain http to another machine would send
-the key unencrypted → refused unless --insecure-http / ITERBRIDGE_INSECURE_HTTP=1; loopback stays allowed
-(issue 12, items 11 and 17)."""
+the key unencrypted → refused unless --insecure-http / ITERBRIDGE_INSECURE_HTTP=1; loopback stays allowed."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import ConfigurationError
 from iterbridge.settings import ENV_INSECURE_HTTP, resolve

@@ -1,5 +1,5 @@
 """Per-row outcomes of writers that send one request per group (a list, a catalog): a group Iterable refuses
-fails its own rows only, and the other groups' rows are reported as they truly went (issue 12, item 4)."""
+fails its own rows only, and the other groups' rows are reported as they truly went."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import iterbridge
 from iterbridge.objects.writing import refusal, refusals, user_outcomes
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import Calls
 from .readers import list_ids
+from .support import Calls
 
 UNKNOWN_LIST = 987654321
 
@@ -71,7 +71,7 @@ def test_an_unknown_catalog_fails_its_rows_only(conn: iterbridge.Connection) -> 
 
 
 def test_every_failure_kind_of_a_bulk_answer_names_its_row() -> None:
-    """UserBulkUpdateListResponse (API-NOTES §6): failedUpdates by email and by userId, and the older lists."""
+    """UserBulkUpdateListResponse: failedUpdates by email and by userId, and the older lists."""
     answer = {
         "successCount": 1,
         "failCount": 5,

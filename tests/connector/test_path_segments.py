@@ -1,6 +1,6 @@
 """`.` and `..` as path values never reach another resource: against the sandbox, a CatalogName `.` delete
 does not delete the catalog "items", SQL cannot create it, a UserId `.` deletes nobody; the row is rejected
-with the reason, and a dry run shows no rewritten URL (issue 12, item 2)."""
+with the reason, and a dry run shows no rewritten URL."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import IterbridgeError
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls
+from .support import Calls
 
 
 def catalogs(api: httpx2.Client) -> set[str]:

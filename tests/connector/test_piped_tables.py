@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.objects import OBJECTS
 from iterbridge.objects.procedures import PROCEDURES

@@ -11,8 +11,8 @@ import iterbridge
 from iterbridge.errors import FatalApiError, QueryError, UnknownObject
 from iterbridge.objects.procedures import PROCEDURES
 
-from .conftest import Calls
 from .readers import list_ids
+from .support import Calls
 
 
 def _campaign(conn: iterbridge.Connection, **wanted: Any) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import pytest
 import iterbridge
 from iterbridge.objects.base import Condition
 
-from .conftest import Calls
 from .readers import campaign_ids
+from .support import Calls
 
 IMPORT_ONLY = ("SendAt", "SendMode", "StartTimeZone", "DefaultTimeZone", "DataFields")
 

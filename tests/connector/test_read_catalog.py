@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.errors import UnknownColumn, UnknownObject
 from iterbridge.objects import OBJECTS
 from iterbridge.objects.base import Condition, SqlType
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls, connect_to
 from .readers import IDENTITY, SERVED, Row, canon, user_emails
+from .support import Calls, connect_to
 
 NAMES = list(OBJECTS)
 PYTHON_TYPES: dict[SqlType, tuple[type, ...]] = {

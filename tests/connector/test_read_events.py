@@ -11,8 +11,8 @@ import pytest
 import iterbridge
 from iterbridge.objects.events import EVENT_TYPES, to_row
 
-from .conftest import Calls
 from .readers import canon
+from .support import Calls
 
 EXPORT = "GET /api/export/data.json"
 USER_EVENTS = "GET /api/export/userEvents"

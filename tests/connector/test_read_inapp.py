@@ -9,8 +9,8 @@ import iterbridge
 from iterbridge.errors import MissingRequiredFilter, QueryError
 from iterbridge.objects.base import Condition
 
-from .conftest import Calls
 from .readers import canon, user_emails
+from .support import Calls
 
 
 @pytest.mark.parametrize(

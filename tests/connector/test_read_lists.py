@@ -9,8 +9,8 @@ import pytest
 
 import iterbridge
 
-from .conftest import Calls
 from .readers import list_ids
+from .support import Calls
 
 
 def _ms(value: int | None) -> datetime | None:

@@ -9,7 +9,7 @@ import iterbridge
 from iterbridge.objects.templates import EXTENDED_COLUMNS
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls, connect_to
+from .support import Calls, connect_to
 
 DETAIL = "GET /api/templates/{medium}/get"
 LISTING = "GET /api/templates"

@@ -11,8 +11,8 @@ import iterbridge
 from iterbridge.objects.base import SqlType
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Calls, connect_to
 from .readers import canon, user_emails
+from .support import Calls, connect_to
 
 BY_EMAIL = "GET /api/users/{email}"
 FIELDS = "GET /api/users/getFields"

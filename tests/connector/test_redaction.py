@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.api.redaction import MASK, redact
 from iterbridge.cli import main
 from iterbridge.errors import AuthenticationError, FatalApiError, IterbridgeError
 
-from .conftest import FAST_RETRY
+from .support import FAST_RETRY
 
 SECRET = "zq-SECRET-4f9c2a71d8e3b6"  # distinctive: any appearance is a leak
 Serve = Callable[..., httpx2.Client]

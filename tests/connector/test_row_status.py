@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from conftest import Stats, connect_to
+from helpers import Stats, connect_to
 from iterbridge.errors import UnsupportedOperation
 from iterbridge.objects.base import Operation, RowStatus
 from iterbridge.sandbox import Sandbox

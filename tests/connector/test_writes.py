@@ -9,12 +9,12 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import ANCHOR
+from helpers import ANCHOR
 from iterbridge.errors import QueryError, UnsupportedOperation
 from iterbridge.objects import OBJECTS
 
-from .conftest import Calls
 from .readers import list_ids, user_emails
+from .support import Calls
 
 DECLARED = {
     "Catalogs": {"insert", "delete"},

@@ -1,17 +1,13 @@
 """Fixtures for the SQL tests: the expected side, read from the sandbox over plain HTTP (see source.py).
 
-The connection (`conn`) and the call counter (`stats`) come from the root conftest."""
+The connection (`conn`) and the call counter (`stats`) are fixtures of the root conftest."""
 
 from __future__ import annotations
 
 import httpx2
 import pytest
 
-from conftest import Stats
-
 from .source import Source
-
-__all__ = ["Stats"]
 
 
 @pytest.fixture

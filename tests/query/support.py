@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import iterbridge
-from conftest import connect_to
+from helpers import Stats, connect_to
 
-__all__ = ["column", "connect_to", "rows"]
+__all__ = ["Stats", "column", "connect_to", "rows"]
 
 
 def rows(conn: iterbridge.Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -10,8 +10,8 @@ import pytest
 import iterbridge
 from iterbridge.errors import ApiError, QueryError, UnknownObject
 
-from .conftest import Stats
 from .source import Source
+from .support import Stats
 
 
 def _campaign(source: Source, **wanted: Any) -> dict[str, Any]:

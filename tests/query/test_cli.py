@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Stats
 from .source import Source
+from .support import Stats
 
 
 @pytest.fixture

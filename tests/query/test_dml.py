@@ -11,9 +11,8 @@ import pytest
 import iterbridge
 from iterbridge.errors import QueryError, WriteRefused
 
-from .conftest import Stats
 from .source import Source
-from .support import column, rows
+from .support import Stats, column, rows
 
 
 def test_insert_list_returning_id_then_delete_it(conn: iterbridge.Connection, source: Source, stats: Stats) -> None:

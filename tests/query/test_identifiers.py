@@ -1,4 +1,4 @@
-"""Names from Iterable are data, not SQL (issue 12, item 5): a user field named `we"ird` or `zz" TEXT, "zz2`
+"""Names from Iterable are data, not SQL: a user field named `we"ird` or `zz" TEXT, "zz2`
 (anyone who can create a field can do this) used to break every query on Users; every name is quoted by one
 function (iterbridge.sqlnames.quote_name)."""
 

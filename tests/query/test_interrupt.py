@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM stop a long pure-SQLite statement (issue 12, item 20): a `WITH RECURSIVE` count reads no
+"""Ctrl-C and SIGTERM stop a long pure-SQLite statement: a `WITH RECURSIVE` count reads no
 table, so no Python ran while SQLite worked and the signal waited for the statement's end (for ever here).
 The engine's progress handler lets the signal in; the command ends promptly with one line and 130 / 143."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.sandbox import Sandbox
 
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c WHERE x < 0"

@@ -1,4 +1,4 @@
-"""SQL that reads or writes local files (issue 12, item 14): ATTACH DATABASE and VACUUM INTO are refused by
+"""SQL that reads or writes local files: ATTACH DATABASE and VACUUM INTO are refused by
 default, from the CLI and from Python; `--allow-local-files` / `allow_local_files=True` allow them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.errors import QueryError
 from iterbridge.sandbox import Sandbox

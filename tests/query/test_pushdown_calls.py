@@ -11,9 +11,8 @@ import iterbridge
 from iterbridge.errors import MissingRequiredFilter
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Stats
 from .source import Source
-from .support import column, connect_to, rows
+from .support import Stats, column, connect_to, rows
 
 USERS_BY_EMAIL = "GET /api/users/{email}"
 EXPORT = "GET /api/export/data.json"

@@ -202,7 +202,8 @@ def test_bound_parameters_named_and_positional(conn: iterbridge.Connection, sour
     assert column(conn, sql_positional, (state, medium)) == expected
     assert column(conn, "SELECT Id FROM Campaigns WHERE CampaignState = ?1 AND MessageMedium = ?2 ORDER BY Id",
                   [state, medium]) == expected  # fmt: skip
-    # The same text with other values: the plan is reused, the values are not (DESIGN trap 3).
+    # The same text with other values: the plan is reused, the values are not (apsw runs
+    # BestIndex once per cached statement text, Filter every time).
     assert column(conn, sql_positional, ("Draft", "Email")) == sorted(
         c["Id"] for c in campaigns if c["CampaignState"] == "Draft" and c["MessageMedium"] == "Email"
     )

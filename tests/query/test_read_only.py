@@ -1,4 +1,4 @@
-"""Statements smuggled through text (issue 12, item 1): one call runs exactly one statement (a tail is refused
+"""Statements smuggled through text: one call runs exactly one statement (a tail is refused
 before anything runs), a read-only statement cannot write to Iterable whatever its text, a condition is one
 expression, and an IN over a subquery that returns no rows is answered (it used to fail with "<NULL>")."""
 
@@ -14,8 +14,8 @@ from iterbridge.errors import QueryError, QuerySyntaxError
 from iterbridge.query import sqltext
 from iterbridge.query.engine import Engine
 
-from .conftest import Stats
 from .source import Source
+from .support import Stats
 
 
 def writes(made: dict[str, int]) -> dict[str, int]:

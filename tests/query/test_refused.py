@@ -7,8 +7,8 @@ import pytest
 import iterbridge
 from iterbridge.errors import QueryError, UnsupportedOperation
 
-from .conftest import Stats
 from .source import Source
+from .support import Stats
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The shell reading piped input is a script (issue 12, item 16): `printf 'SELEC 1;\\n' | iterbridge query` used
+"""The shell reading piped input is a script: `printf 'SELEC 1;\\n' | iterbridge query` used
 to print the error and exit 0. Now the first failed statement (or dot command) ends the run with its exit code
 from the README's table, and nothing after it runs; at a terminal errors are shown and the shell goes on."""
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 

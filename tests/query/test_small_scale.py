@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import FakeClock, make_config
+from helpers import FakeClock, make_config
 from iterbridge.sandbox import Sandbox
 
 from .source import Source, str_text

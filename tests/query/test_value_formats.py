@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from conftest import FakeClock, make_config, postgres_database
+from helpers import FakeClock, make_config, postgres_database
 from iterbridge.sandbox import Sandbox
 
 from .expected import Source

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from conftest import Stats
+from helpers import Stats
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.replicate import ReplicationReport, StreamReport

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from conftest import Stats, connect_to
+from helpers import Stats, connect_to
 from iterbridge.api.async_export import AsyncExportReader, ExportTruncated
 from iterbridge.api.exports import EXPORT_ENDPOINT
 from iterbridge.sandbox import Sandbox

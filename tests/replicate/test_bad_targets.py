@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge.api.client
-from conftest import Stats, cli_env
+from helpers import Stats, cli_env
 from iterbridge.api.client import RetryPolicy
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox

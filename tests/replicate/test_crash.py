@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FakeClock, connect_to
+from helpers import FakeClock, connect_to
 from iterbridge.sandbox import Sandbox
 
 from .copies import Copy

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import Stats
+from helpers import Stats
 from iterbridge.sandbox import Sandbox
 
 from .copies import Copy

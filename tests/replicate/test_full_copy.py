@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from conftest import FakeClock, connect_to
+from helpers import FakeClock, connect_to
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.sandbox import Sandbox
 
@@ -83,7 +83,7 @@ def test_schema_typed_columns_keys_cursor_indexes_and_state(
         assert kinds["ListIds"] == "json"
         assert kinds["Id"] == "bigint"
     else:
-        assert kinds["CreatedAt"] == "datetime"  # UTC, without a zone (DESIGN trap 7)
+        assert kinds["CreatedAt"] == "datetime"  # UTC, without a zone (SQLite drops tzinfo)
         assert kinds["ListIds"] == "json"
     # Import-only columns always read NULL: they are not replicated.
     assert "SendAt" not in kinds

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.objects.base import Column, SqlType
 from iterbridge.replicate.targets import PG_IDENTIFIER_BYTES, TableSpec, UpsertCounts, identifier, open_target

@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 
 import iterbridge
-from conftest import FakeClock, Stats
+from helpers import FakeClock, Stats
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.sandbox import Sandbox
 

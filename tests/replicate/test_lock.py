@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from conftest import connect_to
+from helpers import connect_to
 from iterbridge.errors import ConfigurationError
 from iterbridge.replicate import ReplicationReport, StreamReport
 from iterbridge.sandbox import Sandbox

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FakeClock, Stats, cli_env, connect_to
+from helpers import FakeClock, Stats, cli_env, connect_to
 from iterbridge.cli import main
 from iterbridge.replicate import StreamProgress, StreamReport
 from iterbridge.sandbox import Sandbox

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge.api.client
-from conftest import cli_env, postgres_database
+from helpers import cli_env, postgres_database
 from iterbridge.api.client import RetryPolicy
 from iterbridge.cli import main
 from iterbridge.dburl import redact_text, redact_url, url_secrets

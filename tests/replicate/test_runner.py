@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import connect_to
+from helpers import connect_to
 from iterbridge.api.exports import WindowPolicy
 from iterbridge.errors import RetriableApiError
 from iterbridge.objects.base import ReadRequest, Row

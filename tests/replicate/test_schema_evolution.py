@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx2
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 
 from .copies import Copy
 

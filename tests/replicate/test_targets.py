@@ -20,8 +20,8 @@ from iterbridge.replicate.targets import (
     TableSpec,
     Target,
     UpsertCounts,
-    _sqlite_timestamp,
     open_target,
+    sqlite_timestamp,
 )
 
 from .copies import Copy
@@ -206,5 +206,5 @@ def test_urls() -> None:
 def test_sqlite_timestamps_are_sqlalchemys_storage_format(moment: datetime) -> None:
     """What SQLAlchemy's DateTime reads back: UTC, microseconds always, no offset (made from tables, so
     checked against the library's own text)."""
-    assert _sqlite_timestamp(moment) == moment.isoformat(" ", "microseconds")[:-6]
-    assert _sqlite_timestamp(moment.replace(tzinfo=None)) == moment.isoformat(" ", "microseconds")[:-6]
+    assert sqlite_timestamp(moment) == moment.isoformat(" ", "microseconds")[:-6]
+    assert sqlite_timestamp(moment.replace(tzinfo=None)) == moment.isoformat(" ", "microseconds")[:-6]

@@ -16,7 +16,7 @@ Comparison rules
     kinds: no recording mixes them at the same place, so nothing justifies treating them alike;
   - objects: every key of the recording must exist in the sandbox's answer with a compatible shape. Keys the
     sandbox adds are reported as *extras* and must be documented (by the Swagger spec's properties for that
-    place, or by API-NOTES) — the fidelity test checks that;
+    place, or by the API's documented behaviour) — the fidelity test checks that;
   - lists: the shapes of all elements are merged, so a list of objects is compared by the UNION of its
     elements' keys (records legitimately omit optional fields). An empty recorded list matches any list; a
     recorded list with elements needs a sandbox list with elements;
@@ -82,7 +82,7 @@ UNROUTED = "(unrouted path: Play's 404 page)"
 NORMALISATIONS: dict[str, str] = {
     "Play validation msg: string ≡ list of strings": "Play's JSON validation errors changed between 2017 "
     '("msg": "error.path.missing") and 2022 ("msg": ["error.path.missing"]); both are the same error',
-    "BadJsonBody msg: prefix only": "the msg echoes the request's headers and body (API-NOTES §1); only "
+    "BadJsonBody msg: prefix only": "the msg echoes the request's headers and body; only "
     "its `[/api/...] body:` prefix is compared",
     "Iterable_JsonExporter bodies repaired": "the 2017 recordings lost a comma where a field was removed by "
     'hand (`"{\\"data\\":[]}""contentId"`); exactly that damage is repaired when reading them',
@@ -346,7 +346,7 @@ class Variant:
 
 @dataclass
 class PathRules:
-    """Where a response's shape is read other than literally, each with its reason (API-NOTES or recording)."""
+    """Where a response's shape is read other than literally, each with its reason (documented or recorded)."""
 
     free_form: dict[Path_, str] = field(default_factory=dict)  # keys are data: only the kind is compared
     one_of: dict[Path_, tuple[tuple[Variant, ...], str]] = field(default_factory=dict)

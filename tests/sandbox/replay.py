@@ -199,7 +199,9 @@ class Roles:
         body = {"clientTemplateId": "fidelity-push", "message": "Sample example push"}
         response = self.client.post("/api/templates/push/upsert", json=body)
         response.raise_for_status()
-        found = re.search(r"IDs: (\d+)", response.json()["msg"])  # how clients read it (API-NOTES §8)
+        found = re.search(
+            r"IDs: (\d+)", response.json()["msg"]
+        )  # how clients read it: the new template's id is in the msg
         if found is None:
             raise LookupError(f"templates/push/upsert named no template id: {response.text}")
         return int(found.group(1))

@@ -34,7 +34,7 @@ def load_spec() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Override:
-    """Replace the value at a JSON pointer of the spec; `reason` cites API-NOTES or a recording."""
+    """Replace the value at a JSON pointer of the spec; `reason` states the real API's behaviour or a recording."""
 
     pointer: str
     value: Any
@@ -84,7 +84,7 @@ def spec_path(path: str) -> str | None:
 
 
 def response_schema(spec: dict[str, Any], method: str, path: str, status: int) -> dict[str, Any] | None:
-    """The schema the spec declares for an answer; error answers without one are the envelope (API-NOTES §1)."""
+    """The schema the spec declares for an answer; error answers without one are the {msg, code, params} envelope."""
     template = spec_path(path)
     operation = spec["paths"].get(template, {}).get(method.lower()) if template else None
     if operation is None:

@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pytest
 
-from conftest import ANCHOR_MS, FakeClock, make_config
+from helpers import ANCHOR_MS, FakeClock, make_config
 from iterbridge.sandbox.data import bulk
 from iterbridge.sandbox.data.bulk import BulkRng, JsonLines
 from iterbridge.sandbox.data.events import GENERATED_TYPES
@@ -94,7 +94,7 @@ def test_only_omit_and_campaign_narrow_like_the_one_by_one_path(small: World, op
 
 
 def test_one_campaign_of_many(small: World) -> None:
-    campaign = small.event_generator._campaigns["Email"][0]["id"]
+    campaign = small.event_generator.campaigns["Email"][0]["id"]
     assert assert_same(small, ExportQuery("emailOpen", 0, small.now() + 1, campaign_id=campaign)) > 0
 
 

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from click.testing import CliRunner
 
-from conftest import NO_TLS
+from helpers import NO_TLS
 from iterbridge.cli import main
 
 WIDE = {"COLUMNS": "200"}  # rich wraps table cells to the terminal's width

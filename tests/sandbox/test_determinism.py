@@ -14,7 +14,7 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import ANCHOR, NO_TLS, FakeClock, make_config
+from helpers import ANCHOR, NO_TLS, FakeClock, make_config
 from iterbridge.constants import CAMPAIGN_STATES, EXPORT_DATA_TYPES
 from iterbridge.sandbox import Sandbox
 from iterbridge.sandbox.data.users import CUSTOM_FIELDS

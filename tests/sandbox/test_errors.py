@@ -1,4 +1,4 @@
-"""Every error shape the sandbox serves, as the real API words and types it (API-NOTES §1 and the recordings)."""
+"""Every error shape the sandbox serves, as the real API words and types it (per the recordings)."""
 
 from __future__ import annotations
 

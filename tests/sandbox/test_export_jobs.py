@@ -12,7 +12,7 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.sandbox.world import exports
 
 Serve = Callable[..., httpx2.Client]

@@ -11,7 +11,7 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.sandbox import FaultError, Faults
 
 Serve = Callable[..., httpx2.Client]

@@ -45,7 +45,7 @@ from cassettes import (
 from replay import ROLE_MEANINGS, Roles, Substitution, url_of
 from swagger import FREE_FORM, documents_key, load_spec, response_schema
 
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.sandbox import Sandbox
 
 # ---- ids by role --------------------------------------------------------------------------------------------
@@ -154,16 +154,16 @@ COMMON_RULES = PathRules(
 
 ENDPOINT_RULES: dict[str, PathRules] = {
     "GET /api/events/{email}": PathRules(
-        free_form={("events", ITEM, "dataFields"): "a custom event's own data (API-NOTES §4)"},
+        free_form={("events", ITEM, "dataFields"): "a custom event's own data"},
     ),
     "GET /api/users/getFields": PathRules(
-        maps={("fields",): "field name → type: the names are the project's (API-NOTES §9)"},
+        maps={("fields",): "field name → type: the names are the project's"},
     ),
     "GET /api/inApp/getMessages": PathRules(
         one_of={
             ("inAppMessages", ITEM, "content", "inAppDisplaySettings", side): (
                 _PADDING,
-                "a side is a percentage or an AutoExpand display option (API-NOTES §5)",
+                "a side is a percentage or an AutoExpand display option",
             )
             for side in _SIDES
         },
@@ -182,13 +182,13 @@ def rules_for(endpoint: str) -> PathRules:
     )
 
 
-# Objects the spec declares without properties, whose keys API-NOTES documents as open: keys the sandbox adds
+# Objects the spec declares without properties, whose keys Iterable documents as open: keys the sandbox adds
 # there are accepted (and listed). Extra keys anywhere else must be properties of the spec's definition.
 FREE_FORM_PLACES: dict[tuple[str, Path_], str] = {
     ("GET /api/events/{email}", ("events", ITEM)): "event items are heterogeneous, each type with its own fields "
-    "(API-NOTES §4; §10 lists them per type)",
+    "(they vary with the event type)",
     **{
-        (endpoint, ("user", "dataFields")): "Iterable-managed fields plus the project's own (API-NOTES §9)"
+        (endpoint, ("user", "dataFields")): "Iterable-managed fields plus the project's own"
         for endpoint in ("GET /api/users/{email}", "GET /api/users/byUserId/{userId}")
     },
 }
@@ -384,7 +384,7 @@ def compare(interaction: Interaction, endpoint: str, response: httpx2.Response) 
             documented = _documentation(interaction, endpoint, path, key)
             if documented is None:
                 problems.append(
-                    f"{show((*path, key))}: a key the recording lacks, documented by neither the spec nor API-NOTES"
+                    f"{show((*path, key))}: a key the recording lacks, documented by neither the spec nor the notes"
                 )
             else:
                 REPORT.extras[endpoint][(show(path), documented)].add(key)

@@ -12,7 +12,7 @@ import httpx2
 import orjson
 import pytest
 
-from conftest import ANCHOR, FakeClock
+from helpers import ANCHOR, FakeClock
 from iterbridge.constants import CAMPAIGN_STATES
 
 MEDIUM_PATHS = {"Email": "email", "Push": "push", "SMS": "sms", "InApp": "inapp"}

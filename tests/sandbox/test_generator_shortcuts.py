@@ -1,7 +1,7 @@
 """The event generator's shortcuts give what the long way gives.
 
 A journey asked for one type stops once that event is built (`_Builder.done`), which is right only while
-every type but those in `_REPEATED_TYPES` appears at most once per journey; the user generator's
+every type but those in `REPEATED_TYPES` appears at most once per journey; the user generator's
 `signs_up_after` and one-entry caches must agree with the functions they stand for.
 """
 
@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from conftest import ANCHOR, make_config
-from iterbridge.sandbox.data.events import _KIND_OF_ROLL, _REPEATED_TYPES, GENERATED_TYPES, _kind_of_roll
+from helpers import ANCHOR, make_config
+from iterbridge.sandbox.data.events import GENERATED_TYPES, KIND_OF_ROLL, REPEATED_TYPES, kind_of_roll
 from iterbridge.sandbox.data.rand import mix64
 from iterbridge.sandbox.data.timefmt import DAY_MS
 from iterbridge.sandbox.faults import Faults
@@ -34,12 +34,12 @@ def test_only_the_repeated_types_appear_twice_in_a_journey(world: World) -> None
         journeys, a, b, _, key = generator.bucket(hour)
         for slot in range(journeys):
             journey_key = mix64(key ^ slot)
-            kind = _KIND_OF_ROLL[journey_key % 10_000]
+            kind = KIND_OF_ROLL[journey_key % 10_000]
             counts = Counter(
                 e.type for e in generator._journey(hour, journey_key, kind, (a * slot + b) % n_users, None)
             )
             repeated.update(event_type for event_type, count in counts.items() if count > 1)
-    assert set(repeated) <= _REPEATED_TYPES
+    assert set(repeated) <= REPEATED_TYPES
     assert repeated["emailOpen"] > 0  # the check above saw journeys that do repeat
 
 
@@ -53,7 +53,7 @@ def test_one_type_asked_for_gives_the_events_of_all_types_filtered(world: World)
 
 
 def test_the_kind_table_is_the_kind_loop() -> None:
-    assert all(_KIND_OF_ROLL[roll] == _kind_of_roll(roll) for roll in range(10_000))
+    assert all(KIND_OF_ROLL[roll] == kind_of_roll(roll) for roll in range(10_000))
 
 
 def test_user_shortcuts_agree_with_the_long_way(world: World) -> None:

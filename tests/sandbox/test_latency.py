@@ -1,4 +1,5 @@
-"""Loopback latency: a small GET over a keep-alive connection stays in the low milliseconds (DESIGN trap 5).
+"""Loopback latency: a small GET over a keep-alive connection stays in the low milliseconds (a pre-bound socket once
+cost ~43 ms per request: Nagle's algorithm meets delayed ACKs).
 
 The benchmark (benchmarks/) targets 2 ms; this test keeps a loose 5 ms median so that a loaded 2-core machine
 does not make it flaky, while the ~43 ms of a Nagle / delayed-ACK regression still fails it.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx2
 import pytest
 
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.limits import ENDPOINT_LIMITS
 
 Serve = Callable[..., httpx2.Client]

@@ -23,14 +23,14 @@ from cassettes import MISSING_REFERENCE, reference_present
 from replay import Roles
 from swagger import ENVELOPE, Override, SpecValidator, load_spec, value_at
 
-from conftest import ANCHOR, FakeClock
+from helpers import ANCHOR, FakeClock
 from iterbridge.sandbox import Sandbox
 from iterbridge.sandbox.app import all_endpoints
 
 EPOCH_MS = {"type": "integer", "format": "int64"}
-_CATALOGS = "Catalog list, items and fieldMappings answers are wrapped in the envelope's params (API-NOTES §3)"
-_EPOCH = "epoch-ms timestamps do not fit the declared int32 (API-NOTES §12: epoch milliseconds)"
-_NOT_STRING = "timestamps are epoch-ms integers, not the declared date-time strings (API-NOTES §12)"
+_CATALOGS = "Catalog list, items and fieldMappings answers are wrapped in the envelope's params"
+_EPOCH = "epoch-ms timestamps do not fit the declared int32 (epoch milliseconds)"
+_NOT_STRING = "timestamps are epoch-ms integers, not the declared date-time strings"
 
 
 def _wrapped(definition: str) -> dict[str, Any]:
@@ -44,13 +44,13 @@ def _wrapped(definition: str) -> dict[str, Any]:
 # Where the spec is wrong, and why: JSON pointer into api-docs.json → replacement.
 SPEC_OVERRIDES: list[Override] = [
     Override("/definitions/IterableApiResponse/properties/params", {"type": ["object", "null"]},
-             "params is null when there is nothing to say (API-NOTES §1: {msg, code, params: object|null})"),
+             "params is null when there is nothing to say ({msg, code, params: object|null})"),
     *(Override(f"/definitions/CampaignDetails/properties/{name}", EPOCH_MS, _EPOCH)
       for name in ("createdAt", "updatedAt", "startAt", "endedAt")),
     Override("/definitions/CampaignsResponse/properties/totalCampaignsCount", {"type": "integer"},
-             "declared an object, an integer count in reality (API-NOTES §2 totalCampaignsCount)"),
+             "declared an object, an integer count in reality (totalCampaignsCount)"),
     Override("/definitions/GetTemplatesResponse/properties/totalTemplatesCount", {"type": "integer"},
-             "declared an object, an integer count in reality (API-NOTES §8 totalTemplatesCount)"),
+             "declared an object, an integer count in reality (totalTemplatesCount)"),
     Override("/definitions/ListDetails/properties/createdAt", EPOCH_MS, _EPOCH),
     *(Override(f"/definitions/MessageTypeDetails/properties/{name}", EPOCH_MS, _EPOCH)
       for name in ("createdAt", "updatedAt")),
@@ -62,13 +62,13 @@ SPEC_OVERRIDES: list[Override] = [
                f"declared an object, a boolean in reality (recording EmailTemplates/get: \"{name}\":{value})")
       for name, value in (("cacheDataFeed", "true"), ("mergeDataFeedContext", "false"))),
     *(Override(f"/definitions/ApiInAppMessage/properties/{name}", EPOCH_MS,
-               "epoch ms in real answers (API-NOTES §5; 2022 recording createdAt 1659512868206)")
+               "epoch ms in real answers (2022 recording: createdAt 1659512868206)")
       for name in ("createdAt", "expiresAt")),
     *(Override(f"/definitions/ApiInAppMessage/properties/{name}", {"type": "string"},
                f"declared a (Scala) object, a string in real answers (2022 recording {name}: \"{value}\")")
       for name, value in (("messageType", "Other"), ("typeOfContent", "Static"))),
     Override("/definitions/InAppTrigger/properties/type", {"type": "string"},
-             "declared a (Scala) Value object, a string in real answers (API-NOTES §5 trigger.type; recording)"),
+             "declared a (Scala) Value object, a string in real answers (trigger.type; recording)"),
     Override("/definitions/PositionOption", {"type": "string"},
              "declared a (Scala) object, a string in real answers (2022 recording: \"position\":\"Center\")"),
     Override("/paths/~1api~1catalogs/get/responses/200/schema", _wrapped("GetCatalogsResponse"), _CATALOGS),
@@ -77,22 +77,22 @@ SPEC_OVERRIDES: list[Override] = [
     Override("/paths/~1api~1catalogs~1{catalogName}~1fieldMappings/get/responses/200/schema",
              _wrapped("CatalogFieldMappingsResponse"), _CATALOGS),
     Override("/definitions/CatalogFieldMappingsResponse/properties/definedMappings/additionalProperties",
-             {"type": ["string", "object"]}, "object fields map to their nested mappings (API-NOTES §3)"),
+             {"type": ["string", "object"]}, "object fields map to their nested mappings"),
     Override("/definitions/CatalogItemWithProperties/properties/lastModified", EPOCH_MS,
-             "catalog item lastModified is epoch ms, not date-time (API-NOTES §3 item shape)"),
+             "catalog item lastModified is epoch ms, not date-time"),
     Override("/definitions/CatalogItemWithProperties/properties/value", {"type": "object"},
-             "a plain object, not the Scala JsObject{underlying} serialisation artefact (API-NOTES §3)"),
+             "a plain object, not the Scala JsObject{underlying} serialisation artefact"),
     Override("/definitions/ExportJobStatusAndFiles/properties/jobState",
              {"enum": ["enqueued", "running", "completed", "failed", "cancelling", "cancelled"]},
-             "jobState is lowercase (API-NOTES §10: PlayLowercaseJsonEnum); the spec capitalises it"),
+             "jobState is lowercase (a Play lowercase JSON enum); the spec capitalises it"),
     Override("/definitions/JobModel/properties/jobState",
              {"enum": ["enqueued", "running", "completed", "failed", "cancelling", "cancelled"]},
-             "a lowercase string (API-NOTES §10), not the spec's Scala JobState{final} object"),
+             "a lowercase string, not the spec's Scala JobState{final} object"),
     Override("/definitions/JobModel/properties/dataTypeName", {"type": "string"},
-             "the data type's name (API-NOTES §10 jobs listing), not the spec's ClientDataType{send,updatable}"),
+             "the data type's name (as in the jobs listing), not the spec's ClientDataType{send,updatable}"),
     Override("/definitions/ChannelDetails/properties/messageMedium/enum",
              ["Email", "Push", "SMS", "InApp", "WebPush"],
-             "the medium set is open: WebPush observed (API-NOTES §7), InApp as for campaigns (API-NOTES §2)"),
+             "the medium set is open: WebPush observed in real answers, InApp as for campaigns"),
 ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import orjson
 
-from conftest import FakeClock
+from helpers import FakeClock
 
 SUCCESS = {"msg": "", "code": "Success", "params": None}
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import iterbridge
 from iterbridge.sqlnames import for_driver, quote_name
 from iterbridge.sync import SyncReport, sync
@@ -304,3 +306,18 @@ def assert_templates_converged(conn: iterbridge.Connection, db: Db) -> dict[int,
     for template_id, content in database.items():  # every row carries its key, or is found by its Id
         assert content["ClientTemplateId"] in entries or content["ClientTemplateId"] is None, template_id
     return iterable
+
+
+def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Db:
+    """An empty database of this kind for one test (PostgreSQL: the module's database, its schema emptied)."""
+    if kind == "sqlite":
+        path = tmp_path / "sync.db"
+        return Db(kind, f"sqlite:///{path}", path)
+    if kind == "duckdb":
+        path = tmp_path / "sync.duckdb"
+        return Db(kind, f"duckdb:///{path}", path)
+    url = request.getfixturevalue("postgres_url")
+    db = Db(kind, url)
+    db.sql("DROP SCHEMA public CASCADE")  # a clean database for each test
+    db.sql("CREATE SCHEMA public")
+    return db

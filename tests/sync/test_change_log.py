@@ -20,7 +20,7 @@ from .support import Db, Remote, assert_converged, sync_items, totals
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def logged_db(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    from .conftest import make_db
+    from .support import make_db
 
     database = make_db(request.param, tmp_path, request)
     yield database

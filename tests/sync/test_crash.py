@@ -22,8 +22,7 @@ from iterbridge.api.client import RetryPolicy
 from iterbridge.sync import sync
 from iterbridge.sync.engine import Counts
 
-from .conftest import make_db
-from .support import Remote, assert_converged
+from .support import Remote, assert_converged, make_db
 
 pytestmark = pytest.mark.slow
 

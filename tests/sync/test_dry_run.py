@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 
 from .support import Db, Remote, sync_items, totals
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx2
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 
 from .support import Db, Remote, assert_converged, sync_items, totals
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.sync.engine import PENDING_GRACE
 
 from .support import Db, Remote, assert_converged, sync_items

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 import iterbridge
-from conftest import FakeClock
+from helpers import FakeClock
 from iterbridge.replicate import replicate
 
 from .support import (

@@ -3,8 +3,6 @@ and the CLI run in-process against it."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,34 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import FAST_RETRY, NO_TLS, FakeClock, Stats, cli_env, make_config
+from helpers import FAST_RETRY, NO_TLS, FakeClock, Stats, cli_env, make_config
 from iterbridge.cli import main
 from iterbridge.cli import transfer as transfer_cli
 from iterbridge.sandbox import Sandbox
-
-
-def read_csv(path: Path, **options: Any) -> list[dict[str, str]]:
-    with path.open(encoding=options.pop("encoding", "utf-8"), newline="") as handle:
-        return list(csv.DictReader(handle, **options))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[Any]] | list[dict[str, Any]], **options: Any) -> Path:
-    """A CSV file for an import (LF line ends unless told)."""
-    with path.open("w", encoding=options.pop("encoding", "utf-8"), newline="") as handle:
-        writer = csv.writer(handle, lineterminator=options.pop("lineterminator", "\n"), **options)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([row.get(name, "") for name in header] if isinstance(row, dict) else row)
-    return path
-
-
-def parse(text: str, **options: Any) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text, newline=""), **options))
-
-
-def writes(made: dict[str, int]) -> dict[str, int]:
-    """The write calls among counted calls."""
-    return {endpoint: n for endpoint, n in made.items() if not endpoint.startswith("GET ")}
 
 
 @pytest.fixture
@@ -81,13 +55,3 @@ def cli(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ca
         return result
 
     return invoke
-
-
-def one_line_error(result: Result) -> str:
-    """The single `error: …` line of a failed command (no traceback, nothing on stdout)."""
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]

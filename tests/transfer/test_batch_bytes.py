@@ -1,5 +1,5 @@
 """Bulk requests respect Iterable's body limit: batches are cut by bytes as well as by count, measured as the
-body will be sent, and a BatchTooLarge answer is retried in halves (issue 12, item 8)."""
+body will be sent, and a BatchTooLarge answer is retried in halves."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import httpx2
 import orjson
 
 import iterbridge
-from conftest import FAST_RETRY, Stats
+from helpers import FAST_RETRY, Stats
 from iterbridge.api.body import json_body
 from iterbridge.limits import body_limit
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import write_csv
+from .support import write_csv
 
 BULK_UPDATE = "POST /api/users/bulkUpdate"
 

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 import iterbridge
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.cli.progress import RowProgress
 from iterbridge.sandbox import Sandbox
 
-from .conftest import one_line_error, read_csv, write_csv
+from .support import one_line_error, read_csv, write_csv
 
 
 @pytest.fixture

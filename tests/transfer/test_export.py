@@ -15,7 +15,7 @@ from click.testing import Result
 import iterbridge
 from iterbridge.transfer import CsvOptions, export, exportable
 
-from .conftest import Stats, one_line_error, parse, read_csv
+from .support import Stats, one_line_error, parse, read_csv
 
 
 def rows_of(result: Result) -> list[dict[str, str]]:

@@ -12,13 +12,13 @@ import pytest
 from click.testing import Result
 
 import iterbridge
-from conftest import Stats, connect_to
+from helpers import Stats, connect_to
 from iterbridge.api.exports import WindowPolicy
 from iterbridge.errors import RetriableApiError
 from iterbridge.sandbox import Sandbox
 from iterbridge.transfer import CsvOptions, export
 
-from .conftest import one_line_error
+from .support import one_line_error
 
 OLD = b"an older export\r\n"
 

@@ -18,7 +18,7 @@ from iterbridge.api.jsonlines import QUARANTINE_DIR_ENV
 from iterbridge.cli import query as query_cli
 from iterbridge.objects.events import EVENT_TYPES
 
-from .conftest import Stats, read_csv
+from .support import Stats, read_csv
 
 GARBAGE_EVERY = 7
 FAULTS = {"missing_comma_every": 2, "garbage_every": GARBAGE_EVERY}

@@ -13,7 +13,7 @@ from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox, SandboxConfig, server
 from iterbridge.sandbox.config import ConfigError
 
-from .conftest import one_line_error, write_csv
+from .support import one_line_error, write_csv
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from click.testing import Result
 
-from .conftest import one_line_error, parse
+from .support import one_line_error, parse
 
 HEADER = ["Id", "Name", "CreatedAt", "ListType", "Description", "IsGlobalSuppressionEnabled"]
 ODD_NAME = 'Say "hi", folks; a|b^c'

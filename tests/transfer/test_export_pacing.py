@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import NO_TLS, FakeClock, Stats, cli_env, connect_to, make_config
+from helpers import NO_TLS, FakeClock, Stats, cli_env, connect_to, make_config
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.cli import main
 from iterbridge.cli import progress as progress_module
@@ -23,7 +23,7 @@ from iterbridge.limits import limit_for
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.sandbox import Sandbox
 
-from .conftest import read_csv
+from .support import read_csv
 
 DATA_JSON = "GET /api/export/data.json"
 START = "POST /api/export/start"

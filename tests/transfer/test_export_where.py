@@ -1,4 +1,4 @@
-"""`export --where` and `export --query` only read (issue 12, item 1): a condition is one expression, and no
+"""`export --where` and `export --query` only read: a condition is one expression, and no
 text given to an export can write to Iterable (`--where "1=1; DELETE FROM Users"` used to export, then delete
 every user). A subquery in a condition works, even one that returns no rows (it used to fail with <NULL>)."""
 
@@ -11,9 +11,9 @@ import httpx2
 import pytest
 from click.testing import Result
 
-from conftest import Stats
+from helpers import Stats
 
-from .conftest import one_line_error, read_csv, writes
+from .support import one_line_error, read_csv, writes
 
 
 def emails(api: httpx2.Client) -> list[str]:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from iterbridge.transfer.csvformat import CsvOptions, guard_formula, unguard_formula
 
-from .conftest import parse, write_csv
+from .support import parse, write_csv
 
 DANGEROUS = {
     "dde": "=cmd|' /C calc'!A0",

@@ -14,7 +14,7 @@ import iterbridge
 from iterbridge.sandbox import Sandbox
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import Stats, write_csv, writes
+from .support import Stats, write_csv, writes
 
 
 def test_a_dry_run_sends_no_write_and_shows_the_requests(cli: Callable[..., Result], stats: Stats, tmp_path: Path,

@@ -1,4 +1,4 @@
-"""What writes say they did (issue 12, item 26): past tenses and plurals of every operation, the operation the
+"""What writes say they did: past tenses and plurals of every operation, the operation the
 user asked for in the import summary, and the rejects file in input line order."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import cli_env
+from helpers import cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 from iterbridge.wording import past_tense, plural
 
-from .conftest import read_csv, write_csv
+from .support import read_csv, write_csv
 
 
 @pytest.mark.parametrize(

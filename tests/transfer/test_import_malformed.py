@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from click.testing import Result
 
-from .conftest import one_line_error, read_csv
+from .support import one_line_error, read_csv
 
 
 def put(tmp_path: Path, data: bytes, name: str = "users.csv") -> Path:

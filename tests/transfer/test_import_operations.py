@@ -15,7 +15,7 @@ import iterbridge
 from iterbridge.objects import OBJECTS
 from iterbridge.transfer.importer import UPSERT
 
-from .conftest import Stats, one_line_error, write_csv, writes
+from .support import Stats, one_line_error, write_csv, writes
 
 OPERATIONS = {
     "Lists": {"insert", "delete"},

@@ -14,7 +14,7 @@ from click.testing import Result
 import iterbridge
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import Stats, read_csv, write_csv, writes
+from .support import Stats, read_csv, write_csv, writes
 
 
 def test_conversion_errors_name_the_column_and_the_reason(cli: Callable[..., Result], tmp_path: Path,

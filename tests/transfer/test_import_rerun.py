@@ -15,7 +15,7 @@ import iterbridge
 from iterbridge.transfer import ImportOptions, ImportSummary, import_csv
 from iterbridge.transfer import importer as importer_module
 
-from .conftest import Stats, write_csv
+from .support import Stats, write_csv
 
 EMAIL = "rerun@example.com"
 

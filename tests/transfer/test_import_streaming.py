@@ -12,7 +12,7 @@ import psutil
 import iterbridge
 from iterbridge.transfer import ImportOptions, import_csv
 
-from .conftest import Stats, writes
+from .support import Stats, writes
 
 ROWS = 200_000
 NOTE = "x" * 600  # an ignored column, so the file is larger than the memory the import may use

@@ -18,7 +18,7 @@ from iterbridge.errors import OutputError
 from iterbridge.transfer import CsvOptions, export
 from iterbridge.transfer import output as output_module
 
-from .conftest import one_line_error, write_csv
+from .support import one_line_error, write_csv
 
 HEADER = b"Id,Name,ChannelType,MessageMedium\r\n"
 

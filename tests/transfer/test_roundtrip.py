@@ -19,7 +19,7 @@ from click.testing import Result
 
 from iterbridge.sandbox import Sandbox
 
-from .conftest import Stats, read_csv, write_csv
+from .support import Stats, read_csv, write_csv
 
 Rows = list[dict[str, str]]
 

@@ -112,8 +112,9 @@ class AsyncExportReader:
                             f"the export of {self.data_type} from {_iso(window_start)} to {_iso(window_end)} "
                             "stays truncated however small the window"
                         )
-                    log.warning("export job for %s stays truncated; reading the window through data.json",
-                                self.data_type)  # fmt: skip
+                    log.warning(
+                        "export job for %s stays truncated; reading the window through data.json", self.data_type
+                    )
                     self.stats.fallbacks += 1
                     for record in self.fallback(window_start, window_end):
                         self.stats.records += 1

@@ -69,7 +69,7 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class Timeouts:
     connect_s: float = 10.0
-    read_s: float = 300.0  # long exports and huge list member bodies stream slowly (API-NOTES)
+    read_s: float = 300.0  # long exports and huge list member bodies stream slowly
 
 
 class TransportFailure(RetriableApiError):
@@ -259,8 +259,9 @@ class ApiClient:
                 raise SkippableApiError(str(error), status=error.status, code=error.code, endpoint=endpoint) from None
             raise error from None
 
-    def build(self, endpoint: str, path: Mapping[str, object] | None = None, params: Any = None,
-              json: Any = None) -> httpx2.Request:  # fmt: skip
+    def build(
+        self, endpoint: str, path: Mapping[str, object] | None = None, params: Any = None, json: Any = None
+    ) -> httpx2.Request:
         """The request a route template makes: every path value checked (`urls.fill_path`), the URL as the
         HTTP client will send it. Sending and --dry-run both build here, so a dry run shows the real URL."""
         method, template = endpoint.split(" ", 1)

@@ -1,6 +1,7 @@
 """Reading the export API (data.json) in time windows, exactly once, with flat memory.
 
-Records inside a window come unsorted (API-NOTES §10), so the only safe checkpoint is a window's end. Each
+Records inside a window come unsorted (Iterable does not order them), so the only safe checkpoint is a
+window's end. Each
 window is streamed into a spool (memory up to a few MB, then a temporary file) and its records are given
 out only once the stream completed; a dropped stream discards the spool and the window is retried smaller
 (halved, down to a floor). So a drop never loses nor duplicates a record, and a reader can resume from its

@@ -5,7 +5,7 @@ a read, a delete or an upsert keyed by an id, sending it again leaves the same s
 key (a list, a campaign, a catalog, an in-app message, events without an id, a campaign trigger) a second
 send may make a duplicate — or send messages twice — so such a request is retried only when the failure
 proves it was not processed (see `client.not_processed`), and otherwise its rows are reported as of
-unknown outcome. Decided per endpoint from API-NOTES; a POST not listed here is taken as unsafe.
+unknown outcome. Decided per endpoint from Iterable's documented semantics; a POST not listed here is taken as unsafe.
 """
 
 from __future__ import annotations

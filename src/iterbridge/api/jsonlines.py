@@ -1,7 +1,7 @@
 """JSON lines from Iterable's exports (data.json, export job files, userEvents), read so that a malformed line
 never ends a read.
 
-Iterable has served lines that are not JSON: a recorded data.json answer (cassettes/Iterable_JsonExporter) lacks
+Iterable has served lines that are not JSON: a data.json answer recorded from the real API lacks
 the comma after every `transactionalData` value — `"transactionalData":"{\\"data\\":[]}""contentId":852858`.
 That one defect is repaired, and only where the repair is unambiguous: the value is one whole JSON string
 directly followed by the next key's quote, and the repaired line must then parse. Any other line that is not a
@@ -96,8 +96,9 @@ def summary(repaired: int, kept: int, path: Path | str | None) -> list[str]:
     """Lines for a command's report of its malformed export lines: none when every line was valid JSON."""
     found = []
     if repaired:
-        found.append(f"{repaired:,} export line(s) repaired (Iterable's known defect: the comma missing after "
-                     "transactionalData)")  # fmt: skip
+        found.append(
+            f"{repaired:,} export line(s) repaired (Iterable's known defect: the comma missing after transactionalData)"
+        )
     if kept:
         found.append(f"{kept:,} malformed export line(s) skipped, kept verbatim in {path}")
     return found

@@ -10,7 +10,7 @@ from iterbridge.api.client import ApiClient
 
 
 def unwrap(body: Any) -> Any:
-    """Catalog answers come wrapped in the envelope's `params` (API-NOTES §3); accept both forms."""
+    """Catalog answers come wrapped in the envelope's `params` (the Swagger spec shows them bare); accept both forms."""
     if isinstance(body, dict) and "code" in body and "msg" in body and isinstance(body.get("params"), dict):
         return body["params"]
     return body

@@ -1,4 +1,5 @@
-"""One parser for every timestamp format Iterable serves (API-NOTES §12, DESIGN trap 9).
+"""One parser for every timestamp format Iterable serves (they differ by endpoint, sometimes
+malformed).
 
 Epoch milliseconds (campaigns, templates, lists, catalog items, in-app), "YYYY-MM-DD HH:MM:SS +00:00"
 (users, events, exports), ISO-8601 with or without the offset's colon, "Z", fractional seconds, and the

@@ -3,8 +3,8 @@ and which hosts are this machine.
 
 Percent-encoding is not enough. `.` and `..` are unreserved characters, so they stay as they are, and the
 HTTP client then resolves them as dot segments: `DELETE /api/catalogs/{name}/items` with the name `.` is sent
-as `DELETE /api/catalogs/items` — another resource. A `/` (even encoded) cannot be used in Iterable's paths
-(API-NOTES §4), a backslash is a slash to many servers, an empty or blank segment collapses into its
+as `DELETE /api/catalogs/items` — another resource. Iterable's paths cannot carry a `/`, even
+encoded; a backslash is a slash to many servers, an empty or blank segment collapses into its
 neighbours, and control characters are stripped by URL parsers. Such values are refused, never rewritten:
 the caller reports the row (or fails the read) with the reason.
 """

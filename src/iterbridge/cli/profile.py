@@ -35,8 +35,11 @@ def profile_group() -> None:
     "prefer the hidden prompt (the default when no key is given) or --api-key-stdin.",
 )
 @click.option("--rate-limits", default=None, metavar="real|off|xN", help="The server's pace (default real).")
-@click.option("--suppress-extended-requests/--no-suppress-extended-requests", default=None,
-              help="Templates' extended columns read NULL (no GET per template).")  # fmt: skip
+@click.option(
+    "--suppress-extended-requests/--no-suppress-extended-requests",
+    default=None,
+    help="Templates' extended columns read NULL (no GET per template).",
+)
 @handle_errors
 def save(
     name: str,
@@ -74,8 +77,11 @@ def save(
     )
     click.echo(f"saved profile {name!r} in {path} (mode 0600)")
     if source is ParameterSource.COMMANDLINE:
-        click.echo("warning: --api-key leaves the key in the process list and shell history; "
-                   "next time use the prompt or --api-key-stdin", err=True)  # fmt: skip
+        click.echo(
+            "warning: --api-key leaves the key in the process list and shell history; "
+            "next time use the prompt or --api-key-stdin",
+            err=True,
+        )
 
 
 @profile_group.command("list")
@@ -87,8 +93,11 @@ def list_profiles() -> None:
         click.echo(f"no profiles in {config_path()}")
     for name, entry in profiles.items():
         shown = [f"region={entry.get('region', 'us')}"]
-        shown += [f"{key}={entry[key]}" for key in ("base_url", "rate_limits", "suppress_extended_requests")
-                  if entry.get(key) not in (None, "")]  # fmt: skip
+        shown += [
+            f"{key}={entry[key]}"
+            for key in ("base_url", "rate_limits", "suppress_extended_requests")
+            if entry.get(key) not in (None, "")
+        ]
         click.echo("\t".join([name, *shown]))
 
 

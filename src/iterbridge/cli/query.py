@@ -48,8 +48,15 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name.strip().lstrip(":"), value
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple[Any, ...]], output_format: str, out: TextIO, *,
-               guard: bool = True, cell_width: int | None = CELL_WIDTH) -> int:  # fmt: skip
+def write_rows(
+    columns: list[str],
+    rows: Iterable[tuple[Any, ...]],
+    output_format: str,
+    out: TextIO,
+    *,
+    guard: bool = True,
+    cell_width: int | None = CELL_WIDTH,
+) -> int:
     """Rows in a format; CSV as `export` writes it (LF line ends), with its formula guard unless `guard` is off;
     a table's cells cut at `cell_width` (None: whole, wrapped at a terminal, e.g. an --explain plan)."""
     count = 0
@@ -106,13 +113,22 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
     cursor = conn.sql(sql, params or None, allow_local_files=local_files)
     if cursor.columns:
         plan = sqltext.first_word(sql) == "EXPLAIN"  # a plan is shown whole; data cells are cut
-        count = write_rows(cursor.columns, cursor.typed(), output_format, sys.stdout, guard=guard,
-                           cell_width=None if plan else CELL_WIDTH)  # fmt: skip
+        count = write_rows(
+            cursor.columns,
+            cursor.typed(),
+            output_format,
+            sys.stdout,
+            guard=guard,
+            cell_width=None if plan else CELL_WIDTH,
+        )
         if output_format == "table":
             click.echo(plural(count, "row"), err=True)
     for report in cursor.reports:
-        click.echo(f"{plural(report.succeeded, 'row')} {past_tense(report.operation)} in {report.object} "
-                   f"({plural(report.api_calls, 'API call')})", err=True)  # fmt: skip
+        click.echo(
+            f"{plural(report.succeeded, 'row')} {past_tense(report.operation)} in {report.object} "
+            f"({plural(report.api_calls, 'API call')})",
+            err=True,
+        )
     if cursor.message:
         click.echo(cursor.message)
 
@@ -123,16 +139,32 @@ def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: st
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the endpoints, pushdown and API-call estimate; read nothing.")
 @click.option("--dry-run", is_flag=True, help="For INSERT/UPDATE/DELETE/CALL: show the writes, send none.")
-@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
-              help="--format csv: prefix ' to text cells starting with = + - @ tab or CR, as export does.")  # fmt: skip
-@click.option("--allow-local-files", is_flag=True,
-              help="Allow ATTACH and VACUUM INTO, which read and write database files on this machine (refused "
-                   "by default).")  # fmt: skip
+@click.option(
+    "--formula-guard/--no-formula-guard",
+    default=True,
+    show_default=True,
+    help="--format csv: prefix ' to text cells starting with = + - @ tab or CR, as export does.",
+)
+@click.option(
+    "--allow-local-files",
+    is_flag=True,
+    help="Allow ATTACH and VACUUM INTO, which read and write database files on this machine (refused by default).",
+)
 @connection_options
 @handle_errors
-def query_command(sql: str | None, params: tuple[str, ...], output_format: str, explain: bool, dry_run: bool,
-                  formula_guard: bool, allow_local_files: bool, profile: str | None, region: str | None,
-                  base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+def query_command(
+    sql: str | None,
+    params: tuple[str, ...],
+    output_format: str,
+    explain: bool,
+    dry_run: bool,
+    formula_guard: bool,
+    allow_local_files: bool,
+    profile: str | None,
+    region: str | None,
+    base_url: str | None,
+    sandbox: Any,
+) -> None:
     """Run SQL over Iterable objects (SQLite dialect). Without SQL: an interactive shell.
 
     Several statements separated by ; run one after the other and stop at the first that fails (its exit
@@ -153,8 +185,15 @@ def query_command(sql: str | None, params: tuple[str, ...], output_format: str, 
             if not statements:
                 fail("no SQL statement given", 2)
             for statement in statements:  # each runs alone: the engine refuses a statement with a tail
-                run_statement(conn, f"EXPLAIN {statement}" if explain else statement, bound, output_format, dry_run,
-                              guard=formula_guard, local_files=allow_local_files)  # fmt: skip
+                run_statement(
+                    conn,
+                    f"EXPLAIN {statement}" if explain else statement,
+                    bound,
+                    output_format,
+                    dry_run,
+                    guard=formula_guard,
+                    local_files=allow_local_files,
+                )
         report_reads(conn)
 
 
@@ -226,8 +265,9 @@ class Shell:
     def execute(self, text: str) -> None:
         for statement in sqltext.split_statements(text):
             try:
-                run_statement(self.conn, statement, {}, self.output_format, False, guard=self.guard,
-                              local_files=self.local_files)  # fmt: skip
+                run_statement(
+                    self.conn, statement, {}, self.output_format, False, guard=self.guard, local_files=self.local_files
+                )
             except IterbridgeError as error:
                 self.failed(error)
             except KeyboardInterrupt as interrupt:
@@ -258,8 +298,8 @@ class Shell:
                 self.failed(error)
                 return True
             for column in self.conn.columns(obj):
-                flags = [f for f, on in (("key", column.key), ("read-only", column.read_only),
-                                         ("import-only", column.import_only)) if on]  # fmt: skip
+                marks = (("key", column.key), ("read-only", column.read_only), ("import-only", column.import_only))
+                flags = [f for f, on in marks if on]
                 click.echo(f"  {column.name} {column.type.value}" + (f"  ({', '.join(flags)})" if flags else ""))
         elif name == ".format" and argument in FORMATS:
             self.output_format = argument

@@ -123,10 +123,18 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
 
 
 @click.command("replicate")
-@click.option("--to", "to", default=None, help=f"Target database URL (default {default_url()}); "
-              "postgresql://user:pass@host/db, duckdb:///file.duckdb.")  # fmt: skip
-@click.option("--objects", default=None, help="Comma-separated objects, or single event tables such as "
-              "Events_emailOpen (default: all readable without a filter).")  # fmt: skip
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    help=f"Target database URL (default {default_url()}); postgresql://user:pass@host/db, duckdb:///file.duckdb.",
+)
+@click.option(
+    "--objects",
+    default=None,
+    help="Comma-separated objects, or single event tables such as "
+    "Events_emailOpen (default: all readable without a filter).",
+)
 @click.option("--full", is_flag=True, help="Recreate the tables and read everything again.")
 @click.option("--since", default=None, help="Read changes since this date instead of the stored cursors.")
 @click.option(
@@ -137,8 +145,13 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     help="A SQL condition for one object, e.g. InAppMessages:\"Email IN ('a@x.com')\" (InAppMessages and Events "
     "for chosen users).",
 )
-@click.option("--lookback", default=360, show_default=True, type=click.IntRange(min=0),
-              help="Minutes of events and users re-read for Iterable's late data.")  # fmt: skip
+@click.option(
+    "--lookback",
+    default=360,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Minutes of events and users re-read for Iterable's late data.",
+)
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1), help="Objects read at once.")
 @click.option(
     "--export-method",
@@ -158,10 +171,22 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options
 @handle_errors
-def replicate_command(to: str | None, objects: str | None, full: bool, since: str | None, filters: tuple[str, ...],
-                      lookback: int, workers: int, export_method: str, progress_every: float,
-                      as_json: bool, profile: str | None, region: str | None, base_url: str | None,
-                      sandbox: Any) -> None:  # fmt: skip
+def replicate_command(
+    to: str | None,
+    objects: str | None,
+    full: bool,
+    since: str | None,
+    filters: tuple[str, ...],
+    lookback: int,
+    workers: int,
+    export_method: str,
+    progress_every: float,
+    as_json: bool,
+    profile: str | None,
+    region: str | None,
+    base_url: str | None,
+    sandbox: Any,
+) -> None:
     """Copy Iterable objects into a database, then keep it current (incremental after the first run).
 
     Exit codes: 0 when everything was copied, 5 when a slice was skipped (e.g. a list whose members Iterable

@@ -40,9 +40,14 @@ def env_lines(url: str, api_key: str, rate_limit_factor: float | None) -> list[s
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on (0: any free port).")
 @click.option("--seed", default=42, show_default=True, type=int, help="Same seed, same project, same bytes.")
-@click.option("--scale", default="tiny", show_default=True, type=click.Choice(list(SCALES)),
-              help="empty: a new project (channels and message types only); tiny: tens of records; "
-                   "small: ~1k users; medium: ~100k users, ~1M events; large: ~1M users, ~10M events.")  # fmt: skip
+@click.option(
+    "--scale",
+    default="tiny",
+    show_default=True,
+    type=click.Choice(list(SCALES)),
+    help="empty: a new project (channels and message types only); tiny: tens of records; "
+    "small: ~1k users; medium: ~100k users, ~1M events; large: ~1M users, ~10M events.",
+)
 @click.option("--api-key", default=DEFAULT_API_KEY, show_default=True, help="The key clients must send.")
 @click.option(
     "--rate-limits",

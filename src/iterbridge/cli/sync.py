@@ -26,8 +26,11 @@ def _print(report: SyncReport, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
         return
     console = make_console(stderr=True)
-    console.print(f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}",
-                  markup=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"{'Plan' if report.dry_run else 'Sync'} of {report.stream} with {report.database}",
+        markup=False,
+        soft_wrap=True,
+    )
     table = Table()
     for heading in ("side written", "creates", "updates", "deletes", "conflicts"):
         table.add_column(heading)
@@ -63,9 +66,20 @@ def _print(report: SyncReport, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stdout).")
 @connection_options
 @handle_errors
-def sync_command(object_name: str, with_url: str | None, catalog: str | None, mediums: tuple[str, ...],
-                 table: str | None, conflict: str, dry_run: bool, as_json: bool, profile: str | None,
-                 region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+def sync_command(
+    object_name: str,
+    with_url: str | None,
+    catalog: str | None,
+    mediums: tuple[str, ...],
+    table: str | None,
+    conflict: str,
+    dry_run: bool,
+    as_json: bool,
+    profile: str | None,
+    region: str | None,
+    base_url: str | None,
+    sandbox: Any,
+) -> None:
     """Synchronise a catalog's items, or Base templates, with a database table — both ways.
 
     \b

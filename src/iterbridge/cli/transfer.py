@@ -29,14 +29,22 @@ DRY_RUN_SHOWN = 20
 
 def csv_options(function: F) -> F:
     decorators = [
-        click.option("--delimiter", default="comma", show_default=True,
-                     help="comma, semicolon, tab, pipe, or any single character."),
+        click.option(
+            "--delimiter",
+            default="comma",
+            show_default=True,
+            help="comma, semicolon, tab, pipe, or any single character.",
+        ),
         click.option("--quote-char", default='"', show_default=True),
         click.option("--encoding", default="utf-8", show_default=True),
         click.option("--null", "null", default="", help="Text that stands for NULL (default: empty)."),
-        click.option("--date-format", default="%Y-%m-%d %H:%M:%S", show_default=True,
-                     help="strftime pattern, or iso, or epoch-ms."),
-    ]  # fmt: skip
+        click.option(
+            "--date-format",
+            default="%Y-%m-%d %H:%M:%S",
+            show_default=True,
+            help="strftime pattern, or iso, or epoch-ms.",
+        ),
+    ]
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
@@ -56,17 +64,39 @@ def csv_options(function: F) -> F:
 @click.option("--bom/--no-bom", default=False, help="Start the file with a UTF-8 byte order mark.")
 @click.option("--header/--no-header", default=True, show_default=True)
 @click.option("--flatten", is_flag=True, help="Nested objects as dotted columns instead of JSON text.")
-@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
-              help="Prefix ' to text cells starting with = + - @ tab or CR, so spreadsheets never run them as "
-                   "formulas (plain numbers are left alone; import removes the prefix).")  # fmt: skip
+@click.option(
+    "--formula-guard/--no-formula-guard",
+    default=True,
+    show_default=True,
+    help="Prefix ' to text cells starting with = + - @ tab or CR, so spreadsheets never run them as "
+    "formulas (plain numbers are left alone; import removes the prefix).",
+)
 @csv_options
 @connection_options
 @handle_errors
-def export_command(object_name: str | None, output: str | None, columns: str | None, where: str | None,
-                   query: str | None, export_all: bool, quoting: str, line_terminator: str, bom: bool, header: bool,
-                   flatten: bool, formula_guard: bool, delimiter: str, quote_char: str, encoding: str, null: str,
-                   date_format: str, profile: str | None, region: str | None, base_url: str | None,
-                   sandbox: Any) -> None:  # fmt: skip
+def export_command(
+    object_name: str | None,
+    output: str | None,
+    columns: str | None,
+    where: str | None,
+    query: str | None,
+    export_all: bool,
+    quoting: str,
+    line_terminator: str,
+    bom: bool,
+    header: bool,
+    flatten: bool,
+    formula_guard: bool,
+    delimiter: str,
+    quote_char: str,
+    encoding: str,
+    null: str,
+    date_format: str,
+    profile: str | None,
+    region: str | None,
+    base_url: str | None,
+    sandbox: Any,
+) -> None:
     """Export an object (or a query) to CSV, streamed, written atomically.
 
     \b
@@ -76,9 +106,19 @@ def export_command(object_name: str | None, output: str | None, columns: str | N
       iterbridge export --query "SELECT EventType, count(*) n FROM Events GROUP BY 1" --delimiter tab
       iterbridge export --all -o iterable-dump/
     """
-    options = CsvOptions.build(delimiter=delimiter, quote_char=quote_char, quoting=quoting,
-                               line_terminator=line_terminator, encoding=encoding, bom=bom, header=header, null=null,
-                               date_format=date_format, flatten=flatten, formula_guard=formula_guard)  # fmt: skip
+    options = CsvOptions.build(
+        delimiter=delimiter,
+        quote_char=quote_char,
+        quoting=quoting,
+        line_terminator=line_terminator,
+        encoding=encoding,
+        bom=bom,
+        header=header,
+        null=null,
+        date_format=date_format,
+        flatten=flatten,
+        formula_guard=formula_guard,
+    )
     if export_all:
         if not output or output == "-":
             fail("--all needs -o DIR", 2)
@@ -139,16 +179,36 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--batch-size", default=1000, show_default=True, type=int)
 @click.option("--dry-run", is_flag=True, help="Read, convert and validate every row; send nothing.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Write rejected rows (line, reason) here.")
-@click.option("--formula-guard/--no-formula-guard", default=True, show_default=True,
-              help="Read '=…, '+…, '-…, '@… (as export's formula guard writes them) as =…, +…, -…, @….")  # fmt: skip
+@click.option(
+    "--formula-guard/--no-formula-guard",
+    default=True,
+    show_default=True,
+    help="Read '=…, '+…, '-…, '@… (as export's formula guard writes them) as =…, +…, -…, @….",
+)
 @csv_options
 @connection_options
 @handle_errors
-def import_command(object_name: str, file: Path, operation: str, maps: tuple[str, ...], map_file: Path | None,
-                   constants: tuple[str, ...], batch_size: int, dry_run: bool, rejects: Path | None,
-                   formula_guard: bool, delimiter: str,
-                   quote_char: str, encoding: str, null: str, date_format: str, profile: str | None,
-                   region: str | None, base_url: str | None, sandbox: Any) -> None:  # fmt: skip
+def import_command(
+    object_name: str,
+    file: Path,
+    operation: str,
+    maps: tuple[str, ...],
+    map_file: Path | None,
+    constants: tuple[str, ...],
+    batch_size: int,
+    dry_run: bool,
+    rejects: Path | None,
+    formula_guard: bool,
+    delimiter: str,
+    quote_char: str,
+    encoding: str,
+    null: str,
+    date_format: str,
+    profile: str | None,
+    region: str | None,
+    base_url: str | None,
+    sandbox: Any,
+) -> None:
     """Import CSV rows into an object (insert, update, upsert or delete), with a rejects report.
 
     Columns match the object's by name (case-insensitively), by --map / --map-file, or as dotted names inside
@@ -192,6 +252,8 @@ def import_command(object_name: str, file: Path, operation: str, maps: tuple[str
             for line, reason in summary.samples:
                 click.echo(f"  line {line}: {reason}", err=True)
             if summary.rejected > len(summary.samples):
-                click.echo(f"  … and {summary.rejected - len(summary.samples):,} more (--rejects FILE keeps them all)",
-                           err=True)  # fmt: skip
+                click.echo(
+                    f"  … and {summary.rejected - len(summary.samples):,} more (--rejects FILE keeps them all)",
+                    err=True,
+                )
         raise SystemExit(FAILED_EXIT)

@@ -1,4 +1,4 @@
-"""CampaignMetrics: GET /api/campaigns/metrics, CSV, at most 400 campaign ids per call (API-NOTES §2).
+"""CampaignMetrics: GET /api/campaigns/metrics, CSV, at most 400 campaign ids per call.
 
 Metric names vary with the medium; the common ones are typed columns, and every metric — known or not —
 is also in the Metrics JSON column.

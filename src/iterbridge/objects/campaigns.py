@@ -1,4 +1,4 @@
-"""Campaigns: paged GET /api/campaigns (newest updates first), GET /api/campaigns/{id}; create (API-NOTES §2).
+"""Campaigns: paged GET /api/campaigns (newest updates first), GET /api/campaigns/{id}; create.
 
 `SendAt, SendMode, StartTimeZone, DefaultTimeZone, DataFields` exist only to create a campaign: Iterable
 never returns them, so they always read NULL.

@@ -1,5 +1,5 @@
-"""CatalogItems: GET /api/catalogs/{name}/items (paged, wrapped); bulk create, partial update and delete
-(API-NOTES §3). Catalog writes are asynchronous in Iterable: visible to reads after a delay."""
+"""CatalogItems: GET /api/catalogs/{name}/items (paged, wrapped); bulk create, partial update and delete.
+Catalog writes are asynchronous in Iterable: visible to reads after a delay."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Catalogs: GET /api/catalogs (paged, wrapped in params); create and delete (API-NOTES §3)."""
+"""Catalogs: GET /api/catalogs (paged, wrapped in params); create and delete."""
 
 from __future__ import annotations
 

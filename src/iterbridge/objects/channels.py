@@ -1,4 +1,4 @@
-"""Channels: GET /api/channels (API-NOTES §7). Read only."""
+"""Channels: GET /api/channels. Read only."""
 
 from __future__ import annotations
 

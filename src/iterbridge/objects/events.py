@@ -1,6 +1,6 @@
 """Events: a user's events from GET /api/export/userEvents when filtered by Email or UserId; otherwise the
 export API (data.json) per event type, by CreatedAt window. Insert tracks custom events in bulk
-(POST /api/events/trackBulk) (API-NOTES §4, §10).
+(POST /api/events/trackBulk).
 
 Iterable's export records carry no event id: Id is Iterable's `id` where a record has one, otherwise a
 stable hash of the record, so the same event always gets the same Id.

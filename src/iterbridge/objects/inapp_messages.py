@@ -1,5 +1,5 @@
 """InAppMessages: GET /api/inApp/getMessages, per user only; insert targets a user with a triggered in-app
-campaign (POST /api/inApp/target) (API-NOTES §5)."""
+campaign (POST /api/inApp/target)."""
 
 from __future__ import annotations
 

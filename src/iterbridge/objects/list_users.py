@@ -1,4 +1,4 @@
-"""ListUsers: list members from GET /api/lists/getUsers (plain text, 5/min, no paging — API-NOTES §6);
+"""ListUsers: list members from GET /api/lists/getUsers (plain text, 5/min, no paging);
 add with lists/subscribe, remove with lists/unsubscribe.
 
 A list whose members Iterable cannot serve (some always answer 500) is skipped and reported, never

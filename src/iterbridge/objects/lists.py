@@ -1,4 +1,4 @@
-"""Lists: GET /api/lists; create and delete (API-NOTES §6)."""
+"""Lists: GET /api/lists; create and delete."""
 
 from __future__ import annotations
 

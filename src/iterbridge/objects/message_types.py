@@ -1,4 +1,4 @@
-"""MessageTypes: GET /api/messageTypes (API-NOTES §7). Read only."""
+"""MessageTypes: GET /api/messageTypes. Read only."""
 
 from __future__ import annotations
 

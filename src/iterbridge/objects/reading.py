@@ -85,14 +85,24 @@ def export_records(
                 yield from ExportReader(conn.client, data_type, start, stop, only_fields=only_fields,
                                         policy=conn.window_policy, lines=lines)  # fmt: skip
 
-            jobs = AsyncExportReader(conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback,
-                                     lines=lines)  # fmt: skip
+            jobs = AsyncExportReader(
+                conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback, lines=lines
+            )
             if stats is not None:
                 stats.append(jobs.stats)
             yield from jobs
             return
-        reader = ExportReader(conn.client, data_type, since, end, only_fields=only_fields, campaign_id=campaign_id,
-                              policy=conn.window_policy, on_checkpoint=checkpoint, lines=lines)  # fmt: skip
+        reader = ExportReader(
+            conn.client,
+            data_type,
+            since,
+            end,
+            only_fields=only_fields,
+            campaign_id=campaign_id,
+            policy=conn.window_policy,
+            on_checkpoint=checkpoint,
+            lines=lines,
+        )
         if stats is not None:
             stats.append(reader.stats)
         yield from reader

@@ -1,6 +1,6 @@
 """Templates: GET /api/templates over every type × medium; GET /api/templates/{medium}/get per template for
 the extended fields — only when a selected column needs them, never with `suppress_extended_requests`
-(API-NOTES §8, DESIGN "Extended requests")."""
+(the fields then read as NULL)."""
 
 from __future__ import annotations
 

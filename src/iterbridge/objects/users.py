@@ -1,6 +1,5 @@
 """Users: GET /api/users/{email} or /byUserId/{id} when filtered; otherwise the export API (dataTypeName=user)
-by ProfileUpdatedAt window. Insert and update through POST /api/users/bulkUpdate, delete per user
-(API-NOTES §9, §10).
+by ProfileUpdatedAt window. Insert and update through POST /api/users/bulkUpdate, delete per user.
 
 Custom dataFields become typed columns discovered from users/getFields (string → TEXT, long → INTEGER,
 double → REAL, boolean → BOOLEAN, date → TIMESTAMP, object/nested/geo → JSON). A field without a column

@@ -113,7 +113,8 @@ class Engine:
     def __init__(self, connection: Any, *, read_only: bool = False) -> None:
         self.connection = connection
         self.read_only = read_only  # every statement read-only, whatever execute is told
-        # No statement cache: the authorizer must see every statement prepared (DESIGN trap 3).
+        # No statement cache: the authorizer must see every statement prepared (a cached one
+        # is reused without being authorized or planned again).
         self.db = apsw.Connection(":memory:", statementcachesize=0)
         for obj in OBJECTS.values():
             module: Any = ObjectModule(self, obj)
@@ -205,8 +206,9 @@ class Engine:
 
     # ---- running statements ------------------------------------------------------------------------------
 
-    def execute(self, sql: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
-                ) -> Cursor:  # fmt: skip
+    def execute(
+        self, sql: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
+    ) -> Cursor:
         """Run exactly one statement. `read_only`: nothing but reads (no DML, CALL, DDL, transaction);
         `allow_local_files`: ATTACH and VACUUM INTO (which read and write files on this machine)."""
         text = sql.strip()

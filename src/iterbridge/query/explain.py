@@ -218,8 +218,7 @@ def explain(engine: Engine, sql: str, params: Params) -> Cursor:
         )  # fmt: skip
     for name, operation in engine.statement.written.items():
         write = get_object(name).writes[operation]
-        rows.append((name, write.description, "-", "-", f"{operation.upper()}: 1 per row or per batch, at commit",
-                     "-"))  # fmt: skip
+        rows.append((name, write.description, "-", "-", f"{operation.upper()}: 1 per row or per batch, at commit", "-"))
     return Cursor(list(COLUMNS), iter(rows), [])
 
 

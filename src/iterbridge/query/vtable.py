@@ -1,8 +1,9 @@
 """Every catalog object as an apsw virtual table (an eponymous module per object).
 
 SQLite does the SQL; the table pushes to the API what it can answer: = and IN on the object's filter
-columns (an IN arrives as one set — one batched read, DESIGN trap 4), ranges on them, LIMIT only when no
-other constraint and no ORDER BY exists (trap 1), and only the columns used. Nothing pushed is omitted:
+columns (an IN arrives as one set — one batched read, not one per value), ranges on them, LIMIT only when no
+other constraint and no ORDER BY exists (a LIMIT the API applies before SQLite orders returns the wrong
+rows), and only the columns used. Nothing pushed is omitted:
 SQLite re-checks every row, so pushdown can only narrow what is fetched, never change the answer. A value
 whose SQL comparison the API could not reproduce exactly (a NULL for IS, a non-canonical timestamp, text
 under a non-binary collation) is not pushed: that constraint is left to SQLite alone.
@@ -10,10 +11,11 @@ under a non-binary collation) is not pushed: that constraint is left to SQLite a
 Within one statement, a scan repeated with the same request (the inner side of a join) is served from
 the rows of the first one (up to `SCAN_CACHE_ROWS`), so a join costs the calls of each side once.
 
-Writes are buffered per transaction and sent in `Sync` (errors abort the commit) and dropped in `Rollback`
-(trap 2). A row's rowid is derived from its key, so the same row has the same rowid in every scan: SQLite's
-multi-index OR (one scan per OR branch, merged by rowid) then neither duplicates nor loses rows. During a
-write the keys behind the rowids are remembered.
+Writes are buffered per transaction and sent in `Sync` (errors abort the commit) and dropped in `Rollback`;
+`UpdateInsertRow` returns an int even for WITHOUT ROWID tables, whose changes arrive by primary key.
+A row's rowid is derived from its key, so the same row has the same rowid in every scan: SQLite's multi-index
+OR (one scan per OR branch, merged by rowid) then neither duplicates nor loses rows. During a write the keys
+behind the rowids are remembered.
 """
 
 from __future__ import annotations

@@ -103,8 +103,12 @@ def pg_lock(connection: Any, description: str) -> None:
     if found is None:
         raise busy(description, "holder unknown")
     pid, application, client, started = found
-    parts = [f"{application}" if application else "", f"server pid {pid}", f"from {client}" if client else "",
-             f"connected {started.isoformat(timespec='seconds')}" if started else ""]  # fmt: skip
+    parts = [
+        f"{application}" if application else "",
+        f"server pid {pid}",
+        f"from {client}" if client else "",
+        f"connected {started.isoformat(timespec='seconds')}" if started else "",
+    ]
     raise busy(description, ", ".join(p for p in parts if p))
 
 

@@ -34,7 +34,7 @@ class Policy:
     skip_current: bool = False  # rows whose cursor equals the copy's are neither read in detail nor written
 
 
-# The object table of DESIGN.md, as replication policy.
+# The catalog's objects (docs/ARCHITECTURE.md, The catalog), as replication policy.
 POLICIES: dict[str, Policy] = {
     "Campaigns": Policy("incremental", sweep=True),
     "CampaignMetrics": Policy("full", sweep=True),

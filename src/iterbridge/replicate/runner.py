@@ -659,10 +659,19 @@ def replicate(
     quarantine = conn.quarantine
     repaired, kept = quarantine.repaired, quarantine.kept
     try:
-        report = Replication(conn, target, chosen, full=full, since=since,
-                             lookback=DEFAULT_LOOKBACK if lookback is None else lookback, workers=workers,
-                             export_method=export_method, progress=progress, watch=watch,
-                             watch_every_s=watch_every_s).run()  # fmt: skip
+        report = Replication(
+            conn,
+            target,
+            chosen,
+            full=full,
+            since=since,
+            lookback=DEFAULT_LOOKBACK if lookback is None else lookback,
+            workers=workers,
+            export_method=export_method,
+            progress=progress,
+            watch=watch,
+            watch_every_s=watch_every_s,
+        ).run()
     finally:
         target.close()
     report.repaired_lines = quarantine.repaired - repaired

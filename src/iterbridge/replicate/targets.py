@@ -154,9 +154,9 @@ def json_text(value: Any) -> str | None:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _sqlite_timestamp(value: Any) -> str | None:
-    """SQLite keeps no time zone (DESIGN trap 7): UTC, in SQLAlchemy's own storage format so it reads back as a
-    datetime, and so SQLite's date functions work on it."""
+def sqlite_timestamp(value: Any) -> str | None:
+    """SQLite keeps no time zone (it drops tzinfo from `DateTime(timezone=True)`): UTC, in
+    SQLAlchemy's own storage format so it reads back as a datetime, and so SQLite's date functions work on it."""
     if type(value) is datetime and value.tzinfo is UTC:  # what readers give: the fast way (from tables)
         return f"{utc_text(value)}.{value.microsecond:06d}"
     moment = timestamp_or_none(value)
@@ -335,13 +335,17 @@ class SqlAlchemyTarget:
 
     def _converter(self, kind: SqlType) -> Converter:
         if self.dialect == "sqlite":
-            return {SqlType.TIMESTAMP: _sqlite_timestamp, SqlType.JSON: json_text, SqlType.BOOLEAN: _boolean_int}.get(
+            return {SqlType.TIMESTAMP: sqlite_timestamp, SqlType.JSON: json_text, SqlType.BOOLEAN: _boolean_int}.get(
                 kind
             )
         if self.dialect == "postgresql":
-            converters: dict[SqlType, Converter] = {SqlType.TIMESTAMP: timestamp_or_none, SqlType.JSON: _pg_json,
-                                                    SqlType.TEXT: _no_nul, SqlType.INTEGER: _integer,
-                                                    SqlType.REAL: _real}  # fmt: skip
+            converters: dict[SqlType, Converter] = {
+                SqlType.TIMESTAMP: timestamp_or_none,
+                SqlType.JSON: _pg_json,
+                SqlType.TEXT: _no_nul,
+                SqlType.INTEGER: _integer,
+                SqlType.REAL: _real,
+            }
             return converters.get(kind)
         return None
 
@@ -740,8 +744,10 @@ class DuckDbTarget:
             self.db = duckdb.connect(":memory:" if read_only and not os.path.exists(path) else path)
             self.db.execute("SET TimeZone = 'UTC'")
             if not read_only:
-                self.db.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(STATE_TABLE)} "
-                                "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)")  # fmt: skip
+                self.db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.quote(STATE_TABLE)} "
+                    "(stream VARCHAR PRIMARY KEY, state VARCHAR, updated_at VARCHAR)"
+                )
         except Exception as error:
             self.close()
             raise ConfigurationError(f"cannot open {self.description}: {self.error_text(error)}") from None
@@ -769,9 +775,14 @@ class DuckDbTarget:
             keys = ", ".join(self.quote(k) for k in spec.key)
             self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY ({keys}))")
         else:
-            present = {r[0] for r in self.db.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "AND table_schema = current_schema()", [spec.name]).fetchall()}  # fmt: skip
+            present = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "AND table_schema = current_schema()",
+                    [spec.name],
+                ).fetchall()
+            }
             for column in spec.columns:
                 if column.name not in present:
                     self.db.execute(
@@ -779,8 +790,9 @@ class DuckDbTarget:
                     )
                     added.append(column.name)
         if spec.cursor:
-            self.db.execute(f"CREATE INDEX IF NOT EXISTS {self.quote(_index_name(spec))} ON {table} "
-                            f"({self.quote(spec.cursor)})")  # fmt: skip
+            self.db.execute(
+                f"CREATE INDEX IF NOT EXISTS {self.quote(_index_name(spec))} ON {table} ({self.quote(spec.cursor)})"
+            )
         return Prepared(not exists, added)
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:
@@ -910,16 +922,19 @@ class DuckDbTarget:
 
     def read_state(self) -> dict[str, dict[str, Any]]:
         here = "table_schema = current_schema()"
-        found = self.db.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND {here}",
-                                [STATE_TABLE]).fetchone()  # fmt: skip
+        found = self.db.execute(
+            f"SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND {here}", [STATE_TABLE]
+        ).fetchone()
         if self.read_only and not (found and found[0]):
             return {}  # a dry run on a database no run has written yet
         rows = self.db.execute(f"SELECT stream, state FROM {self.quote(STATE_TABLE)}").fetchall()
         return {stream: json.loads(state) for stream, state in rows}
 
     def write_state(self, stream: str, state: dict[str, Any]) -> None:
-        self.db.execute(f"INSERT OR REPLACE INTO {self.quote(STATE_TABLE)} VALUES (?, ?, ?)",
-                        [stream, state_row(state), iso_text(datetime.now(UTC))])  # fmt: skip
+        self.db.execute(
+            f"INSERT OR REPLACE INTO {self.quote(STATE_TABLE)} VALUES (?, ?, ?)",
+            [stream, state_row(state), iso_text(datetime.now(UTC))],
+        )
 
     def clear_state(self, streams: Sequence[str]) -> None:
         for stream in streams:

@@ -46,8 +46,8 @@ class Faults:
     # Add a Retry-After header (seconds) to 429 responses; Iterable does not send one.
     retry_after_s: int = 0
     # JSON export lines (data.json, userEvents, export job files) that are not JSON, as Iterable has served
-    # them: every Nth line with a transactionalData value lacks the comma after it (the recorded defect,
-    # cassettes/Iterable_JsonExporter), and every Nth line is cut short or garbage (alternately).
+    # them: every Nth line with a transactionalData value lacks the comma after it (a defect seen in a
+    # recorded data.json answer), and every Nth line is cut short or garbage (alternately).
     missing_comma_every: int = 0
     garbage_every: int = 0
 

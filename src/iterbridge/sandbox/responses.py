@@ -1,6 +1,6 @@
 """Response shapes of the real API: the {msg, code, params} envelope, its errors, and plain-text bodies.
 
-Message texts are the recorded ones (API-NOTES §1 and the cassettes), so a client that parses them here
+Message texts are the ones recorded from the real API, so a client that parses them here
 parses them in production.
 """
 

@@ -1,7 +1,8 @@
 """Serving the sandbox over a real socket: in a background thread (tests, `--sandbox`) or in the foreground.
 
-uvicorn binds the port itself from host and port (DESIGN trap 5: a pre-bound socket cost ~43 ms per
-loopback request); port 0 asks the OS for a free one, read back once the server has started.
+uvicorn binds the port itself from host and port (a pre-bound socket cost ~43 ms per loopback
+request: Nagle's algorithm meets delayed ACKs; docs/ARCHITECTURE.md, "Known traps"); port 0 asks the OS
+for a free one, read back once the server has started.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _server(config: SandboxConfig, host: str, port: int, log_level: str) -> tupl
         access_log=False,
         lifespan="off",
         http="httptools",
-        loop="uvloop",
+        loop="auto",  # uvloop where installed (every platform but Windows, see pyproject), asyncio otherwise
         timeout_keep_alive=30,
         date_header=False,  # the app sends the Date of the sandbox's own clock
     )

@@ -431,8 +431,17 @@ class Synchronizer:
             if found is None:
                 raise ValueError("the row was written but cannot be read back")
             written = side.database_record(found).hash
-            entries.append(MapEntry(action.key, action.record.iterable_id, action.record.hash, written,
-                                    _iso(action.record.modified), None, None))  # fmt: skip
+            entries.append(
+                MapEntry(
+                    action.key,
+                    action.record.iterable_id,
+                    action.record.hash,
+                    written,
+                    _iso(action.record.modified),
+                    None,
+                    None,
+                )
+            )
         store.drop_entries(side.stream, dropped)
         store.save_entries(side.stream, entries)
         self._log_conflicts(actions)
@@ -453,13 +462,15 @@ class Synchronizer:
             if action.conflict:
                 mine = self.iterable.get(action.key)
                 theirs = self.database.get(action.key)
-                conflicts.append((action.key, mine.content if mine else None, theirs.content if theirs else None,
-                                  action.note))  # fmt: skip
+                conflicts.append(
+                    (action.key, mine.content if mine else None, theirs.content if theirs else None, action.note)
+                )
         self.store.log_conflicts(self.side.stream, conflicts)
 
     def _fail(self, action: Action, reason: str) -> None:
-        log.warning("%s %s: could not %s in %s: %s", self.side.stream, action.key, action.operation,
-                    action.target, reason)  # fmt: skip
+        log.warning(
+            "%s %s: could not %s in %s: %s", self.side.stream, action.key, action.operation, action.target, reason
+        )
         self.failures[action.key] = Failure(action.key, action.target, action.operation, reason)
 
     def _finish(self) -> None:

@@ -104,8 +104,13 @@ class CatalogItemsSide:
     def database_record(self, row: Row) -> Record:
         value = row.get("Value")
         value = parsed_json(value) if isinstance(value, str) else value  # not an object: Iterable will refuse it
-        return Record(str(row["ItemId"]), {} if value is None else value, str(row["ItemId"]),
-                      timestamp_or_none(row.get("LastModified")), row)  # fmt: skip
+        return Record(
+            str(row["ItemId"]),
+            {} if value is None else value,
+            str(row["ItemId"]),
+            timestamp_or_none(row.get("LastModified")),
+            row,
+        )
 
     def rekey(self, iterable: list[Record], database: list[Record], mapping: dict[str, MapEntry]) -> None:
         """ItemId is the key on both sides."""
@@ -238,8 +243,13 @@ class TemplatesSide:
 
     def database_record(self, row: Row) -> Record:
         key = row.get("ClientTemplateId") or self.natural(row)
-        return Record(str(key), self.content(row), None if row.get("Id") is None else str(row["Id"]),
-                      timestamp_or_none(row.get("UpdatedAt")), row)  # fmt: skip
+        return Record(
+            str(key),
+            self.content(row),
+            None if row.get("Id") is None else str(row["Id"]),
+            timestamp_or_none(row.get("UpdatedAt")),
+            row,
+        )
 
     def rekey(self, iterable: list[Record], database: list[Record], mapping: dict[str, MapEntry]) -> None:
         """Keys that stay: a template the map knows keeps its key (found by Iterable id), and on first sight a

@@ -48,8 +48,17 @@ MAP, CONFLICTS, RETRIES, CHANGES = (
 # be the same expression, or the clock offset used by the `newest` policy goes wrong.
 _SQLITE_NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
 _POSTGRES_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-MAP_COLUMNS = ("stream", "key", "iterable_id", "iterable_hash", "database_hash", "iterable_modified", "pending_hash",
-               "pending_at", "synced_at")  # fmt: skip
+MAP_COLUMNS = (
+    "stream",
+    "key",
+    "iterable_id",
+    "iterable_hash",
+    "database_hash",
+    "iterable_modified",
+    "pending_hash",
+    "pending_at",
+    "synced_at",
+)
 CONFLICT_COLUMNS = ("stream", "key", "iterable_version", "database_version", "resolution", "resolved_at")
 RETRY_COLUMNS = ("stream", "key", "side", "operation", "reason", "attempts", "first_failed_at", "last_failed_at")
 MARK = "_iterbridge_sync_quiet"  # SQLite: the TEMP trigger that keeps the sync's own writes out of the log
@@ -134,8 +143,9 @@ class SyncStore:
             assert isinstance(self.target, SqlAlchemyTarget)
             self.target.execute_many(sql, rows)
 
-    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                    replace: Sequence[str] = ()) -> None:  # fmt: skip
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], replace: Sequence[str] = ()
+    ) -> None:
         """Many rows into a table (DuckDB: as one Arrow batch — its executemany costs ~1 ms a row); with
         `replace`, the key columns whose rows they replace."""
         if not rows:
@@ -184,8 +194,9 @@ class SyncStore:
         a condition in the table's triggers would have to read connection state, which SQLite offers only
         through virtual tables, refused in triggers when a user's connection sets trusted_schema off."""
         if self.dialect == "sqlite" and self._exists(CHANGES):
-            self.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {MARK} BEFORE INSERT ON {CHANGES} "
-                         "BEGIN SELECT RAISE(IGNORE); END")  # fmt: skip
+            self.execute(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS {MARK} BEFORE INSERT ON {CHANGES} BEGIN SELECT RAISE(IGNORE); END"
+            )
         elif self.dialect == "postgresql":
             with self.transaction():
                 self.execute(f"SELECT set_config('{PG_MARK}', 'on', false)")
@@ -283,8 +294,9 @@ class SyncStore:
                 "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
             )
             keys = [r[0] for r in self.query(sql, [table])]
-            for (expressions,) in self.query("SELECT expressions FROM duckdb_indexes() WHERE table_name = ? "
-                                             "AND is_unique", [table]):  # fmt: skip
+            for (expressions,) in self.query(
+                "SELECT expressions FROM duckdb_indexes() WHERE table_name = ? AND is_unique", [table]
+            ):
                 keys.append(expressions.strip("[]").split(", ") if isinstance(expressions, str) else expressions)
         return [_unquoted(k) for k in keys]
 
@@ -305,8 +317,9 @@ class SyncStore:
                     f"INSERT INTO {CHANGES}(tbl, key, operation, changed_at) "
                     f"VALUES ({_literal(table)}, {key(alias)}, '{event.lower()}', {_SQLITE_NOW}); END"
                 )
-                found = self.query("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                                   [f"_ib_{name}_{event.lower()}"])  # fmt: skip
+                found = self.query(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [f"_ib_{name}_{event.lower()}"]
+                )
                 if not found or found[0][0] != sql:
                     self.execute(f"DROP TRIGGER IF EXISTS {trigger}")
                     self.execute(sql)
@@ -331,8 +344,10 @@ class SyncStore:
             f"CREATE OR REPLACE FUNCTION {self._quote(function)}() RETURNS trigger AS {_literal(body)} LANGUAGE plpgsql"
         )
         self.execute(f"DROP TRIGGER IF EXISTS {self._quote(function)} ON {self._quote(table)}")
-        self.execute(f"CREATE TRIGGER {self._quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {self._quote(table)} "
-                     f"FOR EACH ROW EXECUTE FUNCTION {self._quote(function)}()")  # fmt: skip
+        self.execute(
+            f"CREATE TRIGGER {self._quote(function)} AFTER INSERT OR UPDATE OR DELETE ON {self._quote(table)} "
+            f"FOR EACH ROW EXECUTE FUNCTION {self._quote(function)}()"
+        )
 
     def _select(self, spec: TableSpec) -> tuple[list[str], str]:
         """The column names and the SELECT list that reads them as plain Python values (NULL for a column
@@ -498,21 +513,36 @@ class SyncStore:
         if not entries:
             return
         now = _now()
-        rows = [(stream, e.key, e.iterable_id, e.iterable_hash, e.database_hash, e.iterable_modified, e.pending_hash,
-                 e.pending_at, now) for e in entries]  # fmt: skip
+        rows = [
+            (
+                stream,
+                e.key,
+                e.iterable_id,
+                e.iterable_hash,
+                e.database_hash,
+                e.iterable_modified,
+                e.pending_hash,
+                e.pending_at,
+                now,
+            )
+            for e in entries
+        ]
         self.insert_many(MAP, MAP_COLUMNS, rows, replace=("stream", "key"))
 
     def drop_entries(self, stream: str, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), CHUNK):
             chunk = list(keys[start : start + CHUNK])
-            self.execute(f"DELETE FROM {MAP} WHERE stream = ? AND key IN ({', '.join('?' for _ in chunk)})",
-                         [stream, *chunk])  # fmt: skip
+            self.execute(
+                f"DELETE FROM {MAP} WHERE stream = ? AND key IN ({', '.join('?' for _ in chunk)})", [stream, *chunk]
+            )
 
     def log_conflicts(self, stream: str, conflicts: Sequence[tuple[str, Any, Any, str]]) -> None:
         """(key, Iterable's version, the database's version, the resolution) per conflict."""
         now = _now()
-        rows = [(stream, key, json_text(iterable), json_text(database), resolution, now)
-                for key, iterable, database, resolution in conflicts]  # fmt: skip
+        rows = [
+            (stream, key, json_text(iterable), json_text(database), resolution, now)
+            for key, iterable, database, resolution in conflicts
+        ]
         self.insert_many(CONFLICTS, CONFLICT_COLUMNS, rows)
 
     def retries(self, stream: str) -> dict[str, str]:

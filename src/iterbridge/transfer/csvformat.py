@@ -69,8 +69,14 @@ class CsvOptions:
             "".encode(encoding)
         except LookupError:
             raise ConfigurationError(f"unknown --encoding {encoding!r}") from None
-        return cls(delimiter=delimiter, line_terminator=terminator, quoting=quoting, quote_char=quote_char,
-                   encoding=encoding, **options)  # fmt: skip
+        return cls(
+            delimiter=delimiter,
+            line_terminator=terminator,
+            quoting=quoting,
+            quote_char=quote_char,
+            encoding=encoding,
+            **options,
+        )
 
     @property
     def python_encoding(self) -> str:

@@ -83,8 +83,13 @@ def typed(row: dict[str, Any], types: dict[str, SqlType]) -> dict[str, Any]:
     return row
 
 
-def write_csv(header: list[str], rows: Iterable[dict[str, Any]], path: Path | None, options: CsvOptions,
-              progress: Progress | None = None) -> int:  # fmt: skip
+def write_csv(
+    header: list[str],
+    rows: Iterable[dict[str, Any]],
+    path: Path | None,
+    options: CsvOptions,
+    progress: Progress | None = None,
+) -> int:
     """Stream rows into a CSV file (atomically) or stdout; with `flatten`, nested objects become dotted
     columns, found in a first pass over a spool on disk so memory stays flat."""
     if options.flatten:

@@ -93,11 +93,15 @@ class ImportSummary:
     def describe(self) -> str:
         read = f"{plural(self.read, 'row')} read"
         if self.dry_run:
-            text = (f"{self.object} {self.operation} (dry run): {read}, {self.sent:,} would be sent in "
-                    f"{plural(self.request_count, 'request')}, {self.rejected:,} rejected")  # fmt: skip
+            text = (
+                f"{self.object} {self.operation} (dry run): {read}, {self.sent:,} would be sent in "
+                f"{plural(self.request_count, 'request')}, {self.rejected:,} rejected"
+            )
         else:
-            text = (f"{self.object} {self.operation}: {read}, {self.sent:,} sent, {self.accepted:,} accepted, "
-                    f"{self.rejected:,} rejected")  # fmt: skip
+            text = (
+                f"{self.object} {self.operation}: {read}, {self.sent:,} sent, {self.accepted:,} accepted, "
+                f"{self.rejected:,} rejected"
+            )
         if self.new_fields:
             text += f"; new fields: {', '.join(self.new_fields)}"
         if self.ignored_columns:
@@ -379,8 +383,9 @@ def _header(reader: Any, path: Path, options: CsvOptions) -> list[str]:
 _NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
 
 
-def _targets(header: list[str], options: ImportOptions, resolver: _Resolver,
-             summary: ImportSummary) -> list[tuple[int, _Target]]:  # fmt: skip
+def _targets(
+    header: list[str], options: ImportOptions, resolver: _Resolver, summary: ImportSummary
+) -> list[tuple[int, _Target]]:
     """CSV position → target, by --map then by name (case-insensitive); the rest is ignored (and said)."""
     mapping = {k.lower(): v for k, v in options.mapping.items()}
     header_lowered = {name.lower() for name in header}
@@ -432,8 +437,7 @@ def _constants(options: ImportOptions, resolver: _Resolver) -> list[tuple[_Targe
     return found
 
 
-def _records(reader: Any, lines: _Lines, width: int,
-             header: list[str]) -> Iterator[tuple[int, list[str], str | None]]:  # fmt: skip
+def _records(reader: Any, lines: _Lines, width: int, header: list[str]) -> Iterator[tuple[int, list[str], str | None]]:
     """(line, fields, problem) per record; malformed ones carry the reason instead of failing the file."""
     while True:
         start = reader.line_num + 1
@@ -445,8 +449,10 @@ def _records(reader: Any, lines: _Lines, width: int,
         except csv.Error as error:
             reason = str(error)
             if "unexpected end of data" in reason or "EOF" in reason:
-                reason = (f"unbalanced quote: the field opened on line {start} is never closed, so the rest of "
-                          f"the file (to line {reader.line_num}) could not be read")  # fmt: skip
+                reason = (
+                    f"unbalanced quote: the field opened on line {start} is never closed, so the rest of "
+                    f"the file (to line {reader.line_num}) could not be read"
+                )
             else:
                 reason = f"malformed CSV on line {reader.line_num}: {reason}"
             yield start, [lines.raw()], reason
@@ -478,13 +484,20 @@ def _bad_cell(record: list[str], header: list[str]) -> str:
         found = _BAD_BYTES.search(cell)
         if found:
             byte = ord(found.group()) - 0xDC00
-            return (f"{header[position]}: byte 0x{byte:02x} is not valid in the file's encoding "
-                    "(pass --encoding, e.g. latin-1)")  # fmt: skip
+            return (
+                f"{header[position]}: byte 0x{byte:02x} is not valid in the file's encoding "
+                "(pass --encoding, e.g. latin-1)"
+            )
     return "unreadable row"  # pragma: no cover - the caller found one of the two
 
 
-def _convert(record: list[str], line: int, targets: list[tuple[int, _Target]], constants: list[tuple[_Target, Any]],
-             options: ImportOptions) -> tuple[Row | None, str | None]:  # fmt: skip
+def _convert(
+    record: list[str],
+    line: int,
+    targets: list[tuple[int, _Target]],
+    constants: list[tuple[_Target, Any]],
+    options: ImportOptions,
+) -> tuple[Row | None, str | None]:
     """A record's cells as typed values (nested and new fields last, into their JSON column), then --set."""
     row: Row = {}
     null = options.csv.null

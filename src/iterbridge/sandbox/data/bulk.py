@@ -22,7 +22,7 @@ import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 from numpy.typing import NDArray
 
-from iterbridge.sandbox.data.timefmt import _CLOCK_MINUTES, _CLOCK_SECONDS, _day_prefix
+from iterbridge.sandbox.data.timefmt import CLOCK_MINUTES, CLOCK_SECONDS, day_prefix
 
 U64 = NDArray[np.uint64]
 I64 = NDArray[np.int64]
@@ -165,7 +165,7 @@ def _pairs(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
 _MOST_PAIRS = 4096
 
 # Timestamps as two pieces: '"YYYY-MM-DD HH:' and 'MM:SS +00:00"' (the second of 3,600 in an hour).
-_IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in _CLOCK_MINUTES[:60] for second in _CLOCK_SECONDS))
+_IN_HOUR = _table(tuple(minute[3:] + second + '"' for minute in CLOCK_MINUTES[:60] for second in CLOCK_SECONDS))
 _BOOLEANS = ("false", "true")
 _SMALL_NUMBERS = 10_000
 
@@ -177,7 +177,7 @@ def _small_numbers() -> pa.Array:
 
 
 def _hour_prefix(hour: int) -> str:
-    return f'"{_day_prefix(hour // 24)}{_CLOCK_MINUTES[hour % 24 * 60][:3]}'
+    return f'"{day_prefix(hour // 24)}{CLOCK_MINUTES[hour % 24 * 60][:3]}'
 
 
 class _HourPrefixes:

@@ -18,11 +18,11 @@ import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from iterbridge.sandbox.data import bulk, words
 from iterbridge.sandbox.data.bulk import I64, U64, Mask
-from iterbridge.sandbox.data.events import _FIELD_BUILDERS, _KIND_OF_ROLL, KIND_TYPES, KINDS, EventGenerator
+from iterbridge.sandbox.data.events import FIELD_BUILDERS, KIND_OF_ROLL, KIND_TYPES, KINDS, EventGenerator
 from iterbridge.sandbox.data.timefmt import HOUR_MS, MINUTE_MS
 from iterbridge.sandbox.data.users import CATEGORY_TEXTS, CITY_TEXTS, COUNTRY_TEXTS, REGION_TEXTS, BulkUsers
 
-_KIND_CODES = np.array([KINDS.index(kind) for kind in _KIND_OF_ROLL], dtype=np.int64)
+_KIND_CODES = np.array([KINDS.index(kind) for kind in KIND_OF_ROLL], dtype=np.int64)
 _MEDIUMS = ("Email", "Push", "SMS", "InApp")
 _EVENT_SALT = np.uint64(0x9E3779B1)
 _OPENS_EDGES = (0.55, 0.85, 0.95, 1.0)
@@ -240,7 +240,7 @@ class BulkEvents:
         self.users = users
         self.campaigns = _CampaignTable(generator)
         self.catalog_items = max(1, generator.project.size.catalog_items)
-        self.lists = tuple(generator._lists)
+        self.lists = tuple(generator.lists)
 
     def blocks(
         self,
@@ -382,21 +382,21 @@ _PLATFORMS = bulk.json_texts(("iOS", "Android"))
 
 
 class _CampaignTable:
-    """The sending campaigns of every medium in one table (EventGenerator._campaigns, medium after medium)."""
+    """The sending campaigns of every medium in one table (EventGenerator.campaigns, medium after medium)."""
 
     def __init__(self, generator: EventGenerator) -> None:
-        rows = [(medium, c) for medium in _MEDIUMS for c in generator._campaigns[medium]]
-        channel = [generator._channels.get(medium, 0) for medium, _ in rows]
+        rows = [(medium, c) for medium in _MEDIUMS for c in generator.campaigns[medium]]
+        channel = [generator.channels.get(medium, 0) for medium, _ in rows]
         self.ids = np.array([c["id"] for _, c in rows], dtype=np.int64)
         self.template_ids = np.array([c["templateId"] for _, c in rows], dtype=np.int64)
         self.triggered = np.array([c["type"] == "Triggered" for _, c in rows], dtype=np.bool_)
         self.channel_ids = np.array(channel, dtype=np.int64)
-        self.message_type_ids = np.array([generator._message_types.get(ch, 0) for ch in channel], dtype=np.int64)
+        self.message_type_ids = np.array([generator.message_types.get(ch, 0) for ch in channel], dtype=np.int64)
         self.sms_texts = bulk.json_texts(f"Brand: {c['name']}. Reply STOP to opt out." for _, c in rows)
         self._mediums: dict[str, tuple[int, I64]] = {}
         first = 0
         for medium in _MEDIUMS:
-            times = np.array(generator._campaign_times[medium], dtype=np.int64)
+            times = np.array(generator.campaign_times[medium], dtype=np.int64)
             self._mediums[medium] = (first, times)
             first += len(times)
         if not rows:  # keep indexing by row 0 valid in a project without campaigns
@@ -409,7 +409,7 @@ class _CampaignTable:
         return self._mediums[medium]
 
 
-# ---- the fields of each type (events.py's _FIELD_BUILDERS) --------------------------------------------------
+# ---- the fields of each type (events.py's FIELD_BUILDERS) --------------------------------------------------
 
 Shape = Callable[[BulkEvents, bulk.JsonLines, Events], None]
 
@@ -478,7 +478,7 @@ def _unsubscribe(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
         out.text("]", ~sent)
     else:
         out.text("[]")
-    channel = b.generator._channels.get("Email", 0)
+    channel = b.generator.channels.get("Email", 0)
     out.field("channelIds").choose(("[]", f"[{channel}]"), sent.astype(np.int64))
     out.field("messageTypeIds").text("[]")
 
@@ -619,5 +619,5 @@ def _purchase(b: BulkEvents, out: bulk.JsonLines, e: Events) -> None:
 
 
 # Each type's shaper is the namesake of the builder the one-by-one generator uses for it (events.py's
-# _FIELD_BUILDERS): one table of types, not a second one to keep in step.
-_FIELDS: dict[str, Shape] = {event_type: globals()[builder.__name__] for event_type, builder in _FIELD_BUILDERS.items()}
+# FIELD_BUILDERS): one table of types, not a second one to keep in step.
+_FIELDS: dict[str, Shape] = {event_type: globals()[builder.__name__] for event_type, builder in FIELD_BUILDERS.items()}

@@ -19,7 +19,7 @@ import orjson
 
 from iterbridge.sandbox.data import words
 from iterbridge.sandbox.data.project import Project, sending_campaigns
-from iterbridge.sandbox.data.rand import _GOLDEN, _M64, Rng, cumulative, derive, mix64
+from iterbridge.sandbox.data.rand import GOLDEN_GAMMA, MASK64, Rng, cumulative, derive, mix64
 from iterbridge.sandbox.data.timefmt import HOUR_MS, MINUTE_MS, iterable_time
 from iterbridge.sandbox.data.users import UserGenerator
 
@@ -70,12 +70,12 @@ class EventGenerator:
         hours = project.size.history_days * 24
         self.rate = project.size.events / AVERAGE_EVENTS_PER_JOURNEY / hours
         self._buckets: dict[int, tuple[int, int, int, int, int]] = {}
-        self._campaigns = {medium: sending_campaigns(project, medium) for medium in ("Email", "Push", "SMS", "InApp")}
-        self._campaign_times = {m: [c["createdAt"] for c in cs] for m, cs in self._campaigns.items()}
+        self.campaigns = {medium: sending_campaigns(project, medium) for medium in ("Email", "Push", "SMS", "InApp")}
+        self.campaign_times = {m: [c["createdAt"] for c in cs] for m, cs in self.campaigns.items()}
         self._templates = {t.id: t for t in project.templates}
-        self._lists = [lst["id"] for lst in project.lists if lst["listType"] == "Standard"]
-        self._channels = {c["messageMedium"]: c["id"] for c in project.channels if c["channelType"] == "Marketing"}
-        self._message_types = {mt["channelId"]: mt["id"] for mt in project.message_types}
+        self.lists = [lst["id"] for lst in project.lists if lst["listType"] == "Standard"]
+        self.channels = {c["messageMedium"]: c["id"] for c in project.channels if c["channelType"] == "Marketing"}
+        self.message_types = {mt["channelId"]: mt["id"] for mt in project.message_types}
         self._medium_journeys = {
             "Email": self._email_journey,
             "Push": self._push_journey,
@@ -126,16 +126,16 @@ class EventGenerator:
             return
         n_users = self.users.count
         journey = self._journey
-        kind_of_roll = _KIND_OF_ROLL
+        kinds_by_roll = KIND_OF_ROLL
         for hour in self.hours(start_ms, end_ms):
             journeys, a, b, _, key = self.bucket(hour)
             for slot in range(journeys):
                 # mix64(key ^ slot), inlined: this loop runs for every journey of the window.
-                x = ((key ^ slot) + _GOLDEN) & _M64
-                x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-                x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+                x = ((key ^ slot) + GOLDEN_GAMMA) & MASK64
+                x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+                x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
                 journey_key = x ^ (x >> 31)
-                kind = kind_of_roll[journey_key % 10_000]
+                kind = kinds_by_roll[journey_key % 10_000]
                 if kind not in kinds:
                     continue
                 for event in journey(hour, journey_key, kind, (a * slot + b) % n_users, types):
@@ -187,10 +187,10 @@ class EventGenerator:
         return build.events
 
     def _campaign(self, medium: str, moment: int, rng: Rng) -> dict[str, Any] | None:
-        available = bisect.bisect_right(self._campaign_times[medium], moment)
+        available = bisect.bisect_right(self.campaign_times[medium], moment)
         if available == 0:
             return None
-        return self._campaigns[medium][rng.below(available)]
+        return self.campaigns[medium][rng.below(available)]
 
     def _email_journey(self, rng: Rng, t0: int, build: _Builder) -> None:
         if rng.chance(0.02):
@@ -274,10 +274,10 @@ class EventGenerator:
 
 
 # Types a journey may hold more than once (the opens of an email); every other type appears at most once.
-_REPEATED_TYPES = frozenset({"emailOpen"})
+REPEATED_TYPES = frozenset({"emailOpen"})
 
 
-def _kind_of_roll(roll: int) -> str:
+def kind_of_roll(roll: int) -> str:
     for kind, threshold in zip(KINDS, _KIND_THRESHOLDS, strict=True):
         if roll < threshold:
             return kind
@@ -285,11 +285,11 @@ def _kind_of_roll(roll: int) -> str:
 
 
 # The kind depends only on the key's last four decimal digits: one lookup instead of a loop per journey.
-_KIND_OF_ROLL = tuple(_kind_of_roll(roll) for roll in range(10_000))
+KIND_OF_ROLL = tuple(kind_of_roll(roll) for roll in range(10_000))
 
 
 def _kind(journey_key: int) -> str:
-    return _KIND_OF_ROLL[journey_key % 10_000]
+    return KIND_OF_ROLL[journey_key % 10_000]
 
 
 class _Builder:
@@ -326,7 +326,7 @@ class _Builder:
         self.message_id = ""
         self.medium = ""
         self._count = 0
-        self._single = types is not None and len(types) == 1 and not types & _REPEATED_TYPES
+        self._single = types is not None and len(types) == 1 and not types & REPEATED_TYPES
         self.done = False
 
     def message(self, medium: str, campaign: dict[str, Any], message_id: str) -> None:
@@ -338,7 +338,7 @@ class _Builder:
             return
         rng = Rng(mix64(self.key ^ (self._count * 0x9E3779B1)))
         delay = rng.between(60_000, 3 * HOUR_MS) if late else rng.between(100, 8_000)
-        fields = _FIELD_BUILDERS[event_type](self, rng, moment, **extra)
+        fields = FIELD_BUILDERS[event_type](self, rng, moment, **extra)
         self.events.append(Event(event_type, moment, moment + delay, self.user, fields))
         self.done = self._single
 
@@ -352,9 +352,9 @@ class _Builder:
         }
 
     def send_fields(self) -> dict[str, Any]:
-        channel_id = self.generator._channels.get(self.medium, 0)
+        channel_id = self.generator.channels.get(self.medium, 0)
         fields = self.campaign_fields()
-        fields["messageTypeId"] = self.generator._message_types.get(channel_id, 0)
+        fields["messageTypeId"] = self.generator.message_types.get(channel_id, 0)
         fields["channelId"] = channel_id
         fields["contentId"] = self.campaign["templateId"] * 7 % 10_000_000
         return fields
@@ -376,7 +376,7 @@ def _email_send(b: _Builder, rng: Rng, moment: int) -> dict[str, Any]:
     fields["catalogCollectionCount"] = 0
     fields["productRecommendationCount"] = rng.below(4)
     if b.campaign["type"] == "Triggered":
-        # Iterable serves transactionalData as a JSON-encoded string (API-NOTES §10).
+        # Iterable serves transactionalData as a JSON-encoded string, not an object.
         order = {"orderId": f"ord-{rng.hex(8)}", "items": rng.between(1, 4)}
         fields["transactionalData"] = orjson.dumps({"data": order}).decode()
     return fields
@@ -430,10 +430,10 @@ def _hosted_unsubscribe(b: _Builder, rng: Rng, moment: int) -> dict[str, Any]:
 
 def _unsubscribe(b: _Builder, rng: Rng, moment: int, source: str = "EmailLink") -> dict[str, Any]:
     fields: dict[str, Any] = b.campaign_fields() if b.campaign else {}
-    channel = b.generator._channels.get("Email", 0)
+    channel = b.generator.channels.get("Email", 0)
     fields.update(
         unsubSource=source,
-        emailListIds=[] if b.campaign else [rng.choice(b.generator._lists)] if b.generator._lists else [],
+        emailListIds=[] if b.campaign else [rng.choice(b.generator.lists)] if b.generator.lists else [],
         channelIds=[channel] if b.campaign else [],
         messageTypeIds=[],
     )
@@ -441,7 +441,7 @@ def _unsubscribe(b: _Builder, rng: Rng, moment: int, source: str = "EmailLink") 
 
 
 def _subscribe(b: _Builder, rng: Rng, moment: int) -> dict[str, Any]:
-    lists = b.generator._lists
+    lists = b.generator.lists
     fields: dict[str, Any] = {
         "emailListIds": [rng.choice(lists)] if lists else [],
         "channelIds": [],
@@ -565,7 +565,7 @@ def _purchase(b: _Builder, rng: Rng, moment: int) -> dict[str, Any]:
     return {"id": rng.hex(24), "total": total, "shoppingCartItems": items}
 
 
-_FIELD_BUILDERS: dict[str, Any] = {
+FIELD_BUILDERS: dict[str, Any] = {
     "emailSend": _email_send,
     "emailSendSkip": _skip,
     "emailOpen": _email_open,

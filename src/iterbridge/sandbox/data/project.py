@@ -1,6 +1,6 @@
 """The small objects of a generated project, built eagerly: channels, message types, lists, campaigns,
-templates and catalog definitions. Records are held in the exact shape the API serves them
-(API-NOTES §2–§8): epoch-millisecond timestamps, optional fields omitted when unset.
+templates and catalog definitions. Records are held in the exact shape the API serves them:
+epoch-millisecond timestamps, optional fields omitted when unset.
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ def _template(
 
 
 def template_detail(rng: Rng, medium: str, summary: dict[str, Any]) -> dict[str, Any]:
-    """The /api/templates/{medium}/get body for a template summary (shapes per API-NOTES §8)."""
+    """The /api/templates/{medium}/get body for a template summary (its fields depend on the medium)."""
     name = summary["name"]
     common_tail = {"messageTypeId": summary["messageTypeId"]}
     for optional in ("campaignId", "clientTemplateId"):

@@ -13,16 +13,16 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-_M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
+MASK64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _TO_UNIT = 2.0**-53
 
 
 def mix64(x: int) -> int:
     """splitmix64's finalizer: a well-spread 64-bit value from any 64-bit input."""
-    x = (x + _GOLDEN) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    x = (x + GOLDEN_GAMMA) & MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
     return x ^ (x >> 31)
 
 
@@ -35,7 +35,7 @@ def derive(*parts: int) -> int:
     """Combine integers into one key: derive(seed, KIND, index)."""
     key = 0
     for part in parts:
-        key = mix64(key ^ (part & _M64))
+        key = mix64(key ^ (part & MASK64))
     return key
 
 
@@ -50,13 +50,13 @@ class Rng:
     __slots__ = ("_state",)
 
     def __init__(self, key: int) -> None:
-        self._state = key & _M64
+        self._state = key & MASK64
 
     def bits(self) -> int:
-        self._state = (self._state + _GOLDEN) & _M64
+        self._state = (self._state + GOLDEN_GAMMA) & MASK64
         x = self._state
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
         return x ^ (x >> 31)
 
     def random(self) -> float:

@@ -1,4 +1,4 @@
-"""The timestamp formats Iterable serves (API-NOTES §12), fast enough for export streams."""
+"""The timestamp formats Iterable serves (epoch ms, `YYYY-MM-DD HH:MM:SS +00:00`), fast enough for export streams."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ MINUTE_MS = 60_000
 
 
 @lru_cache(maxsize=4096)
-def _day_prefix(day: int) -> str:
+def day_prefix(day: int) -> str:
     return time.strftime("%Y-%m-%d ", time.gmtime(day * 86_400))
 
 
 # "HH:MM:" of each minute of a day and "SS +00:00" of each second: formatting a time is two lookups.
-_CLOCK_MINUTES = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
-_CLOCK_SECONDS = tuple(f"{second:02d} +00:00" for second in range(60))
+CLOCK_MINUTES = tuple(f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
+CLOCK_SECONDS = tuple(f"{second:02d} +00:00" for second in range(60))
 
 
 def iterable_time(ms: int) -> str:
     """Epoch milliseconds → "YYYY-MM-DD HH:MM:SS +00:00", the string form of users, events and exports."""
     day, rest = divmod(ms // 1000, 86_400)
-    return _day_prefix(day) + _CLOCK_MINUTES[rest // 60] + _CLOCK_SECONDS[rest % 60]
+    return day_prefix(day) + CLOCK_MINUTES[rest // 60] + CLOCK_SECONDS[rest % 60]
 
 
 def iso_millis(ms: int) -> str:
@@ -38,7 +38,7 @@ def iso_offset(ms: int) -> str:
 
 
 def date_only(ms: int) -> str:
-    return _day_prefix(ms // DAY_MS).strip()
+    return day_prefix(ms // DAY_MS).strip()
 
 
 def to_ms(moment: datetime) -> int:

@@ -1,4 +1,4 @@
-"""/api/campaigns: list, get, create, trigger, abort, cancel, archive, metrics (API-NOTES §2)."""
+"""/api/campaigns: list, get, create, trigger, abort, cancel, archive, metrics."""
 
 from __future__ import annotations
 
@@ -107,10 +107,20 @@ def _known_lists(ctx: Context, list_ids: list[Any]) -> None:
 async def create_campaign(ctx: Context) -> Response:
     body = await ctx.json()
     errors = require_fields(
-        body, "name", "templateId",
-        kinds={"name": str, "templateId": int, "listIds": list, "suppressionListIds": list, "sendAt": str,
-               "dataFields": dict, "campaignDataFields": dict, "scheduleSend": bool},
-    )  # fmt: skip
+        body,
+        "name",
+        "templateId",
+        kinds={
+            "name": str,
+            "templateId": int,
+            "listIds": list,
+            "suppressionListIds": list,
+            "sendAt": str,
+            "dataFields": dict,
+            "campaignDataFields": dict,
+            "scheduleSend": bool,
+        },
+    )
     if errors:
         raise await ctx.bad_body(errors)
     if "listIds" in body and not body["listIds"]:
@@ -167,10 +177,15 @@ async def trigger(ctx: Context) -> Response:
         raise bad_params(f"Campaign {campaign['id']} cannot be triggered in state {campaign['campaignState']}")
     world = ctx.world
     world.campaigns.triggers.append(
-        {"campaignId": campaign["id"], "listIds": list_ids, "suppressionListIds": suppression,
-         "dataFields": body.get("dataFields") or {},
-         "allowRepeatMarketingSends": body.get("allowRepeatMarketingSends", True), "at": world.now()}
-    )  # fmt: skip
+        {
+            "campaignId": campaign["id"],
+            "listIds": list_ids,
+            "suppressionListIds": suppression,
+            "dataFields": body.get("dataFields") or {},
+            "allowRepeatMarketingSends": body.get("allowRepeatMarketingSends", True),
+            "at": world.now(),
+        }
+    )
     world.campaigns.touch(campaign, campaignState="Running")
     return envelope("Campaign triggered")
 

@@ -1,4 +1,4 @@
-"""/api/catalogs: catalogs, items (asynchronous writes) and field mappings (API-NOTES §3).
+"""/api/catalogs: catalogs, items (asynchronous writes) and field mappings.
 
 List, items and fieldMappings answers are wrapped in the envelope's `params`, as the real API does
 (the Swagger spec shows them bare).

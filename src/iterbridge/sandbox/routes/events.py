@@ -1,4 +1,4 @@
-"""/api/events and /api/commerce: tracking events and reading a user's events (API-NOTES §4)."""
+"""/api/events and /api/commerce: tracking events and reading a user's events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from iterbridge.sandbox.data.events import api_event
 from iterbridge.sandbox.data.rand import Rng, derive
 from iterbridge.sandbox.data.timefmt import iterable_time
 from iterbridge.sandbox.responses import ApiError, bad_params, envelope, invalid_email, json_response
-from iterbridge.sandbox.routes.users import _email_or_user
+from iterbridge.sandbox.routes.users import email_or_user
 from iterbridge.sandbox.routing import Context, Routes, require_fields
 from iterbridge.sandbox.world.users import valid_email
 
@@ -54,7 +54,7 @@ def _record_event(ctx: Context, event: dict[str, Any], email: str, user_id: str 
 def _identity(ctx: Context, event: dict[str, Any]) -> str:
     if event.get("email") is None and event.get("userId") is None:
         raise bad_params("Either email or userId must be specified in a track call")
-    email = _email_or_user(ctx, event.get("email"), event.get("userId"), create_by_user_id=True)
+    email = email_or_user(ctx, event.get("email"), event.get("userId"), create_by_user_id=True)
     assert email is not None
     return email
 

@@ -1,4 +1,4 @@
-"""/api/export: synchronous data.json / data.csv streams, asynchronous jobs, and userEvents (API-NOTES §10)."""
+"""/api/export: synchronous data.json / data.csv streams, asynchronous jobs, and userEvents."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from iterbridge.sandbox.data.events import user_event_line
 from iterbridge.sandbox.data.timefmt import parse_input
 from iterbridge.sandbox.faults import spoil
 from iterbridge.sandbox.responses import CSV_TYPE, TEXT_TYPE, bad_params, envelope, json_response, not_found
-from iterbridge.sandbox.routes.users import _email_or_user
+from iterbridge.sandbox.routes.users import email_or_user
 from iterbridge.sandbox.routing import Context, Routes, require_fields
 from iterbridge.sandbox.streams import chunked
 from iterbridge.sandbox.world.exports import (
@@ -96,7 +96,7 @@ async def data_csv(ctx: Context) -> Response:
 
 @routes.get("/api/export/userEvents")
 async def user_events(ctx: Context) -> Response:
-    email = _email_or_user(ctx, ctx.query.get("email"), ctx.query.get("userId"))
+    email = email_or_user(ctx, ctx.query.get("email"), ctx.query.get("userId"))
     include_custom = ctx.query.get("includeCustomEvents", "false").lower() == "true"
     world = ctx.world
     located = world.events.of_user(email) if email and world.users.exists(email) else []

@@ -1,11 +1,11 @@
-"""/api/inApp/getMessages: a user's in-app messages (API-NOTES §5); targeting lives in messaging."""
+"""/api/inApp/getMessages: a user's in-app messages; targeting lives in messaging."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
 from iterbridge.sandbox.responses import bad_params, json_response
-from iterbridge.sandbox.routes.users import _email_or_user
+from iterbridge.sandbox.routes.users import email_or_user
 from iterbridge.sandbox.routing import Context, Routes
 
 routes = Routes()
@@ -25,7 +25,7 @@ async def _messages(ctx: Context, limit_one: bool = False) -> Response:
         email = ctx.world.users.email_of_user_id(user_id)
         messages = ctx.world.inapp.messages(email) if email else []
     else:
-        found = _email_or_user(ctx, email, None)
+        found = email_or_user(ctx, email, None)
         messages = ctx.world.inapp.messages(found) if found else []
     return json_response({"inAppMessages": messages[:count]}, content_type=PLAIN_JSON)
 

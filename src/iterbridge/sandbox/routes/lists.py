@@ -1,4 +1,4 @@
-"""/api/lists: lists, their members (plain text, 5/min) and subscriptions (API-NOTES §6)."""
+"""/api/lists: lists, their members (plain text, 5/min) and subscriptions."""
 
 from __future__ import annotations
 

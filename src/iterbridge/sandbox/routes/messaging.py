@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from iterbridge.sandbox.data.timefmt import iso_millis, parse_input
 from iterbridge.sandbox.responses import ApiError, bad_params, envelope, generic_error, invalid_email
-from iterbridge.sandbox.routes.users import _email_or_user
+from iterbridge.sandbox.routes.users import email_or_user
 from iterbridge.sandbox.routing import Context, Routes, require_fields
 
 routes = Routes()
@@ -77,7 +77,7 @@ def _cancel(path_medium: str) -> Any:
         if body.get("scheduledMessageId") is not None:
             ids = [body["scheduledMessageId"]] if body["scheduledMessageId"] in world.inapp.scheduled else []
         else:
-            email = _email_or_user(ctx, body.get("email"), body.get("userId"))
+            email = email_or_user(ctx, body.get("email"), body.get("userId"))
             ids = world.inapp.pending_for(email or "", body.get("campaignId", -1))
         if not ids:
             raise bad_params("No scheduled messages found- Invalid email and campaignId combination")
@@ -112,5 +112,5 @@ async def trigger_workflow(ctx: Context) -> Response:
     if body.get("listId") is not None and ctx.world.lists.get(body["listId"]) is None:
         raise bad_params(f"error.lists.invalidListId({body['listId']})")
     if body.get("email") is not None:
-        _email_or_user(ctx, body["email"], None)
+        email_or_user(ctx, body["email"], None)
     return envelope()

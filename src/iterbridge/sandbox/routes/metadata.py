@@ -1,4 +1,4 @@
-"""/api/metadata: key-value tables (API-NOTES §11)."""
+"""/api/metadata: key-value tables."""
 
 from __future__ import annotations
 

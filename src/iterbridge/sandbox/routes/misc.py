@@ -1,4 +1,4 @@
-"""/api/channels and /api/messageTypes (API-NOTES §7)."""
+"""/api/channels and /api/messageTypes (both unpaged lists)."""
 
 from __future__ import annotations
 

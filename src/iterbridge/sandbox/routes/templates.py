@@ -1,4 +1,4 @@
-"""/api/templates: list with filters and paging, get per medium, upsert, update (API-NOTES §8)."""
+"""/api/templates: list with filters and paging, get per medium, upsert, update."""
 
 from __future__ import annotations
 
@@ -43,10 +43,13 @@ async def list_templates(ctx: Context) -> Response:
         bounds.append(value)
     start, end = bounds
     found = [
-        t for t in ctx.world.templates.all()
-        if t.template_type == template_type and t.medium == medium
-        and (start is None or t.summary["createdAt"] >= start) and (end is None or t.summary["createdAt"] < end)
-    ]  # fmt: skip
+        t
+        for t in ctx.world.templates.all()
+        if t.template_type == template_type
+        and t.medium == medium
+        and (start is None or t.summary["createdAt"] >= start)
+        and (end is None or t.summary["createdAt"] < end)
+    ]
     found = sort_records(found, ctx.query.get("sort") or "id", SORT_FIELDS, _sort_key)
     summaries = [dict(t.summary) for t in found]
     if not wants_paging(ctx):

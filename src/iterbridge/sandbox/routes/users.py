@@ -1,4 +1,4 @@
-"""/api/users: profiles by email or userId, updates, deletions, fields (API-NOTES §9)."""
+"""/api/users: profiles by email or userId, updates, deletions, fields."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _by_user_id(ctx: Context, user_id: str) -> Response:
 
 @routes.get("/api/users/getSentMessages")
 async def get_sent_messages(ctx: Context) -> Response:
-    email = _email_or_user(ctx, ctx.query.get("email"), ctx.query.get("userId"))
+    email = email_or_user(ctx, ctx.query.get("email"), ctx.query.get("userId"))
     limit = min(1000, ctx.query_int("limit", 10) or 10)
     campaign_ids = {int(c) for c in ctx.query_list("campaignIds") if c.isdigit()}
     start = parse_input(ctx.query.get("startDateTime", "")) or 0
@@ -101,7 +101,7 @@ async def get_user(ctx: Context) -> Response:
     return _profile_response(ctx, email)
 
 
-def _email_or_user(ctx: Context, email: Any, user_id: Any, *, create_by_user_id: bool = False) -> str | None:
+def email_or_user(ctx: Context, email: Any, user_id: Any, *, create_by_user_id: bool = False) -> str | None:
     """The email a request names by email or userId; errors as the real API words them."""
     if email is not None or user_id is None:
         if not valid_email(email):
@@ -144,7 +144,7 @@ async def update_user(ctx: Context) -> Response:
     if body.get("email") is None and body.get("userId") is None:
         raise bad_params("Either email or userId must be specified")
     users = ctx.world.users
-    email = _email_or_user(ctx, body.get("email"), body.get("userId"), create_by_user_id=True)
+    email = email_or_user(ctx, body.get("email"), body.get("userId"), create_by_user_id=True)
     assert email is not None
     if email in users.forgotten:
         raise ApiError(409, "ForgottenUserError", f"User {email} has been forgotten")
@@ -221,7 +221,7 @@ async def delete_user(ctx: Context) -> Response:
 @routes.post("/api/users/updateEmail")
 async def update_email(ctx: Context) -> Response:
     body = await ctx.json()
-    current = _email_or_user(ctx, body.get("currentEmail"), body.get("currentUserId"))
+    current = email_or_user(ctx, body.get("currentEmail"), body.get("currentUserId"))
     new = body.get("newEmail")
     if not valid_email(new):
         raise invalid_email(str(new or ""))
@@ -238,7 +238,7 @@ _SUBSCRIPTION_ARRAYS = ("unsubscribedChannelIds", "unsubscribedMessageTypeIds", 
 
 
 def _update_subscriptions(ctx: Context, request: dict[str, Any]) -> str:
-    email = _email_or_user(ctx, request.get("email"), request.get("userId"))
+    email = email_or_user(ctx, request.get("email"), request.get("userId"))
     assert email is not None
     world = ctx.world
     if not world.users.exists(email):
@@ -294,7 +294,7 @@ async def bulk_update_subscriptions(ctx: Context) -> Response:
 @routes.post("/api/users/forget", json_type="application/json")
 async def forget(ctx: Context) -> Response:
     body = await ctx.json()
-    email = _email_or_user(ctx, body.get("email"), body.get("userId"))
+    email = email_or_user(ctx, body.get("email"), body.get("userId"))
     assert email is not None
     ctx.world.users.delete(email)
     ctx.world.users.forgotten.add(email)
@@ -307,7 +307,7 @@ async def register_device_token(ctx: Context) -> Response:
     errors = require_fields(body, "device", kinds={"device": dict})
     if errors:
         raise await ctx.bad_body(errors)
-    email = _email_or_user(ctx, body.get("email"), body.get("userId"))
+    email = email_or_user(ctx, body.get("email"), body.get("userId"))
     device = body["device"]
     if not device.get("token"):
         raise generic_error(f"Unable to register token to user Some({email})")
@@ -342,6 +342,6 @@ async def register_browser_token(ctx: Context) -> Response:
     errors = require_fields(body, "browserToken", kinds={"browserToken": str})
     if errors:
         raise await ctx.bad_body(errors)
-    email = _email_or_user(ctx, body.get("email"), body.get("userId"))
+    email = email_or_user(ctx, body.get("email"), body.get("userId"))
     ctx.world.users.upsert(email or "", {"browserTokens": [body["browserToken"]]})
     return envelope()

@@ -98,8 +98,14 @@ class EventStore:
         if deleted is None:
             yield from (json_line(record) for record in records(world, query))
             return
-        generated = self._bulk.blocks(query.data_type, query.start_ms, query.end_ms, world.now(), query.campaign_id,
-                                      np.array(deleted, dtype=np.int64))  # fmt: skip
+        generated = self._bulk.blocks(
+            query.data_type,
+            query.start_ms,
+            query.end_ms,
+            world.now(),
+            query.campaign_id,
+            np.array(deleted, dtype=np.int64),
+        )
         for lines in generated:
             lines.narrow(name for name in lines.names if query.keeps(name))
             yield lines.block()

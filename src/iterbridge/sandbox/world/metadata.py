@@ -1,4 +1,4 @@
-"""The metadata API's key-value tables (API-NOTES §11)."""
+"""The metadata API's key-value tables (named tables of keys, each holding a JSON object)."""
 
 from __future__ import annotations
 
