@@ -47,11 +47,6 @@ from iterbridge.wording import plural
 
 csv.field_size_limit(64 * 1024 * 1024)
 
-# "upsert" means the operation that creates or replaces by key, where the object has one.
-UPSERT = {"Users": "update", "CatalogItems": "insert", "Templates": "insert", "ListUsers": "insert",
-          "Events": "insert"}  # fmt: skip
-# The JSON column that takes the columns an object has no column for (custom fields).
-OPEN_FIELDS = {"Users": "ExtraFields", "Events": "DataFields"}
 OPERATIONS = ("insert", "update", "upsert", "delete")
 SAMPLE_REJECTS = 10
 KEEP_REQUESTS = 20  # requests of a dry run kept to show (memory stays flat for any file)
@@ -135,10 +130,11 @@ def load_mapping_file(path: Path) -> dict[str, str]:
 def resolve_operation(obj: ObjectDef, operation: str) -> str:
     if operation not in OPERATIONS:
         raise TransferError(f"--operation must be one of {', '.join(OPERATIONS)}, not {operation!r}")
-    if operation == "upsert" and obj.name not in UPSERT:
+    # "upsert" is the write that creates or replaces by key, where the object declares one (ObjectDef.upsert).
+    if operation == "upsert" and obj.upsert is None:
         # No key to match on: an insert would create them again, which is no upsert.
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
-    actual = UPSERT[obj.name] if operation == "upsert" else operation
+    actual = obj.upsert if operation == "upsert" and obj.upsert else operation
     if actual not in obj.writes:
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
     return actual
@@ -198,7 +194,7 @@ class _Resolver:
         self.columns = columns
         self.operation = operation
         self.lowered = {name.lower(): name for name in columns}
-        open_name = OPEN_FIELDS.get(obj.name)
+        open_name = obj.open_fields  # the JSON column that takes fields the object has no column for
         self.open = columns.get(open_name) if open_name and operation != "delete" else None
 
     def resolve(self, name: str) -> _Target | None:
@@ -319,7 +315,7 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
         finally:
             sender.close()
             rejects.close()
-            if summary.new_fields and obj.name == "Users" and not options.dry_run:
+            if summary.new_fields and obj.dynamic_columns is not None and not options.dry_run:
                 forget = getattr(conn, "forget_user_fields", None)
                 if forget is not None:  # the fields just created are columns for this connection's next read
                     forget()
