@@ -150,7 +150,9 @@ class Connection:
         """Ask users/getFields again at the next use (replication does at each run, so a custom field created
         since becomes a column)."""
         self._user_fields = None
-        self._columns.pop("Users", None)
+        for name, obj in OBJECTS.items():
+            if obj.dynamic_columns is not None:  # columns from the project's fields
+                self._columns.pop(name, None)
 
     def user_fields(self) -> dict[str, str]:
         if self._user_fields is None:

@@ -13,7 +13,6 @@ from click.testing import Result
 
 import iterbridge
 from iterbridge.objects import OBJECTS
-from iterbridge.transfer.importer import UPSERT
 
 from .support import Stats, one_line_error, write_csv, writes
 
@@ -43,7 +42,7 @@ def user(api: httpx2.Client, email: str) -> dict[str, object]:
 
 def test_the_operations_are_those_the_catalog_allows() -> None:
     allowed = {
-        name: set(obj.writes) | ({"upsert"} if UPSERT.get(name, "insert") in obj.writes and name in UPSERT else set())
+        name: set(obj.writes) | ({"upsert"} if obj.upsert is not None and obj.upsert in obj.writes else set())
         for name, obj in OBJECTS.items()
         if obj.writes
     }

@@ -16,6 +16,7 @@ from iterbridge.replicate.targets import default_url
 from iterbridge.sync import SyncReport, sync
 from iterbridge.sync.engine import POLICIES
 from iterbridge.sync.kinds import Side
+from iterbridge.sync.sides import SYNCED_OBJECTS
 
 
 def _print(report: SyncReport, as_json: bool) -> None:
@@ -54,7 +55,7 @@ def _print(report: SyncReport, as_json: bool) -> None:
 
 
 @click.command("sync")
-@click.argument("object_name", metavar="OBJECT", type=click.Choice(["CatalogItems", "Templates"], case_sensitive=False))
+@click.argument("object_name", metavar="OBJECT", type=click.Choice(SYNCED_OBJECTS, case_sensitive=False))
 @click.option("--with", "with_url", default=None, help=f"Database URL (default {default_url()}).")
 @click.option("--catalog", default=None, help="The catalog to sync (CatalogItems).")
 @click.option("--medium", "mediums", multiple=True, help="email, push, sms or inapp (Templates; default all).")

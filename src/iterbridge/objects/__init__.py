@@ -1,4 +1,9 @@
-"""The object catalog: one module per Iterable object, read as a table of contents of Iterable."""
+"""The object catalog: one module per Iterable object, read as a table of contents of Iterable.
+
+Adding an object is one module declaring its `ObjectDef` (columns, reader, writes, and the facts the jobs read
+from it: upsert key, open fields, row estimate, read cost, replication policy — see `facts.py`) and one line in
+`OBJECTS` below; no other module names an object (tests/connector/test_extra_object.py holds to it).
+"""
 
 from __future__ import annotations
 

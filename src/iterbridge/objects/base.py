@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.objects.facts import FULL_SWEPT, ONE_REQUEST, Costing, Replication, SkippedPart, TableSplit
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -372,6 +373,15 @@ class ObjectDef:
     writes: dict[Operation, Write] = field(default_factory=dict)
     cursor: str | None = None
     dynamic_columns: Callable[[Connection], tuple[Column, ...]] | None = None
+    # What the jobs know of the object, declared here and never keyed by its name elsewhere (objects/facts.py):
+    upsert: Operation | None = None  # the write that creates or replaces by key (import's "upsert"); None: no such key
+    open_fields: str | None = None  # the JSON column that takes fields the object has no column for (custom fields)
+    row_estimate: int = 1_000  # rough size for SQLite's planner: objects read through exports are costly
+    cost: Costing = ONE_REQUEST  # how a read is made given its pushdown, and how many calls (EXPLAIN)
+    exported: bool = False  # read through the export API unless filtered per user: windows from a cursor bound
+    replication: Replication = FULL_SWEPT
+    split: TableSplit | None = None  # replicated as one table per value of a column
+    skipped_part: SkippedPart | None = None  # the rows a skipped slice covers: a sweep keeps them and runs
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType
+from iterbridge.objects.facts import Pushdown, ReadCost
 from iterbridge.objects.reading import batched, integers
 
 if TYPE_CHECKING:
@@ -96,6 +97,14 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
             yield {c.name: c.read(record) for c in columns}
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    ids = "" if pushdown.by_value("CampaignId") else " + GET /api/campaigns"
+    return ReadCost(
+        "GET /api/campaigns/metrics (CSV)", f"1 per {IDS_PER_CALL} campaigns" + ids, "GET /api/campaigns/metrics",
+        1 if pushdown.pushed.get("CampaignId") == "=" else None,
+    )  # fmt: skip
+
+
 CAMPAIGN_METRICS = ObjectDef(
     name="CampaignMetrics",
     description="Lifetime metrics per campaign (sends, opens, clicks, purchases, revenue…).",
@@ -111,4 +120,6 @@ CAMPAIGN_METRICS = ObjectDef(
     ),
     reader=_read,
     filters=("CampaignId",),
+    row_estimate=1_000,
+    cost=_cost,
 )

@@ -14,6 +14,7 @@ from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.constants import CAMPAIGN_STATES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write, rows_from
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import per_row, present, time_param
 
@@ -94,6 +95,18 @@ def _as_object(value: Any) -> dict[str, Any]:
     return value
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    if pushdown.by_value("Id"):
+        calls, count = pushdown.per_value("Id")
+        return ReadCost("GET /api/campaigns/{id}", calls, "GET /api/campaigns/{id}", count)
+    if pushdown.limit:
+        return ReadCost("GET /api/campaigns (one page of LIMIT rows)", "1", "GET /api/campaigns", 1)
+    return ReadCost(
+        f"GET /api/campaigns (pages of {PAGE_SIZE}, newest updates first)", f"1 per {PAGE_SIZE} campaigns",
+        "GET /api/campaigns",
+    )  # fmt: skip
+
+
 CAMPAIGNS = ObjectDef(
     name="Campaigns",
     description="Blast and triggered campaigns of every medium and state.",
@@ -132,4 +145,6 @@ CAMPAIGNS = ObjectDef(
         ),
     },
     cursor="UpdatedAt",
+    cost=_cost,
+    replication=Replication("incremental", sweep=True),
 )

@@ -22,6 +22,7 @@ from iterbridge.objects.base import (
     Write,
     rows_from,
 )
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.writing import Bulk, Part, bulk
 
 if TYPE_CHECKING:
@@ -120,6 +121,23 @@ _DELETE = Bulk(
 )
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    pushed = pushdown.pushed
+    if pushed.get("ItemId") in ("=", "in"):
+        return ReadCost(
+            "GET /api/catalogs/{catalogName}/items/{itemId}",
+            "1 per item and catalog",
+            "GET /api/catalogs/{catalogName}/items/{itemId}",
+            1 if pushed.get("ItemId") == "=" and pushed.get("CatalogName") == "=" else None,
+        )
+    catalogs = "" if pushed.get("CatalogName") in ("=", "in") else " + GET /api/catalogs"
+    return ReadCost(
+        f"GET /api/catalogs/{{catalogName}}/items (pages of {PAGE_SIZE})",
+        f"1 per {PAGE_SIZE} items per catalog" + catalogs,
+        "GET /api/catalogs/{catalogName}/items",
+    )
+
+
 CATALOG_ITEMS = ObjectDef(
     name="CatalogItems",
     description="Items of every catalog; Value holds the item's fields as JSON.",
@@ -150,4 +168,8 @@ CATALOG_ITEMS = ObjectDef(
         ),
     },
     cursor="LastModified",
+    upsert=Operation.INSERT,
+    row_estimate=100_000,
+    cost=_cost,
+    replication=Replication("incremental", sweep=True),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.objects.base import Column, ObjectDef, Operation, Row, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost
 from iterbridge.objects.reading import paged
 from iterbridge.objects.writing import per_row
 
@@ -25,6 +26,10 @@ def _delete(conn: Connection, row: Row) -> dict[str, Any]:
     return {"Name": row["Name"]}
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    return ReadCost(f"GET /api/catalogs (pages of {PAGE_SIZE})", f"1 per {PAGE_SIZE} catalogs", "GET /api/catalogs")
+
+
 CATALOGS = ObjectDef(
     name="Catalogs",
     description="Catalogs of items (products, stores, articles…) usable in message personalisation.",
@@ -38,4 +43,5 @@ CATALOGS = ObjectDef(
             per_row(_delete), required=(("Name",),), description="DELETE /api/catalogs/{catalogName}"
         ),
     },
+    cost=_cost,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from iterbridge.objects.base import Column, ObjectDef, SqlType
+from iterbridge.objects.facts import one_call
 from iterbridge.objects.reading import listing
 
 CHANNELS = ObjectDef(
@@ -15,4 +16,5 @@ CHANNELS = ObjectDef(
         Column("MessageMedium", SqlType.TEXT, "messageMedium", read_only=True),
     ),
     reader=listing("GET /api/channels", "channels"),
+    cost=one_call("GET /api/channels"),
 )

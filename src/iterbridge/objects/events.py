@@ -19,6 +19,7 @@ from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication, TableSplit
 from iterbridge.objects.reading import export_records, integers, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, present, user_outcomes
 
@@ -173,6 +174,25 @@ _TRACK = Bulk(
 )
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    column = pushdown.by_value("Email", "UserId")
+    if column:
+        calls, count = pushdown.per_value(column)
+        return ReadCost("GET /api/export/userEvents per user", calls, "GET /api/export/userEvents", count)
+    if pushdown.pushed.get("EventType") == "=":
+        types, count = "1 event type", 1
+    elif pushdown.pushed.get("EventType") == "in":
+        types, count = "1 per EventType value", None
+    else:
+        types, count = f"{len(EVENT_TYPES)} event types", len(EVENT_TYPES)
+    return ReadCost(
+        "GET /api/export/data.json per event type (by CreatedAt window)",
+        f"{types} × 1 window",
+        "GET /api/export/data.json",
+        count,
+    )
+
+
 EVENTS = ObjectDef(
     name="Events",
     description="Custom and system events (sends, opens, clicks, purchases…); insert tracks custom events.",
@@ -198,4 +218,11 @@ EVENTS = ObjectDef(
         ),
     },
     cursor="CreatedAt",
+    upsert=Operation.INSERT,
+    open_fields="DataFields",
+    row_estimate=10_000_000,
+    cost=_cost,
+    exported=True,
+    replication=Replication("incremental", sweep=False),
+    split=TableSplit("EventType", EVENT_TYPES, noun="event", example="emailOpen"),
 )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.reading import unknown
 from iterbridge.objects.writing import per_row, present, time_param
 
@@ -50,6 +51,11 @@ def _target(conn: Connection, row: Row) -> dict[str, Any]:
     return {"ScheduledMessageId": scheduled} if scheduled else {}
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    calls, count = pushdown.per_value(pushdown.by_value("Email", "UserId") or "Email")
+    return ReadCost("GET /api/inApp/getMessages per user", calls, "GET /api/inApp/getMessages", count)
+
+
 INAPP_MESSAGES = ObjectDef(
     name="InAppMessages",
     description="In-app messages waiting for a user; readable only per user (filter on Email or UserId).",
@@ -79,4 +85,7 @@ INAPP_MESSAGES = ObjectDef(
         ),
     },
     cursor="CreatedAt",
+    row_estimate=100,
+    cost=_cost,
+    replication=Replication("full", sweep=False),
 )

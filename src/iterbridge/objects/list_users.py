@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost
 from iterbridge.objects.reading import integers, unknown
 from iterbridge.objects.writing import Bulk, bulk, user_outcomes
 
@@ -60,7 +61,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                 raise
             # "Invalid email list id": a list that does not exist (or no longer does) has no members.
         except (SkippableApiError, RetriableApiError) as error:
-            conn.skip("ListUsers", f"list {list_id}", str(error))
+            conn.skip(obj.name, f"list {list_id}", str(error))  # read back by _skipped_list
 
 
 def _membership(endpoint: str) -> Bulk:
@@ -74,6 +75,22 @@ def _membership(endpoint: str) -> Bulk:
         group=lambda row: int(row["ListId"]),
         max_rows=BULK_SIZE,
     )
+
+
+def _cost(pushdown: Pushdown) -> ReadCost:
+    if pushdown.by_value("ListId"):
+        calls, count = pushdown.per_value("ListId")
+    else:
+        calls, count = "1 per list", None
+    if count is None and "ListId" not in pushdown.pushed:
+        calls += " + GET /api/lists"
+    return ReadCost("GET /api/lists/getUsers (plain text)", calls, "GET /api/lists/getUsers", count)
+
+
+def _skipped_list(part: str) -> tuple[str, Any] | None:
+    """A list whose members could not be read (`_read` skips "list N"): a sweep keeps that list's rows."""
+    name, _, number = part.partition(" ")
+    return ("ListId", int(number)) if name == "list" and number.isdigit() else None
 
 
 LIST_USERS = ObjectDef(
@@ -97,4 +114,8 @@ LIST_USERS = ObjectDef(
             description="POST /api/lists/unsubscribe",
         ),
     },
+    upsert=Operation.INSERT,
+    row_estimate=1_000_000,
+    cost=_cost,
+    skipped_part=_skipped_list,
 )

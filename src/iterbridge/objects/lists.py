@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.objects.base import Column, ObjectDef, Operation, Row, SqlType, Write
+from iterbridge.objects.facts import Replication, one_call
 from iterbridge.objects.reading import listing
 from iterbridge.objects.writing import per_row
 
@@ -41,4 +42,6 @@ LISTS = ObjectDef(
         Operation.DELETE: Write(per_row(_delete), required=(("Id",),), description="DELETE /api/lists/{listId}"),
     },
     cursor="CreatedAt",
+    cost=one_call("GET /api/lists"),
+    replication=Replication("incremental", sweep=True),
 )

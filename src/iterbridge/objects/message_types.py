@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from iterbridge.objects.base import Column, ObjectDef, SqlType
+from iterbridge.objects.facts import Replication, one_call
 from iterbridge.objects.reading import listing
 
 MESSAGE_TYPES = ObjectDef(
@@ -20,4 +21,6 @@ MESSAGE_TYPES = ObjectDef(
     ),
     reader=listing("GET /api/messageTypes", "messageTypes"),
     cursor="UpdatedAt",
+    cost=one_call("GET /api/messageTypes"),
+    replication=Replication("incremental", sweep=True),
 )

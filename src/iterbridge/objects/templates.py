@@ -14,6 +14,7 @@ from iterbridge.api.timestamps import iterable_format, parse_timestamp
 from iterbridge.constants import TEMPLATE_MEDIUMS, TEMPLATE_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import Bulk, Part, accepted_unless, bulk, per_row, present
 
@@ -189,6 +190,23 @@ _DELETE = Bulk(
 )
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    combinations: int | None = 1
+    for column, choices in (("TemplateType", len(TEMPLATE_TYPES)), ("MessageMedium", len(TEMPLATE_MEDIUMS))):
+        if pushdown.pushed.get(column) == "in":
+            combinations = None
+        elif pushdown.pushed.get(column) != "=" and combinations is not None:
+            combinations *= choices
+    wants_detail = pushdown.extended and bool(EXTENDED_COLUMNS.intersection(pushdown.used))
+    listing = f"{combinations} list calls" if combinations is not None else "1 list call per type × medium"
+    return ReadCost(
+        "GET /api/templates per type × medium" + (" + GET /api/templates/{medium}/get" if wants_detail else ""),
+        listing + (" + 1 per template (extended columns)" if wants_detail else ""),
+        "GET /api/templates",
+        None if wants_detail else combinations,
+    )
+
+
 TEMPLATES = ObjectDef(
     name="Templates",
     description="Message templates of every type and medium; extended columns cost one request per template.",
@@ -207,4 +225,8 @@ TEMPLATES = ObjectDef(
         Operation.DELETE: Write(bulk(_DELETE), required=(("Id",),), description="POST /api/templates/bulkDelete"),
     },
     cursor="UpdatedAt",
+    upsert=Operation.INSERT,
+    row_estimate=5_000,
+    cost=_cost,
+    replication=Replication("incremental", sweep=True, skip_current=True),
 )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType
+from iterbridge.objects.facts import one_call
 
 if TYPE_CHECKING:
     from iterbridge.connection import Connection
@@ -24,4 +25,5 @@ USER_FIELDS = ObjectDef(
         Column("Type", SqlType.TEXT, "type", read_only=True),
     ),
     reader=_read,
+    cost=one_call("GET /api/users/getFields"),
 )

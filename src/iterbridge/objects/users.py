@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.api.urls import path_segment
 from iterbridge.errors import FatalApiError, UnaddressableValue
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.reading import export_records, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, user_outcomes
 
@@ -191,6 +192,20 @@ def _delete(conn: Connection, row: Row) -> dict[str, Any]:
     return {"UserId": row["UserId"]}
 
 
+def _cost(pushdown: Pushdown) -> ReadCost:
+    column = pushdown.by_value("Email", "UserId")
+    if column:
+        calls, count = pushdown.per_value(column)
+        endpoint = "GET /api/users/{email}" if column == "Email" else "GET /api/users/byUserId/{userId}"
+        return ReadCost(endpoint, calls, endpoint, count)
+    return ReadCost(
+        "GET /api/export/data.json?dataTypeName=user (by ProfileUpdatedAt window)",
+        "1 per window (1 unless a stream drops)",
+        "GET /api/export/data.json",
+        1,
+    )
+
+
 USERS = ObjectDef(
     name="Users",
     description="User profiles with Iterable-managed fields and the project's custom fields as columns.",
@@ -216,4 +231,10 @@ USERS = ObjectDef(
         ),
     },
     cursor="ProfileUpdatedAt",
+    upsert=Operation.UPDATE,
+    open_fields="ExtraFields",
+    row_estimate=1_000_000,
+    cost=_cost,
+    exported=True,
+    replication=Replication("incremental", sweep=False),
 )

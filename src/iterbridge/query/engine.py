@@ -32,17 +32,13 @@ from iterbridge.errors import (
     UnsupportedOperation,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import ObjectDef, Operation, Row, SqlType, WriteReport
+from iterbridge.objects.base import Operation, Row, SqlType, WriteReport
 from iterbridge.query import sqltext
 from iterbridge.query.vtable import ObjectModule, declared_type, to_sql
 from iterbridge.sqlnames import quote_names
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
-# Rough sizes for the planner: objects read through exports are costly, small listings cheap.
-_ROW_ESTIMATES = {"Events": 10_000_000, "Users": 1_000_000, "ListUsers": 1_000_000, "CatalogItems": 100_000,
-                  "CampaignMetrics": 1_000, "Templates": 5_000, "InAppMessages": 100}  # fmt: skip
-_DEFAULT_ROWS = 1_000
 _CALL = re.compile(r"^\s*CALL\s+([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 _NAMED_ARGUMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?:=>|:=|=)\s*(.+)$", re.DOTALL)
 _NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(.+)$")
@@ -131,9 +127,6 @@ class Engine:
         self.db.close()
 
     # ---- hooks used by the tables ------------------------------------------------------------------------
-
-    def estimated_rows(self, obj: ObjectDef) -> int:
-        return _ROW_ESTIMATES.get(obj.name, _DEFAULT_ROWS)
 
     def cached_scan(self, name: str, key: Any) -> list[Row] | None:
         return self._scans.get((name, key))

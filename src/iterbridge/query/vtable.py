@@ -251,7 +251,7 @@ class ObjectTable:
                 info.estimatedCost = _UNREACHABLE_COST
                 info.idxStr = plan.encode()
                 return True
-        rows = float(self.engine.estimated_rows(self.obj))
+        rows = float(self.obj.row_estimate)
         for _ in pushed_equalities:
             rows = max(1.0, rows / 1000)
         info.estimatedRows = int(rows)

@@ -1,16 +1,17 @@
-"""What a replication copies, declared per object: the tables (one per export event type for Events), how
-each is kept current, and which deletions in Iterable it can see.
+"""What a replication copies: the tables (one per value of the column an object is split by, e.g. one per
+export event type), how each is kept current, and which deletions in Iterable it can see — as each object
+declares it (`ObjectDef.replication`, `exported`, `split`; see objects/facts.py):
 
-- incremental, through the export API (Events, Users): read only the windows since the stored cursor, less a
-  lookback for Iterable's late data; the state advances at each completed window;
-- incremental, from a listing (Campaigns, CatalogItems, Lists, MessageTypes, Templates): Iterable lists every
-  record each time (it has no "changed since" filter for them), and only rows that are new or changed are
-  written; Templates' extended fields are read again only for templates whose UpdatedAt moved;
+- incremental, through the export API (exported objects): read only the windows since the stored cursor, less
+  a lookback for Iterable's late data; the state advances at each completed window;
+- incremental, from a listing: Iterable lists every record each time (it has no "changed since" filter for
+  them), and only rows that are new or changed are written; with `skip_current`, details that cost a request
+  per record are read again only for records whose cursor moved;
 - full: read everything, write what changed;
 - sweep: the read lists every key, so rows whose key Iterable no longer has are deleted from the copy.
-  Users and Events are never swept (a user missing from an export window still exists).
+  Exported objects are never swept (a user missing from an export window still exists).
 
-Events and InAppMessages can also be replicated for chosen users (`--filter OBJECT:"Email IN (…)"`); those
+Objects with a required filter can be replicated for chosen users (`--filter OBJECT:"Email IN (…)"`); those
 tables are then read in full for those users each run (Iterable's per-user endpoints have no cursor).
 """
 
@@ -21,36 +22,11 @@ from datetime import timedelta
 
 from iterbridge.errors import ConfigurationError, UnknownObject
 from iterbridge.objects import OBJECTS, ObjectDef, get_object
-from iterbridge.objects.events import EVENT_TYPES
+from iterbridge.objects.base import Row
+from iterbridge.objects.facts import Replication
 
 DEFAULT_LOOKBACK = timedelta(hours=6)
-EXPORTED = frozenset({"Events", "Users"})  # read through the export API (data.json or async jobs)
-
-
-@dataclass(frozen=True)
-class Policy:
-    mode: str  # "incremental" or "full"
-    sweep: bool  # delete rows whose keys disappeared from Iterable
-    skip_current: bool = False  # rows whose cursor equals the copy's are neither read in detail nor written
-
-
-# The catalog's objects (docs/ARCHITECTURE.md, The catalog), as replication policy.
-POLICIES: dict[str, Policy] = {
-    "Campaigns": Policy("incremental", sweep=True),
-    "CampaignMetrics": Policy("full", sweep=True),
-    "Catalogs": Policy("full", sweep=True),
-    "CatalogItems": Policy("incremental", sweep=True),
-    "Channels": Policy("full", sweep=True),
-    "Events": Policy("incremental", sweep=False),
-    "InAppMessages": Policy("full", sweep=False),
-    "Lists": Policy("incremental", sweep=True),
-    "ListUsers": Policy("full", sweep=True),
-    "MessageTypes": Policy("incremental", sweep=True),
-    "Templates": Policy("incremental", sweep=True, skip_current=True),
-    "Users": Policy("incremental", sweep=False),
-    "UserFields": Policy("full", sweep=True),
-}
-_FILTERED = Policy("full", sweep=False)
+_FILTERED = Replication("full", sweep=False)
 
 
 @dataclass
@@ -59,9 +35,9 @@ class Stream:
 
     table: str
     obj: ObjectDef
-    policy: Policy
+    policy: Replication
     condition: str | None = None  # a SQL condition (--filter): the object is read for chosen users only
-    event_type: str | None = None
+    part: str | None = None  # the value of the object's split column this table holds (an event type)
 
     @property
     def cursor(self) -> str | None:
@@ -69,28 +45,40 @@ class Stream:
 
     @property
     def exported(self) -> bool:
-        return self.obj.name in EXPORTED and self.condition is None
+        return self.obj.exported and self.condition is None
 
 
-def event_table(event_type: str) -> str:
-    return f"Events_{event_type}"
+def row_table(obj: ObjectDef, row: Row) -> str:
+    """The table a row of an object goes to: the object's, or that of its value of the split column."""
+    split = obj.split
+    return obj.name if split is None else split.table(obj.name, str(row.get(split.column)))
 
 
-_EVENT_TABLES = {event_table(t).lower(): t for t in EVENT_TYPES}
+def _split_tables() -> dict[str, tuple[ObjectDef, str]]:
+    """Every table of a split object, by its name in lower case: (the object, the value it holds)."""
+    return {
+        split.table(obj.name, value).lower(): (obj, value)
+        for obj in OBJECTS.values()
+        if (split := obj.split) is not None
+        for value in split.values
+    }
 
 
 def _choose(name: str) -> tuple[ObjectDef, str | None]:
-    """An object by name, or one event type's table (Events_emailOpen)."""
-    event_type = _EVENT_TABLES.get(name.strip().lower())
-    if event_type is not None:
-        return get_object("Events"), event_type
+    """An object by name, or one table of a split object (one event type's: Events_emailOpen)."""
+    found = _split_tables().get(name.strip().lower())
+    if found is not None:
+        return found
     try:
         return get_object(name.strip()), None
     except UnknownObject:
         tables = ", ".join(OBJECTS)
-        raise ConfigurationError(
-            f"--objects: no object {name.strip()!r}; choose among {tables} (or one event table, e.g. Events_emailOpen)"
-        ) from None
+        examples = "".join(
+            f" (or one {split.noun} table, e.g. {split.table(obj.name, split.example)})"
+            for obj in OBJECTS.values()
+            if (split := obj.split) is not None
+        )
+        raise ConfigurationError(f"--objects: no object {name.strip()!r}; choose among {tables}{examples}") from None
 
 
 def streams(objects: list[str] | None, filters: dict[str, str] | None = None) -> list[Stream]:
@@ -98,9 +86,9 @@ def streams(objects: list[str] | None, filters: dict[str, str] | None = None) ->
     objects given a filter)."""
     conditions: dict[str, str] = {}
     for name, text in (filters or {}).items():
-        obj, event_type = _choose(name)
-        if event_type is not None:
-            raise ConfigurationError(f"--filter applies to whole objects: use Events:{text!r}")
+        obj, part = _choose(name)
+        if part is not None:
+            raise ConfigurationError(f"--filter applies to whole objects: use {obj.name}:{text!r}")
         conditions[obj.name] = text
     chosen: list[tuple[ObjectDef, str | None]] = []
     if objects:
@@ -118,16 +106,16 @@ def streams(objects: list[str] | None, filters: dict[str, str] | None = None) ->
         chosen += [(get_object(n), None) for n in conditions if get_object(n).required_filters]
     result: list[Stream] = []
     seen: set[str] = set()
-    for obj, event_type in chosen:
+    for obj, part in chosen:
         condition: str | None = conditions.get(obj.name)
         if obj.required_filters and condition is None:
             raise ConfigurationError(
                 f'{obj.name} can only be replicated for chosen users: add --filter {obj.name}:"Email IN (…)"'
             )
-        policy = _FILTERED if condition is not None else POLICIES[obj.name]
-        types = [event_type] if event_type else list(EVENT_TYPES) if obj.name == "Events" else [None]
-        for kind in types:
-            table = event_table(kind) if kind else obj.name
+        policy = _FILTERED if condition is not None else obj.replication
+        parts: list[str | None] = [part] if part else list(obj.split.values) if obj.split else [None]
+        for kind in parts:
+            table = obj.split.table(obj.name, kind) if obj.split and kind else obj.name
             if table not in seen:
                 seen.add(table)
                 result.append(Stream(table, obj, policy, condition, kind))
@@ -137,7 +125,7 @@ def streams(objects: list[str] | None, filters: dict[str, str] | None = None) ->
 @dataclass
 class Job:
     """What one reader thread does: one stream, or (for a filtered object) every stream of that object, its
-    rows routed to them (Events for chosen users: one read, one table per event type)."""
+    rows routed to them (a split object for chosen users: one read, one table per value, e.g. per event type)."""
 
     streams: list[Stream] = field(default_factory=list)
 

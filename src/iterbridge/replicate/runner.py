@@ -37,7 +37,7 @@ from iterbridge.errors import ConfigurationError, IterbridgeError
 from iterbridge.objects.base import Condition, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
-from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
+from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
 log = logging.getLogger("iterbridge.replicate")
@@ -424,8 +424,8 @@ class Replication:
         state = self._states.get(stream.table)
         cursor_column = stream.cursor
         where: dict[str, list[Condition]] = {}
-        if stream.event_type:
-            where["EventType"] = [Condition("=", stream.event_type)]
+        if stream.part is not None and stream.obj.split is not None:
+            where[stream.obj.split.column] = [Condition("=", stream.part)]
         options: dict[str, Any] = {}
         batch: list[Row] = []
         seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
@@ -446,7 +446,7 @@ class Replication:
         else:
             report.method = stream.obj.name
         if self.since is not None and stream.policy.skip_current and cursor_column:
-            # Templates list every key whatever the bound, which spares the details of the older ones.
+            # A listing gives every key whatever the bound, which spares the details of the older ones.
             where[cursor_column] = [Condition(">=", self.since)]
         current = self._current.get(stream.table)
         if current is not None:
@@ -503,22 +503,24 @@ class Replication:
         return _Done(stream, end_state, sweep, keep, unchanged=unchanged)
 
     def _sweep(self, stream: Stream, skipped_before: int) -> tuple[bool, dict[str, list[Any]] | None]:
-        """Whether the deletion sweep may run, and what it must keep whatever: a list whose members could not
-        be read keeps its rows; any other skipped slice cancels the sweep (what it held is unknown)."""
+        """Whether the deletion sweep may run, and what it must keep whatever: a skipped slice whose rows the
+        object can name (`skipped_part`: a list whose members could not be read) keeps them; any other cancels
+        the sweep (what it held is unknown)."""
         if not stream.policy.sweep:
             return False, None
         skipped = self.conn.skipped_in_thread()[skipped_before:]
         if not skipped:
             return True, None
-        if stream.obj.name == "ListUsers":
-            lists: list[Any] = []
-            for slice_ in skipped:
-                name, _, number = slice_.slice.partition(" ")
-                if name != "list" or not number.isdigit():
-                    return False, None
-                lists.append(int(number))
-            return True, {"ListId": lists}
-        return False, None
+        covers = stream.obj.skipped_part
+        if covers is None:
+            return False, None
+        keep: dict[str, list[Any]] = {}
+        for slice_ in skipped:
+            part = covers(slice_.slice)
+            if part is None:
+                return False, None
+            keep.setdefault(part[0], []).append(part[1])
+        return True, keep
 
     def _read_filtered(self, job: Job) -> list[_Done]:
         """Rows of an object for chosen users (a SQL condition run by the query engine, which pushes
@@ -544,10 +546,10 @@ class Replication:
                 row = capture.rows.pop(tuple(_sql_key(values[p]) for p in positions), None)
                 if row is None:
                     continue  # a key given twice
-                table = event_table(str(row.get("EventType"))) if obj.name == "Events" else obj.name
+                table = row_table(obj, row)
                 routed = by_table.get(table)
                 if routed is None:
-                    log.warning("%s: an event of type %r has no table; not replicated", obj.name, row.get("EventType"))
+                    log.warning("%s: a row for %s, a table not replicated; left out", obj.name, table)
                     continue
                 self.reports[table].rows_read += 1
                 batch = batches[table]

@@ -38,9 +38,11 @@ from typing import Any
 
 from iterbridge.api.timestamps import floor_millisecond, iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
+from iterbridge.objects.catalog_items import CATALOG_ITEMS
+from iterbridge.objects.templates import TEMPLATES
 from iterbridge.replicate.targets import one_line
 from iterbridge.sync.kinds import ActionKind, Policy, Side
-from iterbridge.sync.sides import CatalogItemsSide, Record, TemplatesSide
+from iterbridge.sync.sides import SYNCED_OBJECTS, CatalogItemsSide, Record, TemplatesSide
 from iterbridge.sync.store import Failure, MapEntry, SyncStore
 
 log = logging.getLogger("iterbridge.sync")
@@ -541,12 +543,12 @@ def sync(
         )
     name = object_name.lower()
     side: CatalogItemsSide | TemplatesSide
-    if name == "catalogitems":
+    if name == CATALOG_ITEMS.name.lower():
         side = CatalogItemsSide(conn, catalog or "", table)
-    elif name == "templates":
+    elif name == TEMPLATES.name.lower():
         side = TemplatesSide(conn, mediums, table)
     else:
-        raise ConfigurationError(f"sync supports CatalogItems and Templates, not {object_name!r}")
+        raise ConfigurationError(f"sync supports {' and '.join(SYNCED_OBJECTS)}, not {object_name!r}")
     try:
         policy = Policy(conflict)
     except ValueError:

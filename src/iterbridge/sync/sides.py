@@ -26,13 +26,15 @@ import orjson
 from iterbridge.api.timestamps import timestamp_or_none
 from iterbridge.constants import TEMPLATE_MEDIUMS
 from iterbridge.errors import ConfigurationError, FatalApiError
-from iterbridge.objects import get_object
 from iterbridge.objects.base import Condition, Operation, ReadRequest, Row, RowStatus, SqlType, WriteReport, parsed_json
-from iterbridge.objects.templates import EXTENDED_FIELDS
+from iterbridge.objects.catalog_items import CATALOG_ITEMS
+from iterbridge.objects.catalogs import CATALOGS
+from iterbridge.objects.templates import EXTENDED_FIELDS, TEMPLATES
 from iterbridge.replicate.targets import TableSpec
 from iterbridge.sync.store import MapEntry
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
+SYNCED_OBJECTS = (CATALOG_ITEMS.name, TEMPLATES.name)  # the objects with a side below
 
 
 @dataclass
@@ -68,12 +70,12 @@ def _outcomes(report: WriteReport, count: int) -> list[tuple[str | None, RowStat
 class CatalogItemsSide:
     def __init__(self, conn: Any, catalog: str, table: str | None) -> None:
         if not catalog:
-            raise ConfigurationError("sync CatalogItems needs --catalog NAME")
+            raise ConfigurationError(f"sync {CATALOG_ITEMS.name} needs --catalog NAME")
         self.conn = conn
         self.catalog = catalog
-        obj = get_object("CatalogItems")
-        self.spec = TableSpec(table or "CatalogItems", conn.columns(obj), obj.keys, "LastModified")
-        self.stream = f"CatalogItems:{catalog}"
+        obj = CATALOG_ITEMS
+        self.spec = TableSpec(table or obj.name, conn.columns(obj), obj.keys, "LastModified")
+        self.stream = f"{obj.name}:{catalog}"
 
     def check(self) -> None:
         """The catalog must exist: reading an unknown catalog gives no items, which would look like deletes."""
@@ -83,7 +85,7 @@ class CatalogItemsSide:
             if error.status == 404:
                 raise ConfigurationError(
                     f"catalog {self.catalog!r} does not exist in Iterable (create it first, e.g. "
-                    f"iterbridge query \"INSERT INTO Catalogs (Name) VALUES ('{self.catalog}')\")"
+                    f"iterbridge query \"INSERT INTO {CATALOGS.name} (Name) VALUES ('{self.catalog}')\")"
                 ) from None
             raise
 
@@ -92,7 +94,7 @@ class CatalogItemsSide:
     def iterable_records(self, changed_since: datetime | None) -> Iterator[Record]:
         """Every item (the list holds the values: no per-item request, so every run compares them all)."""
         request = ReadRequest(self.spec.column_names(), {"CatalogName": [Condition("=", self.catalog)]})
-        for row in self.conn.scan(get_object("CatalogItems"), request):
+        for row in self.conn.scan(CATALOG_ITEMS, request):
             yield Record(str(row["ItemId"]), dict(row["Value"] or {}), str(row["ItemId"]), row["LastModified"], row)
 
     def complete(self, records: list[Record]) -> None:
@@ -158,7 +160,7 @@ class CatalogItemsSide:
     def _isolating(self, operation: Operation, rows: list[Row]) -> list[str | None]:
         if not rows:
             return []
-        outcomes = _outcomes(self.conn.write(operation, "CatalogItems", rows), len(rows))
+        outcomes = _outcomes(self.conn.write(operation, CATALOG_ITEMS.name, rows), len(rows))
         reasons = [reason for reason, _ in outcomes]
         failed = [i for i, reason in enumerate(reasons) if reason]
         refused_whole = (
@@ -175,7 +177,7 @@ class CatalogItemsSide:
 
 
 _SYNCED = ("Name", "MessageMedium", "MessageTypeId", *[c for c in EXTENDED_FIELDS if c != "Metadata"])
-_JSON_FIELDS = {c.name for c in get_object("Templates").columns if c.type is SqlType.JSON and c.name in _SYNCED}
+_JSON_FIELDS = {c.name for c in TEMPLATES.columns if c.type is SqlType.JSON and c.name in _SYNCED}
 
 
 class TemplatesSide:
@@ -187,9 +189,9 @@ class TemplatesSide:
         if unknown:
             raise ConfigurationError(f"--medium must be email, push, sms or inapp, not {', '.join(unknown)}")
         self.mediums = sorted({lookup[m.lower()] for m in wanted})
-        obj = get_object("Templates")
-        self.spec = TableSpec(table or "Templates", conn.columns(obj), ("ClientTemplateId",), "UpdatedAt")
-        self.stream = f"Templates:{','.join(m.lower() for m in self.mediums)}"
+        obj = TEMPLATES
+        self.spec = TableSpec(table or obj.name, conn.columns(obj), ("ClientTemplateId",), "UpdatedAt")
+        self.stream = f"{obj.name}:{','.join(m.lower() for m in self.mediums)}"
 
     def check(self) -> None:
         """Nothing to check: every project has templates."""
@@ -219,7 +221,7 @@ class TemplatesSide:
         """Every Base template of the media (the list is cheap); the extended fields — one request per
         template — only for those updated since `changed_since` (None: all)."""
         where = {} if changed_since is None else {"UpdatedAt": [Condition(">=", changed_since)]}
-        for row in self.conn.scan(get_object("Templates"), self._request(where)):
+        for row in self.conn.scan(TEMPLATES, self._request(where)):
             changed = changed_since is None or (row["UpdatedAt"] is not None and row["UpdatedAt"] >= changed_since)
             yield self._record(row, changed)
 
@@ -233,7 +235,7 @@ class TemplatesSide:
         if not wanted:
             return
         request = self._request({"Id": [Condition("in", sorted(wanted))]})
-        for row in self.conn.scan(get_object("Templates"), request):
+        for row in self.conn.scan(TEMPLATES, request):
             record = wanted.get(int(row["Id"]))
             if record is not None:
                 record.content, record.row, record.modified = self.content(row), row, row["UpdatedAt"]
@@ -303,7 +305,9 @@ class TemplatesSide:
         creates = [r for r in upserts if r.iterable_id is None]
         updates = [r for r in upserts if r.iterable_id is not None]
         if creates:
-            report = self.conn.insert("Templates", [{**(r.content or {}), "ClientTemplateId": r.key} for r in creates])
+            report = self.conn.insert(
+                TEMPLATES.name, [{**(r.content or {}), "ClientTemplateId": r.key} for r in creates]
+            )
             for record, reason in zip(creates, _reasons(report, len(creates)), strict=True):
                 outcome[record.key] = reason
             for result in report.results:
@@ -311,7 +315,7 @@ class TemplatesSide:
                     creates[result.index].iterable_id = str(result.keys["Id"])
         if updates:
             report = self.conn.update(
-                "Templates", [{**(r.content or {}), "Id": int(r.iterable_id or 0)} for r in updates]
+                TEMPLATES.name, [{**(r.content or {}), "Id": int(r.iterable_id or 0)} for r in updates]
             )
             for record, reason in zip(updates, _reasons(report, len(updates)), strict=True):
                 outcome[record.key] = reason
@@ -319,7 +323,7 @@ class TemplatesSide:
         for record in deletes:
             outcome[record.key] = None  # one Iterable never had: nothing to delete
         if known:
-            report = self.conn.delete("Templates", [{"Id": int(r.iterable_id or 0)} for r in known])
+            report = self.conn.delete(TEMPLATES.name, [{"Id": int(r.iterable_id or 0)} for r in known])
             for record, reason in zip(known, _reasons(report, len(known)), strict=True):
                 outcome[record.key] = reason
         return outcome

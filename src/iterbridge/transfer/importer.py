@@ -47,11 +47,6 @@ from iterbridge.wording import plural
 
 csv.field_size_limit(64 * 1024 * 1024)
 
-# "upsert" means the operation that creates or replaces by key, where the object has one.
-UPSERT = {"Users": "update", "CatalogItems": "insert", "Templates": "insert", "ListUsers": "insert",
-          "Events": "insert"}  # fmt: skip
-# The JSON column that takes the columns an object has no column for (custom fields).
-OPEN_FIELDS = {"Users": "ExtraFields", "Events": "DataFields"}
 OPERATIONS = tuple(operation.value for operation in Operation)
 SAMPLE_REJECTS = 10
 KEEP_REQUESTS = 20  # requests of a dry run kept to show (memory stays flat for any file)
@@ -147,10 +142,11 @@ def resolve_operation(obj: ObjectDef, text: str) -> Operation:
     """The write an import sends: the one asked, or for an upsert the object's write that creates or
     replaces by key."""
     operation = asked_operation(text)
-    if operation is Operation.UPSERT and obj.name not in UPSERT:
+    # "upsert" is the write that creates or replaces by key, where the object declares one (ObjectDef.upsert).
+    if operation is Operation.UPSERT and obj.upsert is None:
         # No key to match on: an insert would create them again, which is no upsert.
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
-    actual = Operation(UPSERT[obj.name]) if operation is Operation.UPSERT else operation
+    actual = obj.upsert if operation is Operation.UPSERT and obj.upsert else operation
     if actual not in obj.writes:
         raise UnsupportedOperation(obj.name, operation, list(obj.writes))
     return actual
@@ -210,7 +206,7 @@ class _Resolver:
         self.columns = columns
         self.operation = operation
         self.lowered = {name.lower(): name for name in columns}
-        open_name = OPEN_FIELDS.get(obj.name)
+        open_name = obj.open_fields  # the JSON column that takes fields the object has no column for
         self.open = columns.get(open_name) if open_name and operation is not Operation.DELETE else None
 
     def resolve(self, name: str) -> _Target | None:
@@ -333,7 +329,7 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
         finally:
             sender.close()
             rejects.close()
-            if summary.new_fields and obj.name == "Users" and not options.dry_run:
+            if summary.new_fields and obj.dynamic_columns is not None and not options.dry_run:
                 forget = getattr(conn, "forget_user_fields", None)
                 if forget is not None:  # the fields just created are columns for this connection's next read
                     forget()
