@@ -20,7 +20,7 @@ import orjson
 from iterbridge.api.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 
 class SqlType(StrEnum):
@@ -284,7 +284,7 @@ class ReadRequest:
 
 
 Row = dict[str, Any]
-Reader = Callable[["Connection", "ObjectDef", ReadRequest], Iterator[Row]]
+Reader = Callable[["Session", "ObjectDef", ReadRequest], Iterator[Row]]
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ class WriteReport:
         return [r for r in self.results if not r.ok]
 
 
-Writer = Callable[["Connection", "ObjectDef", Sequence[Row]], list[RowResult]]
+Writer = Callable[["Session", "ObjectDef", Sequence[Row]], list[RowResult]]
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,7 @@ class ObjectDef:
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
     writes: dict[str, Write] = field(default_factory=dict)
     cursor: str | None = None
-    dynamic_columns: Callable[[Connection], tuple[Column, ...]] | None = None
+    dynamic_columns: Callable[[Session], tuple[Column, ...]] | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 PAGE_SIZE = 1000
 DELETE_SIZE = 100  # ids per POST /api/templates/bulkDelete
@@ -61,7 +61,7 @@ _EXTENDED = tuple(
 EXTENDED_COLUMNS = frozenset(EXTENDED_FIELDS)
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     types = request.values("TemplateType") or list(TEMPLATE_TYPES)
     mediums = request.values("MessageMedium") or list(TEMPLATE_MEDIUMS)
@@ -106,7 +106,7 @@ def _updated(summary: dict[str, Any]) -> datetime:
     return parse_timestamp(summary.get("updatedAt")) or datetime.max.replace(tzinfo=UTC)
 
 
-def _detail(conn: Connection, medium: str, template_id: int) -> dict[str, Any]:
+def _detail(conn: Session, medium: str, template_id: int) -> dict[str, Any]:
     try:
         detail = conn.client.json(
             "GET /api/templates/{medium}/get",
@@ -149,7 +149,7 @@ def _medium_path(row: Row) -> str:
     raise FatalApiError(f"MessageMedium must be one of {', '.join(TEMPLATE_MEDIUMS)}, not {medium!r}")
 
 
-def _upsert(conn: Connection, row: Row) -> dict[str, Any]:
+def _upsert(conn: Session, row: Row) -> dict[str, Any]:
     answer = conn.client.json(
         "POST /api/templates/{medium}/upsert", path={"medium": _medium_path(row)}, json=_fields(row)
     )
@@ -158,7 +158,7 @@ def _upsert(conn: Connection, row: Row) -> dict[str, Any]:
     return {"Id": ids[0] if len(ids) == 1 else ids}
 
 
-def _update(conn: Connection, row: Row) -> dict[str, Any]:
+def _update(conn: Session, row: Row) -> dict[str, Any]:
     body = {"templateId": int(row["Id"]), **_fields(row)}
     conn.client.json("POST /api/templates/{medium}/update", path={"medium": _medium_path(row)}, json=body)
     return {"Id": int(row["Id"])}

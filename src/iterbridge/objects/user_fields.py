@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     for name, kind in conn.user_fields().items():
         yield {"Name": name, "Type": kind}
 
