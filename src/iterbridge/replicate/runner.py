@@ -29,16 +29,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
-from iterbridge.objects.base import Condition, ReadRequest, Row
+from iterbridge.objects.base import Condition, ObjectDef, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 log = logging.getLogger("iterbridge.replicate")
 
@@ -154,7 +157,7 @@ class _Done:
 class Replication:
     def __init__(
         self,
-        conn: Any,
+        conn: Session,
         target: Target,
         chosen: list[Stream],
         *,
@@ -530,8 +533,8 @@ class Replication:
         by_table = {s.table: s for s in job.streams}
         for stream in job.streams:
             self.reports[stream.table].method = f"{obj.name} for chosen users"
-        capture = _Capture(self.conn, obj.name)
-        engine = Engine(capture, read_only=True)  # a filter only reads, whatever its text
+        capture = _Capture(obj.name)
+        engine = Engine(self.conn, read_only=True, on_scan=capture)  # a filter only reads, whatever its text
         batches: dict[str, list[Row]] = {s.table: [] for s in job.streams}
         try:
             names = [c.name for c in self.conn.columns(obj) if not c.import_only]
@@ -607,21 +610,16 @@ def _describe_exports(stats: list[Any]) -> str:
 
 
 class _Capture:
-    """The connection as the query engine sees it, keeping the typed rows of one object's scans by key."""
+    """The query engine's scans (its `on_scan`), keeping the typed rows of one object's scans by key."""
 
-    def __init__(self, conn: Any, name: str) -> None:
-        self._conn = conn
+    def __init__(self, name: str) -> None:
         self._name = name
         self.rows: dict[tuple[Any, ...], Row] = {}
 
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._conn, attribute)
-
-    def scan(self, obj: Any, request: ReadRequest) -> Iterator[Row]:
-        rows: Iterator[Row] = self._conn.scan(obj, request)
+    def __call__(self, obj: ObjectDef, rows: Iterator[Row]) -> Iterator[Row]:
         return self._keep(obj, rows) if obj.name == self._name else rows
 
-    def _keep(self, obj: Any, rows: Iterator[Row]) -> Iterator[Row]:
+    def _keep(self, obj: ObjectDef, rows: Iterator[Row]) -> Iterator[Row]:
         keys = obj.keys
         for row in rows:
             self.rows[tuple(_sql_key(row.get(k)) for k in keys)] = row
@@ -629,7 +627,7 @@ class _Capture:
 
 
 def replicate(
-    conn: Any,
+    conn: Session,
     to: str | None = None,
     objects: list[str] | None = None,
     *,
