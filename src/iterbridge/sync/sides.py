@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,6 +31,9 @@ from iterbridge.objects.base import Condition, ReadRequest, Row, SqlType, parsed
 from iterbridge.objects.templates import EXTENDED_FIELDS
 from iterbridge.replicate.targets import TableSpec
 from iterbridge.sync.store import MapEntry
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
 
@@ -61,7 +64,7 @@ def _reasons(report: Any, count: int) -> list[str | None]:
 
 
 class CatalogItemsSide:
-    def __init__(self, conn: Any, catalog: str, table: str | None) -> None:
+    def __init__(self, conn: Session, catalog: str, table: str | None) -> None:
         if not catalog:
             raise ConfigurationError("sync CatalogItems needs --catalog NAME")
         self.conn = conn
@@ -169,7 +172,7 @@ _JSON_FIELDS = {c.name for c in get_object("Templates").columns if c.type is Sql
 
 
 class TemplatesSide:
-    def __init__(self, conn: Any, mediums: list[str] | None, table: str | None) -> None:
+    def __init__(self, conn: Session, mediums: list[str] | None, table: str | None) -> None:
         self.conn = conn
         wanted = mediums or list(TEMPLATE_MEDIUMS)
         lookup = {m.lower(): m for m in TEMPLATE_MEDIUMS} | {p: m for m, p in TEMPLATE_MEDIUMS.items()}
