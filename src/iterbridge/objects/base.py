@@ -20,6 +20,8 @@ import orjson
 from iterbridge.api.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
+    from iterbridge.api.async_export import AsyncExportStats
+    from iterbridge.api.exports import ExportStats
     from iterbridge.objects.session import Session
 
 
@@ -232,6 +234,22 @@ def _equal(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
+@dataclass(frozen=True)
+class ReadHints:
+    """What a caller tells the readers besides the rows it wants (replication's bookkeeping); each optional."""
+
+    # "auto", "sync" (data.json) or "async" (export jobs) for readers that use the export API: the session's
+    # `export_method` otherwise.
+    export: str | None = None
+    # The export readers' statistics are appended here (replication reports how each table was read).
+    export_stats: list[ExportStats | AsyncExportStats] | None = None
+    # Called after each completed export window (replication commits there).
+    on_checkpoint: Callable[[datetime], None] | None = None
+    # (Id, UpdatedAt as listed) → True when the caller's copy holds that version: Templates' extended fields
+    # are then not read again.
+    current: Callable[[Any, Any], bool] | None = None
+
+
 @dataclass
 class ReadRequest:
     """What a reader is asked for: columns, the conditions per column, a row limit (None: all)."""
@@ -239,9 +257,7 @@ class ReadRequest:
     columns: list[str]
     where: dict[str, list[Condition]] = field(default_factory=dict)
     limit: int | None = None
-    # Hints for readers that use the export API: "export": "sync" | "async", "on_checkpoint": callable(datetime)
-    # called after each completed window (replication commits there).
-    options: dict[str, Any] = field(default_factory=dict)
+    hints: ReadHints = field(default_factory=ReadHints)
 
     def values(self, column: str) -> list[Any] | None:
         """The values a column must equal (from = or IN), or None when unconstrained that way."""

@@ -74,8 +74,8 @@ def export_records(
     jobs, whichever `export_method` says is cheaper; windows end no later than the server's now. Malformed
     lines are repaired or skipped and reported (Session.json_lines), never an error."""
     end = until or conn.server_now()
-    checkpoint = request.options.get("on_checkpoint")
-    stats = request.options.get("export_stats")  # a list the reader's statistics are appended to (replication)
+    checkpoint = request.hints.on_checkpoint
+    stats = request.hints.export_stats
     with conn.json_lines("Users" if data_type == "user" else "Events", f"the {data_type} export") as lines:
         if export_method(conn, request, campaign_id) == "async":
             from iterbridge.api.async_export import AsyncExportReader
@@ -100,11 +100,11 @@ def export_records(
 
 def export_method(conn: Session, request: ReadRequest, campaign_id: int | None = None) -> str:
     """How one data type is read: "sync" (data.json) or "async" (export jobs). Asked for by the request's
-    "export" option (replication's --export-method), else the connection's `export_method`; "auto" takes
+    `export` hint (replication's --export-method), else the connection's `export_method`; "auto" takes
     data.json while a call to it would not wait (one call, no polling: the fewest calls) and export jobs once
     the rate limit would make it wait (the same records, sooner). Every reader decides here: conn.read, the
     SQL engine, export and replication. A campaign filter needs data.json (jobs cannot narrow to one)."""
-    asked = request.options.get("export") or conn.export_method
+    asked = request.hints.export or conn.export_method
     if campaign_id is not None or asked == "sync":
         return "sync"
     if asked == "async":

@@ -77,7 +77,7 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     changed_since, _ = request.bounds("UpdatedAt")
     # Replication knows which versions its copy holds: (Id, UpdatedAt) → True when the copy is current, and
     # then the extended fields are not read again (the row comes with them NULL, for the caller to skip).
-    current = request.options.get("current")
+    current = request.hints.current
     ids = request.values("Id")
     wanted_ids = None if ids is None else set(integers(ids))
     if wanted_ids is not None and not wanted_ids:

@@ -27,14 +27,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
-from iterbridge.objects.base import Condition, ObjectDef, ReadRequest, Row
+from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, event_table, jobs, streams
@@ -429,7 +429,7 @@ class Replication:
         where: dict[str, list[Condition]] = {}
         if stream.event_type:
             where["EventType"] = [Condition("=", stream.event_type)]
-        options: dict[str, Any] = {}
+        hints = ReadHints()
         batch: list[Row] = []
         seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
         reached: list[datetime] = []
@@ -437,15 +437,14 @@ class Replication:
         if stream.exported:
             if since is not None and cursor_column:
                 where[cursor_column] = [Condition(">=", since)]
-            options["export"] = self.export_method  # auto: objects.reading.export_method decides per data type
-            options["export_stats"] = []
 
             def checkpoint(moment: datetime) -> None:
                 reached.append(moment)
                 self._flush(stream, batch, seen)
                 self._put(_Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode}))
 
-            options["on_checkpoint"] = checkpoint
+            # export "auto": objects.reading.export_method decides per data type
+            hints = ReadHints(export=self.export_method, export_stats=[], on_checkpoint=checkpoint)
         else:
             report.method = stream.obj.name
         if self.since is not None and stream.policy.skip_current and cursor_column:
@@ -453,7 +452,7 @@ class Replication:
             where[cursor_column] = [Condition(">=", self.since)]
         current = self._current.get(stream.table)
         if current is not None:
-            options["current"] = lambda key, moment: _same(current.get((key,), _MISSING), moment)
+            hints = replace(hints, current=lambda key, moment: _same(current.get((key,), _MISSING), moment))
         key_names = spec.key
         keyed = seen is not None or current is not None
         batch_rows = batch_size(spec)
@@ -462,7 +461,7 @@ class Replication:
         if stream.exported:
             live = self._live[stream.table] = _Live(since)
         unchanged = 0
-        request = ReadRequest(spec.column_names(), where, None, options)
+        request = ReadRequest(spec.column_names(), where, None, hints)
         stop = self._stop
         for row in self.conn.scan(stream.obj, request):
             if stop.is_set():
@@ -493,7 +492,7 @@ class Replication:
             live.reached = live.end  # read to the end (a rare type's last row may be long before it)
         self._flush(stream, batch, seen)
         if stream.exported:
-            report.method = _describe_exports(options["export_stats"])
+            report.method = _describe_exports(hints.export_stats or [])
         end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": iso_text(datetime.now(UTC))}
         if stream.exported:
             if reached:
