@@ -49,7 +49,7 @@ class Session(Protocol):
         """An object's columns; for Users, with the project's custom fields (asked once per session)."""
         ...
 
-    def column_name(self, obj: ObjectDef, available: Sequence[Column], name: str) -> str:
+    def column_name(self, obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
         """A column's own name for a name in any case; UnknownColumn when the object has none such."""
         ...
 
