@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from iterbridge.objects.base import Condition
-from iterbridge.transfer import CsvOptions, ImportOptions, export, import_csv
+from iterbridge.transfer import CsvOptions, ImportOptions, export
 from iterbridge.transfer import importer as importer_module
 
 EXPORT_RATIO_TARGET = 1.5
@@ -77,7 +77,7 @@ def captured_bodies(server: Server, path: Path) -> list[Any]:
     importer_module.KEEP_REQUESTS = 10**9
     try:
         with connect(server) as conn:
-            summary = import_csv(conn, "Events", path, ImportOptions(dry_run=True))
+            summary = conn.import_csv("Events", path, ImportOptions(dry_run=True))
     finally:
         importer_module.KEEP_REQUESTS = keep
     assert summary.rejected == 0, summary.describe()
@@ -100,7 +100,7 @@ def post_directly(server: Server, bodies: list[Any]) -> Run:
 def import_rows(server: Server, path: Path) -> Run:
     def run() -> int:
         with connect(server) as conn:
-            summary = import_csv(conn, "Events", path, ImportOptions())
+            summary = conn.import_csv("Events", path, ImportOptions())
         assert summary.rejected == 0, summary.describe()
         return summary.accepted
 

@@ -5,9 +5,12 @@ The public API is what `__all__` lists; everything else is private and may chang
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from iterbridge.connection import Connection, KeyCheck, Skipped, connect
+from iterbridge.connection import Connection, KeyCheck, connect
 from iterbridge.errors import (
     ApiError,
     AuthenticationError,
@@ -28,6 +31,35 @@ from iterbridge.errors import (
     WriteRefused,
 )
 from iterbridge.objects.base import Condition, RowResult, WriteReport
+from iterbridge.objects.session import Skipped
+
+if TYPE_CHECKING:
+    from iterbridge.query.engine import Cursor
+    from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
+    from iterbridge.sync import SyncReport
+    from iterbridge.transfer import CsvOptions, ExportResult, ImportOptions, ImportSummary
+
+# What the jobs take and return (Connection.sql, replicate, sync, export, import_csv), imported at first use:
+# `import iterbridge` (and every CLI command) does not load the database drivers or the SQL engine for them.
+_LAZY = {
+    "CsvOptions": "iterbridge.transfer",
+    "Cursor": "iterbridge.query.engine",
+    "ExportResult": "iterbridge.transfer",
+    "ImportOptions": "iterbridge.transfer",
+    "ImportSummary": "iterbridge.transfer",
+    "ReplicationReport": "iterbridge.replicate",
+    "StreamProgress": "iterbridge.replicate",
+    "StreamReport": "iterbridge.replicate",
+    "SyncReport": "iterbridge.sync",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'iterbridge' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ApiError",
@@ -35,16 +67,25 @@ __all__ = [
     "Condition",
     "ConfigurationError",
     "Connection",
+    "CsvOptions",
+    "Cursor",
+    "ExportResult",
     "FatalApiError",
+    "ImportOptions",
+    "ImportSummary",
     "IterbridgeError",
     "KeyCheck",
     "MissingRequiredFilter",
     "QueryError",
     "RateLimitError",
+    "ReplicationReport",
     "RetriableApiError",
     "RowResult",
     "SkippableApiError",
     "Skipped",
+    "StreamProgress",
+    "StreamReport",
+    "SyncReport",
     "TransferError",
     "UnaddressableValue",
     "UnknownColumn",

@@ -49,24 +49,21 @@ from iterbridge.objects.base import (
     WriteReport,
 )
 from iterbridge.objects.procedures import get_procedure
+from iterbridge.objects.session import Skipped
 from iterbridge.settings import Settings, resolve
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from iterbridge.query.engine import Cursor, Engine, Params
     from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
     from iterbridge.sandbox import Sandbox, SandboxConfig
+    from iterbridge.sync import SyncReport
+    from iterbridge.transfer import CsvOptions, ExportResult, ImportOptions, ImportSummary
 
 log = logging.getLogger("iterbridge")
 
 _OPERATORS = {"=", "==", "in", "<", "<=", ">", ">="}
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A slice of data a read could not get, with Iterable's reason (e.g. a list whose members fail)."""
-
-    object: str
-    slice: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -89,51 +86,25 @@ class KeyCheck:
 
 
 @dataclass
-class Connection:
-    settings: Settings
+class ApiSession:
+    """The Session (objects.session) of a connection: the API client, the catalog's columns, what reads skipped,
+    the export settings, reads and writes. Readers, writers and jobs get this; users get `Connection`."""
+
     client: ApiClient
     suppress_extended_requests: bool = False
     # Events and Users without a user filter: "auto" (data.json while it would not wait for the rate limit,
     # export jobs once it would), "sync" or "async" (objects.reading.export_method).
     export_method: str = "auto"
     window_policy: WindowPolicy = field(default_factory=WindowPolicy)
-    sandbox: Sandbox | None = None
     skipped: list[Skipped] = field(default_factory=list)
     # Export lines that were not JSON: how many were repaired, and the file the others are kept in.
     quarantine: Quarantine = field(default_factory=Quarantine)
     _columns: dict[str, tuple[Column, ...]] = field(default_factory=dict)
     _user_fields: dict[str, str] | None = None
-    _engine: Any = None
     # Per thread, what its reads skipped (replication reports it per table); per connection, not per process.
     _thread: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
-    def __repr__(self) -> str:
-        return f"Connection(base_url={self.settings.base_url!r}, region={self.settings.region!r})"
-
-    # ---- lifecycle ---------------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
-        self.client.close()
-        if self.sandbox is not None:
-            self.sandbox.stop()
-            self.sandbox = None
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
-
     # ---- the catalog -------------------------------------------------------------------------------------
-
-    @property
-    def objects(self) -> list[str]:
-        return list(OBJECTS)
 
     def object(self, name: str) -> ObjectDef:
         return get_object(name)
@@ -221,17 +192,6 @@ class Connection:
             raise MissingRequiredFilter(obj.name, obj.required_filters)
         return obj.reader(self, obj, request)
 
-    def sql(self, text: str, params: Any = None, *, read_only: bool = False, allow_local_files: bool = False) -> Any:
-        """Run ONE SQL statement over the catalog (text with a second statement is refused before anything
-        runs); returns a cursor (description, iteration, fetchall). `read_only=True` refuses anything but a
-        read (INSERT, UPDATE, DELETE, CALL, DDL): for text you did not write. `allow_local_files=True` allows
-        ATTACH and VACUUM INTO, which read and write files on this machine (refused by default)."""
-        if self._engine is None:
-            from iterbridge.query.engine import Engine
-
-            self._engine = Engine(self)
-        return self._engine.execute(text, params, read_only=read_only, allow_local_files=allow_local_files)
-
     @staticmethod
     def _filtered(
         rows: Iterator[Row], conditions: dict[str, list[Condition]], selected: list[str], limit: int | None
@@ -250,6 +210,10 @@ class Connection:
                 produced += 1
                 if limit is not None and produced >= limit:
                     return
+
+    def column_name(self, obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
+        """A column's own name for a name in any case; UnknownColumn when the object has none such."""
+        return self._column(obj, available, name)
 
     @staticmethod
     def _column(obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
@@ -356,7 +320,142 @@ class Connection:
         report.api_calls = self.client.calls - calls_before
         return report
 
-    # ---- replication -------------------------------------------------------------------------------------
+    # ---- actions -----------------------------------------------------------------------------------------
+
+    def call(self, procedure: str, *args: Any, **kwargs: Any) -> str:
+        """Run a stored procedure (TriggerCampaign, AbortCampaign, CancelScheduledOrRecurringCampaign);
+        returns Iterable's message."""
+        return get_procedure(procedure).run(self, args, kwargs)
+
+
+@dataclass
+class Connection:
+    """A connection to one Iterable project: the public API (see the module's docstring). Every method
+    delegates to the job that does the work; readers and writers get `session`, the seam they are typed
+    against (objects.session.Session)."""
+
+    settings: Settings
+    session: ApiSession
+    sandbox: Sandbox | None = None
+    _engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Connection(base_url={self.settings.base_url!r}, region={self.settings.region!r})"
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the SQL engine, the HTTP client and the embedded sandbox (if one was started)."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        self.client.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- what the session keeps --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> ApiClient:
+        """The API client (raw calls: `conn.client.json("GET /api/channels")`; `.calls` counts them)."""
+        return self.session.client
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        """Every slice this connection's reads could not get (e.g. a list whose members fail), with the reason."""
+        return self.session.skipped
+
+    @property
+    def quarantine(self) -> Quarantine:
+        """Export lines that were not JSON: how many were repaired (`.repaired`), kept (`.kept`), and where
+        (`.path`)."""
+        return self.session.quarantine
+
+    # ---- the catalog -------------------------------------------------------------------------------------
+
+    @property
+    def objects(self) -> list[str]:
+        """The names of the catalog's objects."""
+        return list(OBJECTS)
+
+    def object(self, name: str) -> ObjectDef:
+        """An object's declaration (columns, filters, writes), by name in any case; UnknownObject otherwise."""
+        return self.session.object(name)
+
+    def columns(self, obj: ObjectDef | str) -> tuple[Column, ...]:
+        """An object's columns; for Users, with the project's custom fields (asked once per connection)."""
+        return self.session.columns(obj)
+
+    # ---- reading and writing -----------------------------------------------------------------------------
+
+    def read(
+        self,
+        obj: str,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row]:
+        """Rows of an object, as dicts keyed by column, matching every condition of `where`.
+
+        :param obj: the object's name (e.g. "Campaigns")
+        :param where: a column → a value (=), a list/tuple/set (IN), a Condition, or a list of Conditions
+            (e.g. [Condition(">=", start), Condition("<", end)]). What the API can answer is pushed to it;
+            everything is also checked locally, so pushdown never changes the result.
+        :param columns: the columns to return, in this order (default: every column)
+        :param limit: at most this many rows
+        """
+        return self.session.read(obj, where, columns, limit)
+
+    def insert(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Create rows (dicts keyed by column, in any case); returns each row's outcome and the new keys."""
+        return self.session.insert(obj, rows)
+
+    def update(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Change rows, each naming its row by the object's keys; returns each row's outcome."""
+        return self.session.update(obj, rows)
+
+    def delete(self, obj: str, keys: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Delete rows named by their keys (Users: by Email or UserId); returns each row's outcome."""
+        return self.session.delete(obj, keys)
+
+    def write(self, operation: Operation | str, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Any write by its operation ("insert", "update", "delete" or an `Operation`): what `insert`, `update`
+        and `delete` do, for callers that hold the operation as data."""
+        return self.session.write(operation, obj, rows)
+
+    def call(self, procedure: str, *args: Any, **kwargs: Any) -> str:
+        """Run a stored procedure (TriggerCampaign, AbortCampaign, CancelScheduledOrRecurringCampaign);
+        returns Iterable's message."""
+        return self.session.call(procedure, *args, **kwargs)
+
+    def sql(self, text: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
+            ) -> Cursor:  # fmt: skip
+        """Run ONE SQL statement over the catalog (text with a second statement is refused before anything
+        runs); returns a cursor (description, iteration, fetchall).
+
+        :param text: one statement (SELECT, INSERT, UPDATE, DELETE, CALL, EXPLAIN …)
+        :param params: values for its ? or :name placeholders (a sequence or a mapping)
+        :param read_only: refuse anything but a read (INSERT, UPDATE, DELETE, CALL, DDL): for text you did not
+            write
+        :param allow_local_files: allow ATTACH and VACUUM INTO, which read and write files on this machine
+            (refused by default)
+        """
+        if self._engine is None:
+            from iterbridge.query.engine import Engine
+
+            self._engine = Engine(self.session)
+        return self._engine.execute(text, params, read_only=read_only, allow_local_files=allow_local_files)
+
+    # ---- jobs --------------------------------------------------------------------------------------------
 
     def replicate(
         self,
@@ -373,13 +472,23 @@ class Connection:
         watch: Callable[[list[StreamProgress]], None] | None = None,
         watch_every_s: float = 5.0,
     ) -> ReplicationReport:
-        """Copy objects into a database (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb),
-        incrementally after the first run; returns the report per table (see iterbridge.replicate). `progress` is
-        called as each table ends, `watch` every `watch_every_s` seconds with the tables still being read."""
+        """Copy objects into a database, incrementally after the first run; returns the report per table.
+
+        :param to: the database URL (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb)
+        :param objects: objects or single event tables such as Events_emailOpen (default: every object)
+        :param full: read every table in full, whatever its policy
+        :param since: leave rows older than this as they are
+        :param filters: an object → a SQL condition (InAppMessages and Events for chosen users)
+        :param lookback: how far before its last cursor an incremental read starts again
+        :param workers: tables read at once
+        :param export_method: "auto", "sync" (data.json) or "async" (export jobs) for exported objects
+        :param progress: called as each table ends
+        :param watch: called every `watch_every_s` seconds with the tables still being read
+        """
         from iterbridge.replicate import replicate
 
         return replicate(
-            self,
+            self.session,
             to,
             list(objects) if objects is not None else None,
             full=full,
@@ -393,12 +502,85 @@ class Connection:
             watch_every_s=watch_every_s,
         )
 
-    # ---- actions -----------------------------------------------------------------------------------------
+    def sync(
+        self,
+        obj: str,
+        with_url: str,
+        *,
+        catalog: str | None = None,
+        mediums: Sequence[str] | None = None,
+        table: str | None = None,
+        conflict: str = "newest",
+        dry_run: bool = False,
+        grace: timedelta | None = None,
+    ) -> SyncReport:
+        """Synchronise CatalogItems (of one catalog) or Templates (Base templates) with a database table, both
+        ways; returns what was created, updated and deleted on each side.
 
-    def call(self, procedure: str, *args: Any, **kwargs: Any) -> str:
-        """Run a stored procedure (TriggerCampaign, AbortCampaign, CancelScheduledOrRecurringCampaign);
-        returns Iterable's message."""
-        return get_procedure(procedure).run(self, args, kwargs)
+        :param obj: "CatalogItems" or "Templates"
+        :param with_url: the database URL (sqlite:///…, postgresql://…, duckdb:///…)
+        :param catalog: the catalog whose items are synchronised (CatalogItems)
+        :param mediums: the template media synchronised (Templates; default every medium)
+        :param table: the table's name (default the object's name)
+        :param conflict: who wins when both sides changed a record: "newest", "iterable" or "database"
+        :param dry_run: say what would change, change nothing
+        :param grace: how long a change Iterable has not shown yet is waited for (default sync's own)
+        """
+        from iterbridge.sync.engine import PENDING_GRACE, sync
+
+        return sync(self.session, obj, with_url, catalog=catalog, mediums=list(mediums) if mediums else None,
+                    table=table, conflict=conflict, dry_run=dry_run,
+                    grace=PENDING_GRACE if grace is None else grace)  # fmt: skip
+
+    def export(
+        self,
+        obj: str | None,
+        path: Path | None,
+        options: CsvOptions | None = None,
+        *,
+        columns: list[str] | None = None,
+        where: str | None = None,
+        query: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ExportResult:
+        """Write an object (or a query's rows) to a CSV file, atomically; returns where, the header and the count.
+
+        :param obj: the object's name (None with `query`)
+        :param path: the file (None: standard output)
+        :param options: the CSV dialect, date format, flattening and formula guard (default CsvOptions())
+        :param columns: the columns written, in this order (default every column)
+        :param where: a SQL condition on the object's columns
+        :param query: a SELECT whose rows are written instead of an object's
+        :param progress: called with the number of rows written so far
+        """
+        from iterbridge.transfer.csvformat import CsvOptions
+        from iterbridge.transfer.export import export
+
+        return export(self, obj, path, options or CsvOptions(), columns=columns, where=where, query=query,
+                      progress=progress)  # fmt: skip
+
+    def import_csv(
+        self,
+        obj: str,
+        path: Path,
+        options: ImportOptions | None = None,
+        *,
+        progress: Callable[[ImportSummary], None] | None = None,
+    ) -> ImportSummary:
+        """Insert, update, upsert or delete an object's rows from a CSV file, in batches; rows refused (by the
+        checks or by Iterable) go to the rejects file; returns the counts.
+
+        :param obj: the object's name
+        :param path: the CSV file (a header line, then rows)
+        :param options: operation, column mapping, constants, batch size, dry run, rejects file, CSV dialect
+            (default ImportOptions(): insert)
+        :param progress: called with the summary after each batch
+        """
+        from iterbridge.transfer.importer import ImportOptions, import_csv
+
+        return import_csv(self.session, obj, path, options or ImportOptions(), progress)
+
+    # ---- the key -----------------------------------------------------------------------------------------
 
     def check(self) -> KeyCheck:
         """Verify the key with one cheap call, then learn whether it may read everything."""
@@ -474,10 +656,9 @@ def connect(
         limiter=ClientRateLimiter(factor),
         retry=retry,
     )
-    return Connection(
-        settings,
+    session = ApiSession(
         client,
         suppress_extended_requests=settings.suppress_extended_requests,
         window_policy=window_policy or WindowPolicy(),
-        sandbox=started,
     )
+    return Connection(settings, session, sandbox=started)

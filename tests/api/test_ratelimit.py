@@ -162,7 +162,7 @@ def test_a_job_of_many_exports_never_earns_a_429(serve: Serve) -> None:
     client = serve(clock, rate_limit_factor=1.0)  # Iterable's limits: exports 4 per minute, getUsers 5
     shared = ClientRateLimiter(1.0, clock=lambda: clock.now_ms / 1000, sleep=_virtual_sleep(clock))
     with _job(client, shared) as conn:
-        conn.export_method = "sync"  # data.json only, however long it waits: its pacing is what is tested here
+        conn.session.export_method = "sync"  # data.json only, however long it waits: its pacing is what is tested here
         events = list(conn.read("Events", where={"EventType": EVENT_TYPES}))
         members = list(conn.read("ListUsers"))
         users = list(conn.read("Users"))

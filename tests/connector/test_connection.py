@@ -72,11 +72,11 @@ def test_skips_are_counted_per_connection_and_thread(sandbox: Sandbox) -> None:
     """Replication reports a table's skipped slices from its thread's list: another connection's skips, in
     the same thread, are not its own."""
     with connect_to(sandbox) as first, connect_to(sandbox) as second:
-        first.skip("Lists", "list 1", "always 500")
-        assert [s.slice for s in first.skipped_in_thread()] == ["list 1"]
-        assert second.skipped_in_thread() == []
+        first.session.skip("Lists", "list 1", "always 500")
+        assert [s.slice for s in first.session.skipped_in_thread()] == ["list 1"]
+        assert second.session.skipped_in_thread() == []
         seen: list[int] = []
-        worker = threading.Thread(target=lambda: seen.append(len(first.skipped_in_thread())))
+        worker = threading.Thread(target=lambda: seen.append(len(first.session.skipped_in_thread())))
         worker.start()
         worker.join()
         assert seen == [0]

@@ -11,7 +11,7 @@ import pytest
 
 import iterbridge
 from iterbridge.objects.writing import refusal, refusals, user_outcomes
-from iterbridge.transfer import ImportOptions, import_csv
+from iterbridge.transfer import ImportOptions
 
 from .readers import list_ids
 from .support import Calls
@@ -50,7 +50,7 @@ def test_an_import_counts_each_row_as_it_went(conn: iterbridge.Connection, api: 
     path = tmp_path / "members.csv"
     path.write_text(f"ListId,Email\n{list_id},in.one@example.com\n{UNKNOWN_LIST},x@example.com\n"
                     f"{list_id},in.two@example.com\n")  # fmt: skip
-    summary = import_csv(conn, "ListUsers", path, ImportOptions(rejects=tmp_path / "rejects.csv"))
+    summary = conn.import_csv("ListUsers", path, ImportOptions(rejects=tmp_path / "rejects.csv"))
     assert (summary.read, summary.sent, summary.accepted, summary.rejected) == (3, 3, 2, 1)
     assert [line for line, _ in summary.samples] == [3]
     assert {"in.one@example.com", "in.two@example.com"} <= _members(conn, list_id)

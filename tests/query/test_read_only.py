@@ -75,7 +75,7 @@ def test_a_read_only_statement_cannot_write(
 def test_a_read_only_engine_refuses_whatever_execute_is_told(conn: iterbridge.Connection, source: Source) -> None:
     """Jobs that only read (replicate's filters) run on a read-only engine: no statement and no writer of it
     can write, even if asked without read_only."""
-    engine = Engine(conn, read_only=True)
+    engine = Engine(conn.session, read_only=True)
     try:
         with pytest.raises(QueryError, match=r"read-only.*DELETE on Lists"):
             engine.execute("DELETE FROM Lists")
@@ -137,7 +137,7 @@ def test_in_over_a_subquery_with_no_rows(conn: iterbridge.Connection, source: So
 
 def test_a_message_less_sqlite_error_is_said_in_words(conn: iterbridge.Connection) -> None:
     """Should apsw's message-less error reach the engine some other way, it is not shown as "<NULL>"."""
-    engine = Engine(conn)
+    engine = Engine(conn.session)
     try:
         error = engine.translate(apsw.SQLError("<NULL>"), "SELECT 1")
     finally:

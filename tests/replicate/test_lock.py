@@ -20,7 +20,6 @@ from helpers import connect_to
 from iterbridge.errors import ConfigurationError
 from iterbridge.replicate import ReplicationReport, StreamReport
 from iterbridge.sandbox import Sandbox
-from iterbridge.sync import sync
 
 from .copies import Copy
 from .expected import Source
@@ -114,7 +113,7 @@ def test_a_sync_is_refused_while_a_replication_holds_the_file(
     sandbox: Sandbox, conn: iterbridge.Connection, sqlite_url: str
 ) -> None:
     with Holder(sandbox, sqlite_url), pytest.raises(ConfigurationError, match="in use by another iterbridge run"):
-        sync(conn, "CatalogItems", sqlite_url, catalog="products")
+        conn.sync("CatalogItems", sqlite_url, catalog="products")
 
 
 def test_a_second_process_is_refused_while_a_postgresql_database_is_held(

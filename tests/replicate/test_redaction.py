@@ -110,12 +110,12 @@ def test_an_unexpected_error_naming_a_url_shows_no_password(
     run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The CLI's last line of defence: any error text passes through the same redaction."""
-    import iterbridge.cli.replicate
+    import iterbridge.connection
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lost postgresql://me:Hunter2@x@db.example/copy?sslpassword=k3y-Secret midway")
 
-    monkeypatch.setattr(iterbridge.cli.replicate, "replicate", broken)
+    monkeypatch.setattr(iterbridge.connection.Connection, "replicate", broken)
     result = run("replicate", "--rate-limits", "off", "--to", f"sqlite:///{tmp_path / 'c.db'}")
     assert result.exit_code == 70
     assert "lost postgresql://me:***@db.example/copy?sslpassword=*** midway" in result.stderr

@@ -83,7 +83,7 @@ def replication_threads() -> list[threading.Thread]:
 
 def run_with(conn: iterbridge.Connection, target: Target, objects: list[str], **options: Any) -> Any:
     try:
-        return Replication(conn, target, streams(objects), **options).run()
+        return Replication(conn.session, target, streams(objects), **options).run()
     finally:
         target.close()
 
@@ -123,7 +123,7 @@ def test_a_read_failing_halfway_deletes_nothing_and_keeps_the_state(
     gone = sorted(i["ItemId"] for i in items if i["CatalogName"] == "products")[:3]
     api.request("DELETE", "/api/catalogs/products/items", json={"itemIds": gone}).raise_for_status()
 
-    scan = conn.scan
+    scan = conn.session.scan
 
     def failing(obj: Any, request: ReadRequest) -> Iterator[Row]:
         for number, row in enumerate(scan(obj, request)):
@@ -131,14 +131,14 @@ def test_a_read_failing_halfway_deletes_nothing_and_keeps_the_state(
                 raise RetriableApiError("GET /api/catalogs/{catalogName}/items → 500: boom")
             yield row
 
-    monkeypatch.setattr(conn, "scan", failing)
+    monkeypatch.setattr(conn.session, "scan", failing)
     report = conn.replicate(sqlite_url, ["CatalogItems"])
     assert report.stream("CatalogItems").error == "GET /api/catalogs/{catalogName}/items → 500: boom"
     assert report.stream("CatalogItems").deleted == 0
     assert len(copy.rows("CatalogItems")) == len(items)  # what was not read is not deleted
     assert copy.state()["CatalogItems"] == state
 
-    monkeypatch.setattr(conn, "scan", scan)
+    monkeypatch.setattr(conn.session, "scan", scan)
     assert conn.replicate(sqlite_url, ["CatalogItems"]).stream("CatalogItems").deleted == 3
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import iterbridge
 from iterbridge.sqlnames import for_driver, quote_name
-from iterbridge.sync import SyncReport, sync
+from iterbridge.sync import SyncReport
 from iterbridge.sync.sides import content_hash
 
 CATALOG = "products"
@@ -204,7 +204,7 @@ class Remote:
 
 def sync_items(conn: iterbridge.Connection, db: Db, **options: Any) -> SyncReport:
     options.setdefault("catalog", CATALOG)
-    return sync(conn, "CatalogItems", db.url, **options)
+    return conn.sync("CatalogItems", db.url, **options)
 
 
 def totals(report: SyncReport) -> dict[str, int]:
@@ -287,7 +287,7 @@ def database_templates(db: Db, mediums: list[str] = TEMPLATE_MEDIUMS) -> dict[An
 
 def sync_templates(conn: iterbridge.Connection, db: Db, **options: Any) -> SyncReport:
     options.setdefault("mediums", [m.lower() for m in TEMPLATE_MEDIUMS])
-    return sync(conn, "Templates", db.url, **options)
+    return conn.sync("Templates", db.url, **options)
 
 
 def assert_templates_converged(conn: iterbridge.Connection, db: Db) -> dict[int, dict[str, Any]]:

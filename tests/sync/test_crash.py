@@ -19,7 +19,6 @@ import pytest
 
 import iterbridge
 from iterbridge.api.client import RetryPolicy
-from iterbridge.sync import sync
 from iterbridge.sync.engine import Counts
 
 from .support import Remote, assert_converged, make_db
@@ -107,9 +106,9 @@ def test_a_killed_run_converges_on_the_next(
         assert process.wait(timeout=30) in (-signal.SIGKILL, 0)
         assert interrupted, "the run had ended before it could be killed"
 
-        again = sync(conn, "CatalogItems", db.url, catalog=CATALOG, conflict="database")
+        again = conn.sync("CatalogItems", db.url, catalog=CATALOG, conflict="database")
         assert again.ok
-        confirm = sync(conn, "CatalogItems", db.url, catalog=CATALOG, conflict="database")
+        confirm = conn.sync("CatalogItems", db.url, catalog=CATALOG, conflict="database")
         assert {a.operation for a in confirm.plan} <= {"confirm"}  # only our writes to confirm, nothing to write
         assert confirm.to_iterable == confirm.to_database == Counts()
 

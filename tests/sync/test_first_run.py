@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 import iterbridge
-from iterbridge.replicate import replicate
 
 from .support import CATALOG, Db, Remote, assert_converged, sync_items, totals
 
@@ -72,7 +71,7 @@ def test_a_new_table_is_created_with_the_replication_schema(
 
 
 def test_a_table_made_by_replication_is_synced_in_place(conn: iterbridge.Connection, remote: Remote, db: Db) -> None:
-    replicated = replicate(conn, db.url, ["CatalogItems"])
+    replicated = conn.replicate(db.url, ["CatalogItems"])
     assert not replicated.failed
     copied = db.items()
     assert len(copied) == 25

@@ -11,7 +11,6 @@ import pytest
 
 import iterbridge
 from helpers import FakeClock
-from iterbridge.replicate import replicate
 
 from .support import (
     TEMPLATES_STREAM,
@@ -36,7 +35,7 @@ def calls_per_endpoint(admin: httpx2.Client) -> dict[str, int]:
 
 def test_first_run_on_a_table_made_by_replication(conn: iterbridge.Connection, db: Db, clock: FakeClock) -> None:
     """Rows of every type and medium are there (keyed by Id); only Base email and push ones are synced."""
-    assert not replicate(conn, db.url, ["Templates"]).failed
+    assert not conn.replicate(db.url, ["Templates"]).failed
     total_rows = db.sql('SELECT count(*) FROM "Templates"')[0][0]
     db.sql('UPDATE "Templates" SET "Subject" = ? WHERE "Id" = ?', "Edited in the database", WEEKLY_EMAIL)
     db.sql('UPDATE "Templates" SET "Message" = ? WHERE "Id" = ?', "Edited push", WINBACK_PUSH)
@@ -188,7 +187,7 @@ def test_a_database_failure_is_retried_though_iterable_has_not_changed_since(
 
 def test_text_that_looks_like_json_stays_text(conn: iterbridge.Connection, db: Db) -> None:
     """A name "2024" or a subject "true" is text on both sides (only JSON columns are parsed)."""
-    assert not replicate(conn, db.url, ["Templates"]).failed
+    assert not conn.replicate(db.url, ["Templates"]).failed
     db.sql('INSERT INTO "Templates" ("Id", "Name", "TemplateType", "MessageMedium", "ClientTemplateId", "Subject", '
            '"HTML") VALUES (?, ?, ?, ?, ?, ?, ?)', -2, "2024", "Base", "Email", "db-json-like", "true",
            "null")  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import iterbridge
-from iterbridge.replicate import replicate
 
 from .support import Db, sync_templates
 
@@ -15,7 +14,7 @@ MILLISECONDS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{3}000)?(\+00:
 
 
 def test_sync_writes_times_at_iterables_precision(conn: iterbridge.Connection, sqlite_db: Db) -> None:
-    assert not replicate(conn, sqlite_db.url, ["Templates"]).failed
+    assert not conn.replicate(sqlite_db.url, ["Templates"]).failed
     sqlite_db.sql('UPDATE "Templates" SET "Subject" = ? WHERE "ClientTemplateId" = ?', "Edited", "tmpl-email-000")
     conn.client.json("POST /api/templates/email/update", json={"templateId": 2708575, "subject": "Edited there"})
     assert sync_templates(conn, sqlite_db).ok  # a conflict (newest wins), logged

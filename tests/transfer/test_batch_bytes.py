@@ -14,7 +14,7 @@ import iterbridge
 from helpers import FAST_RETRY, Stats
 from iterbridge.api.body import json_body
 from iterbridge.limits import body_limit
-from iterbridge.transfer import ImportOptions, import_csv
+from iterbridge.transfer import ImportOptions
 
 from .support import write_csv
 
@@ -40,7 +40,7 @@ def test_users_of_five_kilobytes_are_all_accepted_in_the_predicted_requests(
     per_request = (body_limit(BULK_UPDATE) - envelope + 1) // (user + 1)
     assert per_request < count  # the test would prove nothing if one request could hold them all
     with stats.counting() as made:
-        summary = import_csv(conn, "Users", path, ImportOptions(operation="upsert"))
+        summary = conn.import_csv("Users", path, ImportOptions(operation="upsert"))
     assert (summary.read, summary.sent, summary.accepted, summary.rejected) == (count, count, count, 0)
     assert made[BULK_UPDATE] == math.ceil(count / per_request)
     assert stats.count(BULK_UPDATE, 400) == 0

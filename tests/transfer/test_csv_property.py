@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
-from iterbridge.transfer import CsvOptions, ImportOptions, import_csv
+from iterbridge.transfer import CsvOptions, ImportOptions
 from iterbridge.transfer.csvformat import MinimalWriter
 from iterbridge.transfer.export import write_csv
 
@@ -47,7 +47,7 @@ def test_what_an_export_writes_an_import_reads(
     written = write_csv(["Name", "Description"], ({"Name": n, "Description": d} for n, d in rows), path, options)
     assert written == len(rows)
     reading = CsvOptions.build(delimiter=options.delimiter, quote_char=options.quote_char)
-    summary = import_csv(conn, "Lists", path, ImportOptions(dry_run=True, csv=reading))
+    summary = conn.import_csv("Lists", path, ImportOptions(dry_run=True, csv=reading))
     assert (summary.read, summary.rejected) == (len(rows), 0)
     bodies = [request["json"] for request in summary.requests]
     assert bodies == [{"name": n, **({"description": d} if d else {})} for n, d in rows]

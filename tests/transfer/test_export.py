@@ -186,9 +186,9 @@ def test_a_field_unknown_to_the_catalog_lands_in_extra_fields(sandbox: object, c
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               api: httpx2.Client) -> None:  # fmt: skip
     """A field created after the export asked users/getFields is kept, in ExtraFields."""
-    known = dict(conn.user_fields())
+    known = dict(conn.session.user_fields())
     known.pop("favoriteCategory")
-    monkeypatch.setattr(conn, "_user_fields", known)
+    monkeypatch.setattr(conn.session, "_user_fields", known)
     target = tmp_path / "users.csv"
     result = export(conn, "Users", target, CsvOptions())
     assert "favoriteCategory" not in result.columns

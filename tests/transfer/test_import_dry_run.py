@@ -12,7 +12,7 @@ from click.testing import Result
 
 import iterbridge
 from iterbridge.sandbox import Sandbox
-from iterbridge.transfer import ImportOptions, import_csv
+from iterbridge.transfer import ImportOptions
 
 from .support import Stats, write_csv, writes
 
@@ -88,7 +88,7 @@ def test_a_dry_run_of_deletes_deletes_nothing(cli: Callable[..., Result], stats:
 def test_the_python_api_collects_the_requests(conn: iterbridge.Connection, stats: Stats, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "items.csv", ["CatalogName", "ItemId", "Value.price"], [["products", "x1", "9.5"]])
     with stats.counting() as made:
-        summary = import_csv(conn, "CatalogItems", path, ImportOptions(dry_run=True))
+        summary = conn.import_csv("CatalogItems", path, ImportOptions(dry_run=True))
     assert writes(made) == {}
     assert summary.dry_run
     assert summary.api_calls == 0

@@ -360,11 +360,11 @@ def test_batch_size_must_be_positive(cli: Callable[..., Result], tmp_path: Path)
 
 def test_new_fields_are_columns_of_the_next_read_on_the_same_connection(conn: iterbridge.Connection,
                                                                         tmp_path: Path) -> None:  # fmt: skip
-    from iterbridge.transfer import ImportOptions, import_csv
+    from iterbridge.transfer import ImportOptions
 
     assert "shoeSize" not in [c.name for c in conn.columns("Users")]
     path = write_csv(tmp_path / "users.csv", ["Email", "shoeSize"], [["feet@example.com", "44"]])
-    summary = import_csv(conn, "Users", path, ImportOptions())
+    summary = conn.import_csv("Users", path, ImportOptions())
     assert summary.new_fields == ["shoeSize"]
     assert "shoeSize" in [c.name for c in conn.columns("Users")]
     assert next(conn.read("Users", where={"Email": "feet@example.com"}))["shoeSize"] == 44

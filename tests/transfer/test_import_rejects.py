@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 
 import iterbridge
-from iterbridge.transfer import ImportOptions, import_csv
+from iterbridge.transfer import ImportOptions
 
 from .support import Stats, read_csv, write_csv, writes
 
@@ -181,7 +181,7 @@ def test_without_a_rejects_file_the_first_reasons_are_shown(cli: Callable[..., R
 
 def test_the_python_api_reports_the_same(conn: iterbridge.Connection, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "users.csv", ["Email", "loyaltyPoints"], [["a@example.com", "1"], ["b", "2"]])
-    summary = import_csv(conn, "users", path, ImportOptions(operation="upsert", rejects=tmp_path / "r.csv"))
+    summary = conn.import_csv("users", path, ImportOptions(operation="upsert", rejects=tmp_path / "r.csv"))
     assert (summary.object, summary.operation) == ("Users", "upsert")
     assert (summary.read, summary.sent, summary.accepted, summary.rejected) == (2, 2, 1, 1)
     assert summary.samples == [(3, "invalid email")]

@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 
 import iterbridge
-from iterbridge.transfer import ImportOptions, ImportSummary, import_csv
+from iterbridge.transfer import ImportOptions, ImportSummary
 from iterbridge.transfer import importer as importer_module
 
 from .support import Stats, write_csv
@@ -28,7 +28,7 @@ def interrupted(conn: iterbridge.Connection, stats: Stats, name: str, path: Path
         if summary.batches == 1:
             stats.faults(error_rate=1.0, error_endpoint=endpoint)
 
-    summary = import_csv(conn, name, path, ImportOptions(operation=operation, batch_size=2), progress=after_batch)
+    summary = conn.import_csv(name, path, ImportOptions(operation=operation, batch_size=2), progress=after_batch)
     assert summary.stopped
     assert "500" in summary.stopped
     assert summary.accepted == 2
@@ -38,7 +38,7 @@ def interrupted(conn: iterbridge.Connection, stats: Stats, name: str, path: Path
 
 
 def complete(conn: iterbridge.Connection, name: str, path: Path, operation: str = "insert") -> None:
-    summary = import_csv(conn, name, path, ImportOptions(operation=operation, batch_size=2))
+    summary = conn.import_csv(name, path, ImportOptions(operation=operation, batch_size=2))
     assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 import iterbridge
-from iterbridge.transfer import ImportOptions, import_csv
+from iterbridge.transfer import ImportOptions
 
 from .support import Stats, writes
 
@@ -40,7 +40,7 @@ def test_a_large_file_streams_in_flat_memory(conn: iterbridge.Connection, stats:
     sampler.start()
     try:
         with stats.counting() as made:
-            summary = import_csv(conn, "ListUsers", path, ImportOptions(dry_run=True))
+            summary = conn.import_csv("ListUsers", path, ImportOptions(dry_run=True))
     finally:
         done.set()
         sampler.join()

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +18,9 @@ from iterbridge.api.redaction import redact
 from iterbridge.dburl import redact_text
 from iterbridge.errors import IterbridgeError
 from iterbridge.settings import ENV_RATE_LIMITS, ENV_SUPPRESS_EXTENDED
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,7 +147,7 @@ def _rate_limit_factor(value: str | None) -> Any:
         ) from None
 
 
-def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Any:
+def open_connection(profile: str | None, region: str | None, base_url: str | None, sandbox: Any) -> Connection:
     """The connection a command asked for, with the pace and Suppress Extended Requests its options gave
     (an embedded sandbox knows its own limits)."""
     from iterbridge.connection import connect
@@ -161,7 +164,7 @@ def echo_request(request: dict[str, Any], *, indent: int | None = 2, limit: int 
         click.echo(json.dumps(request["json"], indent=indent, ensure_ascii=False, default=str)[:limit])
 
 
-def report_reads(conn: Any) -> None:
+def report_reads(conn: Connection) -> None:
     """After a command's reads: its repaired and quarantined export lines, then every skipped slice, which
     ends the command with SKIPPED_EXIT (what could be read was delivered)."""
     for line in conn.quarantine.summary():

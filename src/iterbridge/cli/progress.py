@@ -6,9 +6,12 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
 
 TTY_INTERVAL_S = 0.5
 LOG_INTERVAL_S = 5.0
@@ -21,7 +24,7 @@ class RowProgress:
     context manager it also reports on a timer, so a read that waits (rate limits, export jobs) shows itself
     within a second instead of after its first rows."""
 
-    def __init__(self, label: str, conn: Any = None) -> None:
+    def __init__(self, label: str, conn: Connection | None = None) -> None:
         self.label = label
         self.conn = conn
         self.started = time.monotonic()

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import platformdirs
@@ -28,6 +28,9 @@ from iterbridge.objects import OBJECTS, get_object
 from iterbridge.query import sqltext
 from iterbridge.transfer.csvformat import CsvOptions
 from iterbridge.wording import past_tense, plural
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
 
 FORMATS = ("table", "csv", "json", "jsonl")
 CELL_WIDTH = 60
@@ -101,7 +104,7 @@ def _cell(value: Any, width: int | None = CELL_WIDTH) -> str:
     return text.replace("[", "\\[")
 
 
-def run_statement(conn: Any, sql: str, params: dict[str, Any], output_format: str, dry_run: bool, *,
+def run_statement(conn: Connection, sql: str, params: dict[str, Any], output_format: str, dry_run: bool, *,
                   guard: bool = True, local_files: bool = False) -> None:  # fmt: skip
     if dry_run:
         with conn.client.recording() as requests:
@@ -211,7 +214,7 @@ class Shell:
         ".quit               leave (also Ctrl-D)"
     )
 
-    def __init__(self, conn: Any, output_format: str, *, local_files: bool = False, guard: bool = True) -> None:
+    def __init__(self, conn: Connection, output_format: str, *, local_files: bool = False, guard: bool = True) -> None:
         self.conn = conn
         self.output_format = output_format
         self.local_files = local_files

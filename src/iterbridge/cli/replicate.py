@@ -17,7 +17,7 @@ from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.cli.console import make_console
 from iterbridge.dburl import check_target_url, redact_url
-from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport, replicate
+from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
 from iterbridge.replicate.targets import default_url
 
 
@@ -213,10 +213,10 @@ def replicate_command(
 
     console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = replicate(conn, url, chosen, full=full, since=moment, filters=conditions,
-                           lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
-                           progress=progress, watch=None if as_json or not progress_every else watch,
-                           watch_every_s=progress_every or 5.0)  # fmt: skip
+        report = conn.replicate(url, chosen, full=full, since=moment, filters=conditions,
+                                lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
+                                progress=progress, watch=None if as_json or not progress_every else watch,
+                                watch_every_s=progress_every or 5.0)  # fmt: skip
     _print_report(report, as_json)
     if report.failed:
         raise SystemExit(FAILED_EXIT)

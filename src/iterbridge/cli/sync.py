@@ -13,7 +13,7 @@ from iterbridge.cli.common import RETRY_EXIT, connection_options, handle_errors,
 from iterbridge.cli.console import make_console
 from iterbridge.dburl import check_target_url
 from iterbridge.replicate.targets import default_url
-from iterbridge.sync import SyncReport, sync
+from iterbridge.sync import SyncReport
 from iterbridge.sync.engine import POLICIES
 from iterbridge.sync.kinds import Side
 from iterbridge.sync.sides import SYNCED_OBJECTS
@@ -94,8 +94,8 @@ def sync_command(
     url = default_url() if with_url is None else with_url  # --with '' is a mistake, not the default
     check_target_url(url, "--with")  # before anything is read
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = sync(conn, object_name, url, catalog=catalog, mediums=list(mediums) or None,
-                      table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
+        report = conn.sync(object_name, url, catalog=catalog, mediums=list(mediums) or None,
+                           table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
     _print(report, as_json)
     if not report.ok:
         raise SystemExit(RETRY_EXIT)

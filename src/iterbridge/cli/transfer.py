@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,10 +18,13 @@ from iterbridge.cli.common import (
     report_reads,
 )
 from iterbridge.cli.progress import RowProgress
-from iterbridge.transfer import CsvOptions, ImportOptions, export, exportable, import_csv
+from iterbridge.transfer import CsvOptions, ImportOptions, exportable
 from iterbridge.transfer.importer import OPERATIONS, load_mapping_file
 from iterbridge.transfer.output import check_directory
 from iterbridge.wording import plural
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 DRY_RUN_SHOWN = 20
@@ -149,11 +152,11 @@ def export_command(
         report_reads(conn)
 
 
-def _export_one(conn: Any, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
+def _export_one(conn: Connection, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
                 where: str | None, query: str | None) -> None:  # fmt: skip
     progress = RowProgress(f"export {name or 'query'}", conn)
     with progress:  # a line within a second, even while the first rows wait for the rate limits
-        result = export(conn, name, path, options, columns=columns, where=where, query=query, progress=progress)
+        result = conn.export(name, path, options, columns=columns, where=where, query=query, progress=progress)
     timing = progress.finish()
     click.echo(f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} "
                f"({timing})", err=True)  # fmt: skip
@@ -237,7 +240,7 @@ def import_command(
     )  # fmt: skip
     with open_connection(profile, region, base_url, sandbox) as conn:
         progress = RowProgress(f"import {object_name}")
-        summary = import_csv(conn, object_name, file, options, progress=lambda s: progress(s.read))
+        summary = conn.import_csv(object_name, file, options, progress=lambda s: progress(s.read))
         timing = progress.finish()
     if dry_run:
         for request in summary.requests[:DRY_RUN_SHOWN]:

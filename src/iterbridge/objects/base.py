@@ -21,7 +21,9 @@ from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.facts import FULL_SWEPT, ONE_REQUEST, Costing, Replication, SkippedPart, TableSplit
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.api.async_export import AsyncExportStats
+    from iterbridge.api.exports import ExportStats
+    from iterbridge.objects.session import Session
 
 
 class SqlType(StrEnum):
@@ -252,6 +254,22 @@ def _equal(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
+@dataclass(frozen=True)
+class ReadHints:
+    """What a caller tells the readers besides the rows it wants (replication's bookkeeping); each optional."""
+
+    # "auto", "sync" (data.json) or "async" (export jobs) for readers that use the export API: the session's
+    # `export_method` otherwise.
+    export: str | None = None
+    # The export readers' statistics are appended here (replication reports how each table was read).
+    export_stats: list[ExportStats | AsyncExportStats] | None = None
+    # Called after each completed export window (replication commits there).
+    on_checkpoint: Callable[[datetime], None] | None = None
+    # (Id, UpdatedAt as listed) → True when the caller's copy holds that version: Templates' extended fields
+    # are then not read again.
+    current: Callable[[Any, Any], bool] | None = None
+
+
 @dataclass
 class ReadRequest:
     """What a reader is asked for: columns, the conditions per column, a row limit (None: all)."""
@@ -259,9 +277,7 @@ class ReadRequest:
     columns: list[str]
     where: dict[str, list[Condition]] = field(default_factory=dict)
     limit: int | None = None
-    # Hints for readers that use the export API: "export": "sync" | "async", "on_checkpoint": callable(datetime)
-    # called after each completed window (replication commits there).
-    options: dict[str, Any] = field(default_factory=dict)
+    hints: ReadHints = field(default_factory=ReadHints)
 
     def values(self, column: str) -> list[Any] | None:
         """The values a column must equal (from = or IN), or None when unconstrained that way."""
@@ -304,7 +320,7 @@ class ReadRequest:
 
 
 Row = dict[str, Any]
-Reader = Callable[["Connection", "ObjectDef", ReadRequest], Iterator[Row]]
+Reader = Callable[["Session", "ObjectDef", ReadRequest], Iterator[Row]]
 
 
 class RowStatus(StrEnum):
@@ -349,7 +365,7 @@ class WriteReport:
         return [r for r in self.results if not r.ok]
 
 
-Writer = Callable[["Connection", "ObjectDef", Sequence[Row]], list[RowResult]]
+Writer = Callable[["Session", "ObjectDef", Sequence[Row]], list[RowResult]]
 
 
 @dataclass(frozen=True)
@@ -372,7 +388,7 @@ class ObjectDef:
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
     writes: dict[Operation, Write] = field(default_factory=dict)
     cursor: str | None = None
-    dynamic_columns: Callable[[Connection], tuple[Column, ...]] | None = None
+    dynamic_columns: Callable[[Session], tuple[Column, ...]] | None = None
     # What the jobs know of the object, declared here and never keyed by its name elsewhere (objects/facts.py):
     upsert: Operation | None = None  # the write that creates or replaces by key (import's "upsert"); None: no such key
     open_fields: str | None = None  # the JSON column that takes fields the object has no column for (custom fields)

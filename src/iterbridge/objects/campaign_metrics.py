@@ -17,7 +17,7 @@ from iterbridge.objects.facts import Pushdown, ReadCost
 from iterbridge.objects.reading import batched, integers
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 IDS_PER_CALL = 400
 METRIC_NAMES = (
@@ -74,7 +74,7 @@ def _number(text: str) -> int | float | None:
             return None
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     ids = request.values("CampaignId")
     if ids is None:
         ids = [row["Id"] for row in conn.read("Campaigns", columns=["Id"])]

@@ -19,12 +19,12 @@ from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import per_row, present, time_param
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 PAGE_SIZE = 1000
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     ids = request.values("Id")
     if ids is not None:
@@ -58,7 +58,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
             return
 
 
-def _create(conn: Connection, row: Row) -> dict[str, Any]:
+def _create(conn: Session, row: Row) -> dict[str, Any]:
     body: dict[str, Any] = {"name": row["Name"], "templateId": int(row["TemplateId"])}
     for column, field in (("ListIds", "listIds"), ("SuppressionListIds", "suppressionListIds")):
         if present(row, column):

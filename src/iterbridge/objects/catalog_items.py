@@ -26,13 +26,13 @@ from iterbridge.objects.facts import Pushdown, ReadCost, Replication
 from iterbridge.objects.writing import Bulk, Part, bulk
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 PAGE_SIZE = 1000
 BULK_SIZE = 1000
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     catalogs = request.values("CatalogName")
     if catalogs is None:

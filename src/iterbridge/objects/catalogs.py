@@ -10,10 +10,10 @@ from iterbridge.objects.reading import paged
 from iterbridge.objects.writing import per_row
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 
-def _create(conn: Connection, row: Row) -> dict[str, Any]:
+def _create(conn: Session, row: Row) -> dict[str, Any]:
     conn.client.request("POST /api/catalogs/{catalogName}", path={"catalogName": row["Name"]})
     return {"Name": row["Name"]}
 
@@ -21,7 +21,7 @@ def _create(conn: Connection, row: Row) -> dict[str, Any]:
 PAGE_SIZE = 100  # catalogs per page of GET /api/catalogs
 
 
-def _delete(conn: Connection, row: Row) -> dict[str, Any]:
+def _delete(conn: Session, row: Row) -> dict[str, Any]:
     conn.client.request("DELETE /api/catalogs/{catalogName}", path={"catalogName": row["Name"]})
     return {"Name": row["Name"]}
 

@@ -24,7 +24,7 @@ from iterbridge.objects.reading import export_records, integers, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, present, user_outcomes
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 EVENT_TYPES = tuple(t for t in EXPORT_DATA_TYPES if t != "user")
 BULK_SIZE = 1000
@@ -94,7 +94,7 @@ def stable_id(row: Row, created_text: Any = None) -> str:
     return digest[:32]
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     wanted_types = request.values("EventType")
     for param, column in (("email", "Email"), ("userId", "UserId")):
         users = request.values(column)

@@ -13,12 +13,12 @@ from iterbridge.objects.reading import unknown
 from iterbridge.objects.writing import per_row, present, time_param
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 MAX_COUNT = 100
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     for param, column in (("email", "Email"), ("userId", "UserId")):
         for value in request.values(column) or []:
@@ -33,7 +33,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
                 yield {c.name: c.read(record) for c in columns}
 
 
-def _target(conn: Connection, row: Row) -> dict[str, Any]:
+def _target(conn: Session, row: Row) -> dict[str, Any]:
     body: dict[str, Any] = {"campaignId": int(row["CampaignId"])}
     if present(row, "Email"):
         body["recipientEmail"] = row["Email"]

@@ -20,14 +20,14 @@ from iterbridge.objects.reading import integers, unknown
 from iterbridge.objects.writing import Bulk, bulk, user_outcomes
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 BULK_SIZE = 1000
 DROP_RETRIES = 3
 _DROPS = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout)
 
 
-def members(conn: Connection, list_id: int) -> Iterator[str]:
+def members(conn: Session, list_id: int) -> Iterator[str]:
     """Every member email of a list, read completely before the first is given (no duplicates on a retry)."""
     for attempt in range(DROP_RETRIES + 1):
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
@@ -49,7 +49,7 @@ def members(conn: Connection, list_id: int) -> Iterator[str]:
             return
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     wanted = request.values("ListId")
     list_ids = [row["Id"] for row in conn.read("Lists", columns=["Id"])] if wanted is None else integers(wanted)
     for list_id in list_ids:

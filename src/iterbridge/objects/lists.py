@@ -10,17 +10,17 @@ from iterbridge.objects.reading import listing
 from iterbridge.objects.writing import per_row
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 
-def _create(conn: Connection, row: Row) -> dict[str, Any]:
+def _create(conn: Session, row: Row) -> dict[str, Any]:
     body: dict[str, Any] = {"name": row["Name"]}
     if row.get("Description"):
         body["description"] = row["Description"]
     return {"Id": conn.client.json("POST /api/lists", json=body)["listId"]}
 
 
-def _delete(conn: Connection, row: Row) -> dict[str, Any]:
+def _delete(conn: Session, row: Row) -> dict[str, Any]:
     conn.client.request("DELETE /api/lists/{listId}", path={"listId": int(row["Id"])})
     return {"Id": row["Id"]}
 

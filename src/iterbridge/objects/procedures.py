@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from iterbridge.errors import QueryError, UnknownObject
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 _REQUIRED = object()
 
@@ -59,7 +59,7 @@ class Procedure:
             bound[param.name] = _coerce(self.name, param, given[param.name])
         return bound
 
-    def run(self, conn: Connection, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> str:
+    def run(self, conn: Session, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> str:
         values = self.bind(args, kwargs or {})
         answer = conn.client.json(self.endpoint, json=self.body(values))
         return str(answer.get("msg") or "Success")

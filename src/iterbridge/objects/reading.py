@@ -12,7 +12,7 @@ from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import ObjectDef, Reader, ReadRequest, Row, rows_from
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 # A data.json call that would wait longer than this for its slot (4 a minute at Iterable's pace) costs more than
 # an export job (1 start, a few polls at 1 a second, downloads without limit): the job is taken instead.
@@ -23,7 +23,7 @@ EXPORT_METHODS = ("auto", "sync", "async")
 def listing(endpoint: str, records_key: str) -> Reader:
     """One GET answering every record (lists, channels, message types)."""
 
-    def read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    def read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
         body = unwrap(conn.client.json(endpoint))
         yield from rows_from(iter(body.get(records_key) or []), conn.columns(obj))
 
@@ -33,7 +33,7 @@ def listing(endpoint: str, records_key: str) -> Reader:
 def paged(endpoint: str, records_key: str, page_size: int, params: dict[str, Any] | None = None) -> Reader:
     """page/pageSize paging until nextPageUrl disappears."""
 
-    def read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+    def read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
         pages = PageNumberPaginator(page_size).pages(conn.client, endpoint, records_key, params=params)
         yield from rows_from(records(pages), conn.columns(obj))
 
@@ -61,7 +61,7 @@ def unknown(error: FatalApiError) -> bool:
 
 
 def export_records(
-    conn: Connection,
+    conn: Session,
     request: ReadRequest,
     data_type: str,
     since: datetime | None,
@@ -72,10 +72,10 @@ def export_records(
 ) -> Iterator[dict[str, Any]]:
     """Records of an export data type in [since, until), through data.json windows or asynchronous export
     jobs, whichever `export_method` says is cheaper; windows end no later than the server's now. Malformed
-    lines are repaired or skipped and reported (Connection.json_lines), never an error."""
+    lines are repaired or skipped and reported (Session.json_lines), never an error."""
     end = until or conn.server_now()
-    checkpoint = request.options.get("on_checkpoint")
-    stats = request.options.get("export_stats")  # a list the reader's statistics are appended to (replication)
+    checkpoint = request.hints.on_checkpoint
+    stats = request.hints.export_stats
     with conn.json_lines("Users" if data_type == "user" else "Events", f"the {data_type} export") as lines:
         if export_method(conn, request, campaign_id) == "async":
             from iterbridge.api.async_export import AsyncExportReader
@@ -108,13 +108,13 @@ def export_records(
         yield from reader
 
 
-def export_method(conn: Connection, request: ReadRequest, campaign_id: int | None = None) -> str:
+def export_method(conn: Session, request: ReadRequest, campaign_id: int | None = None) -> str:
     """How one data type is read: "sync" (data.json) or "async" (export jobs). Asked for by the request's
-    "export" option (replication's --export-method), else the connection's `export_method`; "auto" takes
+    `export` hint (replication's --export-method), else the connection's `export_method`; "auto" takes
     data.json while a call to it would not wait (one call, no polling: the fewest calls) and export jobs once
     the rate limit would make it wait (the same records, sooner). Every reader decides here: conn.read, the
     SQL engine, export and replication. A campaign filter needs data.json (jobs cannot narrow to one)."""
-    asked = request.options.get("export") or conn.export_method
+    asked = request.hints.export or conn.export_method
     if campaign_id is not None or asked == "sync":
         return "sync"
     if asked == "async":

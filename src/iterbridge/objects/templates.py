@@ -19,7 +19,7 @@ from iterbridge.objects.reading import integers
 from iterbridge.objects.writing import Bulk, Part, accepted_unless, bulk, per_row, present
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 PAGE_SIZE = 1000
 DELETE_SIZE = 100  # ids per POST /api/templates/bulkDelete
@@ -62,7 +62,7 @@ _EXTENDED = tuple(
 EXTENDED_COLUMNS = frozenset(EXTENDED_FIELDS)
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     types = request.values("TemplateType") or list(TEMPLATE_TYPES)
     mediums = request.values("MessageMedium") or list(TEMPLATE_MEDIUMS)
@@ -78,7 +78,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
     changed_since, _ = request.bounds("UpdatedAt")
     # Replication knows which versions its copy holds: (Id, UpdatedAt) → True when the copy is current, and
     # then the extended fields are not read again (the row comes with them NULL, for the caller to skip).
-    current = request.options.get("current")
+    current = request.hints.current
     ids = request.values("Id")
     wanted_ids = None if ids is None else set(integers(ids))
     if wanted_ids is not None and not wanted_ids:
@@ -107,7 +107,7 @@ def _updated(summary: dict[str, Any]) -> datetime:
     return parse_timestamp(summary.get("updatedAt")) or datetime.max.replace(tzinfo=UTC)
 
 
-def _detail(conn: Connection, medium: str, template_id: int) -> dict[str, Any]:
+def _detail(conn: Session, medium: str, template_id: int) -> dict[str, Any]:
     try:
         detail = conn.client.json(
             "GET /api/templates/{medium}/get",
@@ -150,7 +150,7 @@ def _medium_path(row: Row) -> str:
     raise FatalApiError(f"MessageMedium must be one of {', '.join(TEMPLATE_MEDIUMS)}, not {medium!r}")
 
 
-def _upsert(conn: Connection, row: Row) -> dict[str, Any]:
+def _upsert(conn: Session, row: Row) -> dict[str, Any]:
     answer = conn.client.json(
         "POST /api/templates/{medium}/upsert", path={"medium": _medium_path(row)}, json=_fields(row)
     )
@@ -159,7 +159,7 @@ def _upsert(conn: Connection, row: Row) -> dict[str, Any]:
     return {"Id": ids[0] if len(ids) == 1 else ids}
 
 
-def _update(conn: Connection, row: Row) -> dict[str, Any]:
+def _update(conn: Session, row: Row) -> dict[str, Any]:
     body = {"templateId": int(row["Id"]), **_fields(row)}
     conn.client.json("POST /api/templates/{medium}/update", path={"medium": _medium_path(row)}, json=body)
     return {"Id": int(row["Id"])}

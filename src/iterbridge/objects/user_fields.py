@@ -9,10 +9,10 @@ from iterbridge.objects.base import Column, ObjectDef, ReadRequest, Row, SqlType
 from iterbridge.objects.facts import one_call
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     for name, kind in conn.user_fields().items():
         yield {"Name": name, "Type": kind}
 

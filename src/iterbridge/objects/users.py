@@ -20,7 +20,7 @@ from iterbridge.objects.reading import export_records, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, per_row, present, user_outcomes
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 BULK_SIZE = 1000
 FIELD_TYPES = {
@@ -48,7 +48,7 @@ _MANAGED_FIELDS = {c.source.split(".")[0] for c in MANAGED if c.source} | {"itbl
 EXTRA = Column("ExtraFields", SqlType.JSON, "__extra__", description="Fields without a column of their own")
 
 
-def custom_columns(conn: Connection) -> tuple[Column, ...]:
+def custom_columns(conn: Session) -> tuple[Column, ...]:
     """One column per top-level custom field of users/getFields, typed; names kept as Iterable spells them."""
     taken = {c.name.lower() for c in MANAGED} | {EXTRA.name.lower()}
     columns = []
@@ -83,7 +83,7 @@ def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
     return row
 
 
-def _lookup(conn: Connection, column: str, value: Any) -> Any:
+def _lookup(conn: Session, column: str, value: Any) -> Any:
     """One user by email or userId: in the path when the value can be a segment, else in the query string
     (`getByEmail?email=`, `byUserId?userId=`), which carries any value (an email with a "/", a userId ".")."""
     text = str(value)
@@ -99,7 +99,7 @@ def _lookup(conn: Connection, column: str, value: Any) -> Any:
     return conn.client.json(by_path, path={name: text})
 
 
-def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     columns = conn.columns(obj)
     for column in ("Email", "UserId"):
         values = request.values(column)
@@ -125,7 +125,7 @@ def _read(conn: Connection, obj: ObjectDef, request: ReadRequest) -> Iterator[Ro
         yield profile_row(unflatten(record), columns)
 
 
-def _export_fields(conn: Connection, request: ReadRequest, columns: tuple[Column, ...]) -> list[str] | None:
+def _export_fields(conn: Session, request: ReadRequest, columns: tuple[Column, ...]) -> list[str] | None:
     """The export's onlyFields for the columns asked: their fields and, for objects, the dotted keys the export
     flattens them into. None (every field) when ExtraFields is asked, as it is whatever no column holds."""
     if request.wants(EXTRA.name):
@@ -159,7 +159,7 @@ def _data_fields(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
     return fields
 
 
-def _user(conn: Connection, row: Row) -> dict[str, Any]:
+def _user(conn: Session, row: Row) -> dict[str, Any]:
     """One row as a bulkUpdate user (ValueError/TypeError when a value cannot be one)."""
     found: dict[str, Any] = {"dataFields": _data_fields(row, conn.columns(conn.object("Users")))}
     if present(row, "Email"):
@@ -184,7 +184,7 @@ _UPDATE = Bulk(
 )
 
 
-def _delete(conn: Connection, row: Row) -> dict[str, Any]:
+def _delete(conn: Session, row: Row) -> dict[str, Any]:
     if present(row, "Email"):
         conn.client.request("DELETE /api/users/{email}", path={"email": row["Email"]})
         return {"Email": row["Email"]}

@@ -15,18 +15,18 @@ from iterbridge.limits import body_limit
 from iterbridge.objects.base import ObjectDef, Row, RowResult, RowStatus, Writer
 
 if TYPE_CHECKING:
-    from iterbridge.connection import Connection
+    from iterbridge.objects.session import Session
 
 log = logging.getLogger("iterbridge.objects")
 
-SendOne = Callable[["Connection", Row], dict[str, Any]]
+SendOne = Callable[["Session", Row], dict[str, Any]]
 
 
 def per_row(send: SendOne) -> Writer:
     """Call the API once per row. A refused row is reported and the next one sent; if the API stays
     unreachable after retries, the remaining rows are reported unsent instead of each timing out."""
 
-    def write(conn: Connection, obj: ObjectDef, rows: Sequence[Row]) -> list[RowResult]:
+    def write(conn: Session, obj: ObjectDef, rows: Sequence[Row]) -> list[RowResult]:
         results: list[RowResult] = []
         for position, row in enumerate(rows):
             try:
@@ -59,7 +59,7 @@ class Bulk:
     of each row (`outcomes`)."""
 
     endpoint: str
-    part: Callable[[Connection, Row], Any]
+    part: Callable[[Session, Row], Any]
     body: Callable[[Any, list[Any]], dict[str, Any]]
     outcomes: Callable[[Any, list[Part]], list[RowResult]]
     group: Callable[[Row], Hashable] | None = None
@@ -75,7 +75,7 @@ def bulk(spec: Bulk) -> Writer:
     limit (measured as it will be sent) per request. Each request's failure is its rows' alone; a BatchTooLarge
     answer is retried in halves, down to the single row, which is then refused with Iterable's reason."""
 
-    def write(conn: Connection, obj: ObjectDef, rows: Sequence[Row]) -> list[RowResult]:
+    def write(conn: Session, obj: ObjectDef, rows: Sequence[Row]) -> list[RowResult]:
         results: list[RowResult] = []
         groups: dict[Hashable, list[Part]] = {}
         for position, row in enumerate(rows):
@@ -114,7 +114,7 @@ def _chunks(spec: Bulk, key: Any, parts: list[Part]) -> Iterator[list[Part]]:
         yield chunk
 
 
-def _send(conn: Connection, spec: Bulk, key: Any, chunk: list[Part], results: list[RowResult]) -> None:
+def _send(conn: Session, spec: Bulk, key: Any, chunk: list[Part], results: list[RowResult]) -> None:
     """One request for a chunk; its rows' outcomes are added to `results` (kept if a later request fails)."""
     path = None if spec.path is None else spec.path(key)
     parts = [part for _, _, part in chunk]

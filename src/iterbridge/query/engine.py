@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
@@ -32,10 +32,13 @@ from iterbridge.errors import (
     UnsupportedOperation,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.base import Operation, Row, SqlType, WriteReport
+from iterbridge.objects.base import ObjectDef, Operation, ReadRequest, Row, SqlType, WriteReport
 from iterbridge.query import sqltext
 from iterbridge.query.vtable import ObjectModule, declared_type, to_sql
 from iterbridge.sqlnames import quote_names
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -106,8 +109,10 @@ class Cursor:
 
 
 class Engine:
-    def __init__(self, connection: Any, *, read_only: bool = False) -> None:
+    def __init__(self, connection: Session, *, read_only: bool = False,
+                 on_scan: Callable[[ObjectDef, Iterator[Row]], Iterator[Row]] | None = None) -> None:  # fmt: skip
         self.connection = connection
+        self.on_scan = on_scan  # sees every scan's rows (replication keeps the typed rows of a filter's reads)
         self.read_only = read_only  # every statement read-only, whatever execute is told
         # No statement cache: the authorizer must see every statement prepared (a cached one
         # is reused without being authorized or planned again).
@@ -127,6 +132,11 @@ class Engine:
         self.db.close()
 
     # ---- hooks used by the tables ------------------------------------------------------------------------
+
+    def scan(self, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
+        """A table's rows from its reader, through `on_scan` when there is one."""
+        rows = self.connection.scan(obj, request)
+        return rows if self.on_scan is None else self.on_scan(obj, rows)
 
     def cached_scan(self, name: str, key: Any) -> list[Row] | None:
         return self._scans.get((name, key))

@@ -277,7 +277,7 @@ class ObjectTable:
         request = self.request(plan, args)
         if request is None:  # a pushed comparison no row can satisfy
             return iter(())
-        rows: Iterator[Row] = self.engine.connection.scan(self.obj, request)
+        rows: Iterator[Row] = self.engine.scan(self.obj, request)
         return rows if self.writing else self._caching(key, rows)
 
     def request(self, plan: Plan, args: tuple[Any, ...]) -> ReadRequest | None:

@@ -27,18 +27,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
-from iterbridge.objects.base import Condition, ReadRequest, Row
+from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 log = logging.getLogger("iterbridge.replicate")
 
@@ -154,7 +157,7 @@ class _Done:
 class Replication:
     def __init__(
         self,
-        conn: Any,
+        conn: Session,
         target: Target,
         chosen: list[Stream],
         *,
@@ -426,7 +429,7 @@ class Replication:
         where: dict[str, list[Condition]] = {}
         if stream.part is not None and stream.obj.split is not None:
             where[stream.obj.split.column] = [Condition("=", stream.part)]
-        options: dict[str, Any] = {}
+        hints = ReadHints()
         batch: list[Row] = []
         seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
         reached: list[datetime] = []
@@ -434,15 +437,14 @@ class Replication:
         if stream.exported:
             if since is not None and cursor_column:
                 where[cursor_column] = [Condition(">=", since)]
-            options["export"] = self.export_method  # auto: objects.reading.export_method decides per data type
-            options["export_stats"] = []
 
             def checkpoint(moment: datetime) -> None:
                 reached.append(moment)
                 self._flush(stream, batch, seen)
                 self._put(_Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode}))
 
-            options["on_checkpoint"] = checkpoint
+            # export "auto": objects.reading.export_method decides per data type
+            hints = ReadHints(export=self.export_method, export_stats=[], on_checkpoint=checkpoint)
         else:
             report.method = stream.obj.name
         if self.since is not None and stream.policy.skip_current and cursor_column:
@@ -450,7 +452,7 @@ class Replication:
             where[cursor_column] = [Condition(">=", self.since)]
         current = self._current.get(stream.table)
         if current is not None:
-            options["current"] = lambda key, moment: _same(current.get((key,), _MISSING), moment)
+            hints = replace(hints, current=lambda key, moment: _same(current.get((key,), _MISSING), moment))
         key_names = spec.key
         keyed = seen is not None or current is not None
         batch_rows = batch_size(spec)
@@ -459,7 +461,7 @@ class Replication:
         if stream.exported:
             live = self._live[stream.table] = _Live(since)
         unchanged = 0
-        request = ReadRequest(spec.column_names(), where, None, options)
+        request = ReadRequest(spec.column_names(), where, None, hints)
         stop = self._stop
         for row in self.conn.scan(stream.obj, request):
             if stop.is_set():
@@ -490,7 +492,7 @@ class Replication:
             live.reached = live.end  # read to the end (a rare type's last row may be long before it)
         self._flush(stream, batch, seen)
         if stream.exported:
-            report.method = _describe_exports(options["export_stats"])
+            report.method = _describe_exports(hints.export_stats or [])
         end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": iso_text(datetime.now(UTC))}
         if stream.exported:
             if reached:
@@ -532,8 +534,8 @@ class Replication:
         by_table = {s.table: s for s in job.streams}
         for stream in job.streams:
             self.reports[stream.table].method = f"{obj.name} for chosen users"
-        capture = _Capture(self.conn, obj.name)
-        engine = Engine(capture, read_only=True)  # a filter only reads, whatever its text
+        capture = _Capture(obj.name)
+        engine = Engine(self.conn, read_only=True, on_scan=capture)  # a filter only reads, whatever its text
         batches: dict[str, list[Row]] = {s.table: [] for s in job.streams}
         try:
             names = [c.name for c in self.conn.columns(obj) if not c.import_only]
@@ -609,21 +611,16 @@ def _describe_exports(stats: list[Any]) -> str:
 
 
 class _Capture:
-    """The connection as the query engine sees it, keeping the typed rows of one object's scans by key."""
+    """The query engine's scans (its `on_scan`), keeping the typed rows of one object's scans by key."""
 
-    def __init__(self, conn: Any, name: str) -> None:
-        self._conn = conn
+    def __init__(self, name: str) -> None:
         self._name = name
         self.rows: dict[tuple[Any, ...], Row] = {}
 
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._conn, attribute)
-
-    def scan(self, obj: Any, request: ReadRequest) -> Iterator[Row]:
-        rows: Iterator[Row] = self._conn.scan(obj, request)
+    def __call__(self, obj: ObjectDef, rows: Iterator[Row]) -> Iterator[Row]:
         return self._keep(obj, rows) if obj.name == self._name else rows
 
-    def _keep(self, obj: Any, rows: Iterator[Row]) -> Iterator[Row]:
+    def _keep(self, obj: ObjectDef, rows: Iterator[Row]) -> Iterator[Row]:
         keys = obj.keys
         for row in rows:
             self.rows[tuple(_sql_key(row.get(k)) for k in keys)] = row
@@ -631,7 +628,7 @@ class _Capture:
 
 
 def replicate(
-    conn: Any,
+    conn: Session,
     to: str | None = None,
     objects: list[str] | None = None,
     *,

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.timestamps import floor_millisecond, iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
@@ -44,6 +44,9 @@ from iterbridge.replicate.targets import one_line
 from iterbridge.sync.kinds import ActionKind, Policy, Side
 from iterbridge.sync.sides import SYNCED_OBJECTS, CatalogItemsSide, Record, TemplatesSide
 from iterbridge.sync.store import Failure, MapEntry, SyncStore
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 log = logging.getLogger("iterbridge.sync")
 
@@ -112,7 +115,7 @@ class _ChangedMeanwhile(Exception):
 
 
 class Synchronizer:
-    def __init__(self, conn: Any, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: Policy,
+    def __init__(self, conn: Session, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: Policy,
                  dry_run: bool, grace: timedelta = PENDING_GRACE) -> None:  # fmt: skip
         self.conn = conn
         self.side = side
@@ -524,7 +527,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def sync(
-    conn: Any,
+    conn: Session,
     object_name: str,
     with_url: str,
     *,

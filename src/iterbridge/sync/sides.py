@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -32,6 +32,9 @@ from iterbridge.objects.catalogs import CATALOGS
 from iterbridge.objects.templates import EXTENDED_FIELDS, TEMPLATES
 from iterbridge.replicate.targets import TableSpec
 from iterbridge.sync.store import MapEntry
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 Outcome = dict[str, str | None]  # key → None when Iterable accepted the write, else its reason
 SYNCED_OBJECTS = (CATALOG_ITEMS.name, TEMPLATES.name)  # the objects with a side below
@@ -68,7 +71,7 @@ def _outcomes(report: WriteReport, count: int) -> list[tuple[str | None, RowStat
 
 
 class CatalogItemsSide:
-    def __init__(self, conn: Any, catalog: str, table: str | None) -> None:
+    def __init__(self, conn: Session, catalog: str, table: str | None) -> None:
         if not catalog:
             raise ConfigurationError(f"sync {CATALOG_ITEMS.name} needs --catalog NAME")
         self.conn = conn
@@ -181,7 +184,7 @@ _JSON_FIELDS = {c.name for c in TEMPLATES.columns if c.type is SqlType.JSON and 
 
 
 class TemplatesSide:
-    def __init__(self, conn: Any, mediums: list[str] | None, table: str | None) -> None:
+    def __init__(self, conn: Session, mediums: list[str] | None, table: str | None) -> None:
         self.conn = conn
         wanted = mediums or list(TEMPLATE_MEDIUMS)
         lookup = {m.lower(): m for m in TEMPLATE_MEDIUMS} | {p: m for m, p in TEMPLATE_MEDIUMS.items()}

@@ -13,17 +13,20 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
-from iterbridge.objects.base import SqlType, from_sql
+from iterbridge.objects.base import Column, ObjectDef, SqlType, from_sql
 from iterbridge.query.sqltext import select_where
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.output import output_text
 from iterbridge.transfer.where import simple_where
+
+if TYPE_CHECKING:
+    from iterbridge.connection import Connection
 
 Progress = Callable[[int], None]
 PROGRESS_ROWS = 100  # rows between progress calls: fresh counts for slow reads, nothing measurable for fast ones
@@ -36,7 +39,7 @@ class ExportResult:
     rows: int
 
 
-def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None, where: str | None = None,
+def source_rows(conn: Connection, obj: str | None, *, columns: list[str] | None = None, where: str | None = None,
                 query: str | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:  # fmt: skip
     """(header, rows) of an object, an object filtered by a SQL condition, or a query."""
     if query is not None:
@@ -51,7 +54,11 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
         raise QueryError("export needs an OBJECT or --query")
     definition = conn.object(obj)
     available = conn.columns(definition)
-    header = [conn._column(definition, available, c) for c in columns] if columns else [c.name for c in available]
+    header = (
+        [conn.session.column_name(definition, available, c) for c in columns]
+        if columns
+        else [c.name for c in available]
+    )
     if where is None:
         return header, conn.read(definition.name, columns=header)
     conditions = simple_where(where)
@@ -63,10 +70,10 @@ def source_rows(conn: Any, obj: str | None, *, columns: list[str] | None = None,
     return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
 
 
-def _known(conn: Any, definition: Any, available: Any, name: str) -> bool:
+def _known(conn: Connection, definition: ObjectDef, available: tuple[Column, ...], name: str) -> bool:
     """A column the fast path can test exactly as SQL would (JSON is compared as text in SQL: left to it)."""
     try:
-        canonical = conn._column(definition, available, name)
+        canonical = conn.session.column_name(definition, available, name)
     except QueryError:
         return False  # SQL says what is wrong with it
     return next(c.type for c in available if c.name == canonical) is not SqlType.JSON
@@ -195,7 +202,7 @@ def _flattened(
 
 
 def export(
-    conn: Any,
+    conn: Connection,
     obj: str | None,
     path: Path | None,
     options: CsvOptions,

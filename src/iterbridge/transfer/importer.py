@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -44,6 +44,9 @@ from iterbridge.objects.base import Column, ObjectDef, Operation, Row, RowStatus
 from iterbridge.transfer.csvformat import CellError, Converter, CsvOptions, converter, parse_cell, unguard_formula
 from iterbridge.transfer.output import Output
 from iterbridge.wording import plural
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -281,7 +284,7 @@ class _Lines:
         return text
 
 
-def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
+def import_csv(conn: Session, object_name: str, path: Path, options: ImportOptions,
                progress: Callable[[ImportSummary], None] | None = None) -> ImportSummary:  # fmt: skip
     obj = conn.object(object_name)
     operation = resolve_operation(obj, options.operation)
@@ -330,9 +333,7 @@ def import_csv(conn: Any, object_name: str, path: Path, options: ImportOptions,
             sender.close()
             rejects.close()
             if summary.new_fields and obj.dynamic_columns is not None and not options.dry_run:
-                forget = getattr(conn, "forget_user_fields", None)
-                if forget is not None:  # the fields just created are columns for this connection's next read
-                    forget()
+                conn.forget_user_fields()  # the fields just created are columns for this connection's next read
     if progress is not None:
         progress(summary)
     return summary
@@ -565,7 +566,7 @@ class _Sender:
     refused before sending are written with the rows Iterable refused, once it has answered, so the rejects
     file follows the input's line order."""
 
-    def __init__(self, conn: Any, name: str, operation: Operation, summary: ImportSummary, rejects: _Rejects,
+    def __init__(self, conn: Session, name: str, operation: Operation, summary: ImportSummary, rejects: _Rejects,
                  options: ImportOptions, progress: Callable[[ImportSummary], None] | None) -> None:  # fmt: skip
         self.conn, self.name, self.operation = conn, name, operation
         self.summary, self.rejects, self.options, self.progress = summary, rejects, options, progress
