@@ -437,8 +437,9 @@ class Connection:
         returns Iterable's message."""
         return self.session.call(procedure, *args, **kwargs)
 
-    def sql(self, text: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
-            ) -> Cursor:  # fmt: skip
+    def sql(
+        self, text: str, params: Params = None, *, read_only: bool = False, allow_local_files: bool = False
+    ) -> Cursor:
         """Run ONE SQL statement over the catalog (text with a second statement is refused before anything
         runs); returns a cursor (description, iteration, fetchall).
 
@@ -528,9 +529,17 @@ class Connection:
         """
         from iterbridge.sync.engine import PENDING_GRACE, sync
 
-        return sync(self.session, obj, with_url, catalog=catalog, mediums=list(mediums) if mediums else None,
-                    table=table, conflict=conflict, dry_run=dry_run,
-                    grace=PENDING_GRACE if grace is None else grace)  # fmt: skip
+        return sync(
+            self.session,
+            obj,
+            with_url,
+            catalog=catalog,
+            mediums=list(mediums) if mediums else None,
+            table=table,
+            conflict=conflict,
+            dry_run=dry_run,
+            grace=PENDING_GRACE if grace is None else grace,
+        )
 
     def export(
         self,
@@ -556,8 +565,9 @@ class Connection:
         from iterbridge.transfer.csvformat import CsvOptions
         from iterbridge.transfer.export import export
 
-        return export(self, obj, path, options or CsvOptions(), columns=columns, where=where, query=query,
-                      progress=progress)  # fmt: skip
+        return export(
+            self, obj, path, options or CsvOptions(), columns=columns, where=where, query=query, progress=progress
+        )
 
     def import_csv(
         self,

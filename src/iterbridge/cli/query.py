@@ -104,8 +104,16 @@ def _cell(value: Any, width: int | None = CELL_WIDTH) -> str:
     return text.replace("[", "\\[")
 
 
-def run_statement(conn: Connection, sql: str, params: dict[str, Any], output_format: str, dry_run: bool, *,
-                  guard: bool = True, local_files: bool = False) -> None:  # fmt: skip
+def run_statement(
+    conn: Connection,
+    sql: str,
+    params: dict[str, Any],
+    output_format: str,
+    dry_run: bool,
+    *,
+    guard: bool = True,
+    local_files: bool = False,
+) -> None:
     if dry_run:
         with conn.client.recording() as requests:
             list(conn.sql(sql, params or None, allow_local_files=local_files))

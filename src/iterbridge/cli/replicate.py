@@ -213,10 +213,19 @@ def replicate_command(
 
     console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = conn.replicate(url, chosen, full=full, since=moment, filters=conditions,
-                                lookback=timedelta(minutes=lookback), workers=workers, export_method=export_method,
-                                progress=progress, watch=None if as_json or not progress_every else watch,
-                                watch_every_s=progress_every or 5.0)  # fmt: skip
+        report = conn.replicate(
+            url,
+            chosen,
+            full=full,
+            since=moment,
+            filters=conditions,
+            lookback=timedelta(minutes=lookback),
+            workers=workers,
+            export_method=export_method,
+            progress=progress,
+            watch=None if as_json or not progress_every else watch,
+            watch_every_s=progress_every or 5.0,
+        )
     _print_report(report, as_json)
     if report.failed:
         raise SystemExit(FAILED_EXIT)

@@ -38,18 +38,25 @@ def _print(report: SyncReport, as_json: bool) -> None:
     for label, counts in (("Iterable", report.to_iterable), ("database", report.to_database)):
         table.add_row(label, str(counts.creates), str(counts.updates), str(counts.deletes), str(counts.conflicts))
     console.print(table)
-    console.print(f"matched: {report.matched}, conflicts: {report.conflicts}, failed: {report.failed}, "
-                  f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}", soft_wrap=True)  # fmt: skip
+    console.print(
+        f"matched: {report.matched}, conflicts: {report.conflicts}, failed: {report.failed}, "
+        f"left to retry: {report.left_to_retry}, API calls: {report.api_calls}",
+        soft_wrap=True,
+    )
     if report.dry_run:
         for action in report.plan:
             if action.target is not Side.MAP:
                 note = f" ({action.note})" if action.note else ""
-                console.print(f"  would {action.operation} {action.key} in {action.target}{note}", markup=False,
-                              soft_wrap=True)  # fmt: skip
+                console.print(
+                    f"  would {action.operation} {action.key} in {action.target}{note}", markup=False, soft_wrap=True
+                )
         console.print("dry run: nothing was changed")
     for failure in report.failures:
-        console.print(f"failed: {failure.operation} {failure.key} in {failure.side}: {failure.reason}",
-                      markup=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"failed: {failure.operation} {failure.key} in {failure.side}: {failure.reason}",
+            markup=False,
+            soft_wrap=True,
+        )
     for skipped in report.skipped:
         console.print(f"skipped: {skipped}", markup=False, soft_wrap=True)
 
@@ -94,8 +101,15 @@ def sync_command(
     url = default_url() if with_url is None else with_url  # --with '' is a mistake, not the default
     check_target_url(url, "--with")  # before anything is read
     with open_connection(profile, region, base_url, sandbox) as conn:
-        report = conn.sync(object_name, url, catalog=catalog, mediums=list(mediums) or None,
-                           table=table, conflict=conflict, dry_run=dry_run)  # fmt: skip
+        report = conn.sync(
+            object_name,
+            url,
+            catalog=catalog,
+            mediums=list(mediums) or None,
+            table=table,
+            conflict=conflict,
+            dry_run=dry_run,
+        )
     _print(report, as_json)
     if not report.ok:
         raise SystemExit(RETRY_EXIT)

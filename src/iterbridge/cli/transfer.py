@@ -152,14 +152,23 @@ def export_command(
         report_reads(conn)
 
 
-def _export_one(conn: Connection, name: str | None, path: Path | None, options: CsvOptions, columns: list[str] | None,
-                where: str | None, query: str | None) -> None:  # fmt: skip
+def _export_one(
+    conn: Connection,
+    name: str | None,
+    path: Path | None,
+    options: CsvOptions,
+    columns: list[str] | None,
+    where: str | None,
+    query: str | None,
+) -> None:
     progress = RowProgress(f"export {name or 'query'}", conn)
     with progress:  # a line within a second, even while the first rows wait for the rate limits
         result = conn.export(name, path, options, columns=columns, where=where, query=query, progress=progress)
     timing = progress.finish()
-    click.echo(f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} "
-               f"({timing})", err=True)  # fmt: skip
+    click.echo(
+        f"{plural(result.rows, 'row')} × {plural(len(result.columns), 'column')} → {result.destination} ({timing})",
+        err=True,
+    )
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -233,11 +242,21 @@ def import_command(
     mapping = load_mapping_file(map_file) if map_file else {}
     mapping.update(_pairs(maps, "--map"))
     options = ImportOptions(
-        operation=operation, mapping=mapping, constants=_pairs(constants, "--set"), batch_size=batch_size,
-        dry_run=dry_run, rejects=rejects,
-        csv=CsvOptions.build(delimiter=delimiter, quote_char=quote_char, encoding=encoding, null=null,
-                             date_format=date_format, formula_guard=formula_guard),
-    )  # fmt: skip
+        operation=operation,
+        mapping=mapping,
+        constants=_pairs(constants, "--set"),
+        batch_size=batch_size,
+        dry_run=dry_run,
+        rejects=rejects,
+        csv=CsvOptions.build(
+            delimiter=delimiter,
+            quote_char=quote_char,
+            encoding=encoding,
+            null=null,
+            date_format=date_format,
+            formula_guard=formula_guard,
+        ),
+    )
     with open_connection(profile, region, base_url, sandbox) as conn:
         progress = RowProgress(f"import {object_name}")
         summary = conn.import_csv(object_name, file, options, progress=lambda s: progress(s.read))

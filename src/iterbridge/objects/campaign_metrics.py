@@ -100,9 +100,11 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
 def _cost(pushdown: Pushdown) -> ReadCost:
     ids = "" if pushdown.by_value("CampaignId") else " + GET /api/campaigns"
     return ReadCost(
-        "GET /api/campaigns/metrics (CSV)", f"1 per {IDS_PER_CALL} campaigns" + ids, "GET /api/campaigns/metrics",
+        "GET /api/campaigns/metrics (CSV)",
+        f"1 per {IDS_PER_CALL} campaigns" + ids,
+        "GET /api/campaigns/metrics",
         1 if pushdown.pushed.get("CampaignId") == "=" else None,
-    )  # fmt: skip
+    )
 
 
 CAMPAIGN_METRICS = ObjectDef(

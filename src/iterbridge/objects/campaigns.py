@@ -102,9 +102,10 @@ def _cost(pushdown: Pushdown) -> ReadCost:
     if pushdown.limit:
         return ReadCost("GET /api/campaigns (one page of LIMIT rows)", "1", "GET /api/campaigns", 1)
     return ReadCost(
-        f"GET /api/campaigns (pages of {PAGE_SIZE}, newest updates first)", f"1 per {PAGE_SIZE} campaigns",
+        f"GET /api/campaigns (pages of {PAGE_SIZE}, newest updates first)",
+        f"1 per {PAGE_SIZE} campaigns",
         "GET /api/campaigns",
-    )  # fmt: skip
+    )
 
 
 CAMPAIGNS = ObjectDef(

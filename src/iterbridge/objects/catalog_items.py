@@ -81,8 +81,10 @@ def _value(row: Row) -> dict[str, Any]:
 
 def _accepted(answer: Any, parts: list[Part]) -> list[RowResult]:
     """Catalog writes are asynchronous: Iterable's 2xx accepts every item of the request."""
-    return [RowResult(p, RowStatus.ACCEPTED, keys={"CatalogName": str(r["CatalogName"]), "ItemId": str(r["ItemId"])})
-            for p, r, _ in parts]  # fmt: skip
+    return [
+        RowResult(p, RowStatus.ACCEPTED, keys={"CatalogName": str(r["CatalogName"]), "ItemId": str(r["ItemId"])})
+        for p, r, _ in parts
+    ]
 
 
 def _catalog(row: Row) -> str:

@@ -82,8 +82,9 @@ def export_records(
 
             def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
                 """A window an export job keeps truncating: data.json streams it whole."""
-                yield from ExportReader(conn.client, data_type, start, stop, only_fields=only_fields,
-                                        policy=conn.window_policy, lines=lines)  # fmt: skip
+                yield from ExportReader(
+                    conn.client, data_type, start, stop, only_fields=only_fields, policy=conn.window_policy, lines=lines
+                )
 
             jobs = AsyncExportReader(
                 conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback, lines=lines

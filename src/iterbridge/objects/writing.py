@@ -156,8 +156,12 @@ def user_outcomes(
     reported = answer.get("failCount") if isinstance(answer, dict) else None
     refused = sum(not r.ok for r in results)
     if isinstance(reported, int) and reported > refused:
-        log.warning("Iterable counted %d failures among %d rows but named %d; the others cannot be told apart",
-                    reported, len(results), refused)  # fmt: skip
+        log.warning(
+            "Iterable counted %d failures among %d rows but named %d; the others cannot be told apart",
+            reported,
+            len(results),
+            refused,
+        )
     return results
 
 
@@ -217,8 +221,9 @@ def failed(position: int, error: Exception) -> RowResult:
 def unsent(position: int, error: Exception) -> RowResult:
     """A row left unsent because the API failed on an earlier request."""
     if isinstance(error, UnknownOutcomeError):
-        return RowResult(position, RowStatus.NOT_SENT, f"not sent: stopped after a request of unknown outcome "
-                         f"({error.failure})")  # fmt: skip
+        return RowResult(
+            position, RowStatus.NOT_SENT, f"not sent: stopped after a request of unknown outcome ({error.failure})"
+        )
     return RowResult(position, RowStatus.NOT_SENT, f"not sent: {redact(str(error))}")
 
 

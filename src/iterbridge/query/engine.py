@@ -109,8 +109,13 @@ class Cursor:
 
 
 class Engine:
-    def __init__(self, connection: Session, *, read_only: bool = False,
-                 on_scan: Callable[[ObjectDef, Iterator[Row]], Iterator[Row]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        connection: Session,
+        *,
+        read_only: bool = False,
+        on_scan: Callable[[ObjectDef, Iterator[Row]], Iterator[Row]] | None = None,
+    ) -> None:
         self.connection = connection
         self.on_scan = on_scan  # sees every scan's rows (replication keeps the typed rows of a filter's reads)
         self.read_only = read_only  # every statement read-only, whatever execute is told

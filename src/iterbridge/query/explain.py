@@ -89,9 +89,7 @@ def explain(engine: Engine, sql: str, params: Params) -> Cursor:
         if plan.limit:
             filters += ", LIMIT"
         found, time_taken = _paced(found, limiter)
-        rows.append(
-            (obj.name, found.endpoint, filters, ", ".join(sorted(used)) or "-", found.calls, time_taken)
-        )  # fmt: skip
+        rows.append((obj.name, found.endpoint, filters, ", ".join(sorted(used)) or "-", found.calls, time_taken))
     for name, operation in engine.statement.written.items():
         write = get_object(name).writes[operation]
         rows.append((name, write.description, "-", "-", f"{operation.upper()}: 1 per row or per batch, at commit", "-"))

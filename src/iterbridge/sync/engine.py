@@ -115,8 +115,15 @@ class _ChangedMeanwhile(Exception):
 
 
 class Synchronizer:
-    def __init__(self, conn: Session, side: CatalogItemsSide | TemplatesSide, store: SyncStore, policy: Policy,
-                 dry_run: bool, grace: timedelta = PENDING_GRACE) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: Session,
+        side: CatalogItemsSide | TemplatesSide,
+        store: SyncStore,
+        policy: Policy,
+        dry_run: bool,
+        grace: timedelta = PENDING_GRACE,
+    ) -> None:
         self.conn = conn
         self.side = side
         self.store = store
@@ -424,8 +431,9 @@ class Synchronizer:
             else:  # match, confirm: both sides hold the same content
                 assert mine is not None
                 assert theirs is not None
-                entries.append(MapEntry(action.key, mine.iterable_id, mine.hash, theirs.hash, _iso(mine.modified),
-                                        None, None))  # fmt: skip
+                entries.append(
+                    MapEntry(action.key, mine.iterable_id, mine.hash, theirs.hash, _iso(mine.modified), None, None)
+                )
         store.delete(spec, deletes)
         store.upsert(spec, [row for _, row in upserts])
         # Hash what the database really stored (its types), so an unchanged row compares equal next run.

@@ -39,8 +39,14 @@ class ExportResult:
     rows: int
 
 
-def source_rows(conn: Connection, obj: str | None, *, columns: list[str] | None = None, where: str | None = None,
-                query: str | None = None) -> tuple[list[str], Iterator[dict[str, Any]]]:  # fmt: skip
+def source_rows(
+    conn: Connection,
+    obj: str | None,
+    *,
+    columns: list[str] | None = None,
+    where: str | None = None,
+    query: str | None = None,
+) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """(header, rows) of an object, an object filtered by a SQL condition, or a query."""
     if query is not None:
         cursor = conn.sql(query, read_only=True)  # an export only reads, whatever the query says
@@ -211,7 +217,7 @@ def export(
     where: str | None = None,
     query: str | None = None,
     progress: Progress | None = None,
-) -> ExportResult:  # fmt: skip
+) -> ExportResult:
     header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
     count = write_csv(header, rows, path, options, progress)
     return ExportResult(str(path) if path else "-", header, count)

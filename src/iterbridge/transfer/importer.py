@@ -284,8 +284,13 @@ class _Lines:
         return text
 
 
-def import_csv(conn: Session, object_name: str, path: Path, options: ImportOptions,
-               progress: Callable[[ImportSummary], None] | None = None) -> ImportSummary:  # fmt: skip
+def import_csv(
+    conn: Session,
+    object_name: str,
+    path: Path,
+    options: ImportOptions,
+    progress: Callable[[ImportSummary], None] | None = None,
+) -> ImportSummary:
     obj = conn.object(object_name)
     operation = resolve_operation(obj, options.operation)
     if options.batch_size < 1:
@@ -566,8 +571,16 @@ class _Sender:
     refused before sending are written with the rows Iterable refused, once it has answered, so the rejects
     file follows the input's line order."""
 
-    def __init__(self, conn: Session, name: str, operation: Operation, summary: ImportSummary, rejects: _Rejects,
-                 options: ImportOptions, progress: Callable[[ImportSummary], None] | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: Session,
+        name: str,
+        operation: Operation,
+        summary: ImportSummary,
+        rejects: _Rejects,
+        options: ImportOptions,
+        progress: Callable[[ImportSummary], None] | None,
+    ) -> None:
         self.conn, self.name, self.operation = conn, name, operation
         self.summary, self.rejects, self.options, self.progress = summary, rejects, options, progress
         self.pool = None if options.dry_run else ThreadPoolExecutor(1, thread_name_prefix="iterbridge-import")
