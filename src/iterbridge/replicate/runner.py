@@ -13,6 +13,10 @@ stream whose write fails fails (its rollback takes nothing of the others with it
 - a stream's end (its deletion sweep and final state) is written only when its read completed: a read that
   failed halfway deletes nothing and leaves the state where its last checkpoint put it.
 
+A table whose rows another table's complete read carries (`ObjectDef.derived`: ListUsers of Standard lists in
+the users' emailListIds) gets them from that read's thread, as seen keys of its sweep, and reads the rest itself;
+its end waits for the source's read, and falls back to its own endpoint when that read was not complete.
+
 Killing the process at any moment and running again therefore ends with the same tables as an
 uninterrupted run. A reader that fails reports its stream failed; a stream whose write fails has its reader
 stopped; if the writer itself stops (an interrupt, the target gone), every reader is told to stop, and none
