@@ -114,6 +114,8 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     for s in report.streams:
         for added in s.columns_added:
             console.print(f"new column {s.table}.{added}")
+        if s.derived is not None:
+            console.print(s.derived.line(s.table), markup=False, soft_wrap=True)
         for part in s.skipped:
             console.print(f"[yellow]skipped[/] {s.table} {escape(part)}", markup=True, highlight=False)
         if s.error:

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.objects.facts import FULL_SWEPT, ONE_REQUEST, Costing, Replication, SkippedPart, TableSplit
+from iterbridge.objects.facts import (
+    FULL_SWEPT,
+    ONE_REQUEST,
+    Costing,
+    Derivation,
+    Replication,
+    SkippedPart,
+    TableSplit,
+)
 
 if TYPE_CHECKING:
     from iterbridge.api.async_export import AsyncExportStats
@@ -398,6 +406,7 @@ class ObjectDef:
     replication: Replication = FULL_SWEPT
     split: TableSplit | None = None  # replicated as one table per value of a column
     skipped_part: SkippedPart | None = None  # the rows a skipped slice covers: a sweep keeps them and runs
+    derived: Derivation | None = None  # rows another object's complete read carries (replication reads fewer)
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -7,9 +7,12 @@ object's name, so adding an object is one module and one registry line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iterbridge.objects.session import Session
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,24 @@ class Replication:
     mode: str
     sweep: bool
     skip_current: bool = False
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Rows of an object that a complete read of another object already carries (list members in users'
+    emailListIds): a replication reading both takes them from that read and reads through the object's own
+    endpoint (rate-limited: one call per list at 5/min) only the rest.
+
+    `source`: the other object. `column`: the key column whose values the source covers or not. `plan(session)`:
+    (the values the source covers, the others), asked before the reads start; the others are read as
+    `column IN others`. `rows(source_row, covered)`: the rows one source row gives for the covered values.
+    `noun`: what a value of `column` is, for the report."""
+
+    source: str
+    column: str
+    noun: str
+    plan: Callable[[Session], tuple[list[Any], list[Any]]]
+    rows: Callable[[Mapping[str, Any], Collection[Any]], Iterator[dict[str, Any]]]
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,25 @@ add with lists/subscribe, remove with lists/unsubscribe.
 
 A list whose members Iterable cannot serve (some always answer 500) is skipped and reported, never
 silently: the connection's `skipped` records it with the reason.
+
+A replication that reads every user in the same run takes the members of Standard lists from the users'
+emailListIds (`derived`) and calls getUsers only for the other lists. Iterable documents emailListIds as "Lists
+that a user is subscribed to" (api-docs.json, users/updateSubscriptions), and lists/subscribe|unsubscribe change
+it; the reference says nothing of Dynamic, Suppression or Internal lists there, so their members are always read
+from getUsers.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from iterbridge.errors import FatalApiError, RetriableApiError, SkippableApiError
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, SqlType, Write
-from iterbridge.objects.facts import Pushdown, ReadCost
+from iterbridge.objects.facts import Derivation, Pushdown, ReadCost
 from iterbridge.objects.reading import integers, unknown
 from iterbridge.objects.writing import Bulk, bulk, user_outcomes
 
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 BULK_SIZE = 1000
 DROP_RETRIES = 3
 _DROPS = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout)
+DERIVED_TYPES = frozenset({"Standard"})  # list types whose members users' emailListIds tell (module docstring)
 
 
 def members(conn: Session, list_id: int) -> Iterator[str]:
@@ -93,6 +100,25 @@ def _skipped_list(part: str) -> tuple[str, Any] | None:
     return ("ListId", int(number)) if name == "list" and number.isdigit() else None
 
 
+def _plan(conn: Session) -> tuple[list[Any], list[Any]]:
+    """(the lists whose members users' emailListIds tell, the others) — one GET /api/lists."""
+    covered: list[Any] = []
+    others: list[Any] = []
+    for row in conn.read("Lists", columns=["Id", "ListType"]):
+        (covered if row["ListType"] in DERIVED_TYPES else others).append(row["Id"])
+    return covered, others
+
+
+def _from_user(user: Mapping[str, Any], covered: Collection[Any]) -> Iterator[Row]:
+    """The memberships a user's row tells: one row per covered list in its EmailListIds."""
+    email, list_ids = user.get("Email"), user.get("EmailListIds")
+    if not email or not isinstance(list_ids, list):
+        return
+    for list_id in dict.fromkeys(list_ids):
+        if list_id in covered:
+            yield {"ListId": list_id, "Email": email}
+
+
 LIST_USERS = ObjectDef(
     name="ListUsers",
     description="Members of lists (one row per list and email).",
@@ -118,4 +144,5 @@ LIST_USERS = ObjectDef(
     row_estimate=1_000_000,
     cost=_cost,
     skipped_part=_skipped_list,
+    derived=Derivation("Users", "ListId", "list", _plan, _from_user),
 )

@@ -13,6 +13,10 @@ stream whose write fails fails (its rollback takes nothing of the others with it
 - a stream's end (its deletion sweep and final state) is written only when its read completed: a read that
   failed halfway deletes nothing and leaves the state where its last checkpoint put it.
 
+A table whose rows another table's complete read carries (`ObjectDef.derived`: ListUsers of Standard lists in
+the users' emailListIds) gets them from that read's thread, as seen keys of its sweep, and reads the rest itself;
+its end waits for the source's read, and falls back to its own endpoint when that read was not complete.
+
 Killing the process at any moment and running again therefore ends with the same tables as an
 uninterrupted run. A reader that fails reports its stream failed; a stream whose write fails has its reader
 stopped; if the writer itself stops (an interrupt, the target gone), every reader is told to stop, and none
@@ -55,6 +59,26 @@ _MISSING = object()
 
 
 @dataclass
+class DerivedParts:
+    """A table read partly from another table's complete read (ObjectDef.derived): which values of its key
+    column (`noun`s: lists) came from `source`, and which were read through the object's own endpoint."""
+
+    source: str
+    noun: str
+    derived: list[Any] = field(default_factory=list)
+    called: list[Any] = field(default_factory=list)
+
+    def line(self, table: str) -> str:
+        def ids(values: list[Any]) -> str:
+            return f" ({', '.join(map(str, values))})" if values else ""
+
+        return (
+            f"{table}: {len(self.derived)} {self.noun}s derived from {self.source}{ids(self.derived)}, "
+            f"{len(self.called)} read from Iterable{ids(self.called)}"
+        )
+
+
+@dataclass
 class StreamReport:
     table: str
     mode: str
@@ -69,6 +93,7 @@ class StreamReport:
     columns_added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
+    derived: DerivedParts | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +179,24 @@ class _Done:
     error: str | None = None
 
 
+@dataclass
+class _Deriving:
+    """A table some of whose rows come from another stream's read in this run (see _plan_derivations): the
+    source's reader sends them; the table's own reader reads the rest, then waits for the source to end."""
+
+    stream: Stream  # the derived table's
+    source: str  # the table whose read sends the covered rows
+    column: str
+    covered: frozenset[Any]
+    others: list[Any]
+    ended: threading.Event = field(default_factory=threading.Event)
+    complete: bool = False  # the source's read saw every record: the covered rows are all sent
+    rows_read: int = 0
+    batch: list[Row] = field(default_factory=list)
+    seen: list[tuple[Any, ...]] = field(default_factory=list)
+    dropped: bool = False  # the derived table failed: its rows are no longer sent
+
+
 class Replication:
     def __init__(
         self,
@@ -190,6 +233,7 @@ class Replication:
         self._failed: set[str] = set()
         self._finished_tables: set[str] = set()
         self._live: dict[str, _Live] = {}
+        self._deriving: dict[str, _Deriving] = {}  # by the source table
         self.watch = watch
         self.watch_every_s = watch_every_s
         self._last_watch = time.monotonic()
@@ -204,6 +248,7 @@ class Replication:
         try:
             # A table the target refused is reported failed; the others are read and written all the same.
             started_jobs = [j for j in jobs(self.streams) if any(s.table not in self._failed for s in j.streams)]
+            started_jobs = self._sources_first(started_jobs)
             for job in started_jobs:
                 pool.submit(self._run_job, job)
             self._write_until_done({s.table for j in started_jobs for s in j.streams})
@@ -246,6 +291,45 @@ class Replication:
             state = states.get(stream.table)
             if state and not prepared.created and not prepared.added:
                 self._states[stream.table] = state
+        self._plan_derivations()
+
+    def _plan_derivations(self) -> None:
+        """Tables whose rows another table's read in this run carries (ObjectDef.derived: list members in the
+        users' emailListIds), taken from it when that read is complete: a first run, --full, a table recreated.
+        An incremental read sees only the records changed since the cursor, so it would miss the rows of the
+        unchanged ones (and the copy cannot stand in: deleted users are never swept from it): the table is then
+        read through its own endpoint as before."""
+        whole = {s.obj.name: s for s in self.streams if s.condition is None and s.part is None}
+        for stream in whole.values():
+            derivation = stream.obj.derived
+            source = whole.get(derivation.source) if derivation is not None else None
+            if derivation is None or source is None or {stream.table, source.table} & self._failed:
+                continue
+            if self._since(source, self._states.get(source.table)) is not None or source.table in self._current:
+                continue  # the source's read is not complete
+            report = self.reports[stream.table]
+            calls = self.conn.client.calls_in_thread()
+            try:
+                covered, others = derivation.plan(self.conn)
+            except IterbridgeError as error:
+                log.warning("%s: read in full (%s)", stream.table, error)
+                continue
+            finally:
+                report.api_calls += self.conn.client.calls_in_thread() - calls
+            self._deriving[source.table] = _Deriving(
+                stream, source.table, derivation.column, frozenset(covered), others
+            )
+            report.derived = DerivedParts(source.table, derivation.noun, sorted(covered), sorted(others))
+
+    def _sources_first(self, started: list[Job]) -> list[Job]:
+        """A derived table's job waits for its source's read: it is started after it (a pool of one worker would
+        otherwise wait for good)."""
+        for deriving in self._deriving.values():
+            job = next(j for j in started if deriving.stream in j.streams)
+            started.remove(job)
+            source = next(i for i, j in enumerate(started) if any(s.table == deriving.source for s in j.streams))
+            started.insert(source + 1, job)
+        return started
 
     def _write_until_done(self, pending: set[str]) -> None:
         """Write messages as they come, the ones already waiting together (one transaction per group: a commit
@@ -406,6 +490,9 @@ class Replication:
             first.api_calls += self.conn.client.calls_in_thread() - calls_before
             first.skipped = [f"{s.slice}: {s.reason}" for s in self.conn.skipped_in_thread()[skipped_before:]]
             notices = done or [_Done(s, error="cancelled") for s in job.streams]
+            for stream in job.streams:
+                if (deriving := self._deriving.get(stream.table)) is not None:
+                    deriving.ended.set()  # whatever the end: the derived table's reader waits for it
         for message in notices:
             try:
                 self._put(message)
@@ -463,10 +550,13 @@ class Replication:
         unchanged = 0
         request = ReadRequest(spec.column_names(), where, None, hints)
         stop = self._stop
-        for row in self.conn.scan(stream.obj, request):
+        feeds = self._deriving.get(stream.table)  # this read also carries another table's rows
+        for row in self._scan(stream, request):
             if stop.is_set():
                 raise _Cancelled
             report.rows_read += 1
+            if feeds is not None:
+                self._feed(feeds, row)
             key = tuple([row.get(k) for k in key_names]) if keyed else ()
             if seen is not None:
                 seen.append(key)
@@ -491,6 +581,9 @@ class Replication:
         if live is not None and live.end is not None:
             live.reached = live.end  # read to the end (a rare type's last row may be long before it)
         self._flush(stream, batch, seen)
+        if feeds is not None:
+            self._feed(feeds, None)
+            feeds.complete = not self.conn.skipped_in_thread()[skipped_before:]
         if stream.exported:
             report.method = _describe_exports(hints.export_stats or [])
         end_state: dict[str, Any] = {"mode": stream.policy.mode, "last_run": iso_text(datetime.now(UTC))}
@@ -503,6 +596,52 @@ class Replication:
             end_state["cursor"] = newest.isoformat()
         sweep, keep = self._sweep(stream, skipped_before)
         return _Done(stream, end_state, sweep, keep, unchanged=unchanged)
+
+    def _scan(self, stream: Stream, request: ReadRequest) -> Iterator[Row]:
+        """The stream's rows; for a derived table (see _plan_derivations), those of the values its source does
+        not cover, then — once the source's read has ended — those of the covered values again through the
+        object's own endpoint if that read was not complete (it failed, or skipped a slice)."""
+        deriving = next((d for d in self._deriving.values() if d.stream is stream), None)
+        if deriving is None:
+            yield from self.conn.scan(stream.obj, request)
+            return
+        parts = self.reports[stream.table].derived
+        column = deriving.column
+        if deriving.others:
+            where = {**request.where, column: [Condition("in", deriving.others)]}
+            yield from self.conn.scan(stream.obj, replace(request, where=where))
+        while not deriving.ended.wait(_PUT_POLL_S):
+            if self._stop.is_set():
+                raise _Cancelled
+        self.reports[stream.table].rows_read += deriving.rows_read
+        if not deriving.complete and deriving.covered:
+            log.warning("%s: %s's read was not complete; read from Iterable instead", stream.table, deriving.source)
+            if parts is not None:
+                parts.called = sorted([*parts.called, *parts.derived])
+                parts.derived = []
+            where = {**request.where, column: [Condition("in", sorted(deriving.covered))]}
+            yield from self.conn.scan(stream.obj, replace(request, where=where))
+
+    def _feed(self, deriving: _Deriving, row: Row | None) -> None:
+        """Send the derived table the rows a source row carries (None: the source's read ended, send the rest).
+        Its keys count as seen, so its sweep keeps them. A derived table that failed is no longer sent rows."""
+        derivation = deriving.stream.obj.derived
+        if deriving.dropped or derivation is None:
+            return
+        if row is not None:
+            keys = deriving.stream.obj.keys
+            for derived in derivation.rows(row, deriving.covered):
+                deriving.rows_read += 1
+                deriving.batch.append(derived)
+                deriving.seen.append(tuple([derived.get(k) for k in keys]))
+            if len(deriving.batch) < batch_size(self.specs[deriving.stream.table]):
+                return
+        try:
+            self._flush(deriving.stream, deriving.batch, deriving.seen)
+        except _Cancelled:
+            if self._stop.is_set():
+                raise
+            deriving.dropped = True  # the derived table's write failed: the source's read goes on
 
     def _sweep(self, stream: Stream, skipped_before: int) -> tuple[bool, dict[str, list[Any]] | None]:
         """Whether the deletion sweep may run, and what it must keep whatever: a skipped slice whose rows the
