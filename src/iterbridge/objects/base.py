@@ -321,6 +321,9 @@ class ReadRequest:
 
 Row = dict[str, Any]
 Reader = Callable[["Session", "ObjectDef", ReadRequest], Iterator[Row]]
+# (session, object, request, rows per batch) → pyarrow RecordBatches of every column of `session.columns(obj)`,
+# in order: the columnar read of an object that has one (objects/arrow.py builds the others' from rows).
+BatchReader = Callable[["Session", "ObjectDef", ReadRequest, int], Iterator[Any]]
 
 
 class RowStatus(StrEnum):
@@ -384,6 +387,7 @@ class ObjectDef:
     description: str
     columns: tuple[Column, ...]
     reader: Reader
+    batch_reader: BatchReader | None = None  # Arrow batches without a dict per row; None: built from the rows
     filters: tuple[str, ...] = ()  # columns whose = / IN (or ranges, for cursors) the reader pushes to the API
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
     writes: dict[Operation, Write] = field(default_factory=dict)
