@@ -36,8 +36,8 @@ from iterbridge.errors import (
     UnknownColumn,
 )
 from iterbridge.objects import OBJECTS, get_object
-from iterbridge.objects.arrow import DEFAULT_BATCH_ROWS, schema
 from iterbridge.objects.base import (
+    DEFAULT_BATCH_ROWS,
     Column,
     Condition,
     ObjectDef,
@@ -464,12 +464,12 @@ class Connection:
         dict per row; other objects' batches are built from their rows."""
         return self.session.read_batches(obj, where, columns, batch_rows)
 
-    def read_arrow(
-        self, obj: str, where: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None
-    ) -> Any:
+    def read_arrow(self, obj: str, where: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None) -> Any:
         """The rows `read` gives as one pyarrow Table (`.to_pandas()`, `polars.from_arrow(table)`); its schema is
         the catalog's even when no row matches. For a large read, `read_batches` keeps memory flat."""
         import pyarrow as pa  # type: ignore[import-untyped]
+
+        from iterbridge.objects.arrow import schema
 
         definition = self.object(obj)
         available = {c.name: c for c in self.columns(definition)}

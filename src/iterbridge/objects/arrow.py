@@ -10,18 +10,15 @@ every moment a dict row can hold, losslessly), JSON → string holding the JSON 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, parsed_json
+from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_text, parsed_json
 
-DEFAULT_BATCH_ROWS = 65_536
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 ARROW_TYPES: dict[SqlType, Any] = {
     SqlType.TEXT: pa.string(),
@@ -31,17 +28,6 @@ ARROW_TYPES: dict[SqlType, Any] = {
     SqlType.TIMESTAMP: TIMESTAMP,
     SqlType.JSON: pa.string(),
 }
-
-
-def json_text(value: Any) -> str | None:
-    """JSON as stored: compact, keys sorted (the same value always gives the same text, so unchanged rows
-    compare equal)."""
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, odd types: the slow, lenient way
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def schema(columns: Sequence[Column]) -> Any:

@@ -106,6 +106,17 @@ class Column:
         return convert(value, self.type)
 
 
+def json_text(value: Any) -> str | None:
+    """JSON as stored: compact, keys sorted (the same value always gives the same text, so unchanged rows
+    compare equal)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, odd types: the slow, lenient way
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def parsed_json(text: str | bytes) -> Any:
     """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
     text that is not JSON stays as it is."""
@@ -321,6 +332,7 @@ class ReadRequest:
 
 Row = dict[str, Any]
 Reader = Callable[["Session", "ObjectDef", ReadRequest], Iterator[Row]]
+DEFAULT_BATCH_ROWS = 65_536
 # (session, object, request, rows per batch) → pyarrow RecordBatches of every column of `session.columns(obj)`,
 # in order: the columnar read of an object that has one (objects/arrow.py builds the others' from rows).
 BatchReader = Callable[["Session", "ObjectDef", ReadRequest, int], Iterator[Any]]

@@ -19,8 +19,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.objects.arrow import TIMESTAMP, array, batch_from_rows, json_text, schema
-from iterbridge.objects.base import Column
+from iterbridge.objects.arrow import TIMESTAMP, array, batch_from_rows, schema
+from iterbridge.objects.base import Column, json_text
 from iterbridge.objects.events import _OWN, identity_hash, to_row
 
 _EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # "2026-05-05 04:22:12 +00:00", every export record's createdAt
