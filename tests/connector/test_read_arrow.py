@@ -86,20 +86,25 @@ def test_the_schema_is_the_catalogs_even_without_rows(conn: iterbridge.Connectio
     assert [(f.name, f.type) for f in table.schema] == [(c.name, ARROW[c.type.value]) for c in conn.columns("Events")]
 
 
-def test_events_are_built_into_columns_not_from_rows(
-    conn: iterbridge.Connection, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("obj", "where", "row_maker"),
+    [("Events", {"EventType": "emailSend"}, "events.to_row"), ("Users", None, "users.profile_row")],
+)
+def test_exported_objects_are_built_into_columns_not_from_rows(
+    conn: iterbridge.Connection, monkeypatch: pytest.MonkeyPatch, obj: str, where: Any, row_maker: str
 ) -> None:
-    """The export path of Events makes no row dict: to_row is never called."""
-    from iterbridge.objects import events
+    """The export path of Events and Users makes no row dict: their row builders are never called."""
+    from iterbridge import objects
 
-    rows = list(conn.read("Events", where={"EventType": "emailSend"}))
+    rows = list(conn.read(obj, where=where))
+    module, name = row_maker.split(".")
 
     def refused(*_: Any) -> Any:
-        raise AssertionError("to_row called on the columnar path")
+        raise AssertionError(f"{row_maker} called on the columnar path")
 
-    monkeypatch.setattr(events, "to_row", refused)
-    table = conn.read_arrow("Events", where={"EventType": "emailSend"})
-    same(conn, "Events", rows, table)
+    monkeypatch.setattr(getattr(objects, module), name, refused)
+    table = conn.read_arrow(obj, where=where)
+    same(conn, obj, rows, table)
     assert table.num_rows > 10
 
 

@@ -20,6 +20,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_text, parsed_json
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # every export record's timestamps: "2026-05-05 04:22:12 +00:00"
 ARROW_TYPES: dict[SqlType, Any] = {
     SqlType.TEXT: pa.string(),
     SqlType.INTEGER: pa.int64(),
@@ -41,10 +42,27 @@ def array(values: list[Any], sql_type: SqlType) -> Any:
     if sql_type is SqlType.JSON:
         return pa.array([v if v is None or type(v) is str else json_text(v) for v in values], type=pa.string())
     kind = ARROW_TYPES[sql_type]
+    if sql_type is SqlType.TIMESTAMP and any(type(v) is str for v in values):
+        parsed = export_timestamps(values)
+        if parsed is not None:
+            return parsed
     try:
         return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([convert(v, sql_type) for v in values], type=kind)
+
+
+def export_timestamps(texts: list[Any]) -> Any:
+    """Texts of the exports' form ("2026-05-05 04:22:12 +00:00") or None, parsed by one kernel, or None when
+    any value is of another form (then each is parsed as a dict row parses it)."""
+    if not all(
+        v is None or (type(v) is str and len(v) == 26 and v[10] == " " and v.endswith(" +00:00")) for v in texts
+    ):
+        return None
+    try:
+        return pc.strptime(pa.array(texts, type=pa.string()), format=EXPORT_FORMAT, unit="us").cast(TIMESTAMP)
+    except pa.ArrowInvalid:  # no real date (a 13th month): the catalog's conversion says what it becomes
+        return None
 
 
 def batch_from_rows(rows: Sequence[Row], columns: Sequence[Column]) -> Any:

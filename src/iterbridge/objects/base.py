@@ -90,12 +90,20 @@ class Column:
 
     def read(self, record: dict[str, Any]) -> Any:
         path = self._path
+        if len(path) == 1:  # the usual column: one call, no walk
+            value = record.get(path[0])
+            return None if value is None else convert(value, self.type)
+        value = self.raw(record)
+        return None if value is None else convert(value, self.type)
+
+    def raw(self, record: dict[str, Any]) -> Any:
+        """The record's value at the column's source, not yet converted (Arrow batches convert whole columns)."""
+        path = self._path
         if not path:
             return None
         if len(path) == 1:
-            value = record.get(path[0])
-            return None if value is None else convert(value, self.type)
-        value = record
+            return record.get(path[0])
+        value: Any = record
         for part in path:
             if not isinstance(value, dict):
                 return None
@@ -103,7 +111,7 @@ class Column:
             if value is _MISSING:
                 # A flattened export key ("itblInternal.emailDomain") is one part, not two.
                 return record.get(self.source or "")
-        return convert(value, self.type)
+        return value
 
 
 def json_text(value: Any) -> str | None:

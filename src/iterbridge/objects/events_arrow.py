@@ -16,14 +16,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.objects.arrow import TIMESTAMP, array, batch_from_rows, schema
+from iterbridge.objects.arrow import TIMESTAMP, array, batch_from_rows, export_timestamps, schema
 from iterbridge.objects.base import Column, json_text
 from iterbridge.objects.events import _OWN, identity_hash, to_row
-
-_EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # "2026-05-05 04:22:12 +00:00", every export record's createdAt
 
 
 def event_batches(
@@ -109,8 +106,4 @@ def _created(texts: list[Any], odd: bool) -> Any:
     """CreatedAt for a batch: one strptime over the texts, or per row where some are not the exports' form."""
     if odd:
         return pa.array([parse_timestamp(text) for text in texts], type=TIMESTAMP)
-    try:
-        parsed = pc.strptime(pa.array(texts, type=pa.string()), format=_EXPORT_FORMAT, unit="us")
-    except pa.ArrowInvalid:
-        return None
-    return parsed.cast(TIMESTAMP)
+    return export_timestamps(texts)
