@@ -220,3 +220,25 @@ def test_malformed_lines_same_rows_same_quarantine(
 def test_a_bad_batch_size_is_refused(conn: iterbridge.Connection) -> None:
     with pytest.raises(iterbridge.errors.QueryError, match="batch_rows"):
         next(conn.read_batches("Lists", batch_rows=0))
+
+
+def test_event_batches_parse_other_timestamp_forms_as_rows_do() -> None:
+    """createdAt in another form (epoch ms, ISO with a fraction) is parsed per row as to_row parses it; a date
+    that does not exist fails as the dict rows fail."""
+    from iterbridge.objects.events import EVENTS, to_row
+    from iterbridge.objects.events_arrow import event_batches
+
+    records = [
+        {"email": "a@x.com", "createdAt": "2026-05-05 04:22:12 +00:00", "dataFields": {"b": 1, "a": [2]}, "x": None},
+        {"email": "b@x.com", "createdAt": 1_780_000_000_123, "id": "abc", "campaignId": 7},
+        {"email": "c@x.com", "createdAt": "2026-05-05T04:22:12.5+02:00", "userId": 12},
+    ]
+    for chosen in (records[:1], records):
+        (batch,) = event_batches(iter(chosen), "customEvent", EVENTS.columns, 10)
+        rows = [to_row(record, "customEvent") for record in chosen]
+        for got, want in zip(batch.to_pylist(), rows, strict=True):
+            assert got == {**want, "DataFields": json_text(want["DataFields"])}
+    with pytest.raises(ValueError):  # noqa: PT011 - the parser's own message
+        to_row({"createdAt": "2026-13-05 04:22:12 +00:00"}, "customEvent")
+    with pytest.raises(ValueError):  # noqa: PT011
+        list(event_batches(iter([{"createdAt": "2026-13-05 04:22:12 +00:00"}]), "customEvent", EVENTS.columns, 10))

@@ -18,9 +18,9 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from iterbridge.api.timestamps import parse_timestamp
-from iterbridge.objects.arrow import TIMESTAMP, array, batch_from_rows, export_timestamps, schema
+from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_text
-from iterbridge.objects.events import _OWN, identity_hash, to_row
+from iterbridge.objects.events import _OWN, identity_hash
 
 
 def event_batches(
@@ -28,11 +28,13 @@ def event_batches(
 ) -> Iterator[Any]:
     """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order."""
     source = iter(records)
-    while chunk := list(itertools.islice(source, batch_rows)):
-        yield event_batch(chunk, event_type, columns)
+    while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns)) is not None:
+        yield batch
 
 
-def event_batch(records: Sequence[dict[str, Any]], event_type: str, columns: Sequence[Column]) -> Any:
+def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column]) -> Any:
+    """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
+    when there are none."""
     ids: list[str] = []
     names: list[Any] = []
     emails: list[Any] = []
@@ -80,16 +82,15 @@ def event_batch(records: Sequence[dict[str, Any]], event_type: str, columns: Seq
         templates.append(template)
         messages.append(message)
         data_texts.append(json_text(data))
-    created_at = _created(texts, odd)
-    if created_at is None:  # a createdAt of the exports' form that is no real date: the dict rows say why
-        return batch_from_rows([to_row(record, event_type) for record in records], columns)
+    if not ids:
+        return None
     built = {
         "Id": pa.array(ids, type=pa.string()),
-        "EventType": pa.array([event_type] * len(records), type=pa.string()),
+        "EventType": pa.array([event_type] * len(ids), type=pa.string()),
         "EventName": array(names, columns_type(columns, "EventName")),
         "Email": array(emails, columns_type(columns, "Email")),
         "UserId": pa.array(users, type=pa.string()),
-        "CreatedAt": created_at,
+        "CreatedAt": _created(texts, odd),
         "CampaignId": array(campaigns, columns_type(columns, "CampaignId")),
         "TemplateId": array(templates, columns_type(columns, "TemplateId")),
         "MessageId": array(messages, columns_type(columns, "MessageId")),
@@ -103,7 +104,7 @@ def columns_type(columns: Sequence[Column], name: str) -> Any:
 
 
 def _created(texts: list[Any], odd: bool) -> Any:
-    """CreatedAt for a batch: one strptime over the texts, or per row where some are not the exports' form."""
-    if odd:
-        return pa.array([parse_timestamp(text) for text in texts], type=TIMESTAMP)
-    return export_timestamps(texts)
+    """CreatedAt for a batch: one strptime over the texts; per row, as the dict rows parse it, where some are not
+    the exports' form or are no real date (then the dict rows' error is raised)."""
+    parsed = None if odd else export_timestamps(texts)
+    return pa.array([parse_timestamp(text) for text in texts], type=TIMESTAMP) if parsed is None else parsed

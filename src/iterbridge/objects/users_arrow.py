@@ -23,11 +23,12 @@ from iterbridge.objects.users import EXTRA, MANAGED_FIELDS, unflatten
 def user_batches(records: Iterable[dict[str, Any]], columns: Sequence[Column], batch_rows: int) -> Iterator[Any]:
     """Batches of at most `batch_rows` users, with every column of `columns`, in order."""
     source = iter(records)
-    while chunk := list(itertools.islice(source, batch_rows)):
-        yield user_batch(chunk, columns)
+    while (batch := user_batch(itertools.islice(source, batch_rows), columns)) is not None:
+        yield batch
 
 
-def user_batch(records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> Any:
+def user_batch(records: Iterable[dict[str, Any]], columns: Sequence[Column]) -> Any:
+    """One batch of the records (consumed one at a time, never held), or None when there are none."""
     held = [c for c in columns if c.name != EXTRA.name]
     covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
     cells: list[list[Any]] = [[] for _ in held]
@@ -38,6 +39,8 @@ def user_batch(records: Sequence[dict[str, Any]], columns: Sequence[Column]) -> 
             found.append(column.raw(profile))
         extra = {k: v for k, v in profile.items() if k not in covered}
         extras.append(json_text(extra) if extra else None)
+    if not extras:
+        return None
     built = {c.name: array(found, c.type) for found, c in zip(cells, held, strict=True)}
     built[EXTRA.name] = pa.array(extras, type=pa.string())
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
