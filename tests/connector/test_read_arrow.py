@@ -11,9 +11,11 @@ from typing import Any
 import httpx2
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import iterbridge
-from helpers import ANCHOR, Stats, connect_to
+from helpers import ANCHOR, Stats, connect_to, make_config
 from iterbridge.api import jsonlines
 from iterbridge.objects.arrow import keep, schema
 from iterbridge.objects.base import Condition, SqlType, json_text
@@ -78,6 +80,17 @@ def test_every_object_reads_the_same_rows_as_batches(conn: iterbridge.Connection
         batches = list(conn.read_batches(obj, where=where, batch_rows=7))
         assert all(0 < b.num_rows <= 7 for b in batches)
         assert sum(b.num_rows for b in batches) == len(rows)
+
+
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_batches_equal_rows_for_every_object_of_generated_projects(seed: int) -> None:
+    """Over projects generated from other seeds: every object, row for row, type for type."""
+    with Sandbox(make_config(seed=seed)) as sandbox, connect_to(sandbox) as conn:
+        emails = [row["Email"] for row in conn.read("Users", columns=["Email"], limit=3)]
+        for obj in conn.objects:
+            where = {"Email": emails} if obj == "InAppMessages" else None
+            same(conn, obj, list(conn.read(obj, where=where)), conn.read_arrow(obj, where=where))
 
 
 def test_the_schema_is_the_catalogs_even_without_rows(conn: iterbridge.Connection) -> None:
