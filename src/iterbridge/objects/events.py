@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 EVENT_TYPES = tuple(t for t in EXPORT_DATA_TYPES if t != "user")
 BULK_SIZE = 1000
 # Fields with a column of their own, or Iterable's bookkeeping: everything else goes to DataFields.
-_OWN = {
+OWN_FIELDS = {
     "id",
     "email",
     "userId",
@@ -48,7 +48,7 @@ _OWN = {
 
 def to_row(record: dict[str, Any], event_type: str) -> Row:
     """An export or userEvents record → a row, its keys in the columns' order (the hot path of a read)."""
-    data = {k: v for k, v in record.items() if k not in _OWN}
+    data = {k: v for k, v in record.items() if k not in OWN_FIELDS}
     fields = record.get("dataFields")
     if isinstance(fields, dict):
         data.update(fields)

@@ -20,7 +20,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_text
-from iterbridge.objects.events import _OWN, identity_hash
+from iterbridge.objects.events import OWN_FIELDS, identity_hash
 
 
 def event_batches(
@@ -45,7 +45,7 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
     messages: list[Any] = []
     data_texts: list[str | None] = []
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
-    own = _OWN
+    own = OWN_FIELDS
     for record in records:
         get = record.get
         data = {k: v for k, v in record.items() if k not in own}
