@@ -1,4 +1,5 @@
-"""Read benchmark: rows/s of `conn.read("Events", …)` against merely downloading the same export bytes.
+"""Read benchmark: rows/s of `conn.read("Events", …)` and `conn.read_batches` against merely downloading the same
+export bytes.
 
     python3 benchmarks/read.py [--scale medium] [--event-type emailSend] [--rounds 2]
 
@@ -10,8 +11,9 @@ process's GIL. Measured in one run, alternating, best of `--rounds` each:
 - the connector: `conn.read("Events", where={"EventType": …, "CreatedAt": [>= start, < end]})`, every row
   consumed: the same request, then spooling, parsing, typing (UTC datetimes, JSON columns), stable ids and the
   local check of the conditions;
-- the ratio read time / floor time (target: under 2×), and the client's own CPU per row beyond the download
-  (independent of how fast the sandbox serves);
+- the Arrow path: `conn.read_batches` of the same read (batches typed from the catalog, every batch consumed);
+- the ratio read time / floor time (target: under 2×; batches: ≤ 1.3×), and the client's own CPU per row beyond
+  the download (independent of how fast the sandbox serves; batches: target ≤ 2 µs);
 - the reading process's peak RSS growth while it reads (flat memory: the export is spooled to disk per window,
   never held; target: under 50 MB however many rows).
 
@@ -30,6 +32,8 @@ from iterbridge.api.timestamps import iterable_format
 from iterbridge.objects.base import Condition
 
 RATIO_TARGET = 2.0
+BATCHES_RATIO_TARGET = 1.3
+BATCHES_CPU_TARGET_US = 2.0
 MEMORY_TARGET_MB = 50.0
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -47,10 +51,18 @@ def floor(server: Server, event_type: str, start: datetime, end: datetime) -> Ru
         return Run(lines, time.perf_counter() - began, time.process_time() - cpu, bytes=size)
 
 
+def where(event_type: str, start: datetime, end: datetime) -> dict[str, object]:
+    return {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
+
+
 def read(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
-    where = {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
     with connect(server) as conn:
-        return timed(lambda: sum(1 for _ in conn.read("Events", where=where)))
+        return timed(lambda: sum(1 for _ in conn.read("Events", where=where(event_type, start, end))))
+
+
+def batches(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
+    with connect(server) as conn:
+        return timed(lambda: sum(b.num_rows for b in conn.read_batches("Events", where=where(event_type, start, end))))
 
 
 def main() -> None:
@@ -66,9 +78,11 @@ def main() -> None:
         print(f"sandbox up in {server.started_s:.1f} s at {server.url}")
         floors: list[Run] = []
         reads: list[Run] = []
+        arrows: list[Run] = []
         for _ in range(options.rounds):
             floors.append(floor(server, options.event_type, start, end))
             reads.append(read(server, options.event_type, start, end))
+            arrows.append(batches(server, options.event_type, start, end))
     finally:
         server.stop()
     best_floor = min(floors, key=lambda run: run.seconds)
@@ -96,8 +110,28 @@ def main() -> None:
         f"  peak RSS growth         {growth:6.1f} MB  (target < {MEMORY_TARGET_MB:g} MB for "
         f"{best_floor.bytes / MB:.0f} MB of export)  {verdict(growth < MEMORY_TARGET_MB)}"
     )
-    rounds = ", ".join(f"{f.seconds:.2f}/{r.seconds:.2f}" for f, r in zip(floors, reads, strict=True))
-    print(f"  rounds (floor/read s)   {rounds}")
+    best_arrow = min(arrows, key=lambda run: run.seconds)
+    arrow_ratio = best_arrow.seconds / best_floor.seconds
+    arrow_us = (best_arrow.cpu_seconds - best_floor.cpu_seconds) / best_arrow.rows * 1e6
+    arrow_growth = max(run.growth_mb for run in arrows)
+    print(
+        f"  conn.read_batches       {best_arrow.rows:>9,} rows  {best_arrow.seconds:6.2f} s"
+        f"  {best_arrow.rows_per_second:>10,.0f} rows/s"
+    )
+    print(f"  same rows               {verdict(best_arrow.rows == best_floor.rows)}  ({best_arrow.rows:,} in batches)")
+    print(
+        f"  ratio batches / floor   {arrow_ratio:6.2f}×  (target ≤ {BATCHES_RATIO_TARGET:g}×)  "
+        f"{verdict(arrow_ratio <= BATCHES_RATIO_TARGET)}"
+    )
+    print(
+        f"  batches client CPU      {arrow_us:.1f} µs per row on top of the download (target ≤ "
+        f"{BATCHES_CPU_TARGET_US:g} µs)  {verdict(arrow_us <= BATCHES_CPU_TARGET_US)}"
+    )
+    print(f"  batches peak RSS growth {arrow_growth:6.1f} MB  {verdict(arrow_growth < MEMORY_TARGET_MB)}")
+    rounds = ", ".join(
+        f"{f.seconds:.2f}/{r.seconds:.2f}/{a.seconds:.2f}" for f, r, a in zip(floors, reads, arrows, strict=True)
+    )
+    print(f"  rounds (floor/read/batches s)  {rounds}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from iterbridge.errors import (
 )
 from iterbridge.objects import OBJECTS, get_object
 from iterbridge.objects.base import (
+    DEFAULT_BATCH_ROWS,
     Column,
     Condition,
     ObjectDef,
@@ -175,6 +176,13 @@ class ApiSession:
         (e.g. [Condition(">=", start), Condition("<", end)]). What the API can answer is pushed to it;
         everything is also checked locally, so pushdown never changes the result.
         """
+        definition, selected, request = self._request(obj, where, columns, limit)
+        return self._filtered(self.scan(definition, request), request.where, selected, limit)
+
+    def _request(
+        self, obj: str, where: Mapping[str, Any] | None, columns: Sequence[str] | None, limit: int | None
+    ) -> tuple[ObjectDef, list[str], ReadRequest]:
+        """A public read's object, selected columns (own names, in order) and the reader's request."""
         definition = self.object(obj)
         available = self.columns(definition)
         selected = (
@@ -184,7 +192,35 @@ class ApiSession:
         # A reader may stop early at the limit only when nothing is left to filter after it.
         pushed_limit = limit if not conditions else None
         request = ReadRequest(list(dict.fromkeys([*selected, *definition.keys, *conditions])), conditions, pushed_limit)
-        return self._filtered(self.scan(definition, request), conditions, selected, limit)
+        return definition, selected, request
+
+    def read_batches(
+        self,
+        obj: str,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> Iterator[Any]:
+        """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py), at most `batch_rows`
+        each: the object's columnar reader where it has one, else batches of its dict rows. The conditions are
+        re-checked per batch by Arrow compute filters with `read`'s semantics."""
+        from iterbridge.objects.arrow import batches_from_rows, keep
+
+        definition, selected, request = self._request(obj, where, columns, None)
+        if batch_rows < 1:
+            raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
+        available = self.columns(definition)
+        types = {c.name: c.type for c in available}
+        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
+            raise MissingRequiredFilter(definition.name, definition.required_filters)
+        if definition.batch_reader is not None:
+            batches = definition.batch_reader(self, definition, request, batch_rows)
+        else:
+            batches = batches_from_rows(self.scan(definition, request), available, batch_rows)
+        for batch in batches:
+            kept = keep(batch, request.where, types).select(selected)
+            if kept.num_rows:
+                yield kept
 
     def scan(self, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
         """The reader's rows for a request, with only what the API narrowed (the SQL engine filters the rest)."""
@@ -414,6 +450,33 @@ class Connection:
         :param limit: at most this many rows
         """
         return self.session.read(obj, where, columns, limit)
+
+    def read_batches(
+        self,
+        obj: str,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> Iterator[Any]:
+        """The rows `read` gives, as pyarrow RecordBatches of at most `batch_rows` rows (flat memory), typed
+        from the catalog: TEXT string, INTEGER int64, REAL float64, BOOLEAN bool, TIMESTAMP timestamp[us, UTC],
+        JSON the JSON text (string). Events read through the export API are built into columns without a
+        dict per row; other objects' batches are built from their rows."""
+        return self.session.read_batches(obj, where, columns, batch_rows)
+
+    def read_arrow(self, obj: str, where: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None) -> Any:
+        """The rows `read` gives as one pyarrow Table (`.to_pandas()`, `polars.from_arrow(table)`); its schema is
+        the catalog's even when no row matches. For a large read, `read_batches` keeps memory flat."""
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        from iterbridge.objects.arrow import schema
+
+        definition = self.object(obj)
+        available = {c.name: c for c in self.columns(definition)}
+        names = [self.session.column_name(definition, tuple(available.values()), n) for n in columns or available]
+        return pa.Table.from_batches(
+            list(self.read_batches(obj, where, columns)), schema=schema([available[n] for n in names])
+        )
 
     def insert(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport:
         """Create rows (dicts keyed by column, in any case); returns each row's outcome and the new keys."""

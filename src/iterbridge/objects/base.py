@@ -98,12 +98,20 @@ class Column:
 
     def read(self, record: dict[str, Any]) -> Any:
         path = self._path
+        if len(path) == 1:  # the usual column: one call, no walk
+            value = record.get(path[0])
+            return None if value is None else convert(value, self.type)
+        value = self.raw(record)
+        return None if value is None else convert(value, self.type)
+
+    def raw(self, record: dict[str, Any]) -> Any:
+        """The record's value at the column's source, not yet converted (Arrow batches convert whole columns)."""
+        path = self._path
         if not path:
             return None
         if len(path) == 1:
-            value = record.get(path[0])
-            return None if value is None else convert(value, self.type)
-        value = record
+            return record.get(path[0])
+        value: Any = record
         for part in path:
             if not isinstance(value, dict):
                 return None
@@ -111,7 +119,18 @@ class Column:
             if value is _MISSING:
                 # A flattened export key ("itblInternal.emailDomain") is one part, not two.
                 return record.get(self.source or "")
-        return convert(value, self.type)
+        return value
+
+
+def json_text(value: Any) -> str | None:
+    """JSON as stored: compact, keys sorted (the same value always gives the same text, so unchanged rows
+    compare equal)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, odd types: the slow, lenient way
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def parsed_json(text: str | bytes) -> Any:
@@ -329,6 +348,10 @@ class ReadRequest:
 
 Row = dict[str, Any]
 Reader = Callable[["Session", "ObjectDef", ReadRequest], Iterator[Row]]
+DEFAULT_BATCH_ROWS = 16_384
+# (session, object, request, rows per batch) → pyarrow RecordBatches of every column of `session.columns(obj)`,
+# in order: the columnar read of an object that has one (objects/arrow.py builds the others' from rows).
+BatchReader = Callable[["Session", "ObjectDef", ReadRequest, int], Iterator[Any]]
 
 
 class RowStatus(StrEnum):
@@ -392,6 +415,7 @@ class ObjectDef:
     description: str
     columns: tuple[Column, ...]
     reader: Reader
+    batch_reader: BatchReader | None = None  # Arrow batches without a dict per row; None: built from the rows
     filters: tuple[str, ...] = ()  # columns whose = / IN (or ranges, for cursors) the reader pushes to the API
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
     writes: dict[Operation, Write] = field(default_factory=dict)

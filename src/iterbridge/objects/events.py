@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 EVENT_TYPES = tuple(t for t in EXPORT_DATA_TYPES if t != "user")
 BULK_SIZE = 1000
 # Fields with a column of their own, or Iterable's bookkeeping: everything else goes to DataFields.
-_OWN = {
+OWN_FIELDS = {
     "id",
     "email",
     "userId",
@@ -48,7 +48,7 @@ _OWN = {
 
 def to_row(record: dict[str, Any], event_type: str) -> Row:
     """An export or userEvents record → a row, its keys in the columns' order (the hot path of a read)."""
-    data = {k: v for k, v in record.items() if k not in _OWN}
+    data = {k: v for k, v in record.items() if k not in OWN_FIELDS}
     fields = record.get("dataFields")
     if isinstance(fields, dict):
         data.update(fields)
@@ -79,19 +79,25 @@ def stable_id(row: Row, created_text: Any = None) -> str:
         iso = f"{text[:10]}T{text[11:19]}+00:00"
     else:
         iso = created.isoformat() if created else None
-    identity = [
-        row["EventType"],
-        iso,
-        row["Email"],
-        row["UserId"],
-        row["EventName"],
-        row["CampaignId"],
-        row["TemplateId"],
-        row["MessageId"],
-        row["DataFields"],
-    ]
-    digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return digest[:32]
+    return identity_hash(
+        [
+            row["EventType"],
+            iso,
+            row["Email"],
+            row["UserId"],
+            row["EventName"],
+            row["CampaignId"],
+            row["TemplateId"],
+            row["MessageId"],
+            row["DataFields"],
+        ]
+    )
+
+
+def identity_hash(identity: list[Any]) -> str:
+    """The Id of an event without one: [type, CreatedAt's isoformat, Email, UserId, EventName, CampaignId,
+    TemplateId, MessageId, DataFields] hashed (the dict rows' and the Arrow batches' one definition)."""
+    return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
@@ -115,6 +121,18 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
                     if wanted_types is None or event_type in wanted_types:
                         yield to_row(record, event_type)
         return
+    for event_type, records in exported(conn, request):
+        for record in records:
+            yield to_row(record, event_type)
+
+
+def by_user(request: ReadRequest) -> bool:
+    """Whether a read is answered per user (userEvents) rather than by the export API."""
+    return request.values("Email") is not None or request.values("UserId") is not None
+
+
+def exported(conn: Session, request: ReadRequest) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
+    """The export API's records of each event type a read asks for (the dict rows' and the batches' source)."""
     since, until = request.bounds("CreatedAt")
     campaigns = request.values("CampaignId")
     ids = None if campaigns is None else integers(campaigns)
@@ -122,11 +140,22 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
         return  # no value that could be a campaign id: nothing matches
     campaign_id = ids[0] if ids is not None and len(ids) == 1 else None
     end = until or conn.server_now()
-    for event_type in wanted_types or EVENT_TYPES:
+    for event_type in request.values("EventType") or EVENT_TYPES:
         if event_type not in EVENT_TYPES:
             continue
-        for record in export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id):
-            yield to_row(record, str(event_type))
+        yield str(event_type), export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id)
+
+
+def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
+    """Arrow batches: export records built into columns (objects/events_arrow.py); per user, from the rows."""
+    from iterbridge.objects.arrow import batches_from_rows
+    from iterbridge.objects.events_arrow import event_batches
+
+    if by_user(request):
+        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows)
+        return
+    for event_type, records in exported(conn, request):
+        yield from event_batches(records, event_type, conn.columns(obj), batch_rows)
 
 
 def _event(row: Row) -> dict[str, Any]:
@@ -209,6 +238,7 @@ EVENTS = ObjectDef(
         Column("DataFields", SqlType.JSON, "DataFields"),
     ),
     reader=_read,
+    batch_reader=_batches,
     filters=("Email", "UserId", "EventType", "CreatedAt", "CampaignId"),
     writes={
         Operation.INSERT: Write(

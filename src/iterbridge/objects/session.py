@@ -87,6 +87,16 @@ class Session(Protocol):
         limit: int | None = None,
     ) -> Iterator[Row]: ...
 
+    def read_batches(
+        self,
+        obj: str,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        batch_rows: int = ...,
+    ) -> Iterator[Any]:
+        """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py)."""
+        ...
+
     def insert(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport: ...
 
     def update(self, obj: str, rows: Iterable[Mapping[str, Any]]) -> WriteReport: ...

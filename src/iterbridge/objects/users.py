@@ -44,7 +44,7 @@ MANAGED = (
     Column("EmailDomain", SqlType.TEXT, "itblInternal.emailDomain", read_only=True),
     Column("Devices", SqlType.JSON, "devices", read_only=True),
 )
-_MANAGED_FIELDS = {c.source.split(".")[0] for c in MANAGED if c.source} | {"itblInternal"}
+MANAGED_FIELDS = {c.source.split(".")[0] for c in MANAGED if c.source} | {"itblInternal"}
 EXTRA = Column("ExtraFields", SqlType.JSON, "__extra__", description="Fields without a column of their own")
 
 
@@ -53,7 +53,7 @@ def custom_columns(conn: Session) -> tuple[Column, ...]:
     taken = {c.name.lower() for c in MANAGED} | {EXTRA.name.lower()}
     columns = []
     for name, kind in conn.user_fields().items():
-        if "." in name or name in _MANAGED_FIELDS or name.lower() in taken:
+        if "." in name or name in MANAGED_FIELDS or name.lower() in taken:
             continue
         taken.add(name.lower())
         columns.append(Column(name, FIELD_TYPES.get(kind, SqlType.JSON), name))
@@ -77,7 +77,7 @@ def unflatten(record: dict[str, Any]) -> dict[str, Any]:
 
 def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
     row = {c.name: c.read(profile) for c in columns if c is not EXTRA and c.name != EXTRA.name}
-    covered = {c.source.split(".")[0] for c in columns if c.source} | _MANAGED_FIELDS
+    covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
     extra = {k: v for k, v in profile.items() if k not in covered}
     row[EXTRA.name] = extra or None
     return row
@@ -123,6 +123,22 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
     records = export_records(conn, request, "user", since, until, only_fields=_export_fields(conn, request, columns))
     for record in records:
         yield profile_row(unflatten(record), columns)
+
+
+def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
+    """Arrow batches: export records built into columns (objects/users_arrow.py); per user, from the rows."""
+    from iterbridge.objects.arrow import batches_from_rows
+    from iterbridge.objects.users_arrow import user_batches
+
+    columns = conn.columns(obj)
+    if request.values("Email") is not None or request.values("UserId") is not None:
+        yield from batches_from_rows(_read(conn, obj, request), columns, batch_rows)
+        return
+    since, until = request.bounds("ProfileUpdatedAt")
+    fields = _export_fields(conn, request, columns)
+    yield from user_batches(
+        export_records(conn, request, "user", since, until, only_fields=fields), columns, batch_rows
+    )
 
 
 def _export_fields(conn: Session, request: ReadRequest, columns: tuple[Column, ...]) -> list[str] | None:
@@ -212,6 +228,7 @@ USERS = ObjectDef(
     columns=MANAGED,
     dynamic_columns=custom_columns,
     reader=_read,
+    batch_reader=_batches,
     filters=("Email", "UserId", "ProfileUpdatedAt"),
     writes={
         Operation.INSERT: Write(

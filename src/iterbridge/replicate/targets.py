@@ -42,7 +42,7 @@ from iterbridge.dburl import (
     url_secrets,
 )
 from iterbridge.errors import ConfigurationError
-from iterbridge.objects.base import Column, Row, SqlType
+from iterbridge.objects.base import Column, Row, SqlType, json_text
 from iterbridge.replicate.lock import FileLock, application_name, pg_lock, pg_unlock
 from iterbridge.sqlnames import for_driver, quote_name
 
@@ -141,17 +141,6 @@ def state_row(state: dict[str, Any]) -> str:
 
 
 # ---- values --------------------------------------------------------------------------------------------
-
-
-def json_text(value: Any) -> str | None:
-    """JSON as stored: compact, keys sorted (the same value always gives the same text, so unchanged rows
-    compare equal)."""
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, odd types: the slow, lenient way
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def sqlite_timestamp(value: Any) -> str | None:

@@ -27,13 +27,12 @@ from typing import Any
 
 from iterbridge.api.timestamps import iso_text, timestamp_or_none
 from iterbridge.errors import ConfigurationError
-from iterbridge.objects.base import Row, SqlType, parsed_json
+from iterbridge.objects.base import Row, SqlType, json_text, parsed_json
 from iterbridge.replicate.targets import (
     DuckDbTarget,
     SqlAlchemyTarget,
     TableSpec,
     Target,
-    json_text,
     open_target,
 )
 from iterbridge.sync.kinds import ActionKind, Side

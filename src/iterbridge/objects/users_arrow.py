@@ -1,0 +1,46 @@
+"""Users' export records built into Arrow columns: each column's values gathered unconverted, then typed per
+column (one kernel for the exports' timestamps, Arrow's own conversion for numbers and flags, the catalog's
+`convert` only for a column holding a value of another type), so no typed row dict is made per user.
+
+What stays per record: the JSON parse (api/jsonlines.py: repaired or quarantined lines, as the dict rows),
+the export's dotted keys folded back into objects (users.unflatten) and ExtraFields, the fields no column holds,
+as their JSON text (the dict rows' rule, users.profile_row, so the text is the same).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from iterbridge.objects.arrow import array, schema
+from iterbridge.objects.base import Column, json_text
+from iterbridge.objects.users import EXTRA, MANAGED_FIELDS, unflatten
+
+
+def user_batches(records: Iterable[dict[str, Any]], columns: Sequence[Column], batch_rows: int) -> Iterator[Any]:
+    """Batches of at most `batch_rows` users, with every column of `columns`, in order."""
+    source = iter(records)
+    while (batch := user_batch(itertools.islice(source, batch_rows), columns)) is not None:
+        yield batch
+
+
+def user_batch(records: Iterable[dict[str, Any]], columns: Sequence[Column]) -> Any:
+    """One batch of the records (consumed one at a time, never held), or None when there are none."""
+    held = [c for c in columns if c.name != EXTRA.name]
+    covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
+    cells: list[list[Any]] = [[] for _ in held]
+    extras: list[str | None] = []
+    for record in records:
+        profile = unflatten(record)
+        for found, column in zip(cells, held, strict=True):
+            found.append(column.raw(profile))
+        extra = {k: v for k, v in profile.items() if k not in covered}
+        extras.append(json_text(extra) if extra else None)
+    if not extras:
+        return None
+    built = {c.name: array(found, c.type) for found, c in zip(cells, held, strict=True)}
+    built[EXTRA.name] = pa.array(extras, type=pa.string())
+    return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
