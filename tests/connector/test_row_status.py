@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import iterbridge
-from helpers import Stats, connect_to
+from helpers import FAST_RETRY, Stats, connect_to
 from iterbridge.errors import UnsupportedOperation
 from iterbridge.objects.base import Operation, RowStatus
 from iterbridge.sandbox import Sandbox
@@ -69,6 +69,21 @@ def test_a_safe_request_still_failing_after_retries_failed_and_the_rest_not_sent
         users = conn.update("Users", [{"Email": "a@example.com", "firstName": "A"}])
     assert [r.status for r in report.results] == [RowStatus.FAILED, RowStatus.NOT_SENT]
     assert [r.status for r in users.results] == [RowStatus.ACCEPTED]  # other endpoints unaffected
+
+
+def test_a_bulk_request_still_failing_after_retries_failed_and_the_next_ones_not_sent(
+    sandbox: Sandbox, stats: Stats
+) -> None:
+    # One request per list: the first list's rows were sent (and failed), the second list's never were.
+    stats.faults(error_rate=1.0, error_endpoint="POST /api/lists/subscribe")
+    rows = [{"ListId": 1, "Email": "a@example.com"}, {"ListId": 2, "Email": "b@example.com"}]
+    with connect_to(sandbox) as conn, stats.counting() as made:
+        report = conn.insert("ListUsers", rows)
+    assert made.get("POST /api/lists/subscribe") == FAST_RETRY.attempts  # the first list, retried; no second
+    assert [r.status for r in report.results] == [RowStatus.FAILED, RowStatus.NOT_SENT]
+    failed, unsent = report.results
+    assert not (failed.error or "").startswith("not sent")
+    assert (unsent.error or "").startswith("not sent: ")
 
 
 # ---- operations and sync's values: enums whose text is what users write and read ---------------------------

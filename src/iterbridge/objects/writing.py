@@ -123,8 +123,9 @@ def _send(conn: Session, spec: Bulk, key: Any, chunk: list[Part], results: list[
         answer = conn.client.json(spec.endpoint, path=path, json=spec.body(key, parts), idempotent=idempotent)
     except AuthenticationError:
         raise  # the key, not the rows: no request would fare better
-    except UnknownOutcomeError as error:
-        # Iterable may have processed these rows: say so on each, and send nothing more (the caller).
+    except (UnknownOutcomeError, RetriableApiError) as error:
+        # Sent, and failed for want of Iterable (of unknown outcome, or still failing after retries): said on
+        # each of these rows; the caller sends nothing more.
         results.extend(failed(position, error) for position, _, _ in chunk)
         raise
     except FatalApiError as error:

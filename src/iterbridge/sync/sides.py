@@ -169,7 +169,7 @@ class CatalogItemsSide:
         refused_whole = (
             len(failed) > 1
             and len({reasons[i] for i in failed}) == 1
-            and outcomes[failed[0]][1] is not RowStatus.NOT_SENT  # unreachable, not refused: no use splitting
+            and outcomes[failed[0]][1] is RowStatus.REJECTED  # refused by Iterable; unreachable: no use splitting
         )
         if refused_whole:
             half = len(failed) // 2

@@ -56,7 +56,9 @@ KEEP_REQUESTS = 20  # requests of a dry run kept to show (memory stays flat for 
 RAW_REJECT_LIMIT = 64 * 1024  # characters of an unparsable record kept in the rejects file
 # Rows refused for want of Iterable (not for their values): the import stops at the first, and says why
 # without the prefix of the row's reason.
-_STOPS = {RowStatus.NOT_SENT: "not sent: ", RowStatus.UNKNOWN: "unknown outcome: "}
+_STOPS = {RowStatus.FAILED: "", RowStatus.NOT_SENT: "not sent: ", RowStatus.UNKNOWN: "unknown outcome: "}
+# Rows no request carried: not counted as sent.
+_UNSENT = (RowStatus.INVALID, RowStatus.NOT_SENT)
 
 
 @dataclass
@@ -633,7 +635,7 @@ class _Sender:
         for result in sorted(report.results, key=lambda r: r.index):
             _, line, record = batch[result.index]
             error = result.error
-            if result.status is not RowStatus.INVALID:
+            if result.status not in _UNSENT:
                 summary.sent += 1
             if result.ok:
                 summary.accepted += 0 if dry_run else 1
