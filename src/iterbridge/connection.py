@@ -535,6 +535,7 @@ class Connection:
         progress: Callable[[StreamReport], None] | None = None,
         watch: Callable[[list[StreamProgress]], None] | None = None,
         watch_every_s: float = 5.0,
+        started: Callable[[], None] | None = None,
     ) -> ReplicationReport:
         """Copy objects into a database, incrementally after the first run; returns the report per table.
 
@@ -548,6 +549,7 @@ class Connection:
         :param export_method: "auto", "sync" (data.json) or "async" (export jobs) for exported objects
         :param progress: called as each table ends
         :param watch: called every `watch_every_s` seconds with the tables still being read
+        :param started: called once the options are checked and the target is open, before anything is read
         """
         from iterbridge.replicate import replicate
 
@@ -564,6 +566,7 @@ class Connection:
             progress=progress,
             watch=watch,
             watch_every_s=watch_every_s,
+            started=started,
         )
 
     def sync(

@@ -129,6 +129,8 @@ def test_since_reads_the_exports_from_that_date(run: Callable[..., Result], sqli
         # A filter for an object left out of --objects would be ignored without a word.
         (["--objects", "Lists", "--filter", "Events:Email = 'a@x.com'"], 2,
          "--filter Events: Events is not among --objects (Lists); add it to --objects or drop the filter"),
+        (["--filter", "Users:Email = 'x'; INSERT INTO Lists(Name) VALUES ('x')"], 2,
+         "--filter Users must be one expression"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line(run: Callable[..., Result], args: list[str], code: int, message: str) -> None:
@@ -138,6 +140,7 @@ def test_errors_are_one_line(run: Callable[..., Result], args: list[str], code: 
     assert "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith(("error", "Error"))]
     assert len(lines) == 1
+    assert "replicating into" not in result.stderr  # said only once the options and the target are good
     no_secrets(result, "s3cret-pw")
 
 

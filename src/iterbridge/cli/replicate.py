@@ -213,7 +213,9 @@ def replicate_command(
         for stream in running:
             console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
 
-    console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
+    def started() -> None:  # once the options are checked and the target is open: an error is then alone
+        console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)
+
     with open_connection(profile, region, base_url, sandbox) as conn:
         report = conn.replicate(
             url,
@@ -227,6 +229,7 @@ def replicate_command(
             progress=progress,
             watch=None if as_json or not progress_every else watch,
             watch_every_s=progress_every or 5.0,
+            started=started,
         )
     _print_report(report, as_json)
     if report.failed:

@@ -780,13 +780,15 @@ def replicate(
     progress: Callable[[StreamReport], None] | None = None,
     watch: Callable[[list[StreamProgress]], None] | None = None,
     watch_every_s: float = 5.0,
+    started: Callable[[], None] | None = None,
 ) -> ReplicationReport:
     """Copy Iterable objects into a database (default SQLite iterable.db); incremental after the first run.
 
     `objects` names objects (or single event tables such as Events_emailOpen); `filters` maps an object to a
     SQL condition (InAppMessages and Events for chosen users). Returns the report per table: rows read,
     inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors. `progress` is called as
-    each table ends; `watch`, every `watch_every_s` seconds, with the tables still being read.
+    each table ends; `watch`, every `watch_every_s` seconds, with the tables still being read; `started`, once
+    the options are checked and the target is open, before anything is read.
     """
     if export_method not in EXPORT_METHODS:
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
@@ -797,6 +799,8 @@ def replicate(
     quarantine = conn.quarantine
     repaired, kept = quarantine.repaired, quarantine.kept
     try:
+        if started is not None:
+            started()
         report = Replication(
             conn,
             target,
