@@ -186,7 +186,9 @@ class ApiSession:
         definition = self.object(obj)
         available = self.columns(definition)
         selected = (
-            [self._column(definition, available, name) for name in columns] if columns else [c.name for c in available]
+            [self.column_name(definition, available, name) for name in columns]
+            if columns
+            else [c.name for c in available]
         )
         conditions = self._conditions(definition, available, where or {})
         # A reader may stop early at the limit only when nothing is left to filter after it.
@@ -247,12 +249,9 @@ class ApiSession:
                 if limit is not None and produced >= limit:
                     return
 
-    def column_name(self, obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
-        """A column's own name for a name in any case; UnknownColumn when the object has none such."""
-        return self._column(obj, available, name)
-
     @staticmethod
-    def _column(obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
+    def column_name(obj: ObjectDef, available: tuple[Column, ...], name: str) -> str:
+        """A column's own name for a name in any case; UnknownColumn when the object has none such."""
         lowered = name.lower()
         for column in available:
             if column.name.lower() == lowered:
@@ -265,7 +264,7 @@ class ApiSession:
         conditions: dict[str, list[Condition]] = {}
         types = {c.name: c.type for c in available}
         for name, value in where.items():
-            column = self._column(obj, available, name)
+            column = self.column_name(obj, available, name)
             items = (
                 value if isinstance(value, list) and value and all(isinstance(v, Condition) for v in value) else [value]
             )
@@ -327,7 +326,7 @@ class ApiSession:
             if all(name in by_name for name in row):  # already the columns' own names (e.g. an import's rows)
                 canonical = dict(row)
             else:
-                canonical = {self._column(definition, available, name): value for name, value in row.items()}
+                canonical = {self.column_name(definition, available, name): value for name, value in row.items()}
             if operation is not Operation.DELETE:
                 for name, value in canonical.items():
                     column = by_name[name]

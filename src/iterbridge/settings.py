@@ -156,8 +156,7 @@ def resolve(
         if level_url or level_region:
             url = level_url or REGION_BASE_URLS[region_name]
             break
-    if insecure_http is None:
-        insecure_http = _flag(os.environ.get(ENV_INSECURE_HTTP)) or _flag(chosen.get("insecure_http"))
+    insecure_http = _switch(insecure_http, ENV_INSECURE_HTTP, chosen, "insecure_http", profile_name)
     return Settings(
         str(key),
         region_name,
@@ -165,12 +164,10 @@ def resolve(
         profile_name,
         insecure_http=insecure_http,
         rate_limit_factor=_rate_limits(rate_limits, chosen, profile_name),
-        suppress_extended_requests=_suppress(suppress_extended_requests, chosen, profile_name),
+        suppress_extended_requests=_switch(
+            suppress_extended_requests, ENV_SUPPRESS_EXTENDED, chosen, "suppress_extended_requests", profile_name
+        ),
     )
-
-
-def _flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
 def check_base_url(url: str, insecure_http: bool = False) -> str:
@@ -220,14 +217,12 @@ def _rate_limits(given: str | None, chosen: dict[str, Any], profile: str | None)
     return 1.0
 
 
-def _suppress(given: bool | None, chosen: dict[str, Any], profile: str | None) -> bool:
-    """Suppress Extended Requests: the argument, else ITERBRIDGE_SUPPRESS_EXTENDED_REQUESTS, else the profile's."""
+def _switch(given: bool | None, env: str, chosen: dict[str, Any], key: str, profile: str | None) -> bool:
+    """An on/off setting: the argument, else the environment variable `env`, else the profile's `key`, else off.
+    Text that is neither true nor false (1/0, yes/no, on/off) is refused, never read as off."""
     if given is not None:
         return given
-    for value, where in (
-        (os.environ.get(ENV_SUPPRESS_EXTENDED), ENV_SUPPRESS_EXTENDED),
-        (chosen.get("suppress_extended_requests"), f"profile {profile!r}: suppress_extended_requests"),
-    ):
+    for value, where in ((os.environ.get(env), env), (chosen.get(key), f"profile {profile!r}: {key}")):
         if isinstance(value, bool):
             return value
         text = "" if value is None else str(value).strip().lower()
