@@ -39,8 +39,8 @@ def schema(columns: Sequence[Column]) -> Any:
 def array(values: list[Any], sql_type: SqlType) -> Any:
     """A column's dict-row values as its Arrow array. A value the type cannot hold as it is (a text id in an
     INTEGER column) goes through the catalog's own conversion, as a target would store it."""
-    if sql_type is SqlType.JSON:
-        return pa.array([v if v is None or type(v) is str else json_text(v) for v in values], type=pa.string())
+    if sql_type is SqlType.JSON:  # a text value is a JSON string, as for every target (not JSON text)
+        return pa.array([None if v is None else json_text(v) for v in values], type=pa.string())
     kind = ARROW_TYPES[sql_type]
     if sql_type is SqlType.TIMESTAMP and any(type(v) is str for v in values):
         parsed = export_timestamps(values)
