@@ -206,20 +206,13 @@ class ApiSession:
         """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py), at most `batch_rows`
         each: the object's columnar reader where it has one, else batches of its dict rows. The conditions are
         re-checked per batch by Arrow compute filters with `read`'s semantics."""
-        from iterbridge.objects.arrow import batches_from_rows, keep
+        from iterbridge.objects.arrow import keep
 
         definition, selected, request = self._request(obj, where, columns, None)
         if batch_rows < 1:
             raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
-        available = self.columns(definition)
-        types = {c.name: c.type for c in available}
-        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
-            raise MissingRequiredFilter(definition.name, definition.required_filters)
-        if definition.batch_reader is not None:
-            batches = definition.batch_reader(self, definition, request, batch_rows)
-        else:
-            batches = batches_from_rows(self.scan(definition, request), available, batch_rows)
-        for batch in batches:
+        types = {c.name: c.type for c in self.columns(definition)}
+        for batch in self.scan_batches(definition, request, batch_rows):
             kept = keep(batch, request.where, types).select(selected)
             if kept.num_rows:
                 yield kept
@@ -229,6 +222,17 @@ class ApiSession:
         if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
             raise MissingRequiredFilter(obj.name, obj.required_filters)
         return obj.reader(self, obj, request)
+
+    def scan_batches(self, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
+        """`scan` as Arrow batches of every column (objects/arrow.py): the object's columnar reader where it has
+        one, else batches of its dict rows."""
+        from iterbridge.objects.arrow import batches_from_rows
+
+        if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
+            raise MissingRequiredFilter(obj.name, obj.required_filters)
+        if obj.batch_reader is not None:
+            return obj.batch_reader(self, obj, request, batch_rows)
+        return batches_from_rows(obj.reader(self, obj, request), self.columns(obj), batch_rows)
 
     @staticmethod
     def _filtered(

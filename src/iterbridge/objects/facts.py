@@ -38,13 +38,15 @@ class Derivation:
     `source`: the other object. `column`: the key column whose values the source covers or not. `plan(session)`:
     (the values the source covers, the others), asked before the reads start; the others are read as
     `column IN others`. `rows(source_row, covered)`: the rows one source row gives for the covered values.
-    `noun`: what a value of `column` is, for the report."""
+    `noun`: what a value of `column` is, for the report. `reads`: the source's columns `rows` looks at (empty: it
+    may look at any), so a columnar read makes dicts of those alone."""
 
     source: str
     column: str
     noun: str
     plan: Callable[[Session], tuple[list[Any], list[Any]]]
     rows: Callable[[Mapping[str, Any], Collection[Any]], Iterator[dict[str, Any]]]
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -144,5 +144,5 @@ LIST_USERS = ObjectDef(
     row_estimate=1_000_000,
     cost=_cost,
     skipped_part=_skipped_list,
-    derived=Derivation("Users", "ListId", "list", _plan, _from_user),
+    derived=Derivation("Users", "ListId", "list", _plan, _from_user, reads=("Email", "EmailListIds")),
 )

@@ -79,6 +79,10 @@ class Session(Protocol):
         """The reader's rows for a request, with only what the API narrowed."""
         ...
 
+    def scan_batches(self, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
+        """`scan` as Arrow batches of every column, at most `batch_rows` each (objects/arrow.py)."""
+        ...
+
     def read(
         self,
         obj: str,

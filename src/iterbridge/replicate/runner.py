@@ -13,6 +13,12 @@ stream whose write fails fails (its rollback takes nothing of the others with it
 - a stream's end (its deletion sweep and final state) is written only when its read completed: a read that
   failed halfway deletes nothing and leaves the state where its last checkpoint put it.
 
+The exported tables (Events per type, Users: the bulk of a run) are read as Arrow batches (`Session.scan_batches`)
+and written as such (`Target.upsert` takes them): no dict per row between the export and the target. What the rows
+path does per row is done per batch (rows counted, the newest cursor, keys seen, the derived rows fed); an export
+window's checkpoint, which comes while a batch is being built, is queued after the batch holding its rows. A
+stream that needs a row at a time (rows it may skip as current) keeps the rows path.
+
 A table whose rows another table's complete read carries (`ObjectDef.derived`: ListUsers of Standard lists in
 the users' emailListIds) gets them from that read's thread, as seen keys of its sweep, and reads the rest itself;
 its end waits for the source's read, and falls back to its own endpoint when that read was not complete.
@@ -35,12 +41,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
 from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
+from iterbridge.objects.arrow import rows as arrow_rows
 from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
+from iterbridge.replicate.batches import as_table, key_tuples
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -161,6 +171,7 @@ class _Rows:
     stream: Stream
     rows: list[Row]
     seen: list[tuple[Any, ...]] | None = None  # keys of every row read (sweep streams), written or not
+    batch: Any = None  # an Arrow RecordBatch of the spec's columns (columnar streams), written after `rows`
 
 
 @dataclass
@@ -212,8 +223,10 @@ class Replication:
         progress: Callable[[StreamReport], None] | None = None,
         watch: Callable[[list[StreamProgress]], None] | None = None,
         watch_every_s: float = 5.0,
+        columnar: bool = True,
     ) -> None:
         self.conn = conn
+        self.columnar = columnar  # exported tables as Arrow batches (False: as dict rows, the reference)
         self.target = target
         self.streams = chosen
         self.full = full
@@ -382,6 +395,7 @@ class Replication:
             if isinstance(message, _Done) and message.error is not None and message.stream.table not in self._failed:
                 self._fail(message.stream.table, message.error)
         rows: dict[str, list[Row]] = {}
+        batches: dict[str, list[Any]] = {}
         seen: dict[str, list[tuple[Any, ...]]] = {}
         states: dict[str, dict[str, Any]] = {}
         finishing: list[_Done] = []
@@ -390,7 +404,10 @@ class Replication:
             if table in self._failed:
                 continue  # its reader stops at its next message
             if isinstance(message, _Rows):
-                rows.setdefault(table, []).extend(message.rows)
+                if message.rows:
+                    rows.setdefault(table, []).extend(message.rows)
+                if message.batch is not None:
+                    batches.setdefault(table, []).append(message.batch)
                 if message.seen:
                     seen.setdefault(table, []).extend(message.seen)
             elif isinstance(message, _Checkpoint):
@@ -403,6 +420,9 @@ class Replication:
             with self.target.transaction():
                 for table, found in rows.items():
                     counts[table] = self.target.upsert(self.specs[table], found)
+                for table, held in batches.items():
+                    written = self.target.upsert(self.specs[table], as_table(held))
+                    counts[table] = _sum(counts[table], written) if table in counts else written
                 for table, keys in seen.items():
                     self.target.mark_seen(self.specs[table], keys)
                 for table, state in states.items():
@@ -521,14 +541,20 @@ class Replication:
         seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
         reached: list[datetime] = []
         since = self._since(stream, state) if stream.exported else None
+        current = self._current.get(stream.table)
+        # Checkpoints that came while a batch was being built: queued after it (see _read_columnar).
+        waiting: list[datetime] | None = [] if self._columnar(stream, current) else None
         if stream.exported:
             if since is not None and cursor_column:
                 where[cursor_column] = [Condition(">=", since)]
 
             def checkpoint(moment: datetime) -> None:
                 reached.append(moment)
+                if waiting is not None:
+                    waiting.append(moment)
+                    return
                 self._flush(stream, batch, seen)
-                self._put(_Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode}))
+                self._put(self._checkpoint(stream, moment))
 
             # export "auto": objects.reading.export_method decides per data type
             hints = ReadHints(export=self.export_method, export_stats=[], on_checkpoint=checkpoint)
@@ -537,7 +563,6 @@ class Replication:
         if self.since is not None and stream.policy.skip_current and cursor_column:
             # A listing gives every key whatever the bound, which spares the details of the older ones.
             where[cursor_column] = [Condition(">=", self.since)]
-        current = self._current.get(stream.table)
         if current is not None:
             hints = replace(hints, current=lambda key, moment: _same(current.get((key,), _MISSING), moment))
         key_names = spec.key
@@ -551,7 +576,9 @@ class Replication:
         request = ReadRequest(spec.column_names(), where, None, hints)
         stop = self._stop
         feeds = self._deriving.get(stream.table)  # this read also carries another table's rows
-        for row in self._scan(stream, request):
+        if waiting is not None:
+            self._read_columnar(stream, request, seen, waiting, feeds, newest)
+        for row in self._scan(stream, request) if waiting is None else ():
             if stop.is_set():
                 raise _Cancelled
             report.rows_read += 1
@@ -596,6 +623,70 @@ class Replication:
             end_state["cursor"] = newest.isoformat()
         sweep, keep = self._sweep(stream, skipped_before)
         return _Done(stream, end_state, sweep, keep, unchanged=unchanged)
+
+    def _columnar(self, stream: Stream, current: dict[tuple[Any, ...], datetime | None] | None) -> bool:
+        """Whether a stream is read and written as Arrow batches: an exported table with a columnar reader, and
+        no rows to skip as current (a decision per row)."""
+        return self.columnar and stream.exported and stream.obj.batch_reader is not None and current is None
+
+    def _checkpoint(self, stream: Stream, moment: datetime) -> _Checkpoint:
+        return _Checkpoint(stream, {"cursor": moment.isoformat(), "mode": stream.policy.mode})
+
+    def _read_columnar(
+        self,
+        stream: Stream,
+        request: ReadRequest,
+        seen: list[tuple[Any, ...]] | None,
+        waiting: list[datetime],
+        feeds: _Deriving | None,
+        newest: datetime | None,
+    ) -> None:
+        """The rows path of `_read_stream`, a batch at a time. A window's checkpoint is called while the reader
+        builds a batch, with some of that window's rows inside it: it is queued after that batch (so after every
+        row of its window), never before."""
+        report = self.reports[stream.table]
+        spec = self.specs[stream.table]
+        names = spec.column_names()
+        cursor_column = stream.cursor
+        live = self._live.get(stream.table)
+        for found in self.conn.scan_batches(stream.obj, request, batch_size(spec)):
+            if self._stop.is_set():
+                raise _Cancelled
+            batch = found.select(names)
+            report.rows_read += batch.num_rows
+            if feeds is not None:
+                self._feed_batch(feeds, batch)
+            if seen is not None:
+                seen.extend(key_tuples(batch, spec.key))
+            if cursor_column and live is not None:
+                moments = batch.column(cursor_column)
+                latest = pc.max(moments).as_py()
+                if latest is not None:
+                    newest = latest if newest is None or latest > newest else newest
+                    if live.end is None:  # the export's answer has come: its Date header is the server's now
+                        live.end = self.conn.server_now()
+                        live.start = live.start or moments.drop_null()[0].as_py()  # a first read: its first row
+                    live.reached = newest
+            if batch.num_rows:
+                self._put(_Rows(stream, [], list(seen) if seen else None, batch))
+                if seen:
+                    seen.clear()
+            for moment in waiting:
+                self._put(self._checkpoint(stream, moment))
+            waiting.clear()
+        self._flush(stream, [], seen)
+        for moment in waiting:
+            self._put(self._checkpoint(stream, moment))
+        waiting.clear()
+
+    def _feed_batch(self, deriving: _Deriving, batch: Any) -> None:
+        """`_feed` for a batch of the source: its rows as dicts, with only the columns the derivation reads."""
+        derivation = deriving.stream.obj.derived
+        if deriving.dropped or derivation is None:
+            return
+        types = {c.name: c.type for c in self.specs[deriving.source].columns}
+        for row in arrow_rows(batch.select(list(derivation.reads or batch.schema.names)), types):
+            self._feed(deriving, row)
 
     def _scan(self, stream: Stream, request: ReadRequest) -> Iterator[Row]:
         """The stream's rows; for a derived table (see _plan_derivations), those of the values its source does
@@ -712,6 +803,12 @@ class Replication:
                 seen.clear()
 
 
+def _sum(first: UpsertCounts, second: UpsertCounts) -> UpsertCounts:
+    return UpsertCounts(
+        first.inserted + second.inserted, first.updated + second.updated, first.unchanged + second.unchanged
+    )
+
+
 def batch_size(spec: TableSpec) -> int:
     """Rows per batch: as many as make BATCH_CELLS values (memory is bounded by values, not rows)."""
     return max(1, min(BATCH_ROWS, BATCH_CELLS // max(1, len(spec.columns))))
@@ -781,6 +878,7 @@ def replicate(
     watch: Callable[[list[StreamProgress]], None] | None = None,
     watch_every_s: float = 5.0,
     started: Callable[[], None] | None = None,
+    columnar: bool = True,
 ) -> ReplicationReport:
     """Copy Iterable objects into a database (default SQLite iterable.db); incremental after the first run.
 
@@ -788,7 +886,8 @@ def replicate(
     SQL condition (InAppMessages and Events for chosen users). Returns the report per table: rows read,
     inserted, updated, unchanged, deleted, API calls, time, skipped slices and errors. `progress` is called as
     each table ends; `watch`, every `watch_every_s` seconds, with the tables still being read; `started`, once
-    the options are checked and the target is open, before anything is read.
+    the options are checked and the target is open, before anything is read. `columnar=False` writes every table
+    from dict rows (the reference the Arrow batches are tested against).
     """
     if export_method not in EXPORT_METHODS:
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
@@ -813,6 +912,7 @@ def replicate(
             progress=progress,
             watch=watch,
             watch_every_s=watch_every_s,
+            columnar=columnar,
         ).run()
     finally:
         target.close()

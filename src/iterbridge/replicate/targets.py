@@ -13,6 +13,11 @@ Bulk paths: SQLite gets one driver-level `executemany` of `INSERT … ON CONFLIC
 per batch; PostgreSQL a COPY into a temporary staging table and one `INSERT … SELECT … ON CONFLICT DO
 UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB an Arrow table joined against the target. Other SQLAlchemy
 dialects take a slower generic path (untested).
+
+Rows come to `upsert` as dicts or as an Arrow batch typed from the catalog (the exported tables, see
+batches.py): the same rows store the same values either way. From a batch, DuckDB scans the Arrow table
+itself, PostgreSQL's COPY is binary and built by Arrow compute, SQLite's `executemany` takes the columns'
+values already converted by Arrow kernels.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import json
 import operator
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +75,14 @@ class Prepared:
     added: list[str]  # columns added to an existing table
 
 
+Batch = Any  # a pyarrow Table or RecordBatch with a table's columns (pyarrow has no type stubs)
+
+
+def is_batch(rows: Sequence[Row] | Batch) -> bool:
+    """Whether `upsert` was given an Arrow batch rather than dict rows."""
+    return hasattr(rows, "schema") and hasattr(rows, "num_rows")
+
+
 @dataclass
 class UpsertCounts:
     inserted: int = 0
@@ -82,7 +95,7 @@ class Target(Protocol):
     read_only: bool
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared: ...
-    def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts: ...
+    def upsert(self, spec: TableSpec, rows: Sequence[Row] | Batch) -> UpsertCounts: ...
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]: ...
     def start_sweep(self, spec: TableSpec) -> None: ...
     def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None: ...
@@ -182,8 +195,12 @@ def _no_nul(value: Any) -> Any:
 
 
 def _pg_json(value: Any) -> str | None:
+    """JSON text without its escaped NULs (PostgreSQL's JSONB refuses them): the escapes only, not a backslash of
+    the text followed by "u0000" (escaped backslashes are set aside meanwhile, as NUL: JSON text holds none)."""
     text = json_text(value)
-    return None if text is None else text.replace("\\u0000", "")
+    if text is None or "\\u0000" not in text:
+        return text
+    return text.replace("\\\\", "\x00").replace("\\u0000", "").replace("\x00", "\\\\")
 
 
 Converter = Callable[[Any], Any] | None
@@ -394,16 +411,37 @@ class SqlAlchemyTarget:
 
     # ---- writing --------------------------------------------------------------------------------------
 
-    def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts:
+    def upsert(self, spec: TableSpec, rows: Sequence[Row] | Batch) -> UpsertCounts:
+        if is_batch(rows):
+            return self._upsert_batch(spec, rows)
         if not rows:
             return UpsertCounts()
         plan = self._plans[spec.name]
         rows = _distinct(rows, plan.key)
         if self.dialect == "sqlite":
-            return self._sqlite_upsert(plan, rows)
+            keys = [[row.get(k) for row in rows] for k in plan.key]
+            return self._sqlite_upsert(plan, plan.tuples(rows), len(rows), keys)
         if self.dialect == "postgresql":
             return self._pg_upsert(plan, rows)
         return self._generic_upsert(plan, rows)
+
+    def _upsert_batch(self, spec: TableSpec, batch: Batch) -> UpsertCounts:
+        """`upsert` of an Arrow batch: the same values stored, no dict per row."""
+        from iterbridge.replicate.batches import conform, distinct, pg_binary, sqlite_columns
+
+        table = distinct(conform(batch, spec.columns), spec.key)
+        if not table.num_rows:
+            return UpsertCounts()
+        plan = self._plans[spec.name]
+        if self.dialect == "sqlite":
+            values = sqlite_columns(table, spec.columns)
+            keys = [values[plan.names.index(k)] for k in plan.key]
+            return self._sqlite_upsert(plan, zip(*values, strict=True), table.num_rows, keys)
+        if self.dialect == "postgresql":
+            return self._pg_copy_upsert(plan, pg_binary(table, spec.columns), table.num_rows, binary=True)
+        from iterbridge.objects.arrow import rows
+
+        return self._generic_upsert(plan, list(rows(table, {c.name: c.type for c in spec.columns})))
 
     def _dbapi(self) -> Any:
         return self.connection.connection.dbapi_connection
@@ -412,7 +450,11 @@ class SqlAlchemyTarget:
         values = [n for n in plan.names if n not in plan.key]
         return " OR ".join(f"{left}.{self._quote(n)} {operator} {right}.{self._quote(n)}" for n in values)
 
-    def _sqlite_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
+    def _sqlite_upsert(
+        self, plan: _Plan, values: Iterable[Sequence[Any]], count: int, keys: list[list[Any]]
+    ) -> UpsertCounts:
+        """`count` rows given as `values` (in the plan's column order, converted), whose key columns' values are
+        `keys`: one executemany."""
         statement = plan.statements.get("upsert")
         if statement is None:
             table = self._quote(plan.table.name)
@@ -432,16 +474,16 @@ class SqlAlchemyTarget:
         try:
             table = self._quote(plan.table.name)
             last = self._sqlite_last_rowid(cursor, plan)
-            existing = None if last is not None else self._sqlite_existing(cursor, plan, rows)
-            cursor.executemany(self._driver(statement), plan.tuples(rows))
+            existing = None if last is not None else self._sqlite_existing(cursor, plan, keys)
+            cursor.executemany(self._driver(statement), values)
             written = max(cursor.rowcount, 0)
             if existing is None:  # the rows added are those past the last rowid: a range, counted in the b-tree
                 counted = cursor.execute(self._driver(f"SELECT count(*) FROM {table} WHERE rowid > ?"), (last,))
                 added = counted.fetchone()[0]
-                existing = len(rows) - int(added)
+                existing = count - int(added)
         finally:
             cursor.close()
-        inserted = len(rows) - existing
+        inserted = count - existing
         return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
     def _sqlite_last_rowid(self, cursor: Any, plan: _Plan) -> int | None:
@@ -461,20 +503,22 @@ class SqlAlchemyTarget:
         last = cursor.execute(self._driver(f"SELECT max(rowid) FROM {self._quote(name)}"), ()).fetchone()[0] or 0
         return int(last) if last < 2**62 else None
 
-    def _sqlite_existing(self, cursor: Any, plan: _Plan, rows: list[Row]) -> int:
+    def _sqlite_existing(self, cursor: Any, plan: _Plan, keys: list[list[Any]]) -> int:
+        """How many of the keys (one list of values per key column) the table holds."""
         table = self._quote(plan.table.name)
         found = 0
-        for start in range(0, len(rows), _SQLITE_KEYS // len(plan.key)):
-            chunk = rows[start : start + _SQLITE_KEYS // len(plan.key)]
+        step = _SQLITE_KEYS // len(plan.key)
+        for start in range(0, len(keys[0]), step):
+            chunk = [values[start : start + step] for values in keys]
             if len(plan.key) == 1:
-                marks = ", ".join("?" for _ in chunk)
+                marks = ", ".join("?" for _ in chunk[0])
                 sql = f"SELECT count(*) FROM {table} WHERE {self._quote(plan.key[0])} IN ({marks})"
-                params: list[Any] = [row.get(plan.key[0]) for row in chunk]
+                params: list[Any] = chunk[0]
             else:  # a join, not `(a, b) IN (VALUES …)`: SQLite scans the whole table for that one
                 group = "(" + ", ".join("?" for _ in plan.key) + ")"
                 match = " AND ".join(f"t.{self._quote(k)} = v.column{i + 1}" for i, k in enumerate(plan.key))
-                sql = f"SELECT count(*) FROM (VALUES {', '.join(group for _ in chunk)}) v JOIN {table} t ON {match}"
-                params = [row.get(k) for row in chunk for k in plan.key]
+                sql = f"SELECT count(*) FROM (VALUES {', '.join(group for _ in chunk[0])}) v JOIN {table} t ON {match}"
+                params = [value for key in zip(*chunk, strict=True) for value in key]
             cursor.execute(self._driver(sql), params)
             found += int(cursor.fetchone()[0])
         return found
@@ -493,6 +537,7 @@ class SqlAlchemyTarget:
         sets = ", ".join(f"{self._quote(n)} = EXCLUDED.{self._quote(n)}" for n in plan.names if n not in plan.key)
         action = f"DO UPDATE SET {sets} WHERE {self._changed(plan, table, 'EXCLUDED', 'IS DISTINCT FROM')}"
         plan.statements["copy"] = f"COPY {stage} ({names}) FROM STDIN"  # sent as written: see _copy
+        plan.statements["copy binary"] = f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)"
         plan.statements["upsert"] = (
             f"WITH written AS (INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
             f"ON CONFLICT ({self._quoted(plan.key)}) {action if sets else 'DO NOTHING'} RETURNING (xmax = 0) AS new) "
@@ -501,14 +546,27 @@ class SqlAlchemyTarget:
         plan.statements["clear"] = f"DELETE FROM {stage}"
 
     def _pg_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
+        return self._pg_copy_upsert(plan, plan.tuples(rows), len(rows), binary=False)
+
+    def _pg_copy_upsert(self, plan: _Plan, data: Iterable[Any], count: int, *, binary: bool) -> UpsertCounts:
+        """COPY `count` rows into the stage table — `data`: value lists (text COPY, a row each), or the tuples of
+        a binary COPY (batches.pg_binary) — then one upsert from it."""
         with self._dbapi().cursor() as cursor:
-            with self._copy(cursor, plan.statements["copy"]) as copy:
-                for values in plan.tuples(rows):
-                    copy.write_row(values)
+            with self._copy(cursor, plan.statements["copy binary" if binary else "copy"]) as copy:
+                if binary:
+                    from iterbridge.replicate.batches import PG_SIGNATURE, PG_TRAILER
+
+                    copy.write(PG_SIGNATURE)
+                    for chunk in data:
+                        copy.write(chunk)
+                    copy.write(PG_TRAILER)
+                else:
+                    for values in data:
+                        copy.write_row(values)
             cursor.execute(self._driver(plan.statements["upsert"]), ())
             inserted, updated = cursor.fetchone()
             cursor.execute(self._driver(plan.statements["clear"]), ())
-        return UpsertCounts(int(inserted), int(updated), len(rows) - int(inserted) - int(updated))
+        return UpsertCounts(int(inserted), int(updated), count - int(inserted) - int(updated))
 
     def _generic_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
         import sqlalchemy as sa
@@ -805,11 +863,19 @@ class DuckDbTarget:
                 arrays[column.name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         return pa.table(arrays)
 
-    def upsert(self, spec: TableSpec, rows: Sequence[Row]) -> UpsertCounts:
+    def upsert(self, spec: TableSpec, rows: Sequence[Row] | Batch) -> UpsertCounts:
+        """Dict rows become an Arrow table first; an Arrow batch is scanned by DuckDB as it is."""
+        if is_batch(rows):
+            from iterbridge.replicate.batches import conform, distinct
+
+            table = distinct(conform(rows, spec.columns), spec.key)
+            return self._merge(spec, table) if table.num_rows else UpsertCounts()
         if not rows:
             return UpsertCounts()
-        rows = _distinct(rows, spec.key)
-        batch = self._arrow(spec, rows)
+        return self._merge(spec, self._arrow(spec, _distinct(rows, spec.key)))
+
+    def _merge(self, spec: TableSpec, batch: Any) -> UpsertCounts:
+        """Write the rows of an Arrow table (one per key, the spec's columns) that are new or changed."""
         table = self.quote(spec.name)
         on = " AND ".join(f"t.{self.quote(k)} = b.{self.quote(k)}" for k in spec.key)
         names = ", ".join(self.quote(c.name) for c in spec.columns)
@@ -832,7 +898,7 @@ class DuckDbTarget:
             written = int(written_row[0]) if written_row else 0
         finally:
             self.db.unregister("_batch")
-        inserted = len(rows) - existing
+        inserted = batch.num_rows - existing
         return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:

@@ -1,0 +1,156 @@
+"""Arrow batches as each target stores them, without a Python object per cell where the driver allows.
+
+Replication hands the exported tables (Events per type, Users: the bulk of every run) to the targets as Arrow
+batches typed from the catalog (objects/arrow.py). What a target stores from a batch is exactly what it stores
+from the same rows as dicts (targets.py's converters); only the way there differs:
+
+- `conform`: a batch with a table's columns, in order, typed as objects/arrow.py types them (a column the batch
+  lacks is NULL, as a dict row without it);
+- `distinct`: one row per key, the last read winning, at the place of the key's first row (`_distinct`'s rule
+  for dict rows, with a group-by instead of a dict);
+- `sqlite_columns`: the values of each column as the SQLite target stores them (timestamps formatted by one
+  kernel to SQLAlchemy's text, booleans as integers), for one `executemany` over their `zip`;
+- `pg_binary`: the rows as the body of a binary COPY (PostgreSQL's own format, every column built by Arrow
+  compute and numpy: no text to parse on the server, no Python object per cell). Measured against psycopg's
+  `write_row` over column lists and pyarrow's CSV writer into a `FORMAT csv` COPY: see the commit that added it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from iterbridge.objects.arrow import ARROW_TYPES, schema
+from iterbridge.objects.base import Column, SqlType
+
+_POSITION = "__iterbridge_position"  # a column of our own while rows are told apart by key
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # with microseconds (%S of a timestamp[us]): targets.sqlite_timestamp's text
+
+
+def as_table(batch: Any) -> Any:
+    """A RecordBatch, a Table or a list of either as one Table."""
+    if isinstance(batch, pa.Table):
+        return batch
+    if isinstance(batch, pa.RecordBatch):
+        return pa.Table.from_batches([batch])
+    return pa.concat_tables([as_table(b) for b in batch])
+
+
+def conform(batch: Any, columns: Sequence[Column]) -> Any:
+    """The batch with exactly these columns, in this order, each of its catalog type."""
+    table = as_table(batch)
+    arrays = []
+    for column in columns:
+        kind = ARROW_TYPES[column.type]
+        if column.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, kind))
+            continue
+        found = table.column(column.name)
+        arrays.append(found if found.type == kind else found.cast(kind))
+    return pa.Table.from_arrays(arrays, schema=schema(columns))
+
+
+def distinct(table: Any, key: Sequence[str]) -> Any:
+    """One row per key, the last one read winning, placed where the key's first row was (PostgreSQL and DuckDB
+    refuse to upsert a key twice in one statement; identical events hash to one Id)."""
+    rows = table.num_rows
+    if rows < 2:
+        return table
+    if len(key) == 1 and pc.count_distinct(table.column(key[0]), mode="all").as_py() == rows:
+        return table
+    positions = pa.array(np.arange(rows, dtype=np.int64))
+    keys = pa.Table.from_arrays([table.column(k) for k in key] + [positions], names=[*key, _POSITION])
+    groups = keys.group_by(list(key), use_threads=False).aggregate([(_POSITION, "min"), (_POSITION, "max")])
+    if groups.num_rows == rows:
+        return table
+    first = groups.column(f"{_POSITION}_min")
+    last = groups.column(f"{_POSITION}_max")
+    return table.take(pc.take(last, pc.sort_indices(first)))
+
+
+def key_tuples(table: Any, key: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows' keys as tuples (the sweep's seen keys, as dict rows give them)."""
+    return list(zip(*(table.column(k).to_pylist() for k in key), strict=True))
+
+
+# ---- SQLite ---------------------------------------------------------------------------------------------
+
+
+def sqlite_column(values: Any, kind: SqlType) -> list[Any]:
+    """A column's values as the SQLite target stores them: `sqlite_timestamp`'s text, `_boolean_int`'s
+    integers, JSON as its text (objects/arrow.py holds it so), everything else as it is."""
+    if kind is SqlType.TIMESTAMP:
+        values = pc.strftime(values, format=SQLITE_TIMESTAMP)
+    elif kind is SqlType.BOOLEAN:
+        values = pc.cast(values, pa.int64())
+    found: list[Any] = values.to_pylist()
+    return found
+
+
+def sqlite_columns(table: Any, columns: Sequence[Column]) -> list[list[Any]]:
+    return [sqlite_column(table.column(c.name), c.type) for c in columns]
+
+
+# ---- PostgreSQL binary COPY -----------------------------------------------------------------------------
+
+PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # the signature, no flags, no header extension
+PG_TRAILER = b"\xff\xff"
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, PostgreSQL's zero, in Unix microseconds
+_NULL = b"\xff\xff\xff\xff"  # a field's length of -1
+_JSONB_VERSION = b"\x01"
+
+
+def _fixed(raw: np.ndarray[Any, Any], width: int) -> Any:
+    """Big-endian values of `width` bytes each as a binary array."""
+    buffer = pa.py_buffer(np.ascontiguousarray(raw).tobytes())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(raw), [None, buffer]).cast(pa.binary())
+
+
+def _pg_field(values: Any, kind: SqlType) -> Any:
+    """Every row's field of one column: its length (4 bytes, big-endian; -1 for NULL) and its bytes in
+    PostgreSQL's binary format of the stage table's type."""
+    if kind in (SqlType.TEXT, SqlType.JSON):
+        steps = _PG_JSON_STEPS if kind is SqlType.JSON else _PG_TEXT_STEPS
+        for pattern, replacement in steps:
+            values = pc.replace_substring(values, pattern, replacement)
+        payload = values.cast(pa.binary())
+        if kind is SqlType.JSON:
+            payload = pc.binary_join_element_wise(pa.scalar(_JSONB_VERSION), payload, b"")
+        lengths = pc.fill_null(pc.binary_length(payload), 0).to_numpy().astype(">i4")
+        field = pc.binary_join_element_wise(_fixed(lengths, 4), payload, b"")
+    else:
+        if kind is SqlType.BOOLEAN:
+            raw, width = pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype("u1"), 1
+        elif kind is SqlType.REAL:
+            raw, width = pc.fill_null(values, 0.0).to_numpy().astype(">f8"), 8
+        elif kind is SqlType.TIMESTAMP:
+            micros = pc.fill_null(values.cast(pa.int64()), 0).to_numpy()
+            raw, width = (micros - _PG_EPOCH_US).astype(">i8"), 8
+        else:
+            raw, width = pc.fill_null(values, 0).to_numpy().astype(">i8"), 8
+        length = pa.scalar(np.array([width], dtype=">i4").tobytes())
+        field = pc.binary_join_element_wise(length, _fixed(raw, width), b"")
+    return pc.if_else(pc.is_valid(values), field, pa.scalar(_NULL)) if values.null_count else field
+
+
+# What PostgreSQL cannot hold, taken out as the dict rows' converters do: NUL in text (`_no_nul`), the escaped
+# NUL in JSON text with escaped backslashes set aside meanwhile (`_pg_json`).
+_PG_TEXT_STEPS = (("\x00", ""),)
+_PG_JSON_STEPS = (("\\\\", "\x00"), ("\\u0000", ""), ("\x00", "\\\\"))
+
+
+def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:
+    """The rows of a conformed table as the tuples of a binary COPY (without the signature and trailer), a few
+    megabytes at a time."""
+    if not table.num_rows:
+        return
+    count = pa.scalar(np.array([len(columns)], dtype=">i2").tobytes())
+    for batch in table.to_batches(max_chunksize=20_000):
+        fields = [_pg_field(batch.column(c.name), c.type) for c in columns]
+        rows = pc.binary_join_element_wise(count, *fields, b"")
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
+        yield memoryview(rows.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
