@@ -17,6 +17,7 @@ from the same rows as dicts (targets.py's converters); only the way there differ
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,6 +30,19 @@ from iterbridge.objects.base import Column, SqlType
 
 _POSITION = "__iterbridge_position"  # a column of our own while rows are told apart by key
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # with microseconds (%S of a timestamp[us]): targets.sqlite_timestamp's text
+
+
+@contextlib.contextmanager
+def system_memory() -> Iterator[None]:
+    """Arrow allocates from the C library's allocator meanwhile (the process's default pool is given back after).
+    pyarrow's default, mimalloc, keeps what the batches freed: measured at small scale, a replication's peak RSS
+    was 55-70 MB higher with it than with dict rows, and the same with malloc."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def as_table(batch: Any) -> Any:

@@ -50,7 +50,7 @@ from iterbridge.objects.arrow import rows as arrow_rows
 from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
-from iterbridge.replicate.batches import as_table, key_tuples
+from iterbridge.replicate.batches import as_table, key_tuples, system_memory
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -254,6 +254,10 @@ class Replication:
     # ---- the writer (main thread) -------------------------------------------------------------------------
 
     def run(self) -> ReplicationReport:
+        with system_memory():
+            return self._run()
+
+    def _run(self) -> ReplicationReport:
         started = time.monotonic()
         self._prepare()
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="replicate")
