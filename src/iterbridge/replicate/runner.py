@@ -50,7 +50,7 @@ from iterbridge.objects.arrow import rows as arrow_rows
 from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
-from iterbridge.replicate.batches import as_table, key_tuples, system_memory
+from iterbridge.replicate.batches import as_table, conform, key_tuples, system_memory
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -171,7 +171,7 @@ class _Rows:
     stream: Stream
     rows: list[Row]
     seen: list[tuple[Any, ...]] | None = None  # keys of every row read (sweep streams), written or not
-    batch: Any = None  # an Arrow RecordBatch of the spec's columns (columnar streams), written after `rows`
+    batch: Any = None  # an Arrow table of the spec's columns (columnar streams), written after `rows`
 
 
 @dataclass
@@ -650,13 +650,12 @@ class Replication:
         row of its window), never before."""
         report = self.reports[stream.table]
         spec = self.specs[stream.table]
-        names = spec.column_names()
         cursor_column = stream.cursor
         live = self._live.get(stream.table)
         for found in self.conn.scan_batches(stream.obj, request, batch_size(spec)):
             if self._stop.is_set():
                 raise _Cancelled
-            batch = found.select(names)
+            batch = conform(found, spec.columns)  # the table's columns alone, in its order
             report.rows_read += batch.num_rows
             if feeds is not None:
                 self._feed_batch(feeds, batch)

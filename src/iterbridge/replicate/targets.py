@@ -875,7 +875,9 @@ class DuckDbTarget:
         return self._merge(spec, self._arrow(spec, _distinct(rows, spec.key)))
 
     def _merge(self, spec: TableSpec, batch: Any) -> UpsertCounts:
-        """Write the rows of an Arrow table (one per key, the spec's columns) that are new or changed."""
+        """Write the rows of an Arrow table (one per key, the spec's columns) that are new or changed. New keys go
+        in first through the primary key's index; only when some key was there already is the batch joined with
+        the table (a join scans the whole table, for every batch: a first copy, all new keys, never pays it)."""
         table = self.quote(spec.name)
         on = " AND ".join(f"t.{self.quote(k)} = b.{self.quote(k)}" for k in spec.key)
         names = ", ".join(self.quote(c.name) for c in spec.columns)
@@ -886,20 +888,23 @@ class DuckDbTarget:
             for c in spec.columns
             if c.name not in spec.key
         )
-        absent = f"t.{self.quote(spec.key[0])} IS NULL"
         self.db.register("_batch", batch)
         try:
+            added = self.db.execute(f"INSERT OR IGNORE INTO {table} ({names}) SELECT {names} FROM _batch").fetchone()
+            inserted = int(added[0]) if added else 0
+            if inserted == batch.num_rows or not changes:
+                return UpsertCounts(inserted, 0, batch.num_rows - inserted)
             found = self.db.execute(f"SELECT count(*) FROM _batch b JOIN {table} t ON {on}").fetchone()
-            existing = int(found[0]) if found else 0
+            existing = (int(found[0]) if found else 0) - inserted  # before this batch
+            # The rows just inserted are the batch's own: only the changed ones of the others are written.
             written_row = self.db.execute(
                 f"INSERT OR REPLACE INTO {table} ({names}) SELECT {selected} FROM _batch b "
-                f"LEFT JOIN {table} t ON {on} WHERE {absent}{f' OR {changes}' if changes else ''}"
+                f"JOIN {table} t ON {on} WHERE {changes}"
             ).fetchone()
-            written = int(written_row[0]) if written_row else 0
+            updated = int(written_row[0]) if written_row else 0
         finally:
             self.db.unregister("_batch")
-        inserted = batch.num_rows - existing
-        return UpsertCounts(inserted, written - inserted, existing - (written - inserted))
+        return UpsertCounts(inserted, updated, existing - updated)
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
         names = ", ".join(self.quote(k) for k in spec.key)
