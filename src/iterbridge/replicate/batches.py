@@ -111,6 +111,16 @@ def sqlite_columns(table: Any, columns: Sequence[Column]) -> list[list[Any]]:
 
 # ---- PostgreSQL binary COPY -----------------------------------------------------------------------------
 
+# The type (its OID) whose binary format `pg_binary` writes for each catalog type: text, int8, float8, bool,
+# timestamptz, jsonb.
+PG_TYPES = {
+    SqlType.TEXT: 25,
+    SqlType.INTEGER: 20,
+    SqlType.REAL: 701,
+    SqlType.BOOLEAN: 16,
+    SqlType.TIMESTAMP: 1184,
+    SqlType.JSON: 3802,
+}
 PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # the signature, no flags, no header extension
 PG_TRAILER = b"\xff\xff"
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, PostgreSQL's zero, in Unix microseconds

@@ -11,8 +11,9 @@ ahead of their rows).
 
 Bulk paths: SQLite gets one driver-level `executemany` of `INSERT … ON CONFLICT DO UPDATE … WHERE changed`
 per batch; PostgreSQL a COPY into a temporary staging table and one `INSERT … SELECT … ON CONFLICT DO
-UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB an Arrow table joined against the target. Other SQLAlchemy
-dialects take a slower generic path (untested).
+UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB an Arrow table whose new keys go in through the primary key's
+index, joined against the target only when some keys are there already. Other SQLAlchemy dialects take a slower
+generic path (untested).
 
 Rows come to `upsert` as dicts or as an Arrow batch typed from the catalog (the exported tables, see
 batches.py): the same rows store the same values either way. From a batch, DuckDB scans the Arrow table
@@ -218,6 +219,9 @@ class _Plan:
     # SQLite: whether new rows get rowids past the largest (a rowid table whose rowid is no column); None: not
     # looked at yet.
     rowids_grow: bool | None = None
+    # PostgreSQL: whether every column has the catalog's type (a binary COPY's format is the column type's); a
+    # table made when a user field had another type keeps it, and is written through a text COPY.
+    binary: bool = False
 
     def tuples(self, rows: Sequence[Row]) -> Iterator[list[Any]]:
         """The rows as value lists in column order, converted, one at a time (the writer's hot path: values are
@@ -394,7 +398,7 @@ class SqlAlchemyTarget:
             table, spec.column_names(), [self._converter(types[n]) for n in spec.column_names()], spec.key
         )
         if self.dialect == "postgresql":
-            self._pg_stage(plan)
+            self._pg_stage(plan, [types[n] for n in spec.column_names()])
         return Prepared(not exists, added)
 
     def _quote(self, name: str) -> str:
@@ -437,11 +441,12 @@ class SqlAlchemyTarget:
             values = sqlite_columns(table, spec.columns)
             keys = [values[plan.names.index(k)] for k in plan.key]
             return self._sqlite_upsert(plan, zip(*values, strict=True), table.num_rows, keys)
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql" and plan.binary:
             return self._pg_copy_upsert(plan, pg_binary(table, spec.columns), table.num_rows, binary=True)
         from iterbridge.objects.arrow import rows
 
-        return self._generic_upsert(plan, list(rows(table, {c.name: c.type for c in spec.columns})))
+        found = list(rows(table, {c.name: c.type for c in spec.columns}))
+        return self._pg_upsert(plan, found) if self.dialect == "postgresql" else self._generic_upsert(plan, found)
 
     def _dbapi(self) -> Any:
         return self.connection.connection.dbapi_connection
@@ -523,8 +528,10 @@ class SqlAlchemyTarget:
             found += int(cursor.fetchone()[0])
         return found
 
-    def _pg_stage(self, plan: _Plan) -> None:
+    def _pg_stage(self, plan: _Plan, kinds: list[SqlType]) -> None:
         """A temporary staging table shaped like the target (COPY goes there, then one upsert statement)."""
+        from iterbridge.replicate.batches import PG_TYPES
+
         stage = self._quote(f"_stage_{plan.table.name}")
         with self.transaction():
             self.execute(f"DROP TABLE IF EXISTS {stage}")
@@ -532,6 +539,9 @@ class SqlAlchemyTarget:
                 f"CREATE TEMPORARY TABLE {stage} AS SELECT {self._quoted(plan.names)} "
                 f"FROM {self._quote(plan.table.name)} WITH NO DATA"
             )
+            with self._dbapi().cursor() as cursor:
+                cursor.execute(self._driver(f"SELECT {self._quoted(plan.names)} FROM {stage} LIMIT 0"), ())
+                plan.binary = [c.type_code for c in cursor.description] == [PG_TYPES[k] for k in kinds]
         table = self._quote(plan.table.name)
         names = self._quoted(plan.names)
         sets = ", ".join(f"{self._quote(n)} = EXCLUDED.{self._quote(n)}" for n in plan.names if n not in plan.key)
