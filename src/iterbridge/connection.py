@@ -28,8 +28,10 @@ from iterbridge.api.exports import WindowPolicy
 from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.dburl import DLT_PREFIX
 from iterbridge.errors import (
     AuthenticationError,
+    ConfigurationError,
     FatalApiError,
     MissingRequiredFilter,
     QueryError,
@@ -538,7 +540,8 @@ class Connection:
     ) -> ReplicationReport:
         """Copy objects into a database, incrementally after the first run; returns the report per table.
 
-        :param to: the database URL (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb)
+        :param to: the database URL (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb), or
+            dlt:DESTINATION (dlt:bigquery, dlt:filesystem…: through a dlt pipeline, see iterbridge.dlt)
         :param objects: objects or single event tables such as Events_emailOpen (default: every object)
         :param full: read every table in full, whatever its policy
         :param since: leave rows older than this as they are
@@ -550,6 +553,25 @@ class Connection:
         :param watch: called every `watch_every_s` seconds with the tables still being read
         :param started: called once the options are checked and the target is open, before anything is read
         """
+        if to is not None and to.lower().startswith(DLT_PREFIX):
+            try:
+                from iterbridge.dlt import replicate_to
+            except ImportError as missing:
+                raise ConfigurationError(
+                    f"--to {to} needs dlt ({missing.name} is not installed): pip install 'iterbridge[dlt]'"
+                ) from None
+            if since is not None or filters:
+                raise ConfigurationError(f"--to {to}: --since and --filter are for database targets only")
+            return replicate_to(
+                self,
+                to,
+                list(objects) if objects is not None else None,
+                full=full,
+                lookback=lookback,
+                export_method=export_method,
+                progress=progress,
+                started=started,
+            )
         from iterbridge.replicate import replicate
 
         return replicate(

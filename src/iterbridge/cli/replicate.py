@@ -129,7 +129,8 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     "--to",
     "to",
     default=None,
-    help=f"Target database URL (default {default_url()}); postgresql://user:pass@host/db, duckdb:///file.duckdb.",
+    help=f"Target database URL (default {default_url()}); postgresql://user:pass@host/db, duckdb:///file.duckdb; or "
+    "dlt:DESTINATION (dlt:bigquery, dlt:snowflake, dlt:filesystem…, credentials from dlt's config).",
 )
 @click.option(
     "--objects",
