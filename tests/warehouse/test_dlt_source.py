@@ -1,0 +1,135 @@
+"""The dlt source against the sandbox, into real destinations: duckdb, PostgreSQL and the filesystem (Parquet).
+Every table holds what the API serves (the replication tests' independent expectations, read over plain HTTP);
+a second run after changes in Iterable brings exactly them (merged by key, deletions where the read lists every
+key), with no duplicates; a pipeline stopped between its steps resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+import httpx2
+import pytest
+
+import iterbridge
+from helpers import FakeClock, Stats
+from iterbridge.dlt import disposition, source_from
+from iterbridge.objects.events import EVENT_TYPES
+from iterbridge.replicate.plan import streams
+from iterbridge.sandbox import Sandbox
+from replicate.compare import KEYS, assert_events, assert_table
+from replicate.expected import Source
+from replicate.test_incremental import STALE, snapshot, write_changes
+
+from .support import Landed, destination
+
+DATASET = "iterable"
+
+
+def run(conn: iterbridge.Connection, kind: str, tmp_path: Path, postgres: str | None = None) -> Landed:
+    """One run of the whole source into a destination of this kind; what landed."""
+    where, path = destination(kind, tmp_path, postgres)
+    source, record, _ = source_from(lambda: conn)
+    pipeline = dlt.pipeline("test_iterable", destination=where, dataset_name=DATASET)
+    pipeline.run(source)
+    assert not any(record.skipped.values())
+    return Landed(conn, kind, path, DATASET)
+
+
+def assert_landed(landed: Landed, expected: dict[str, Any], stale: dict[str, frozenset[str]] | None = None) -> None:
+    for table in sorted(set(expected) - {"events"}):
+        rows = landed.rows(table)
+        assert_table(landed, table, expected[table], (stale or {}).get(table, frozenset()), rows=rows)  # type: ignore[arg-type]
+        keys = landed.keys(table, KEYS[table])
+        assert len(keys) == len(set(keys)), f"{table}: a key landed twice"
+    for event_type in EVENT_TYPES:
+        table = f"Events_{event_type}"
+        rows = landed.rows(table)
+        assert_events(landed, table, expected["events"][event_type], rows=rows)  # type: ignore[arg-type]
+        assert len({r["Id"] for r in rows}) == len(rows), f"{table}: an event landed twice"
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres", "filesystem"])
+def test_every_table_lands_as_the_api_serves_it(
+    conn: iterbridge.Connection, api: httpx2.Client, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    postgres = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    landed = run(conn, kind, tmp_path, postgres)
+    expected = snapshot(Source(api))
+    assert sum(len(v) for v in expected["events"].values()) > 500
+    assert_landed(landed, expected)
+
+
+def test_the_resources_follow_the_catalog(conn: iterbridge.Connection) -> None:
+    source, _, _ = source_from(lambda: conn)
+    chosen = {s.table: s for s in streams(None)}
+    assert set(source.resources) == set(chosen)
+    for name, resource in source.resources.items():
+        stream = chosen[name]
+        assert resource.write_disposition == disposition(stream)
+        columns = resource.columns
+        assert isinstance(columns, dict)
+        keys = [c for c, hint in columns.items() if hint.get("primary_key")]
+        assert keys == list(stream.obj.keys), name
+        assert all(columns[k]["nullable"] is False for k in keys)
+        assert (resource.incremental is not None) == stream.exported, name
+    # Exported objects merge from their cursor; what lists every key is replaced (deletions included).
+    assert source.resources["Users"].write_disposition == "merge"
+    assert source.resources["Events_emailOpen"].write_disposition == "merge"
+    assert source.resources["Lists"].write_disposition == "replace"
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_a_second_run_brings_exactly_the_changes(
+    conn: iterbridge.Connection, api: httpx2.Client, sandbox: Sandbox, clock: FakeClock, stats: Stats,
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str,
+) -> None:  # fmt: skip
+    postgres = request.getfixturevalue("postgres_url") if kind == "postgres" else None
+    source = Source(api)
+    new_list = api.post("/api/lists", json={"name": "Soon gone"}).json()["listId"]
+    run(conn, kind, tmp_path, postgres)
+    before = snapshot(source)
+    campaigns = {c["Id"]: c for c in before["Campaigns"]}
+    prepared = {
+        "users": [{"email": u["Email"]} for u in before["Users"]],
+        "templates": sorted((t["Id"], t["MessageMedium"]) for t in before["Templates"] if t["CampaignId"] is None),
+        "list": new_list,
+        "lists": sorted(lst["Id"] for lst in before["Lists"] if lst["Id"] != new_list),
+        "items": sorted(i["ItemId"] for i in before["CatalogItems"] if i["CatalogName"] == "products"),
+        "archivable": next(i for i, c in sorted(campaigns.items()) if c["CampaignState"] in ("Draft", "Finished")),
+        "removable": max(campaigns),
+    }
+    write_changes(api, sandbox, clock, prepared)
+    after = snapshot(source)
+    with stats.counting() as calls:
+        landed = run(conn, kind, tmp_path, postgres)
+    assert_landed(landed, after, STALE)
+    # The changes are there: new users, the deleted list gone, the new events.
+    emails = {r["Email"] for r in landed.rows("Users")}
+    assert {"new.one@example.org", "new.two@example.org"} <= emails
+    assert new_list not in {r["Id"] for r in landed.rows("Lists")}
+    assert any(r["EventName"] == "incrementalTest" for r in landed.rows("Events_customEvent"))
+    # Exported objects are read from their cursor less the lookback: one data.json window each, not the history.
+    assert calls["GET /api/export/data.json"] == len(EVENT_TYPES) + 1
+
+
+def test_a_pipeline_stopped_before_its_load_resumes(conn: iterbridge.Connection, api: httpx2.Client, tmp_path: Path) -> None:
+    where, path = destination("duckdb", tmp_path)
+    source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
+    stopped = dlt.pipeline("test_resume", destination=where, dataset_name=DATASET)
+    stopped.extract(source)
+    stopped.normalize()  # then the process dies: the normalized package waits in the pipeline's folder
+    assert stopped.list_normalized_load_packages()
+    landed = Landed(conn, "duckdb", path, DATASET)
+    assert landed.rows("Lists") == []
+    again = dlt.pipeline("test_resume", destination=where, dataset_name=DATASET)
+    again.load()  # the pending package, as the next run's first step does
+    assert not again.list_normalized_load_packages()
+    source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
+    again.run(source)  # and a full run after it: merged, nothing twice
+    expected = Source(api)
+    assert_table(landed, "Lists", expected.lists(), rows=landed.rows("Lists"))  # type: ignore[arg-type]
+    assert_table(landed, "Users", expected.users(), rows=landed.rows("Users"))  # type: ignore[arg-type]
+    sends = landed.rows("Events_emailSend")
+    assert_events(landed, "Events_emailSend", expected.events("emailSend"), rows=sends)  # type: ignore[arg-type]
