@@ -97,7 +97,7 @@ def definitions(
             dagster_dlt_translator=TableAssets(),
         )
 
-    job = dg.define_asset_job("iterable_daily", selection=[iterable_assets], partitions_def=partitions)
+    job = dg.define_asset_job("iterable_daily", selection=[iterable_assets])
 
     @dg.schedule(cron_schedule=cron, job=job, execution_timezone=timezone, name="iterable_daily_schedule")
     def daily(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -84,11 +85,13 @@ class SourceRun:
 
 class _Shared:
     """The one connection every resource of a source reads through, opened at the first read (so a source can
-    be built, e.g. by Dagster when it loads its definitions, without a key or a request)."""
+    be built, e.g. by Dagster when it loads its definitions, without a key or a request). A connection the source
+    opened itself (`owned`) is closed when the source is gone; a caller's stays the caller's to close."""
 
-    def __init__(self, opener: Callable[[], Connection], export_method: str) -> None:
+    def __init__(self, opener: Callable[[], Connection], export_method: str, owned: bool) -> None:
         self._opener = opener
         self._export_method = export_method
+        self._owned = owned
         self._conn: Connection | None = None
         self._lock = threading.Lock()
 
@@ -97,6 +100,8 @@ class _Shared:
             if self._conn is None:
                 self._conn = self._opener()
                 self._conn.session.export_method = self._export_method
+                if self._owned:
+                    weakref.finalize(self, self._conn.close)
             return self._conn
 
     def close(self) -> None:
@@ -193,14 +198,15 @@ def resources(
     lookback: timedelta = DEFAULT_LOOKBACK,
     export_method: str = "auto",
     batch_rows: int = 16_384,
+    owned: bool = False,
 ) -> tuple[list[DltResource], SourceRun, Callable[[], None]]:
     """The resources for a connection `opener()` makes at the first read, their run record, and a function that
     closes that connection. `objects` as `replicate --objects` takes them (default: every object readable
-    without a filter)."""
+    without a filter); `owned`: the connection is the source's own, closed when the source is gone."""
     if export_method not in EXPORT_METHODS:
         raise ConfigurationError(f"export_method must be auto, sync or async, not {export_method!r}")
     chosen = [s for s in streams(list(objects) if objects else None) if s.condition is None]
-    shared = _Shared(opener, export_method)
+    shared = _Shared(opener, export_method, owned)
     run = SourceRun()
     return [_resource(shared, stream, lookback, run, batch_rows) for stream in chosen], run, shared.close
 
@@ -239,6 +245,7 @@ def iterable_source(
         objects,
         lookback=timedelta(minutes=lookback_minutes),
         export_method=export_method,
+        owned=True,
     )
     return made
 
@@ -351,16 +358,26 @@ def replicate_to(
 
 def _run(pipeline: Any, source: DltSource, full: bool) -> str | None:
     """Run the pipeline; the failure's first line when it failed (every table then counts as failed: a dlt
-    load is one package), None when it loaded. A missing setting is a configuration error."""
+    load is one package), None when it loaded. A missing setting is a configuration error, and an error of
+    iterbridge's (a refused key…) is raised as itself, for its exit code."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     try:
         pipeline.run(source, refresh="drop_resources" if full else None)
     except PipelineStepFailed as failed:
-        cause = failed.__context__ or failed.exception
+        cause = cause_of(failed)
         if isinstance(cause, ConfigurationException):
             raise ConfigurationError(f"dlt {failed.step}: {cause}".splitlines()[0]) from None
         if isinstance(cause, IterbridgeError):
             raise cause from None
         return f"dlt {failed.step}: {cause}".splitlines()[0]
     return None
+
+
+def cause_of(error: BaseException) -> BaseException:
+    """The error at the bottom of what dlt wraps (a step failed ← a resource failed ← iterbridge's error)."""
+    seen = {id(error)}
+    while (inner := error.__cause__ or error.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        error = inner
+    return error

@@ -11,10 +11,12 @@ from typing import Any
 import dlt
 import httpx2
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 import iterbridge
-from helpers import FakeClock, Stats
-from iterbridge.dlt import disposition, source_from
+from helpers import FakeClock, Stats, connect_to
+from iterbridge.dagster import project_source
+from iterbridge.dlt import cause_of, disposition, source_from
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.replicate.plan import streams
 from iterbridge.sandbox import Sandbox
@@ -133,3 +135,24 @@ def test_a_pipeline_stopped_before_its_load_resumes(conn: iterbridge.Connection,
     assert_table(landed, "Users", expected.users(), rows=landed.rows("Users"))  # type: ignore[arg-type]
     sends = landed.rows("Events_emailSend")
     assert_events(landed, "Events_emailSend", expected.events("emailSend"), rows=sends)  # type: ignore[arg-type]
+
+
+def test_the_source_is_configured_the_dlt_way(
+    sandbox: Sandbox, api: httpx2.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key from sources.iterable.<name>.api_key (here the environment), the base URL from sources.iterable."""
+    monkeypatch.setenv("SOURCES__ITERABLE__ACME__API_KEY", sandbox.api_key)
+    monkeypatch.setenv("SOURCES__ITERABLE__BASE_URL", sandbox.url)
+    where, path = destination("duckdb", tmp_path)
+    pipeline = dlt.pipeline("test_config", destination=where, dataset_name=DATASET)
+    pipeline.run(project_source("acme", ["Lists", "Channels"]))
+    with connect_to(sandbox) as conn:
+        landed = Landed(conn, "duckdb", path, DATASET)
+        expected = Source(api)
+        assert_table(landed, "Lists", expected.lists(), rows=landed.rows("Lists"))  # type: ignore[arg-type]
+        assert_table(landed, "Channels", expected.channels(), rows=landed.rows("Channels"))  # type: ignore[arg-type]
+    monkeypatch.setenv("SOURCES__ITERABLE__ACME__API_KEY", "not-the-key")
+    with pytest.raises(PipelineStepFailed) as failed:
+        dlt.pipeline("test_config_bad", destination=where, dataset_name="other").run(project_source("acme", ["Lists"]))
+    assert isinstance(cause_of(failed.value), iterbridge.AuthenticationError)
+    assert "not-the-key" not in str(failed.value)
