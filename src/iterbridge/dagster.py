@@ -13,18 +13,17 @@ limit (`dagster instance concurrency set iterable_exports N`) keeps the export j
 Iterable's per-organisation limit. The schedule asks for every project's partition each day.
 """
 
-
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import dlt
+from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from dlt.extract.source import DltSource
+from dlt.sources import DltSource
 
-from iterbridge.dlt import SOURCE_NAME, iterable_source, resources
+from iterbridge.dlt import SOURCE_NAME, iterable_source, make_pipeline, resources
 
 POOL = "iterable_exports"
 DAILY = "0 3 * * *"  # 03:00 every day, in the schedule's timezone (UTC unless given)
@@ -38,12 +37,7 @@ def project_source(project: str, objects: Sequence[str] | None = None) -> DltSou
 
 def project_pipeline(project: str, destination: Any, pipelines_dir: str | None = None) -> Any:
     """The dlt pipeline of one project: its own state and dataset."""
-    return dlt.pipeline(
-        f"{SOURCE_NAME}_{project}",
-        destination=destination,
-        dataset_name=f"{SOURCE_NAME}_{project}",
-        pipelines_dir=pipelines_dir,
-    )
+    return make_pipeline(f"{SOURCE_NAME}_{project}", destination, f"{SOURCE_NAME}_{project}", pipelines_dir)
 
 
 class TableAssets(DagsterDltTranslator):

@@ -38,8 +38,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import UnknownDestinationModule
-from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
-from dlt.extract.source import DltResource, DltSource
+from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns, TWriteDisposition
+from dlt.sources import DltResource, DltSource
 
 from iterbridge.connection import Connection, connect
 from iterbridge.errors import ConfigurationError, IterbridgeError
@@ -124,7 +124,7 @@ def column_hints(columns: Sequence[Column]) -> TTableSchemaColumns:
     return hints
 
 
-def disposition(stream: Stream) -> str:
+def disposition(stream: Stream) -> TWriteDisposition:
     """How dlt writes a table: replaced when its read lists every key (deletions in Iterable become deletions),
     merged by key otherwise, appended when the object has no key."""
     if stream.policy.sweep and stream.condition is None:
@@ -155,8 +155,8 @@ def _resource(shared: _Shared, stream: Stream, lookback: timedelta, run: SourceR
         read,
         name=stream.table,
         table_name=stream.table,
-        primary_key=list(obj.keys) or None,
-        write_disposition=disposition(stream),  # type: ignore[arg-type]
+        primary_key=list(obj.keys),
+        write_disposition=disposition(stream),
         columns=column_hints([c for c in obj.columns if not c.import_only]),
     )
 
@@ -306,6 +306,11 @@ def destination_of(target: str) -> str:
     return name
 
 
+def make_pipeline(name: str, destination: Any, dataset: str, pipelines_dir: str | None = None) -> Any:
+    """A dlt pipeline (its state, schemas and pending packages in `pipelines_dir`, default dlt's own folder)."""
+    return dlt.pipeline(name, destination=destination, dataset_name=dataset, pipelines_dir=pipelines_dir)  # type: ignore[arg-type]
+
+
 def replicate_to(
     conn: Connection,
     target: str,
@@ -331,15 +336,14 @@ def replicate_to(
     )
     began = time.monotonic()
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name or f"{PIPELINE_NAME}_{destination}",
-            destination=destination, dataset_name=dataset_name, pipelines_dir=pipelines_dir
+        pipeline = make_pipeline(
+            pipeline_name or f"{PIPELINE_NAME}_{destination}", destination, dataset_name, pipelines_dir
         )
     except ConfigurationException as error:
         raise ConfigurationError(f"--to {target}: {error}".splitlines()[0]) from None
     if started is not None:
         started()
-    error = _run(pipeline, source, full)
+    failure = _run(pipeline, source, full)
     report = ReplicationReport(f"dlt:{destination} (dataset {dataset_name})", seconds=time.monotonic() - began)
     for resource in source.resources.values():
         table = resource.name
@@ -349,7 +353,7 @@ def replicate_to(
         stream.api_calls = run.api_calls.get(table, 0)
         stream.seconds = run.seconds.get(table, 0.0)
         stream.skipped = [f"{s.slice}: {s.reason}" for s in run.skipped.get(table, [])]
-        stream.error = error
+        stream.error = failure
         report.streams.append(stream)
         if progress is not None:
             progress(stream)

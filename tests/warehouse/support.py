@@ -116,4 +116,3 @@ def destination(kind: str, tmp_path: Path, postgres_url: str | None = None) -> t
         return dlt.destinations.postgres(postgres_url), postgres_url
     folder = str(tmp_path / "lake")
     return dlt.destinations.filesystem(folder), folder
-

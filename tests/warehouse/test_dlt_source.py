@@ -116,7 +116,9 @@ def test_a_second_run_brings_exactly_the_changes(
     assert calls["GET /api/export/data.json"] == len(EVENT_TYPES) + 1
 
 
-def test_a_pipeline_stopped_before_its_load_resumes(conn: iterbridge.Connection, api: httpx2.Client, tmp_path: Path) -> None:
+def test_a_pipeline_stopped_before_its_load_resumes(
+    conn: iterbridge.Connection, api: httpx2.Client, tmp_path: Path
+) -> None:
     where, path = destination("duckdb", tmp_path)
     source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
     stopped = dlt.pipeline("test_resume", destination=where, dataset_name=DATASET)
