@@ -22,7 +22,7 @@ from iterbridge.replicate.plan import streams
 from iterbridge.sandbox import Sandbox
 from replicate.compare import KEYS, assert_events, assert_table
 from replicate.expected import Source
-from replicate.test_incremental import STALE, snapshot, write_changes
+from replicate.test_incremental import STALE, snapshot, targets, write_changes
 
 from .support import Landed, destination
 
@@ -92,17 +92,7 @@ def test_a_second_run_brings_exactly_the_changes(
     new_list = api.post("/api/lists", json={"name": "Soon gone"}).json()["listId"]
     run(conn, kind, tmp_path, postgres)
     before = snapshot(source)
-    campaigns = {c["Id"]: c for c in before["Campaigns"]}
-    prepared = {
-        "users": [{"email": u["Email"]} for u in before["Users"]],
-        "templates": sorted((t["Id"], t["MessageMedium"]) for t in before["Templates"] if t["CampaignId"] is None),
-        "list": new_list,
-        "lists": sorted(lst["Id"] for lst in before["Lists"] if lst["Id"] != new_list),
-        "items": sorted(i["ItemId"] for i in before["CatalogItems"] if i["CatalogName"] == "products"),
-        "archivable": next(i for i, c in sorted(campaigns.items()) if c["CampaignState"] in ("Draft", "Finished")),
-        "removable": max(campaigns),
-    }
-    write_changes(api, sandbox, clock, prepared)
+    write_changes(api, sandbox, clock, targets(before, new_list))
     after = snapshot(source)
     with stats.counting() as calls:
         landed = run(conn, kind, tmp_path, postgres)
