@@ -14,9 +14,9 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 import iterbridge
-from helpers import FakeClock, Stats, connect_to
+from helpers import FakeClock, Stats, connect_to, make_config
 from iterbridge.dagster import project_source
-from iterbridge.dlt import cause_of, disposition, source_from
+from iterbridge.dlt import cause_of, disposition, sandbox_source, source_from
 from iterbridge.objects.events import EVENT_TYPES
 from iterbridge.replicate.plan import streams
 from iterbridge.sandbox import Sandbox
@@ -148,3 +148,18 @@ def test_the_source_is_configured_the_dlt_way(
         dlt.pipeline("test_config_bad", destination=where, dataset_name="other").run(project_source("acme", ["Lists"]))
     assert isinstance(cause_of(failed.value), iterbridge.AuthenticationError)
     assert "not-the-key" not in str(failed.value)
+
+
+def test_sandbox_source_starts_and_stops_its_own_sandbox(tmp_path: Path) -> None:
+    where, path = destination("duckdb", tmp_path)
+    with sandbox_source(make_config(), ["Lists", "Channels"]) as trial:
+        url = trial.conn.settings.base_url
+        dlt.pipeline("test_trial", destination=where, dataset_name=DATASET).run(trial.source)
+        with httpx2.Client(base_url=url, headers={"Api-Key": trial.conn.settings.api_key}) as client:
+            expected = Source(client)
+            landed = Landed(trial.conn, "duckdb", path, DATASET)
+            assert_table(landed, "Lists", expected.lists(), rows=landed.rows("Lists"))  # type: ignore[arg-type]
+            assert_table(landed, "Channels", expected.channels(), rows=landed.rows("Channels"))  # type: ignore[arg-type]
+            assert trial.run.rows == {"Lists": len(expected.lists()), "Channels": len(expected.channels())}
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(f"{url}/_sandbox/info", timeout=2)
