@@ -1,7 +1,6 @@
 """iterbridge as a dlt source: Iterable into any of dlt's destinations (warehouses, lakes, databases).
 
     import dlt
-import pyarrow as pa  # type: ignore[import-untyped]
     from iterbridge.dlt import iterable_source
 
     pipeline = dlt.pipeline("iterable", destination="duckdb", dataset_name="iterable")
@@ -24,7 +23,6 @@ Slices a read could not get are logged and kept per table in the `SourceRun` tha
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import weakref
@@ -51,8 +49,6 @@ from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Stream, streams
 if TYPE_CHECKING:
     from iterbridge.replicate import ReplicationReport, StreamReport
     from iterbridge.sandbox import SandboxConfig
-
-log = logging.getLogger("iterbridge.dlt")
 
 SOURCE_NAME = "iterable"  # also the config section: sources.iterable.api_key
 DLT_TYPES = {
@@ -347,7 +343,7 @@ def replicate_to(
     report = ReplicationReport(f"dlt:{destination} (dataset {dataset_name})", seconds=time.monotonic() - began)
     for resource in source.resources.values():
         table = resource.name
-        stream = StreamReport(table, "replace" if resource.write_disposition == "replace" else "merge")
+        stream = StreamReport(table, str(resource.write_disposition))
         stream.method = "dlt"
         stream.rows_read = run.rows.get(table, 0)
         stream.api_calls = run.api_calls.get(table, 0)
