@@ -1,10 +1,14 @@
 """The dlt source against the sandbox, into real destinations: duckdb, PostgreSQL and the filesystem (Parquet).
 Every table holds what the API serves (the replication tests' independent expectations, read over plain HTTP);
 a second run after changes in Iterable brings exactly them (merged by key, deletions where the read lists every
-key), with no duplicates; a pipeline stopped between its steps resumes."""
+key), with no duplicates; a pipeline killed before its load resumes."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,22 +110,36 @@ def test_a_second_run_brings_exactly_the_changes(
     assert calls["GET /api/export/data.json"] == len(EVENT_TYPES) + 1
 
 
-def test_a_pipeline_stopped_before_its_load_resumes(
-    conn: iterbridge.Connection, api: httpx2.Client, tmp_path: Path
+# A process that extracts and normalizes, then is killed (SIGKILL: no cleanup) before it loads.
+KILLED_BEFORE_LOAD = """
+import os, signal, sys, dlt
+from iterbridge.dlt import source_from
+import iterbridge
+conn = iterbridge.connect(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit_factor=None)
+source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
+pipeline = dlt.pipeline("test_resume", destination=dlt.destinations.duckdb(sys.argv[3]), dataset_name="iterable")
+pipeline.extract(source)
+pipeline.normalize()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_pipeline_killed_before_its_load_resumes(
+    conn: iterbridge.Connection, sandbox: Sandbox, api: httpx2.Client, tmp_path: Path
 ) -> None:
     where, path = destination("duckdb", tmp_path)
-    source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
-    stopped = dlt.pipeline("test_resume", destination=where, dataset_name=DATASET)
-    stopped.extract(source)
-    stopped.normalize()  # then the process dies: the normalized package waits in the pipeline's folder
-    assert stopped.list_normalized_load_packages()
+    package = str(Path(iterbridge.__file__).parents[1])  # this iterbridge, wherever the test runs from
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-c", KILLED_BEFORE_LOAD, sandbox.api_key, sandbox.url, path]
+    killed = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     landed = Landed(conn, "duckdb", path, DATASET)
-    assert landed.rows("Lists") == []
+    assert landed.rows("Lists") == []  # nothing was loaded…
     again = dlt.pipeline("test_resume", destination=where, dataset_name=DATASET)
-    again.load()  # the pending package, as the next run's first step does
-    assert not again.list_normalized_load_packages()
+    assert again.list_normalized_load_packages()  # …and the normalized package waits in the pipeline's folder
     source, _, _ = source_from(lambda: conn, ["Lists", "Users", "Events_emailSend"])
-    again.run(source)  # and a full run after it: merged, nothing twice
+    again.run(source)  # loads the pending package first, then runs again: merged, nothing twice
+    assert not again.list_normalized_load_packages()
     expected = Source(api)
     assert_table(landed, "Lists", expected.lists(), rows=landed.rows("Lists"))  # type: ignore[arg-type]
     assert_table(landed, "Users", expected.users(), rows=landed.rows("Users"))  # type: ignore[arg-type]
