@@ -64,6 +64,9 @@ def unflatten(record: dict[str, Any]) -> dict[str, Any]:
     """The export's dotted keys ("address.city") back into nested objects."""
     profile: dict[str, Any] = {}
     for key, value in record.items():
+        if "." not in key:  # most keys: what the walk below does for a single part, without the split
+            profile[key] = value
+            continue
         parts = key.split(".")
         target = profile
         for part in parts[:-1]:

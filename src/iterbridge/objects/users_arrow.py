@@ -28,19 +28,28 @@ def user_batches(records: Iterable[dict[str, Any]], columns: Sequence[Column], b
 
 
 def user_batch(records: Iterable[dict[str, Any]], columns: Sequence[Column]) -> Any:
-    """One batch of the records (consumed one at a time, never held), or None when there are none."""
+    """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
+    when there are none. A record's top-level columns are read by one C-level `map` of `dict.get` into a tuple
+    (the tuples turned into columns once, by `zip`), the few nested ones walked by `Column.raw`."""
     held = [c for c in columns if c.name != EXTRA.name]
+    flat = [c for c in held if c.source and "." not in c.source and not c.import_only]
+    nested = [c for c in held if c not in flat]
+    flat_keys = [c.source for c in flat]
     covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
-    cells: list[list[Any]] = [[] for _ in held]
+    flat_cells: list[tuple[Any, ...]] = []
+    nested_cells: list[list[Any]] = [[] for _ in nested]
     extras: list[str | None] = []
     for record in records:
         profile = unflatten(record)
-        for found, column in zip(cells, held, strict=True):
+        flat_cells.append(tuple(map(profile.get, flat_keys)))
+        for found, column in zip(nested_cells, nested, strict=True):
             found.append(column.raw(profile))
-        extra = {k: v for k, v in profile.items() if k not in covered}
-        extras.append(json_text(extra) if extra else None)
+        others = profile.keys() - covered
+        extras.append(json_text({k: profile[k] for k in profile if k in others}) if others else None)
     if not extras:
         return None
-    built = {c.name: array(found, c.type) for found, c in zip(cells, held, strict=True)}
+    by_column = zip(*flat_cells, strict=True) if flat else iter(())
+    built = {c.name: array(list(found), c.type) for found, c in zip(by_column, flat, strict=True)}
+    built.update({c.name: array(found, c.type) for found, c in zip(nested_cells, nested, strict=True)})
     built[EXTRA.name] = pa.array(extras, type=pa.string())
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
