@@ -34,7 +34,7 @@ def user_batch(records: Iterable[dict[str, Any]], columns: Sequence[Column]) -> 
     held = [c for c in columns if c.name != EXTRA.name]
     flat = [c for c in held if c.source and "." not in c.source and not c.import_only]
     nested = [c for c in held if c not in flat]
-    flat_keys = [c.source for c in flat]
+    flat_keys = [str(c.source) for c in flat]
     covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
     flat_cells: list[tuple[Any, ...]] = []
     nested_cells: list[list[Any]] = [[] for _ in nested]
