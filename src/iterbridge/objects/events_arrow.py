@@ -22,7 +22,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_text
-from iterbridge.objects.events import OWN_FIELDS, identity_hash
+from iterbridge.objects.events import export_iso, identity_hash, split_record
 
 
 def event_batches(
@@ -51,31 +51,13 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
     messages: list[Any] = []
     data_texts: list[bytes] = []  # orjson's UTF-8, viewed as strings once for the batch (no str per row)
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
-    dropped = sorted(OWN_FIELDS - {*_KEPT, "dataFields"})
     dumps, sha256, sort_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
     for record in records:
-        data = record.copy()  # DataFields: the record without its own fields (taken out of a copy: cheaper)
-        pop = data.pop
-        name, email, user, text, campaign, template, message, event_id = (
-            pop("eventName", None),
-            pop("email", None),
-            pop("userId", None),
-            pop("createdAt", None),
-            pop("campaignId", None),
-            pop("templateId", None),
-            pop("messageId", None),
-            pop("id", None),
-        )
-        fields = pop("dataFields", None)
-        for field in dropped:
-            pop(field, None)
-        if fields.__class__ is dict:
-            data.update(fields)
+        (name, email, user, text, campaign, template, message, event_id), data = split_record(record)
         if user is not None and user.__class__ is not str:
             user = str(user)
-        if text.__class__ is str and len(text) == 26 and text.endswith(" +00:00") and text[4] == text[7] == "-":
-            iso: str | None = f"{text[:10]}T{text[11:19]}+00:00"
-        else:
+        iso = export_iso(text)
+        if iso is None:
             odd = True
             created = parse_timestamp(text)
             iso = created.isoformat() if created else None
@@ -113,9 +95,6 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
         "DataFields": pa.array(data_texts, type=pa.binary()).view(pa.string()),
     }
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
-
-
-_KEPT = ("eventName", "email", "userId", "createdAt", "campaignId", "templateId", "messageId", "id")
 
 
 def columns_type(columns: Sequence[Column], name: str) -> Any:
