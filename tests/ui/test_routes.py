@@ -6,13 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 import iterbridge
+from helpers import Stats
+from iterbridge.cli.replicate import progress_line
 from iterbridge.objects import OBJECTS
+from iterbridge.replicate import StreamProgress
 from iterbridge.sandbox import Sandbox
 from iterbridge.ui import Console, Guard
 from iterbridge.ui.auth import COOKIE
@@ -40,7 +44,9 @@ def test_every_change_refuses_a_request_without_the_session(anonymous: TestClien
     assert answer.status_code == 403
 
 
-def test_the_printed_url_sets_a_strict_http_only_cookie_and_drops_the_token(anonymous: TestClient, guard: Guard) -> None:
+def test_the_printed_url_sets_a_strict_http_only_cookie_and_drops_the_token(
+    anonymous: TestClient, guard: Guard
+) -> None:
     answer = anonymous.get(f"/?token={guard.token}", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
@@ -143,7 +149,9 @@ def test_preview_reads_the_first_rows_and_checks_its_limit(client: TestClient, c
 # ---- SQL ---------------------------------------------------------------------------------------------------
 
 
-def test_query_returns_the_grid_and_says_when_there_are_more_rows(client: TestClient, conn: iterbridge.Connection) -> None:
+def test_query_returns_the_grid_and_says_when_there_are_more_rows(
+    client: TestClient, conn: iterbridge.Connection
+) -> None:
     expected = [[r["Id"], r["Name"]] for r in conn.read("Lists", columns=["Id", "Name"])]
     found = client.post("/api/query", json={"sql": "SELECT Id, Name FROM Lists", "limit": 2}).json()
     assert found["columns"] == ["Id", "Name"]
@@ -187,10 +195,7 @@ def test_a_syntax_error_says_where(client: TestClient) -> None:
     assert (wrong["line"], wrong["column"]) == (1, 15)
 
 
-def test_explain_shows_endpoints_and_calls_and_reads_nothing(client: TestClient, stats: object) -> None:
-    from helpers import Stats
-
-    assert isinstance(stats, Stats)
+def test_explain_shows_endpoints_and_calls_and_reads_nothing(client: TestClient, stats: Stats) -> None:
     with stats.counting() as made:
         plan = client.post("/api/explain", json={"sql": "SELECT Id, Name FROM Lists"}).json()
     assert made == {}
@@ -248,10 +253,7 @@ def test_import_rejects_bad_rows_and_serves_the_rejects(client: TestClient) -> N
     assert client.get("/api/import/999/rejects").status_code == 404
 
 
-def test_import_dry_run_sends_nothing(client: TestClient, stats: object) -> None:
-    from helpers import Stats
-
-    assert isinstance(stats, Stats)
+def test_import_dry_run_sends_nothing(client: TestClient, stats: Stats) -> None:
     with stats.counting() as made:
         found = client.post("/api/import?object=Lists&operation=insert&dry_run=1", content=b"Name\nA\nB\n").json()
     assert made == {}
@@ -305,6 +307,26 @@ def test_replicate_runs_in_the_background_with_progress_history_and_freshness(
     assert fresh["conflicts"] == fresh["retries"] == []
 
 
+def test_replication_progress_is_the_clis_while_tables_are_read(
+    console: Console, client: TestClient, stats: Stats, tmp_path: Path
+) -> None:
+    console.watch_every_s = 0.02
+    stats.faults(latency_ms=40)  # every call a little slow: the page's polls catch tables being read
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    started = client.post("/api/replicate", json={"to": url, "objects": ["Lists", "ListUsers", "Templates"]}).json()
+    seen: list[dict[str, object]] = []
+    while (view := client.get(f"/api/jobs/{started['id']}").json())["state"] == "running":
+        seen.extend(view["running"])
+        time.sleep(0.01)
+    assert view["state"] == "done", view
+    assert seen, "the run was long enough for a look"
+    for running in seen:
+        line = progress_line(StreamProgress(**{k: v for k, v in running.items() if k != "line"}))  # type: ignore[arg-type]
+        assert running["line"] == line
+        assert f"{running['table']}: " in line
+        assert " rows (" in line
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -330,9 +352,10 @@ def test_a_failed_replication_is_reported_on_its_job(client: TestClient, tmp_pat
 
 def test_sync_dry_run_and_its_refusals(client: TestClient, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'templates.db'}"
-    assert "conflict must be one of" in client.post(
-        "/api/sync", json={"to": url, "object": "Templates", "conflict": "mine"}
-    ).json()["error"]
+    assert (
+        "conflict must be one of"
+        in client.post("/api/sync", json={"to": url, "object": "Templates", "conflict": "mine"}).json()["error"]
+    )
     assert client.post("/api/sync", json={"to": url}).json() == {"error": "object is missing"}
     job = client.post("/api/sync", json={"to": url, "object": "Templates", "dry_run": True}).json()
     ended = wait_for_job(client, job["id"])

@@ -308,4 +308,3 @@ async def _received(request: Request, path: Path) -> Path:
         path.unlink(missing_ok=True)
         raise BadRequest("no file was sent")
     return path
-

@@ -27,7 +27,7 @@ from iterbridge.errors import IterbridgeError, QueryError
 from iterbridge.query import sqltext
 from iterbridge.settings import check_profile_name, load_profiles
 from iterbridge.transfer import ImportOptions
-from iterbridge.ui.jobs import Job, Jobs, replication_view, sync_view
+from iterbridge.ui.jobs import WATCH_EVERY_S, Job, Jobs, replication_view, sync_view
 
 MAX_ROWS = 10_000  # rows a query may show in the grid (a download has no limit)
 MAX_PREVIEW = 100
@@ -65,6 +65,7 @@ class Console:
         self.jobs = Jobs()
         self.files = Path(tempfile.mkdtemp(prefix="iterbridge-ui-"))
         self.imports: dict[int, Uploaded] = {}
+        self.watch_every_s = WATCH_EVERY_S  # how often a replication's running tables are looked at
         self._ids = itertools.count(1)
 
     def close(self) -> None:
@@ -220,7 +221,7 @@ class Console:
     def replicate(self, url: str, objects: list[str] | None, full: bool) -> Job:
         def work(job: Job) -> dict[str, Any]:
             report = self.conn.replicate(
-                url, objects, full=full, progress=job.progress, watch=job.watch, watch_every_s=1.0
+                url, objects, full=full, progress=job.progress, watch=job.watch, watch_every_s=self.watch_every_s
             )
             return replication_view(report)
 

@@ -6,6 +6,7 @@ port is: 127.0.0.1:PORT and localhost:PORT."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from types import TracebackType
@@ -48,7 +49,7 @@ class ConsoleServer:
         return f"{self.base}/?token={self.guard.token}"
 
     def start(self) -> ConsoleServer:
-        self._thread = threading.Thread(target=self._server.run, name="iterbridge-ui", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="iterbridge-ui", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not self._server.started:
@@ -59,6 +60,10 @@ class ConsoleServer:
             time.sleep(0.005)
         self.port = next(sock for server in self._server.servers for sock in server.sockets).getsockname()[1]
         return self
+
+    def _serve(self) -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind: `start` says so
+            self._server.run()
 
     def wait(self) -> None:
         """Serve until Ctrl-C (or the server stops)."""

@@ -54,7 +54,7 @@ function table(columns, rows, id) {
 
 function show(target, ...nodes) {
   const node = typeof target === "string" ? $(target) : target;
-  node.replaceChildren(...nodes);
+  node.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 function fail(target, error) {
@@ -252,7 +252,7 @@ function confirmWrite(planned) {
 async function execute() {
   try {
     const done = await call("POST", "/api/execute", Object.assign(request(), { confirmed: true }));
-    const lines = done.reports.map((r) => el("li", {}, `${r.succeeded} row(s) ${r.operation} in ${r.object} (${r.api_calls} API calls)`));
+    const lines = done.reports.map((r) => el("li", {}, `${r.operation}: ${r.succeeded} row(s) in ${r.object} (${r.api_calls} API calls)`));
     show("dry-run", el("ul", { id: "write-report" }, ...lines), done.message ? el("p", {}, done.message) : null);
     if (done.columns.length) { result = done; page = 0; renderPage(); }
   } catch (error) {
@@ -265,6 +265,7 @@ function renderPage() {
   page = Math.min(Math.max(page, 0), pages - 1);
   const rows = result.rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS);
   show("grid", table(result.columns, rows, "result-grid"));
+  $("pager").hidden = false;
   const more = result.more ? " (more rows: raise the limit or download)" : "";
   show("page-info", `page ${page + 1} of ${pages}, ${result.rows.length} row(s)${more}`);
 }
@@ -505,5 +506,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("import-dry").addEventListener("click", () => importCsv(true));
   $("import-send").addEventListener("click", () => importCsv(false));
   highlight();
+  $("pager").hidden = true;
   open(location.hash.slice(1) || "connection");
 });
