@@ -107,6 +107,13 @@ def grid(driver: Any, element_id: str) -> list[list[str]]:
     ]
 
 
+def run_sql(driver: Any, sql: str, shown: str) -> None:
+    """Type SQL, press Run, and wait until the element `shown` is on the page."""
+    set_sql(driver, sql)
+    driver.find_element("id", "run-button").click()
+    wait(driver, lambda d: d.find_elements("id", shown))
+
+
 def set_sql(driver: Any, sql: str) -> None:
     editor = driver.find_element("id", "sql")
     driver.execute_script(
@@ -158,9 +165,7 @@ def test_query_shows_explain_then_the_grid(
     page: Callable[[str], Any], served: tuple[ConsoleServer, iterbridge.Connection]
 ) -> None:
     driver = page("query")
-    set_sql(driver, "SELECT Id, Name FROM Lists ORDER BY Id")
-    driver.find_element("id", "run-button").click()
-    wait(driver, lambda d: d.find_elements("id", "result-grid"))
+    run_sql(driver, "SELECT Id, Name FROM Lists ORDER BY Id", "result-grid")
     plan = grid(driver, "explain-grid")
     assert plan[0][:2] == ["Lists", "GET /api/lists"]
     expected = [[str(r["Id"]), r["Name"]] for r in sorted(served[1].read("Lists"), key=lambda r: r["Id"])]
@@ -182,9 +187,7 @@ def test_a_write_shows_its_dry_run_and_is_sent_once_confirmed(
     page: Callable[[str], Any], served: tuple[ConsoleServer, iterbridge.Connection]
 ) -> None:
     driver = page("query")
-    set_sql(driver, "INSERT INTO Lists (Name) VALUES ('Made in the browser')")
-    driver.find_element("id", "run-button").click()
-    wait(driver, lambda d: d.find_elements("id", "dry-run-requests"))
+    run_sql(driver, "INSERT INTO Lists (Name) VALUES ('Made in the browser')", "dry-run-requests")
     assert "POST" in text_of(driver, "dry-run-requests")
     assert "Made in the browser" not in {r["Name"] for r in served[1].read("Lists")}
     driver.find_element("id", "confirm-write").click()
@@ -231,3 +234,24 @@ def test_import_rejects_two_bad_rows(page: Callable[[str], Any], tmp_path: Path)
     assert [row[0] for row in rejected] == ["3", "5"]
     assert rejected[0][2] == "not-an-email"
     assert driver.find_element("id", "rejects-link").get_attribute("href").endswith("/rejects")
+
+
+def test_events_per_day_show_the_api_cost_then_the_chart(
+    page: Callable[[str], Any], served: tuple[ConsoleServer, iterbridge.Connection]
+) -> None:
+    driver = page("replicate")
+    for field, day in (("events-start", "2026-10-18"), ("events-end", "2026-10-31")):
+        driver.execute_script("document.getElementById(arguments[0]).value = arguments[1]", field, day)
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", "events-source")).select_by_value("api")
+    driver.find_element("id", "events-button").click()
+    wait(driver, lambda d: d.find_elements("id", "events-read"))
+    assert "data.json" in grid(driver, "events-explain")[0][1]
+    assert not driver.find_elements("id", "events-svg")  # nothing read before the click
+    driver.find_element("id", "events-read").click()
+    wait(driver, lambda d: d.find_elements("id", "events-grid"))
+    shown = sum(int(row[2]) for row in grid(driver, "events-grid"))
+    created = [r["CreatedAt"].date().isoformat() for r in served[1].read("Events", columns=["CreatedAt"])]
+    assert shown == sum(1 for day in created if "2026-10-18" <= day <= "2026-10-31") > 0
+    assert driver.find_elements("css selector", "#events-svg rect.event-bar")

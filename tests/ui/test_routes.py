@@ -389,3 +389,53 @@ def test_one_job_at_a_time(console: Console, client: TestClient, tmp_path: Path)
     release.set()
     assert refused.status_code == 400
     assert "already running" in refused.json()["error"]
+
+
+# ---- events per day ----------------------------------------------------------------------------------------
+
+
+def test_events_per_day_from_the_api_shows_its_cost_before_reading(
+    client: TestClient, conn: iterbridge.Connection, stats: Stats
+) -> None:
+    body = {"source": "api", "start": "2026-10-20", "end": "2026-10-31"}
+    with stats.counting() as made:
+        planned = client.post("/api/chart/events", json=body).json()
+    assert made == {}  # the plan alone reads nothing
+    assert "counts" not in planned
+    assert "data.json" in planned["plan"]["rows"][0][1]
+    counts = client.post("/api/chart/events", json={**body, "run": True}).json()["counts"]
+    expected: dict[tuple[str, str], int] = {}
+    for row in conn.read("Events", columns=["CreatedAt", "EventType"]):
+        day = row["CreatedAt"].date().isoformat()
+        if "2026-10-20" <= day <= "2026-10-31":
+            expected[(day, row["EventType"])] = expected.get((day, row["EventType"]), 0) + 1
+    assert {(d, t): n for d, t, n in counts} == expected
+    assert expected
+
+
+def test_events_per_day_from_a_copy_are_those_of_the_api(client: TestClient, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    job = client.post("/api/replicate", json={"to": url}).json()
+    assert wait_for_job(client, job["id"])["state"] == "done"
+    body = {"start": "2026-10-01", "end": "2026-10-31"}
+    from_copy = client.post("/api/chart/events", json={**body, "source": "copy", "to": url}).json()["counts"]
+    from_api = client.post("/api/chart/events", json={**body, "source": "api", "run": True}).json()["counts"]
+    assert sorted(map(tuple, from_copy)) == sorted(map(tuple, from_api))
+    assert from_copy
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"source": "web", "start": "2026-10-01", "end": "2026-10-02"}, "source must be api or copy"),
+        ({"source": "api", "start": "2026-10-01"}, "end is missing"),
+        ({"source": "api", "start": "yesterday", "end": "2026-10-02"}, "expected days like"),
+        ({"source": "api", "start": "2026-10-02", "end": "2026-10-01"}, "ends before it starts"),
+        ({"source": "api", "start": "2025-01-01", "end": "2026-10-01"}, "at most 366 days"),
+        ({"source": "copy", "start": "2026-10-01", "end": "2026-10-02"}, "to is missing"),
+    ],
+)
+def test_events_per_day_refuses_bad_ranges_and_sources(client: TestClient, body: dict[str, object], error: str) -> None:
+    answer = client.post("/api/chart/events", json=body)
+    assert answer.status_code == 400
+    assert error in answer.json()["error"]

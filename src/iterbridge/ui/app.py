@@ -85,6 +85,13 @@ def text_field(data: dict[str, Any], name: str, *, required: bool = True) -> str
     return value
 
 
+def required(data: dict[str, Any], name: str) -> str:
+    value = text_field(data, name)
+    if value is None:  # text_field refuses it first
+        raise BadRequest(f"{name} is missing")
+    return value
+
+
 def number(value: Any, name: str, default: int, highest: int) -> int:
     if value is None or value == "":
         return default
@@ -98,8 +105,7 @@ def number(value: Any, name: str, default: int, highest: int) -> int:
 
 
 def sql_request(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    sql = text_field(data, "sql")
-    assert sql is not None
+    sql = required(data, "sql")
     params = data.get("params") or {}
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise BadRequest("params must be an object of name → value")
@@ -107,8 +113,7 @@ def sql_request(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def target_url(data: dict[str, Any], name: str = "to") -> str:
-    url = text_field(data, name)
-    assert url is not None
+    url = required(data, name)
     check_target_url(url, name)
     return url
 
@@ -137,9 +142,7 @@ def create_app(console: Console, guard: Guard, hosts: Callable[[], set[str]]) ->
 
     @api
     async def switch_profile(request: Request) -> Any:
-        profile = text_field(await body_json(request), "profile")
-        assert profile is not None
-        return await run_in_threadpool(console.switch, profile)
+        return await run_in_threadpool(console.switch, required(await body_json(request), "profile"))
 
     @api
     async def objects(request: Request) -> Any:
@@ -238,7 +241,7 @@ def create_app(console: Console, guard: Guard, hosts: Callable[[], set[str]]) ->
     async def sync(request: Request) -> Any:
         data = await body_json(request)
         url = target_url(data)
-        obj = console.conn.object(text_field(data, "object") or "")
+        obj = console.conn.object(required(data, "object"))
         conflict = data.get("conflict") or "newest"
         if conflict not in CONFLICT_POLICIES:
             raise BadRequest(f"conflict must be one of {', '.join(CONFLICT_POLICIES)}")
@@ -261,6 +264,16 @@ def create_app(console: Console, guard: Guard, hosts: Callable[[], set[str]]) ->
         url = target_url(dict(request.query_params))
         return await run_in_threadpool(console.freshness, url)
 
+    @api
+    async def events_chart(request: Request) -> Any:
+        data = await body_json(request)
+        source = data.get("source")
+        if source not in ("api", "copy"):
+            raise BadRequest("source must be api or copy")
+        url = target_url(data) if source == "copy" else None
+        start, end = required(data, "start"), required(data, "end")
+        return await run_in_threadpool(console.events_per_day, source, url, start, end, data.get("run") is True)
+
     routes = [
         Route("/", page),
         Route("/static/{name}", asset),
@@ -281,6 +294,7 @@ def create_app(console: Console, guard: Guard, hosts: Callable[[], set[str]]) ->
         Route("/api/jobs", jobs),
         Route("/api/jobs/{id:int}", job),
         Route("/api/freshness", freshness),
+        Route("/api/chart/events", events_chart, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     return GuardMiddleware(app, guard, hosts)

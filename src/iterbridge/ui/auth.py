@@ -71,7 +71,10 @@ class GuardMiddleware:
         self.hosts = hosts  # the Host values the console answers to (known once the port is bound)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # the console has none: refused before any route sees it
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)

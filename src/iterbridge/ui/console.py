@@ -27,6 +27,7 @@ from iterbridge.errors import IterbridgeError, QueryError
 from iterbridge.query import sqltext
 from iterbridge.settings import check_profile_name, load_profiles
 from iterbridge.transfer import ImportOptions
+from iterbridge.ui import charts
 from iterbridge.ui.jobs import WATCH_EVERY_S, Job, Jobs, replication_view, sync_view
 
 MAX_ROWS = 10_000  # rows a query may show in the grid (a download has no limit)
@@ -257,6 +258,26 @@ class Console:
         finally:
             store.close()
         return {"target": store.description, "tables": tables, **listed}
+
+    def events_per_day(self, source: str, url: str | None, start: str, end: str, run: bool) -> dict[str, Any]:
+        """Counts per day and type for the chart. From the API: EXPLAIN's plan (the cost) always, the counts
+        only when `run` (the page asks first); from a copy (`url`): the counts, read in the database."""
+        first, last = charts.day_range(start, end)
+        if source == "copy":
+            from iterbridge.sync.store import SyncStore
+
+            assert url is not None
+            store = SyncStore(url, create=False)
+            try:
+                counts = [list(found) for found in charts.copy_counts(store, first, last)]
+            finally:
+                store.close()
+            return {"source": "copy", "target": store.description, "counts": counts}
+        sql, params = charts.api_sql(), charts.api_params(first, last)
+        view: dict[str, Any] = {"source": "api", "sql": sql, "plan": self.explain(sql, params)}
+        if run:
+            view["counts"] = self.query(sql, params, MAX_ROWS)["rows"]
+        return view
 
 
 def _plain(value: Any) -> Any:

@@ -392,6 +392,85 @@ function chart(streams) {
   show("chart", el("h3", {}, "Rows and time per table"), svg);
 }
 
+// ---- events per day ------------------------------------------------------------------------------------
+
+const PALETTE = ["#5ab0ff", "#f2a541", "#6cc48a", "#d96c7a", "#9b7fe0", "#48c1c4", "#c4a148", "#8d99ae", "#e07fc4", "#3d7dd8"];
+
+function eventsRequest(run) {
+  return { source: $("events-source").value, to: $("target").value, start: $("events-start").value,
+    end: $("events-end").value, run };
+}
+
+async function showEvents() {
+  show("events-error");
+  show("events-plan");
+  show("events-chart");
+  try {
+    const found = await call("POST", "/api/chart/events", eventsRequest(false));
+    if (found.source === "api") {  // the cost first; reading is a second click
+      const read = el("button", { id: "events-read", onclick: readEvents }, "Read from the API");
+      show("events-plan", el("p", {}, "This reads the API as EXPLAIN says:"), table(found.plan.columns, found.plan.rows, "events-explain"), read);
+      return;
+    }
+    eventsChart(found.counts);
+  } catch (error) {
+    fail("events-error", error);
+  }
+}
+
+async function readEvents() {
+  try {
+    const found = await call("POST", "/api/chart/events", eventsRequest(true));
+    eventsChart(found.counts);
+  } catch (error) {
+    fail("events-error", error);
+  }
+}
+
+// Stacked bars: one per day, a colour per event type (the most frequent types first in the legend).
+function eventsChart(counts) {
+  if (!counts.length) return show("events-chart", el("p", { id: "events-none" }, "no events in this range"));
+  const days = [...new Set(counts.map((c) => c[0]))].sort();
+  const totals = {};
+  for (const [, type, n] of counts) totals[type] = (totals[type] || 0) + n;
+  const types = Object.keys(totals).sort((a, b) => totals[b] - totals[a]);
+  const colour = (type) => PALETTE[types.indexOf(type) % PALETTE.length];
+  const perDay = {};
+  for (const [day, type, n] of counts) (perDay[day] = perDay[day] || []).push([type, n]);
+  const most = Math.max(...days.map((d) => perDay[d].reduce((s, [, n]) => s + n, 0)));
+  const ns = "http://www.w3.org/2000/svg";
+  const height = 220, bar = Math.max(6, Math.min(36, 700 / days.length)), width = 60 + days.length * (bar + 4);
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("id", "events-svg");
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height + 40);
+  const add = (tag, attributes, content) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+    if (content !== undefined) node.textContent = content;
+    svg.append(node);
+    return node;
+  };
+  add("text", { x: 0, y: 12 }, String(most));
+  days.forEach((day, i) => {
+    let y = height;
+    const x = 50 + i * (bar + 4);
+    for (const [type, n] of perDay[day].sort((a, b) => types.indexOf(a[0]) - types.indexOf(b[0]))) {
+      const h = (n / most) * (height - 20);
+      y -= h;
+      const rect = add("rect", { x, y, width: bar, height: Math.max(h, 1), fill: colour(type), class: "event-bar" });
+      rect.append(Object.assign(document.createElementNS(ns, "title"), { textContent: `${day} ${type}: ${n}` }));
+    }
+    if (days.length <= 31 || i % Math.ceil(days.length / 31) === 0) {
+      add("text", { x, y: height + 14, transform: `rotate(45 ${x} ${height + 14})` }, day.slice(5));
+    }
+  });
+  const legend = el("p", { class: "legend" }, ...types.map((type) => el("span", {},
+    el("span", { class: "swatch" }, "■"), ` ${type} (${totals[type]})  `)));
+  legend.querySelectorAll(".swatch").forEach((swatch, i) => { swatch.style.color = colour(types[i]); });
+  show("events-chart", svg, legend, table(["day", "type", "events"], counts, "events-grid"));
+}
+
 async function loadHistory() {
   const found = await call("GET", "/api/jobs");
   const rows = found.jobs.map((j) => [j.id, j.kind, j.target, new Date(j.started * 1000).toLocaleString(),
@@ -501,6 +580,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("replicate-button").addEventListener("click", replicate);
   $("sync-button").addEventListener("click", sync);
   $("freshness-button").addEventListener("click", loadFreshness);
+  $("events-button").addEventListener("click", showEvents);
+  const today = new Date();
+  $("events-end").value = today.toISOString().slice(0, 10);
+  $("events-start").value = new Date(today - 29 * 86400000).toISOString().slice(0, 10);
   $("import-file").addEventListener("change", readHeader);
   $("import-object").addEventListener("change", suggest);
   $("import-dry").addEventListener("click", () => importCsv(true));
