@@ -51,7 +51,8 @@ def test_the_printed_url_sets_a_strict_http_only_cookie_and_drops_the_token(
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
     cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}={guard.token};")
+    assert cookie.startswith(f"{guard.cookie_name}={guard.token};")
+    assert guard.cookie_name.startswith(COOKIE)
     assert "HttpOnly" in cookie
     assert "SameSite=Strict" in cookie
     page = anonymous.get("/")
@@ -62,7 +63,10 @@ def test_the_printed_url_sets_a_strict_http_only_cookie_and_drops_the_token(
 
 def test_a_wrong_token_or_cookie_is_refused(anonymous: TestClient, guard: Guard) -> None:
     assert anonymous.get("/?token=guessed", follow_redirects=False).status_code == 403
-    anonymous.cookies.set(COOKIE, guard.token[:-1] + "x")
+    anonymous.cookies.set(guard.cookie_name, guard.token[:-1] + "x")
+    assert anonymous.get("/api/connection").status_code == 403
+    other = Guard()  # another console's session is no session here
+    anonymous.cookies.set(other.cookie_name, other.token)
     assert anonymous.get("/api/connection").status_code == 403
 
 
@@ -133,15 +137,27 @@ def test_objects_and_describe(client: TestClient) -> None:
     assert "Users" in unknown.json()["error"]
 
 
+def test_preview_shows_its_cost_and_reads_only_when_asked(client: TestClient, stats: Stats) -> None:
+    with stats.counting() as made:
+        planned = client.get("/api/objects/Templates/preview?limit=3").json()
+    assert made == {}
+    assert "rows" not in planned
+    assert planned["plan"]["rows"][0][0] == "Templates"
+    with stats.counting() as made:
+        read = client.get("/api/objects/Templates/preview?limit=3&run=1").json()
+    assert len(read["rows"]) == 3
+    assert read["api_calls"] == sum(made.values()) > 0
+
+
 def test_preview_reads_the_first_rows_and_checks_its_limit(client: TestClient, conn: iterbridge.Connection) -> None:
-    found = client.get("/api/objects/Lists/preview?limit=3").json()
+    found = client.get("/api/objects/Lists/preview?limit=3&run=1").json()
     assert found["columns"][:2] == ["Id", "Name"]
     assert [row[:2] for row in found["rows"]] == [[r["Id"], r["Name"]] for r in conn.read("Lists", limit=3)]
     assert client.get("/api/objects/Lists/preview?limit=0").status_code == 400
     assert client.get("/api/objects/Lists/preview?limit=101").status_code == 400
     assert client.get("/api/objects/Lists/preview?limit=x").status_code == 400
     needs_filter = next(o for o in OBJECTS.values() if o.required_filters)
-    refused = client.get(f"/api/objects/{needs_filter.name}/preview")
+    refused = client.get(f"/api/objects/{needs_filter.name}/preview?run=1")
     assert refused.status_code == 400
     assert needs_filter.required_filters[0] in refused.json()["error"]
 
@@ -439,3 +455,21 @@ def test_events_per_day_refuses_bad_ranges_and_sources(client: TestClient, body:
     answer = client.post("/api/chart/events", json=body)
     assert answer.status_code == 400
     assert error in answer.json()["error"]
+
+
+def test_the_page_loads_only_its_own_assets_and_they_ship_with_the_package(client: TestClient) -> None:
+    import re
+    import tomllib
+
+    page = client.get("/").text
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert referenced
+    assert all(link.startswith("/static/") for link in referenced)  # nothing from elsewhere (no CDN)
+    for link in referenced:
+        served = client.get(link)
+        assert served.status_code == 200
+        assert served.headers["content-type"].startswith(("text/javascript", "text/css"))
+    assert client.get("/static/../app.py").status_code == 404
+    root = Path(__file__).parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "ui/static/*" in package_data["package-data"]["iterbridge"]

@@ -155,7 +155,8 @@ def create_app(console: Console, guard: Guard, hosts: Callable[[], set[str]]) ->
     @api
     async def preview(request: Request) -> Any:
         limit = number(request.query_params.get("limit"), "limit", 20, MAX_PREVIEW)
-        return await run_in_threadpool(console.preview, request.path_params["name"], limit)
+        run = request.query_params.get("run") == "1"
+        return await run_in_threadpool(console.preview, request.path_params["name"], limit, run)
 
     @api
     async def query(request: Request) -> Any:

@@ -20,7 +20,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
-COOKIE = "iterbridge_ui"
+COOKIE = "iterbridge_ui"  # a prefix: each console's cookie is named after its token (cookies ignore ports)
 CSRF_HEADER = "x-iterbridge-csrf"
 SAFE_METHODS = ("GET", "HEAD")
 
@@ -37,9 +37,11 @@ class Guard:
     def __init__(self, token: str | None = None) -> None:
         self.token = token or secrets.token_urlsafe(32)
         self.csrf = hmac.new(self.token.encode(), b"csrf", hashlib.sha256).hexdigest()
+        # Two consoles on this machine (other ports) must not overwrite each other's cookie.
+        self.cookie_name = f"{COOKIE}_{hashlib.sha256(self.token.encode()).hexdigest()[:12]}"
 
     def cookie(self) -> str:
-        return f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+        return f"{self.cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/"
 
     def token_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
@@ -52,13 +54,13 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
 
 
-def _cookie_token(headers: dict[str, str]) -> str | None:
+def _cookie_token(headers: dict[str, str], name: str) -> str | None:
     cookies: SimpleCookie = SimpleCookie()
     try:
         cookies.load(headers.get("cookie", ""))
     except Exception:  # a malformed Cookie header is no token
         return None
-    morsel = cookies.get(COOKIE)
+    morsel = cookies.get(name)
     return morsel.value if morsel is not None else None
 
 
@@ -89,7 +91,7 @@ class GuardMiddleware:
                 return
             await _redirect_with_cookie(send, self.guard.cookie())  # the token leaves the address bar
             return
-        if not self.guard.token_ok(_cookie_token(headers)):
+        if not self.guard.token_ok(_cookie_token(headers, self.guard.cookie_name)):
             await _refuse(send, 403, "no session: open the URL `iterbridge ui` printed (it carries the token)")
             return
         if scope["method"] not in SAFE_METHODS:

@@ -26,6 +26,7 @@ from iterbridge.dburl import redact_text
 from iterbridge.errors import IterbridgeError, QueryError
 from iterbridge.query import sqltext
 from iterbridge.settings import check_profile_name, load_profiles
+from iterbridge.sqlnames import quote_name
 from iterbridge.transfer import ImportOptions
 from iterbridge.ui import charts
 from iterbridge.ui.jobs import WATCH_EVERY_S, Job, Jobs, replication_view, sync_view
@@ -122,12 +123,15 @@ class Console:
             columns = self.conn.columns(obj)
         return {**object_summary(obj), "columns": [column_summary(c) for c in columns]}
 
-    def preview(self, name: str, limit: int) -> dict[str, Any]:
+    def preview(self, name: str, limit: int, run: bool) -> dict[str, Any]:
+        """An object's first rows, read by one read-only statement; its EXPLAIN (what reading them costs)
+        always, the rows only when `run` (the page shows the cost on the button first)."""
         obj = self.conn.object(name)
-        with self.lock:
-            columns = [c.name for c in self.conn.columns(obj)]
-            rows = [[row.get(c) for c in columns] for row in self.conn.read(obj.name, limit=min(limit, MAX_PREVIEW))]
-        return {"columns": columns, "rows": rows}
+        sql = f"SELECT * FROM {quote_name(obj.name)} LIMIT {min(limit, MAX_PREVIEW):d}"
+        view = {"plan": self.explain(sql, {})}
+        if run:
+            view.update(self.query(sql, {}, limit))
+        return view
 
     # ---- SQL -----------------------------------------------------------------------------------------
 

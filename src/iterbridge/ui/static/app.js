@@ -151,21 +151,35 @@ async function describe(name) {
       ["incremental cursor", obj.cursor || "—"],
     ];
     const preview = el("div", { id: "preview" });
+    const button = el("button", { id: "preview-button", onclick: () => previewRows(obj.name, preview) }, "Preview the first rows");
+    const cost = el("span", { id: "preview-cost", class: "note" });
     show("object-detail",
       el("h3", {}, obj.name), el("p", {}, obj.description),
       el("table", { class: "facts" }, ...facts.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
       table(columns, rows, "columns"),
-      el("p", {}, el("button", { id: "preview-button", onclick: () => previewRows(obj.name, preview) }, "Preview the first rows")),
+      el("p", {}, button, " ", cost),
       preview);
+    previewCost(obj.name, cost);
   } catch (error) {
     fail("object-detail", error);
+  }
+}
+
+// What the preview costs, from its EXPLAIN: shown beside the button before anything is read.
+async function previewCost(name, target) {
+  try {
+    const found = await call("GET", "/api/objects/" + encodeURIComponent(name) + "/preview?limit=20");
+    const costs = found.plan.rows.map((r) => `${r[1]}: ${r[4]} API call(s), ${r[5]}`);
+    show(target, "costs " + costs.join("; "));
+  } catch (error) {
+    show(target, el("span", { class: "error" }, error.message));
   }
 }
 
 async function previewRows(name, target) {
   show(target, "reading…");
   try {
-    const found = await call("GET", "/api/objects/" + encodeURIComponent(name) + "/preview?limit=20");
+    const found = await call("GET", "/api/objects/" + encodeURIComponent(name) + "/preview?limit=20&run=1");
     show(target, table(found.columns, found.rows, "preview-grid"));
   } catch (error) {
     show(target, el("span", { class: "error" }, error.message));
@@ -267,7 +281,8 @@ function renderPage() {
   show("grid", table(result.columns, rows, "result-grid"));
   $("pager").hidden = false;
   const more = result.more ? " (more rows: raise the limit or download)" : "";
-  show("page-info", `page ${page + 1} of ${pages}, ${result.rows.length} row(s)${more}`);
+  const calls = result.api_calls === undefined ? "" : `, ${result.api_calls} API call(s)`;
+  show("page-info", `page ${page + 1} of ${pages}, ${result.rows.length} row(s)${calls}${more}`);
 }
 
 async function download(format) {
