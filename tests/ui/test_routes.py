@@ -7,13 +7,14 @@ import csv
 import io
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 import iterbridge
-from helpers import Stats
+from helpers import Stats, postgres_database
 from iterbridge.cli.replicate import progress_line
 from iterbridge.objects import OBJECTS
 from iterbridge.replicate import StreamProgress
@@ -429,10 +430,23 @@ def test_events_per_day_from_the_api_shows_its_cost_before_reading(
     assert expected
 
 
-def test_events_per_day_from_a_copy_are_those_of_the_api(client: TestClient, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'copy.db'}"
-    job = client.post("/api/replicate", json={"to": url}).json()
-    assert wait_for_job(client, job["id"])["state"] == "done"
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
+def test_events_per_day_from_a_copy_are_those_of_the_api(client: TestClient, tmp_path: Path, kind: str) -> None:
+    with ExitStack() as stack:
+        url = {
+            "sqlite": f"sqlite:///{tmp_path / 'copy.db'}",
+            "duckdb": f"duckdb:///{tmp_path / 'copy.duckdb'}",
+        }.get(kind) or stack.enter_context(postgres_database("ui"))
+        counts_match(client, url)
+
+
+def counts_match(client: TestClient, url: str) -> None:
+    """Replicate the events into `url`; its freshness lists each table, its counts per day are the API's."""
+    job = client.post("/api/replicate", json={"to": url, "objects": ["Events"]}).json()
+    ended = wait_for_job(client, job["id"])
+    assert ended["state"] == "done"
+    fresh = client.get("/api/freshness", params={"to": url}).json()
+    assert {t["table"]: t["rows"] for t in fresh["tables"]} == {s["table"]: s["rows_read"] for s in ended["finished"]}
     body = {"start": "2026-10-01", "end": "2026-10-31"}
     from_copy = client.post("/api/chart/events", json={**body, "source": "copy", "to": url}).json()["counts"]
     from_api = client.post("/api/chart/events", json={**body, "source": "api", "run": True}).json()["counts"]
