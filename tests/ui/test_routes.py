@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import iterbridge
-from helpers import Stats, postgres_database
+from helpers import CLI_SETTINGS, FakeClock, Stats, postgres_database
 from iterbridge.cli.replicate import progress_line
 from iterbridge.objects import OBJECTS
 from iterbridge.replicate import StreamProgress
@@ -487,3 +487,51 @@ def test_the_page_loads_only_its_own_assets_and_they_ship_with_the_package(clien
     root = Path(__file__).parents[2]
     package_data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert "ui/static/*" in package_data["package-data"]["iterbridge"]
+
+
+def test_sync_conflicts_are_listed_from_the_database(
+    client: TestClient, conn: iterbridge.Connection, clock: FakeClock, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "items.db"
+    url = f"sqlite:///{path}"
+    body = {"object": "CatalogItems", "catalog": "products", "to": url, "conflict": "iterable"}
+    first = wait_for_job(client, client.post("/api/sync", json=body).json()["id"])
+    assert first["state"] == "done", first
+    assert first["report"]["to_database"]["creates"] > 0
+    item = {"catalogName": "products", "itemId": "sku-000008"}
+    conn.client.request("PUT /api/catalogs/{catalogName}/items/{itemId}", path=item, json={"value": {"name": "I"}})
+    clock.advance(60)
+    with sqlite3.connect(path) as database:
+        database.execute(
+            'UPDATE "CatalogItems" SET "Value" = ?, "LastModified" = strftime(\'%Y-%m-%d %H:%M:%f\', \'now\') '
+            'WHERE "CatalogName" = ? AND "ItemId" = ?',
+            ('{"name": "D"}', "products", "sku-000008"),
+        )
+    database.close()
+    second = wait_for_job(client, client.post("/api/sync", json=body).json()["id"])
+    assert second["report"]["conflicts"] == 1, second
+    fresh = client.get("/api/freshness", params={"to": url}).json()
+    assert [(c["key"], c["resolution"].split(" (")[0]) for c in fresh["conflicts"]] == [
+        ("sku-000008", "conflict: iterable wins")
+    ]
+    assert [j["kind"] for j in client.get("/api/jobs").json()["jobs"]] == ["sync", "sync"]
+
+
+def test_switching_profile_connects_with_it(
+    client: TestClient, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iterbridge.settings import save_profile
+
+    config = tmp_path / "config.toml"
+    for name in CLI_SETTINGS:  # the machine's own settings would win over the profile's
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ITERBRIDGE_CONFIG", str(config))
+    save_profile("shop", api_key=sandbox.api_key, base_url=sandbox.url, rate_limits="off", path=config)
+    assert client.get("/api/connection").json()["profiles"] == ["shop"]
+    switched = client.post("/api/connection/profile", json={"profile": "shop"}).json()
+    assert (switched["profile"], switched["sandbox"], switched["base_url"]) == ("shop", False, sandbox.url)
+    assert "key accepted" in client.get("/api/connection/check").json()["message"]
+    found = client.post("/api/query", json={"sql": "SELECT count(*) FROM Lists"}).json()
+    assert found["rows"][0][0] > 0
