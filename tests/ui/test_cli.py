@@ -4,7 +4,11 @@ console, made while it serves."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,8 @@ import httpx2
 import pytest
 from click.testing import CliRunner
 
-from helpers import cli_env
+import iterbridge
+from helpers import CLI_SETTINGS, cli_env
 from iterbridge.cli import main
 from iterbridge.sandbox import Sandbox
 from iterbridge.ui import ConsoleServer
@@ -92,3 +97,35 @@ def test_a_bad_port_is_refused_by_click(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ui", "--port", "99999"], env=cli_env(tmp_path))
     assert result.exit_code == 2
     assert "--port" in result.output
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_the_console_cleanly(tmp_path: Path, signal_number: int) -> None:
+    """A real process: it prints the URL, serves, and ends with exit code 0 when told to stop."""
+    environment = {**os.environ, **{k: v for k, v in cli_env(tmp_path).items() if v is not None}}
+    for name in CLI_SETTINGS:
+        environment.pop(name, None)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(iterbridge.__file__).parents[1]), os.environ.get("PYTHONPATH")) if p
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iterbridge", "ui", "--sandbox", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        found = URL.search(process.stdout.readline())
+        assert found
+        with httpx2.Client(follow_redirects=True) as browser:
+            browser.get(found.group(1))
+            assert browser.get(f"http://127.0.0.1:{found.group(2)}/api/connection").json()["sandbox"] is True
+        process.send_signal(signal_number)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, errors
+    assert errors.strip().splitlines()[-1] == "console stopped"
+    assert "Traceback" not in errors

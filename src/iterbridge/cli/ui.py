@@ -34,6 +34,9 @@ def ui_command(
             click.echo("(the token in this URL is the key to the console; Ctrl-C stops it)", err=True)
             if not no_browser:
                 webbrowser.open(server.url)
-            server.wait()
+            try:
+                server.wait()
+            except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) is how a console is stopped: no error
+                click.echo("console stopped", err=True)
     finally:
         console.close()

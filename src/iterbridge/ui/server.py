@@ -66,7 +66,7 @@ class ConsoleServer:
             self._server.run()
 
     def wait(self) -> None:
-        """Serve until Ctrl-C (or the server stops)."""
+        """Serve until the server stops; Ctrl-C raises KeyboardInterrupt here (the caller stops the server)."""
         while self._thread is not None and self._thread.is_alive():
             self._thread.join(0.5)
 
