@@ -142,8 +142,10 @@ def test_batches_write_the_row_paths_bytes(conn: iterbridge.Connection, odd: Non
         assert "Zoë ☃".encode() in text
 
 
-def test_an_unwritable_character_is_named_alike(conn: iterbridge.Connection, odd: None, tmp_path: Path) -> None:
-    from_batches, from_rows = both(conn, tmp_path, SOURCES[0], CsvOptions.build(encoding="ascii"))
+@pytest.mark.parametrize("quoting", ["minimal", "all"])
+def test_an_unwritable_character_is_named_alike(conn: iterbridge.Connection, odd: None, tmp_path: Path,
+                                                quoting: str) -> None:  # fmt: skip
+    from_batches, from_rows = both(conn, tmp_path, SOURCES[0], CsvOptions.build(encoding="ascii", quoting=quoting))
     assert from_batches == from_rows
     assert isinstance(from_rows, str)
     assert "cannot be written in ascii" in from_rows

@@ -90,7 +90,10 @@ def source_rows(
         return header, (typed(dict(zip(header, row, strict=False)), kinds) for row in cursor)
     if obj is None:
         raise QueryError("export needs an OBJECT or --query")
-    chosen = selection(conn, obj, columns, where)
+    return object_rows(conn, selection(conn, obj, columns, where))
+
+
+def object_rows(conn: Connection, chosen: Selection) -> tuple[list[str], Iterator[dict[str, Any]]]:
     header = chosen.header
     if chosen.sql is None:
         return header, conn.read(chosen.name, where=chosen.conditions, columns=header)
@@ -290,14 +293,17 @@ def export(
     (the SQL engine gives rows), --flatten (keys found row by row), or a JSON column (README, "export": batches
     hold JSON with its keys sorted, rows as Iterable ordered them). `batches` overrides that choice: False, the
     row path always; True, batches even for JSON columns (their keys sorted)."""
-    if query is None and obj is not None and batches is not False and not options.flatten:
+    if query is None and obj is not None:
         chosen = selection(conn, obj, columns, where)
         types = [chosen.types[name] for name in chosen.header]
-        if chosen.sql is None and (batches or SqlType.JSON not in types):
+        by_rows = batches is False or options.flatten or chosen.sql is not None
+        if not by_rows and (batches or SqlType.JSON not in types):
             found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header)
             count = write_batches(chosen.header, types, found, path, options, progress)
             return ExportResult(str(path) if path else "-", chosen.header, count)
-    header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
+        header, rows = object_rows(conn, chosen)
+    else:
+        header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
     count = write_csv(header, rows, path, options, progress)
     return ExportResult(str(path) if path else "-", header, count)
 
