@@ -193,6 +193,8 @@ def main() -> None:
     rounds = ", ".join(f"{r.seconds:.2f}/{e.seconds:.2f}" for r, e in zip(reads, exports, strict=True))
     print(f"  rounds (read/export s)  {rounds}")
     print(f"  same rows from batches  {verdict(best_read.rows == batch_reads[0].rows == batch_exports[0].rows)}")
+    print("  (DataFields is JSON: the default export writes Events by rows, to keep Iterable's key order; forced")
+    print('   through batches, its JSON has keys sorted — README, "Export and import")')
     for label, chosen in (("export", exports), ("export from batches", batch_exports)):
         paired = statistics.median(e.seconds / r.seconds for r, e in zip(batch_reads, chosen, strict=True))
         print(f"  {label + ' / read_batches':<34}{paired:6.2f}×  median of the rounds  "
