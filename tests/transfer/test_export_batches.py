@@ -213,7 +213,7 @@ DIALECTS = st.fixed_dictionaries(
         "quote_char": st.sampled_from(['"', "'", "~"]),
         "quoting": st.sampled_from(["minimal", "all", "nonnumeric", "none"]),
         "line_terminator": st.sampled_from(["crlf", "lf", "cr"]),
-        "null": st.sampled_from(["", "NULL", "-", "=x"]),
+        "null": st.sampled_from(["", "NULL", "-", "=x", "x,y", 'q"', "a"]),
         "date_format": st.sampled_from(
             ["%Y-%m-%d %H:%M:%S", "iso", "epoch-ms", "%d/%m/%Y %H.%M", "%Y%%%m é %S", "%y %b %a %c", "+%Y", "-%d"]
         ),
