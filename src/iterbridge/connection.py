@@ -205,16 +205,22 @@ class ApiSession:
     ) -> Iterator[Any]:
         """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py), at most `batch_rows`
         each: the object's columnar reader where it has one, else batches of its dict rows. The conditions are
-        re-checked per batch by Arrow compute filters with `read`'s semantics."""
-        from iterbridge.objects.arrow import batches_from_rows, keep
-
+        re-checked per batch by Arrow compute filters with `read`'s semantics. Like `read`, a bad object, column,
+        condition or missing filter is raised by the call itself, before any request."""
         definition, selected, request = self._request(obj, where, columns, None)
         if batch_rows < 1:
             raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
-        available = self.columns(definition)
-        types = {c.name: c.type for c in available}
         if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
             raise MissingRequiredFilter(definition.name, definition.required_filters)
+        return self._batches(definition, selected, request, batch_rows)
+
+    def _batches(
+        self, definition: ObjectDef, selected: list[str], request: ReadRequest, batch_rows: int
+    ) -> Iterator[Any]:
+        from iterbridge.objects.arrow import batches_from_rows, keep
+
+        available = self.columns(definition)
+        types = {c.name: c.type for c in available}
         if definition.batch_reader is not None:
             batches = definition.batch_reader(self, definition, request, batch_rows)
         else:
