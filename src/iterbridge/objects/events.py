@@ -182,11 +182,12 @@ def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: in
     from iterbridge.objects.arrow import batches_from_rows
     from iterbridge.objects.events_arrow import event_batches
 
+    sort_keys = request.hints.sort_json_keys
     if by_user(request):
-        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows)
+        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
         return
     for event_type, records in exported(conn, request):
-        yield from event_batches(records, event_type, conn.columns(obj), batch_rows)
+        yield from event_batches(records, event_type, conn.columns(obj), batch_rows, sort_keys=sort_keys)
 
 
 def _event(row: Row) -> dict[str, Any]:

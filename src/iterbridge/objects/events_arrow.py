@@ -21,26 +21,35 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
-from iterbridge.objects.base import Column, json_text
+from iterbridge.objects.base import Column, json_as_sent, json_text
 from iterbridge.objects.events import export_iso, identity_hash, split_record
 
 
 def event_batches(
-    records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], batch_rows: int
+    records: Iterable[dict[str, Any]],
+    event_type: str,
+    columns: Sequence[Column],
+    batch_rows: int,
+    *,
+    sort_keys: bool = True,
 ) -> Iterator[Any]:
-    """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order."""
+    """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order; DataFields'
+    keys sorted (the stored text) or as Iterable sent them (`sort_keys=False`, what a CSV export writes)."""
     source = iter(records)
-    while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns)) is not None:
+    while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns, sort_keys)) is not None:
         yield batch
 
 
-def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column]) -> Any:
+def event_batch(
+    records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], sort_keys: bool = True
+) -> Any:
     """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
     when there are none.
 
     Per record, one serialisation: DataFields' text (compact, keys sorted) is also the tail of the text the Id
     hashes, so the identity is the short head's text and that tail joined, not the whole list serialised again
-    (identity_hash's bytes exactly; a record either text cannot be made of goes through identity_hash itself)."""
+    (identity_hash's bytes exactly; a record either text cannot be made of goes through identity_hash itself).
+    Unsorted DataFields (`sort_keys=False`) cost a second serialisation where the Id needs the sorted one."""
     ids: list[str] = []
     names: list[Any] = []
     emails: list[Any] = []
@@ -51,7 +60,8 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
     messages: list[Any] = []
     data_texts: list[bytes] = []  # orjson's UTF-8, viewed as strings once for the batch (no str per row)
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
-    dumps, sha256, sort_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+    dumps, sha256, sorted_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+    order = sorted_keys if sort_keys else None
     for record in records:
         (name, email, user, text, campaign, template, message, event_id), data = split_record(record)
         if user is not None and user.__class__ is not str:
@@ -62,17 +72,18 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
             created = parse_timestamp(text)
             iso = created.isoformat() if created else None
         try:
-            data_text = dumps(data, option=sort_keys)
             if event_id:
                 ids.append(str(event_id))
+                data_texts.append(dumps(data, option=order))
             else:
-                head = dumps([event_type, iso, email, user, name, campaign, template, message], option=sort_keys)
+                data_text = dumps(data, option=sorted_keys)
+                head = dumps([event_type, iso, email, user, name, campaign, template, message], option=sorted_keys)
                 ids.append(sha256(b"%b,%b]" % (head[:-1], data_text)).hexdigest()[:32])
-            data_texts.append(data_text)
+                data_texts.append(data_text if sort_keys else dumps(data))
         except (TypeError, orjson.JSONEncodeError):  # what orjson cannot write: the dict rows' own functions
             identity = [event_type, iso, email, user, name, campaign, template, message, data]
             ids.append(str(event_id) if event_id else identity_hash(identity))
-            data_texts.append(str(json_text(data)).encode())
+            data_texts.append((str(json_text(data)) if sort_keys else json_as_sent(data)).encode())
         names.append(name)
         emails.append(email)
         users.append(user)

@@ -288,17 +288,16 @@ def export(
     progress: Progress | None = None,
     batches: bool | None = None,
 ) -> ExportResult:
-    """Write an object (or a query's rows) to CSV. An object's rows come as Arrow batches (`conn.read_batches`)
-    formatted a column at a time, unless an option needs the row path: --query or a --where only SQL answers
-    (the SQL engine gives rows), --flatten (keys found row by row), or a JSON column (README, "export": batches
-    hold JSON with its keys sorted, rows as Iterable ordered them). `batches` overrides that choice: False, the
-    row path always; True, batches even for JSON columns (their keys sorted)."""
+    """Write an object (or a query's rows) to CSV. An object's rows come as Arrow batches (`conn.read_batches`,
+    JSON in Iterable's key order) formatted a column at a time, unless an option needs the row path: --query or
+    a --where only SQL answers (the SQL engine gives rows), or --flatten (keys found row by row). `batches`
+    overrides that choice: False, the row path always; True, batches where the choice would be rows."""
     if query is None and obj is not None:
         chosen = selection(conn, obj, columns, where)
         types = [chosen.types[name] for name in chosen.header]
         by_rows = batches is False or options.flatten or chosen.sql is not None
-        if not by_rows and (batches or SqlType.JSON not in types):
-            found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header)
+        if batches or not by_rows:
+            found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header, sort_json_keys=False)
             count = write_batches(chosen.header, types, found, path, options, progress)
             return ExportResult(str(path) if path else "-", chosen.header, count)
         header, rows = object_rows(conn, chosen)
