@@ -16,7 +16,7 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -204,23 +204,33 @@ class ApiSession:
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        sort_json_keys: bool = True,
     ) -> Iterator[Any]:
         """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py), at most `batch_rows`
         each: the object's columnar reader where it has one, else batches of its dict rows. The conditions are
-        re-checked per batch by Arrow compute filters with `read`'s semantics."""
-        from iterbridge.objects.arrow import batches_from_rows, keep
-
+        re-checked per batch by Arrow compute filters with `read`'s semantics. Like `read`, a bad object, column,
+        condition or missing filter is raised by the call itself, before any request."""
         definition, selected, request = self._request(obj, where, columns, None)
+        request.hints = replace(request.hints, sort_json_keys=sort_json_keys)
         if batch_rows < 1:
             raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
-        available = self.columns(definition)
-        types = {c.name: c.type for c in available}
         if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
             raise MissingRequiredFilter(definition.name, definition.required_filters)
+        return self._batches(definition, selected, request, batch_rows)
+
+    def _batches(
+        self, definition: ObjectDef, selected: list[str], request: ReadRequest, batch_rows: int
+    ) -> Iterator[Any]:
+        from iterbridge.objects.arrow import batches_from_rows, keep
+
+        available = self.columns(definition)
+        types = {c.name: c.type for c in available}
         if definition.batch_reader is not None:
             batches = definition.batch_reader(self, definition, request, batch_rows)
         else:
-            batches = batches_from_rows(self.scan(definition, request), available, batch_rows)
+            sort_keys = request.hints.sort_json_keys
+            batches = batches_from_rows(self.scan(definition, request), available, batch_rows, sort_keys=sort_keys)
         for batch in batches:
             kept = keep(batch, request.where, types).select(selected)
             if kept.num_rows:
@@ -458,12 +468,15 @@ class Connection:
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        sort_json_keys: bool = True,
     ) -> Iterator[Any]:
         """The rows `read` gives, as pyarrow RecordBatches of at most `batch_rows` rows (flat memory), typed
         from the catalog: TEXT string, INTEGER int64, REAL float64, BOOLEAN bool, TIMESTAMP timestamp[us, UTC],
-        JSON the JSON text (string). Events read through the export API are built into columns without a
+        JSON the JSON text (string: compact, keys sorted; `sort_json_keys=False` keeps Iterable's order, as
+        `export` writes it). Events and Users read through the export API are built into columns without a
         dict per row; other objects' batches are built from their rows."""
-        return self.session.read_batches(obj, where, columns, batch_rows)
+        return self.session.read_batches(obj, where, columns, batch_rows, sort_json_keys=sort_json_keys)
 
     def read_arrow(self, obj: str, where: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None) -> Any:
         """The rows `read` gives as one pyarrow Table (`.to_pandas()`, `polars.from_arrow(table)`); its schema is
