@@ -1,5 +1,5 @@
-"""CSV benchmark: `export` of medium-scale Events against `conn.read` of the same rows, and `import` of 100,000
-events against the sandbox's own time to accept the same trackBulk calls.
+"""CSV benchmark: `export` of medium-scale Events against `conn.read` and `conn.read_batches` of the same rows,
+and `import` of 100,000 events against the sandbox's own time to accept the same trackBulk calls.
 
     python3 benchmarks/csv.py [--scale medium] [--event-type emailSend] [--events 100000] [--rounds 2]
 
@@ -11,6 +11,10 @@ The sandbox runs in a separate process (`iterbridge sandbox --scale medium --rat
   row formatted and written to a CSV file (atomically) — against `conn.read` of the same rows, consumed and
   thrown away. Target: export time ≤ 1.5× the read's. Peak memory of this process while exporting (RSS, and its
   growth over the export): target flat, under 200 MB.
+- export vs read_batches (issue 14): the same export against `conn.read_batches` of the same rows, consumed and
+  thrown away. Target: ≤ 1.3×. Events have a JSON column (DataFields), which keeps the row path (README,
+  "export"), so this is measured twice: the default export, and the export forced through batches (its JSON
+  with keys sorted) — what the target asks of the batch path.
 - import: `import_csv` of a 100,000-row events file (read, mapped, converted, validated, batched into trackBulk
   calls of 1,000, each answer checked row by row) against the same trackBulk bodies posted directly with httpx2 —
   the sandbox's own time to accept them. The bodies are the import's own, captured by a dry run first.
@@ -34,6 +38,7 @@ from iterbridge.transfer import CsvOptions, ImportOptions, export
 from iterbridge.transfer import importer as importer_module
 
 EXPORT_RATIO_TARGET = 1.5
+BATCH_RATIO_TARGET = 1.3
 MEMORY_TARGET_MB = 200.0
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 SEED = 42
@@ -48,12 +53,18 @@ def read_rows(server: Server, event_type: str, start: datetime, end: datetime) -
         return timed(lambda: sum(1 for _ in conn.read("Events", where=where)))
 
 
+def read_batches(server: Server, event_type: str, start: datetime, end: datetime) -> Run:
+    where = {"EventType": event_type, "CreatedAt": [Condition(">=", start), Condition("<", end)]}
+    with connect(server) as conn:
+        return timed(lambda: sum(batch.num_rows for batch in conn.read_batches("Events", where=where)))
+
+
 def export_rows(server: Server, event_type: str, start: datetime, end: datetime, target: Path,
-                options: CsvOptions) -> Run:  # fmt: skip
+                options: CsvOptions, batches: bool | None = None) -> Run:  # fmt: skip
     condition = f"EventType = '{event_type}' AND CreatedAt >= '{start:%Y-%m-%d %H:%M:%S}' " \
                 f"AND CreatedAt < '{end:%Y-%m-%d %H:%M:%S}'"  # fmt: skip
     with connect(server) as conn:
-        return timed(lambda: export(conn, "Events", target, options, where=condition).rows)
+        return timed(lambda: export(conn, "Events", target, options, where=condition, batches=batches).rows)
 
 
 # ---- import ------------------------------------------------------------------------------------------------
@@ -127,6 +138,8 @@ def main() -> None:
     server = start_server(options.scale, ANCHOR.date().isoformat(), seed=SEED, timeout_s=300)
     reads: list[Run] = []
     exports: list[Run] = []
+    batch_reads: list[Run] = []
+    batch_exports: list[Run] = []
     flattened: list[Run] = []
     directs: list[Run] = []
     imports: list[Run] = []
@@ -138,6 +151,9 @@ def main() -> None:
                 reads.append(read_rows(server, options.event_type, start, end))
                 exports.append(export_rows(server, options.event_type, start, end, work / "events.csv",
                                            CsvOptions()))  # fmt: skip
+                batch_reads.append(read_batches(server, options.event_type, start, end))
+                batch_exports.append(export_rows(server, options.event_type, start, end, work / "batches.csv",
+                                                 CsvOptions(), batches=True))  # fmt: skip
             size_mb = (work / "events.csv").stat().st_size / MB
             flattened.append(export_rows(server, options.event_type, start, end, work / "flat.csv",
                                          CsvOptions(flatten=True)))  # fmt: skip
@@ -155,13 +171,15 @@ def main() -> None:
     best_export = min(exports, key=lambda run: run.seconds)
     # Each round reads then exports back to back: the median of those pairs is what a busy machine skews least.
     ratio = statistics.median(e.seconds / r.seconds for r, e in zip(reads, exports, strict=True))
-    peak = max(run.peak_mb for run in exports + flattened)
-    growth = max(run.growth_mb for run in exports + flattened)
+    peak = max(run.peak_mb for run in exports + flattened + batch_exports)
+    growth = max(run.growth_mb for run in exports + flattened + batch_exports)
     print(f"\nExport: Events of type {options.event_type}, {start:%Y-%m-%d} → {end:%Y-%m-%d}, scale {options.scale}"
           f" ({size_mb:,.0f} MB of CSV):")  # fmt: skip
     print(line("conn.read", best_read))
     print(line("export → CSV", best_export))
     print(line("export --flatten → CSV", flattened[0]))
+    print(line("conn.read_batches", min(batch_reads, key=lambda run: run.seconds)))
+    print(line("export from batches", min(batch_exports, key=lambda run: run.seconds)))
     print(f"  same rows               {verdict(best_read.rows == best_export.rows)}")
     per_row_us = (best_export.cpu_seconds - best_read.cpu_seconds) / best_export.rows * 1e6
     print(f"  CSV writing costs       {per_row_us:.1f} µs of client CPU per row on top of the read")
@@ -174,6 +192,15 @@ def main() -> None:
     )
     rounds = ", ".join(f"{r.seconds:.2f}/{e.seconds:.2f}" for r, e in zip(reads, exports, strict=True))
     print(f"  rounds (read/export s)  {rounds}")
+    print(f"  same rows from batches  {verdict(best_read.rows == batch_reads[0].rows == batch_exports[0].rows)}")
+    print("  (DataFields is JSON: the default export writes Events by rows, to keep Iterable's key order; forced")
+    print('   through batches, its JSON has keys sorted — README, "Export and import")')
+    for label, chosen in (("export", exports), ("export from batches", batch_exports)):
+        paired = statistics.median(e.seconds / r.seconds for r, e in zip(batch_reads, chosen, strict=True))
+        print(f"  {label + ' / read_batches':<34}{paired:6.2f}×  median of the rounds  "
+              f"(target ≤ {BATCH_RATIO_TARGET:g}×)  {verdict(paired <= BATCH_RATIO_TARGET)}")  # fmt: skip
+    rounds = ", ".join(f"{r.seconds:.2f}/{e.seconds:.2f}" for r, e in zip(batch_reads, batch_exports, strict=True))
+    print(f"  rounds (read_batches/export from batches s)  {rounds}")
 
     best_direct = min(directs, key=lambda run: run.seconds)
     best_import = min(imports, key=lambda run: run.seconds)

@@ -24,23 +24,16 @@ It prints a report with PASS/FAIL per figure and exits 0 either way: it is a rep
 
 from __future__ import annotations
 
-from support import API_KEY, LOCAL_POSTGRES, MB, Server, client, postgres_database, start_server, verdict
+from support import LOCAL_POSTGRES, MB, Replication, Server, client, postgres_database, replicate, start_server, verdict
 
 import argparse
 import contextlib
-import json
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import psutil  # type: ignore[import-untyped,unused-ignore]
 
 TIME_RATIO_TARGETS = {"duckdb": 1.5, "postgresql": 2.0, "sqlite": 3.0}  # replication time / download time
 MEMORY_TARGET_MB = 300.0
@@ -86,68 +79,6 @@ def download(server: Server, workers: int) -> tuple[float, int, int]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, data_types()))
     return time.perf_counter() - began, sum(r[0] for r in results), sum(r[1] for r in results)
-
-
-# ---- a replication ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Replication:
-    target: str
-    seconds: float = 0.0
-    peak_mb: float = 0.0
-    rows: int = 0
-    exit_code: int = 0
-    samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MB)
-    output: str = ""
-
-    def quarters_mb(self) -> list[float]:
-        """The peak RSS within each quarter of the run: flat memory shows no upward trend across them."""
-        if not self.samples:
-            return []
-        end = self.samples[-1][0] or 1.0
-        peaks = [0.0, 0.0, 0.0, 0.0]
-        for moment, mb in self.samples:
-            quarter = min(3, int(4 * moment / end))
-            peaks[quarter] = max(peaks[quarter], mb)
-        return peaks
-
-
-def replicate(server: Server, target: str, workers: int) -> Replication:
-    run = Replication(target)
-    environment = {**os.environ, "ITERABLE_API_KEY": API_KEY, "ITERABLE_BASE_URL": server.url}
-    command = [sys.executable, "-m", "iterbridge", "replicate", "--to", target, "--workers", str(workers), "--json"]
-    command += ["--rate-limits", "off", "--export-method", "sync"]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=environment, text=True)
-        watched = psutil.Process(process.pid)
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                with contextlib.suppress(psutil.Error):
-                    run.samples.append((time.perf_counter() - began, watched.memory_info().rss / MB))
-                stop.wait(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        run.seconds = time.perf_counter() - began
-        stop.set()
-        sampler.join()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        run.exit_code = process.returncode
-        run.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
-        out.seek(0)
-        err.seek(0)
-        run.output = out.read()
-        if run.exit_code:
-            print(err.read()[-2000:], file=sys.stderr)
-    with contextlib.suppress(ValueError):
-        report = json.loads(run.output)
-        run.rows = sum(s["inserted"] + s["updated"] + s["unchanged"] for s in report["streams"])
-    return run
 
 
 # ---- counting rows ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HE
 
 import contextlib  # noqa: E402
 import gc  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import queue  # noqa: E402
 import socket  # noqa: E402
@@ -22,7 +23,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
 
 import httpx2  # noqa: E402
@@ -222,3 +223,67 @@ def postgres_database(server_url: str, label: str) -> Iterator[str | None]:
             yield f"{server_url.rpartition('/')[0]}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- a replication in its own process ------------------------------------------------------------------
+
+
+@dataclass
+class Replication:
+    target: str
+    seconds: float = 0.0
+    peak_mb: float = 0.0
+    rows: int = 0
+    exit_code: int = 0
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MB)
+    output: str = ""
+
+    def quarters_mb(self) -> list[float]:
+        """The peak RSS within each quarter of the run: flat memory shows no upward trend across them."""
+        if not self.samples:
+            return []
+        end = self.samples[-1][0] or 1.0
+        peaks = [0.0, 0.0, 0.0, 0.0]
+        for moment, mb in self.samples:
+            quarter = min(3, int(4 * moment / end))
+            peaks[quarter] = max(peaks[quarter], mb)
+        return peaks
+
+
+def replicate(server: Server, target: str, workers: int, env: dict[str, str] | None = None) -> Replication:
+    """`iterbridge replicate --to target --json` in its own process: time, peak RSS (ru_maxrss from wait4), RSS
+    every 0.2 s, rows written, its report (`output`); `env` adds to its environment."""
+    run = Replication(target)
+    environment = {**os.environ, "ITERABLE_API_KEY": API_KEY, "ITERABLE_BASE_URL": server.url, **(env or {})}
+    command = [sys.executable, "-m", "iterbridge", "replicate", "--to", target, "--workers", str(workers), "--json"]
+    command += ["--rate-limits", "off", "--export-method", "sync"]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=environment, text=True)
+        watched = psutil.Process(process.pid)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(psutil.Error):
+                    run.samples.append((time.perf_counter() - began, watched.memory_info().rss / MB))
+                stop.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        run.seconds = time.perf_counter() - began
+        stop.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        run.exit_code = process.returncode
+        run.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        out.seek(0)
+        err.seek(0)
+        run.output = out.read()
+        if run.exit_code:
+            print(err.read()[-2000:], file=sys.stderr)
+    with contextlib.suppress(ValueError):
+        report = json.loads(run.output)
+        run.rows = sum(s["inserted"] + s["updated"] + s["unchanged"] for s in report["streams"])
+    return run

@@ -16,7 +16,7 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,8 +28,10 @@ from iterbridge.api.exports import WindowPolicy
 from iterbridge.api.jsonlines import JsonLines, Quarantine
 from iterbridge.api.ratelimit import ClientRateLimiter
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.dburl import DLT_PREFIX
 from iterbridge.errors import (
     AuthenticationError,
+    ConfigurationError,
     FatalApiError,
     MissingRequiredFilter,
     QueryError,
@@ -202,15 +204,26 @@ class ApiSession:
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        sort_json_keys: bool = True,
     ) -> Iterator[Any]:
         """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py), at most `batch_rows`
         each: the object's columnar reader where it has one, else batches of its dict rows. The conditions are
-        re-checked per batch by Arrow compute filters with `read`'s semantics."""
-        from iterbridge.objects.arrow import keep
-
+        re-checked per batch by Arrow compute filters with `read`'s semantics. Like `read`, a bad object, column,
+        condition or missing filter is raised by the call itself, before any request."""
         definition, selected, request = self._request(obj, where, columns, None)
+        request.hints = replace(request.hints, sort_json_keys=sort_json_keys)
         if batch_rows < 1:
             raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
+        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
+            raise MissingRequiredFilter(definition.name, definition.required_filters)
+        return self._batches(definition, selected, request, batch_rows)
+
+    def _batches(
+        self, definition: ObjectDef, selected: list[str], request: ReadRequest, batch_rows: int
+    ) -> Iterator[Any]:
+        from iterbridge.objects.arrow import keep
+
         types = {c.name: c.type for c in self.columns(definition)}
         for batch in self.scan_batches(definition, request, batch_rows):
             kept = keep(batch, request.where, types).select(selected)
@@ -232,7 +245,8 @@ class ApiSession:
             raise MissingRequiredFilter(obj.name, obj.required_filters)
         if obj.batch_reader is not None:
             return obj.batch_reader(self, obj, request, batch_rows)
-        return batches_from_rows(obj.reader(self, obj, request), self.columns(obj), batch_rows)
+        rows = obj.reader(self, obj, request)
+        return batches_from_rows(rows, self.columns(obj), batch_rows, sort_keys=request.hints.sort_json_keys)
 
     @staticmethod
     def _filtered(
@@ -460,12 +474,15 @@ class Connection:
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        *,
+        sort_json_keys: bool = True,
     ) -> Iterator[Any]:
         """The rows `read` gives, as pyarrow RecordBatches of at most `batch_rows` rows (flat memory), typed
         from the catalog: TEXT string, INTEGER int64, REAL float64, BOOLEAN bool, TIMESTAMP timestamp[us, UTC],
-        JSON the JSON text (string). Events read through the export API are built into columns without a
+        JSON the JSON text (string: compact, keys sorted; `sort_json_keys=False` keeps Iterable's order, as
+        `export` writes it). Events and Users read through the export API are built into columns without a
         dict per row; other objects' batches are built from their rows."""
-        return self.session.read_batches(obj, where, columns, batch_rows)
+        return self.session.read_batches(obj, where, columns, batch_rows, sort_json_keys=sort_json_keys)
 
     def read_arrow(self, obj: str, where: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None) -> Any:
         """The rows `read` gives as one pyarrow Table (`.to_pandas()`, `polars.from_arrow(table)`); its schema is
@@ -542,7 +559,8 @@ class Connection:
     ) -> ReplicationReport:
         """Copy objects into a database, incrementally after the first run; returns the report per table.
 
-        :param to: the database URL (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb)
+        :param to: the database URL (default sqlite:///iterable.db; postgresql://…, duckdb:///file.duckdb), or
+            dlt:DESTINATION (dlt:bigquery, dlt:filesystem…: through a dlt pipeline, see iterbridge.dlt)
         :param objects: objects or single event tables such as Events_emailOpen (default: every object)
         :param full: read every table in full, whatever its policy
         :param since: leave rows older than this as they are
@@ -554,6 +572,25 @@ class Connection:
         :param watch: called every `watch_every_s` seconds with the tables still being read
         :param started: called once the options are checked and the target is open, before anything is read
         """
+        if to is not None and to.lower().startswith(DLT_PREFIX):
+            try:
+                from iterbridge.dlt import replicate_to
+            except ImportError as missing:
+                raise ConfigurationError(
+                    f"--to {to} needs dlt ({missing.name} is not installed): pip install 'iterbridge[dlt]'"
+                ) from None
+            if since is not None or filters:
+                raise ConfigurationError(f"--to {to}: --since and --filter are for database targets only")
+            return replicate_to(
+                self,
+                to,
+                list(objects) if objects is not None else None,
+                full=full,
+                lookback=lookback,
+                export_method=export_method,
+                progress=progress,
+                started=started,
+            )
         from iterbridge.replicate import replicate
 
         return replicate(

@@ -167,12 +167,17 @@ def duckdb_path(url: str) -> str:
     return ":memory:" if path == "" or path.startswith(":memory:") else path
 
 
+DLT_PREFIX = "dlt:"  # `--to dlt:bigquery`: a dlt destination, not a database URL
+
+
 def check_target_url(url: str, option: str) -> None:
     """Refuse a target that is no database URL, or one in memory (a replication or sync into it would keep
     nothing once the command ends)."""
     if not url.strip():
         raise ConfigurationError(f"{option} is empty: give a database URL like sqlite:///iterable.db")
     lowered = url.lower()
+    if lowered.startswith(DLT_PREFIX):
+        return  # a dlt destination (iterbridge.dlt checks its name; dlt's own config holds its credentials)
     if lowered.startswith("duckdb:"):
         in_memory = duckdb_path(url) == ":memory:"
     elif "://" not in url:

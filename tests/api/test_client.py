@@ -58,9 +58,10 @@ def client_for(handler: Handler, *, factor: float | None = None, retry: RetryPol
 def waits() -> Iterator[list[float]]:
     """The wait stamina scheduled before each retry."""
     scheduled: list[float] = []
+    previous = stamina.instrumentation.get_on_retry_hooks()  # the client's choice (api/client.py), restored after
     stamina.instrumentation.set_on_retry_hooks([lambda details: scheduled.append(details.wait_for)])
     yield scheduled
-    stamina.instrumentation.set_on_retry_hooks(None)
+    stamina.instrumentation.set_on_retry_hooks(previous)
 
 
 def test_success_returns_the_body_and_sends_the_key_only_in_the_header() -> None:

@@ -4,6 +4,7 @@ Ids and malformed export lines (repaired or quarantined exactly as the dict rows
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,29 @@ def test_malformed_lines_same_rows_same_quarantine(
 def test_a_bad_batch_size_is_refused(conn: iterbridge.Connection) -> None:
     with pytest.raises(iterbridge.errors.QueryError, match="batch_rows"):
         next(conn.read_batches("Lists", batch_rows=0))
+
+
+def test_event_batches_ids_and_data_fields_equal_the_rows_for_odd_values() -> None:
+    """The batch builder joins the Id's text from two serialisations; whatever a record holds (objects where a
+    scalar is expected, unicode, a 2**70 integer orjson cannot write, dataFields overriding a field, an id),
+    the Ids and DataFields are the dict rows' own, and the caller's records are left as they were."""
+    from iterbridge.objects.events import EVENTS, to_row
+    from iterbridge.objects.events_arrow import event_batches
+
+    created = "2026-05-05 04:22:12 +00:00"
+    records = [
+        {"email": "a@x.com", "createdAt": created, "campaignId": {"z": 1, "a": [{"y": 2, "b": 3}]}, "k": 'ü\n"'},
+        {"email": "b@x.com", "createdAt": created, "big": 2**70, "dataFields": {"k": 1, "big": 2}, "k": 2},
+        {"userId": 5, "createdAt": created, "id": 0, "itblInternal": {"x": 1}, "eventName": "é", "templateId": 3},
+        {"email": "c@x.com", "createdAt": created, "id": "abc", "messageId": None, "dataFields": "not an object"},
+    ]
+    kept = copy.deepcopy(records)
+    (batch,) = event_batches(iter(records), "customEvent", EVENTS.columns, 10)
+    assert records == kept
+    rows = [to_row(record, "customEvent") for record in copy.deepcopy(records)]
+    for got, want in zip(batch.to_pylist(), rows, strict=True):
+        assert got["Id"] == want["Id"]
+        assert got["DataFields"] == json_text(want["DataFields"])
 
 
 def test_event_batches_parse_other_timestamp_forms_as_rows_do() -> None:

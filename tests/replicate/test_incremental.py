@@ -32,6 +32,20 @@ def snapshot(source: Source) -> dict[str, Any]:
     return tables
 
 
+def targets(before: dict[str, Any], new_list: int) -> dict[str, Any]:
+    """What write_changes touches, chosen from the API's data before it (`new_list`: a list made to be deleted)."""
+    campaigns = {c["Id"]: c for c in before["Campaigns"]}
+    return {
+        "users": [{"email": u["Email"]} for u in before["Users"]],
+        "templates": sorted((t["Id"], t["MessageMedium"]) for t in before["Templates"] if t["CampaignId"] is None),
+        "list": new_list,
+        "lists": sorted(lst["Id"] for lst in before["Lists"] if lst["Id"] != new_list),
+        "items": sorted(i["ItemId"] for i in before["CatalogItems"] if i["CatalogName"] == "products"),
+        "archivable": next(i for i, c in sorted(campaigns.items()) if c["CampaignState"] in ("Draft", "Finished")),
+        "removable": max(campaigns),
+    }
+
+
 def write_changes(api: httpx2.Client, sandbox: Sandbox, clock: FakeClock, prepared: dict[str, Any]) -> dict[str, Any]:
     """Writes of every kind, an hour after the first run; returns what was touched."""
     clock.advance(3600)
@@ -85,17 +99,7 @@ def test_a_second_run_brings_exactly_the_changes(
     copy = Copy(target)
     state = copy.state()
     before = snapshot(source)
-    campaigns = {c["Id"]: c for c in before["Campaigns"]}
-    prepared = {
-        "users": [{"email": u["Email"]} for u in before["Users"]],
-        "templates": sorted((t["Id"], t["MessageMedium"]) for t in before["Templates"] if t["CampaignId"] is None),
-        "list": new_list,
-        "lists": sorted(lst["Id"] for lst in before["Lists"] if lst["Id"] != new_list),
-        "items": sorted(i["ItemId"] for i in before["CatalogItems"] if i["CatalogName"] == "products"),
-        "archivable": next(i for i, c in sorted(campaigns.items()) if c["CampaignState"] in ("Draft", "Finished")),
-        "removable": max(campaigns),
-    }
-    touched = write_changes(api, sandbox, clock, prepared)
+    touched = write_changes(api, sandbox, clock, targets(before, new_list))
     after = snapshot(source)
 
     with stats.counting() as calls:

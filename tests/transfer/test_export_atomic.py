@@ -24,12 +24,13 @@ OLD = b"an older export\r\n"
 
 
 def failing_read(conn: iterbridge.Connection, directory: Path, error: BaseException, after: int = 25) -> list[int]:
-    """Make the connection's reads give `after` rows, then fail; records how many rows were given."""
-    read = conn.read
+    """Make the connection's reads (rows, and batches cut into one-row batches) give `after` rows, then fail;
+    records how many rows were given."""
+    read, read_batches = conn.read, conn.read_batches
     given: list[int] = []
 
-    def patched(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        for number, row in enumerate(read(*args, **kwargs), start=1):
+    def failing(rows: Iterator[Any]) -> Iterator[Any]:
+        for number, row in enumerate(rows, start=1):
             yield row
             given.append(number)
             if number == after:
@@ -37,7 +38,15 @@ def failing_read(conn: iterbridge.Connection, directory: Path, error: BaseExcept
                 assert [p.name for p in directory.iterdir() if p.name.endswith(".part")], "a temporary file"
                 raise error
 
+    def patched(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        return failing(read(*args, **kwargs))
+
+    def patched_batches(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        batches = read_batches(*args, **kwargs)
+        return failing(batch.slice(i, 1) for batch in batches for i in range(batch.num_rows))
+
     conn.read = patched  # type: ignore[method-assign]
+    conn.read_batches = patched_batches  # type: ignore[method-assign]
     return given
 
 

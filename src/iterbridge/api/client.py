@@ -45,8 +45,11 @@ from iterbridge.errors import (
 log = logging.getLogger("iterbridge.api")
 # stamina logs each retry as a bare "stamina.retry_scheduled" record; the client logs its own line (endpoint,
 # reason). A NullHandler keeps stamina's record off stderr when logging is not configured (Python's last-resort
-# handler), and leaves it to whoever configures logging.
+# handler), and leaves it to whoever configures logging. stamina would send the record through structlog instead
+# whenever structlog is installed (Dagster installs it), whose default configuration prints to stdout, into
+# `--json` output: its hook is the standard logging one, whatever else is installed.
 logging.getLogger("stamina").addHandler(logging.NullHandler())
+stamina.instrumentation.set_on_retry_hooks([stamina.instrumentation.LoggingOnRetryHook])
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 # Tries for a refused connection to a loopback address: nothing listens there, and waiting will not change it.

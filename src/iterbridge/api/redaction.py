@@ -61,7 +61,8 @@ def install_log_filter() -> None:
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
-            if record.name == "iterbridge" or record.name.startswith("iterbridge."):
+            name = record.name or ""  # logging.makeLogRecord({}) makes a record without a name (Dagster does)
+            if name == "iterbridge" or name.startswith("iterbridge."):
                 _scrub(record)
             return record
 

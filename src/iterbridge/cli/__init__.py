@@ -12,6 +12,7 @@ from iterbridge.cli.replicate import replicate_command
 from iterbridge.cli.sandbox import sandbox
 from iterbridge.cli.sync import sync_command
 from iterbridge.cli.transfer import export_command, import_command
+from iterbridge.cli.ui import ui_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -31,5 +32,6 @@ for command in (
     describe_command,
     check_command,
     profile_group,
+    ui_command,
 ):
     main.add_command(command)

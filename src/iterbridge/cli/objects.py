@@ -20,7 +20,7 @@ def _operations(obj: ObjectDef) -> list[str]:
     return ["read", *(operation.value for operation in obj.writes)]
 
 
-def _object_summary(obj: ObjectDef) -> dict[str, Any]:
+def object_summary(obj: ObjectDef) -> dict[str, Any]:
     return {
         "name": obj.name,
         "description": obj.description,
@@ -32,7 +32,7 @@ def _object_summary(obj: ObjectDef) -> dict[str, Any]:
     }
 
 
-def _column_summary(column: Column) -> dict[str, Any]:
+def column_summary(column: Column) -> dict[str, Any]:
     return {
         "name": column.name,
         "type": column.type.value,
@@ -44,23 +44,26 @@ def _column_summary(column: Column) -> dict[str, Any]:
     }
 
 
+def catalog_summary() -> dict[str, Any]:
+    """Every object and stored procedure as data: `objects --json` prints it, the web console shows it."""
+    listing = [
+        {
+            "name": p.name,
+            "description": p.description,
+            "params": [{"name": a.name, "type": a.kind, "required": a.required} for a in p.params],
+        }
+        for p in PROCEDURES.values()
+    ]
+    return {"objects": [object_summary(o) for o in OBJECTS.values()], "procedures": listing}
+
+
 @click.command("objects")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 def objects_command(as_json: bool) -> None:
     """List the Iterable objects, what can be done with each, and the stored procedures."""
     if as_json:
-        listing = [
-            {
-                "name": p.name,
-                "description": p.description,
-                "params": [{"name": a.name, "type": a.kind, "required": a.required} for a in p.params],
-            }
-            for p in PROCEDURES.values()
-        ]
-        click.echo(
-            json.dumps({"objects": [_object_summary(o) for o in OBJECTS.values()], "procedures": listing}, indent=2)
-        )
+        click.echo(json.dumps(catalog_summary(), indent=2))
         return
     table = Table(title="Iterable objects")
     for heading in ("object", "operations", "key", "required filter", "cursor"):
@@ -109,7 +112,7 @@ def describe_command(
     if as_json:
         click.echo(
             json.dumps(
-                {**_object_summary(obj), "columns": [_column_summary(c) for c in columns], "note": note or None},
+                {**object_summary(obj), "columns": [column_summary(c) for c in columns], "note": note or None},
                 indent=2,
             )
         )

@@ -33,7 +33,7 @@ def _since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _progress_line(stream: StreamProgress) -> str:
+def progress_line(stream: StreamProgress) -> str:
     """ "Events_emailSend: 120,000 rows (6,000/s), 45% of its time range, about 25 s left"."""
     rate = stream.rows_read / stream.seconds if stream.seconds else 0.0
     text = f"{stream.table}: {stream.rows_read:,} rows ({rate:,.0f}/s)"
@@ -70,22 +70,23 @@ def _shown(stream: StreamReport) -> bool:
     return bool(busy) or not stream.table.startswith("Events_")
 
 
+def report_dict(report: ReplicationReport) -> dict[str, Any]:
+    """The report as data: `--json` prints it, the web console shows it."""
+    return {
+        "target": report.target,
+        "seconds": round(report.seconds, 3),
+        "ok": report.ok,
+        "totals": report.totals(),
+        "skipped": report.skipped,
+        "repaired_lines": report.repaired_lines,
+        "malformed_lines": report.malformed_lines,
+        "quarantine": report.quarantine,
+        "streams": [asdict(s) for s in report.streams],
+    }
+
+
 def report_json(report: ReplicationReport) -> str:
-    return json.dumps(
-        {
-            "target": report.target,
-            "seconds": round(report.seconds, 3),
-            "ok": report.ok,
-            "totals": report.totals(),
-            "skipped": report.skipped,
-            "repaired_lines": report.repaired_lines,
-            "malformed_lines": report.malformed_lines,
-            "quarantine": report.quarantine,
-            "streams": [asdict(s) for s in report.streams],
-        },
-        indent=2,
-        default=str,
-    )
+    return json.dumps(report_dict(report), indent=2, default=str)
 
 
 def _print_report(report: ReplicationReport, as_json: bool) -> None:
@@ -129,7 +130,8 @@ def _print_report(report: ReplicationReport, as_json: bool) -> None:
     "--to",
     "to",
     default=None,
-    help=f"Target database URL (default {default_url()}); postgresql://user:pass@host/db, duckdb:///file.duckdb.",
+    help=f"Target database URL (default {default_url()}); postgresql://user:pass@host/db, duckdb:///file.duckdb; or "
+    "dlt:DESTINATION (dlt:bigquery, dlt:snowflake, dlt:filesystem…, credentials from dlt's config).",
 )
 @click.option(
     "--objects",
@@ -211,7 +213,7 @@ def replicate_command(
 
     def watch(running: list[StreamProgress]) -> None:
         for stream in running:
-            console.print(f"  … {_progress_line(stream)}", soft_wrap=True)
+            console.print(f"  … {progress_line(stream)}", soft_wrap=True)
 
     def started() -> None:  # once the options are checked and the target is open: an error is then alone
         console.print(f"replicating into {redact_url(url)} …", soft_wrap=True, markup=False)

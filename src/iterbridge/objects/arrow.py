@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_text, parsed_json
+from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_as_sent, json_text, parsed_json
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # every export record's timestamps: "2026-05-05 04:22:12 +00:00"
@@ -36,11 +36,15 @@ def schema(columns: Sequence[Column]) -> Any:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in columns])
 
 
-def array(values: list[Any], sql_type: SqlType) -> Any:
+def array(values: list[Any], sql_type: SqlType, *, sort_keys: bool = True) -> Any:
     """A column's dict-row values as its Arrow array. A value the type cannot hold as it is (a text id in an
-    INTEGER column) goes through the catalog's own conversion, as a target would store it."""
-    if sql_type is SqlType.JSON:  # a text value is a JSON string, as for every target (not JSON text)
-        return pa.array([None if v is None else json_text(v) for v in values], type=pa.string())
+    INTEGER column) goes through the catalog's own conversion, as a target would store it. JSON: the text with
+    the keys sorted, json_text, as every target stores it (a text value is a JSON string); or, `sort_keys=False`,
+    as a CSV export writes the cell: a text value as it is, anything else as Iterable sent it (json_as_sent)."""
+    if sql_type is SqlType.JSON:
+        if sort_keys:
+            return pa.array([None if v is None else json_text(v) for v in values], type=pa.string())
+        return pa.array([v if v is None or type(v) is str else json_as_sent(v) for v in values], type=pa.string())
     kind = ARROW_TYPES[sql_type]
     if sql_type is SqlType.TIMESTAMP and any(type(v) is str for v in values):
         parsed = export_timestamps(values)
@@ -52,10 +56,11 @@ def array(values: list[Any], sql_type: SqlType) -> Any:
         return pa.array([convert(v, sql_type) for v in values], type=kind)
 
 
-def export_timestamps(texts: list[Any]) -> Any:
+def export_timestamps(texts: list[Any], *, checked: bool = False) -> Any:
     """Texts of the exports' form ("2026-05-05 04:22:12 +00:00") or None, parsed by one kernel, or None when
-    any value is of another form (then each is parsed as a dict row parses it)."""
-    if not all(
+    any value is of another form (then each is parsed as a dict row parses it). `checked`: the caller has
+    seen every text is of that form."""
+    if not checked and not all(
         v is None or (type(v) is str and len(v) == 26 and v[10] == " " and v.endswith(" +00:00")) for v in texts
     ):
         return None
@@ -65,22 +70,25 @@ def export_timestamps(texts: list[Any]) -> Any:
         return None
 
 
-def batch_from_rows(rows: Sequence[Row], columns: Sequence[Column]) -> Any:
+def batch_from_rows(rows: Sequence[Row], columns: Sequence[Column], *, sort_keys: bool = True) -> Any:
     return pa.RecordBatch.from_arrays(
-        [array([row.get(c.name) for row in rows], c.type) for c in columns], schema=schema(columns)
+        [array([row.get(c.name) for row in rows], c.type, sort_keys=sort_keys) for c in columns],
+        schema=schema(columns),
     )
 
 
-def batches_from_rows(rows: Iterable[Row], columns: Sequence[Column], batch_rows: int) -> Iterator[Any]:
+def batches_from_rows(
+    rows: Iterable[Row], columns: Sequence[Column], batch_rows: int, *, sort_keys: bool = True
+) -> Iterator[Any]:
     """Dict rows cut into batches of at most `batch_rows` (flat memory: one batch of rows held at a time)."""
     pending: list[Row] = []
     for row in rows:
         pending.append(row)
         if len(pending) >= batch_rows:
-            yield batch_from_rows(pending, columns)
+            yield batch_from_rows(pending, columns, sort_keys=sort_keys)
             pending = []
     if pending:
-        yield batch_from_rows(pending, columns)
+        yield batch_from_rows(pending, columns, sort_keys=sort_keys)
 
 
 def values(column: Any, sql_type: SqlType) -> list[Any]:

@@ -133,6 +133,15 @@ def json_text(value: Any) -> str | None:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def json_as_sent(value: Any) -> str:
+    """JSON text with the keys in the order Iterable sent them, compact, non-ASCII kept (what a CSV export
+    writes: a file keeps Iterable's order; a stored copy sorts them, json_text)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, keys that are not text
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def parsed_json(text: str | bytes) -> Any:
     """JSON text as values (orjson; the standard parser for what it refuses, such as NaN or huge integers);
     text that is not JSON stays as it is."""
@@ -295,6 +304,9 @@ class ReadHints:
     # (Id, UpdatedAt as listed) → True when the caller's copy holds that version: Templates' extended fields
     # are then not read again.
     current: Callable[[Any, Any], bool] | None = None
+    # Arrow batches' JSON columns: keys sorted (the stored text, json_text), or as Iterable sent them
+    # (json_as_sent: what a CSV export writes).
+    sort_json_keys: bool = True
 
 
 @dataclass

@@ -46,39 +46,62 @@ OWN_FIELDS = {
 }
 
 
-def to_row(record: dict[str, Any], event_type: str) -> Row:
-    """An export or userEvents record → a row, its keys in the columns' order (the hot path of a read)."""
-    data = {k: v for k, v in record.items() if k not in OWN_FIELDS}
-    fields = record.get("dataFields")
+# The fields of a record taken into columns (split_record gives them in this order); the rest of OWN_FIELDS is
+# left out of DataFields.
+TAKEN_FIELDS = ("eventName", "email", "userId", "createdAt", "campaignId", "templateId", "messageId", "id")
+_LEFT_OUT = tuple(sorted(OWN_FIELDS - {*TAKEN_FIELDS, "dataFields"}))
+
+
+def split_record(record: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A record's TAKEN_FIELDS values and its DataFields: every field without a column of its own, the
+    record's `dataFields` object merged over them (the one definition, for dict rows and Arrow batches). The
+    record itself is left as it was: the fields are taken out of a copy (cheaper than filtering the items)."""
+    data = record.copy()
+    pop = data.pop
+    taken = (
+        pop("eventName", None),
+        pop("email", None),
+        pop("userId", None),
+        pop("createdAt", None),
+        pop("campaignId", None),
+        pop("templateId", None),
+        pop("messageId", None),
+        pop("id", None),
+    )
+    fields = pop("dataFields", None)
+    for name in _LEFT_OUT:
+        pop(name, None)
     if isinstance(fields, dict):
         data.update(fields)
-    user_id = record.get("userId")
+    return taken, data
+
+
+def to_row(record: dict[str, Any], event_type: str) -> Row:
+    """An export or userEvents record → a row, its keys in the columns' order (the hot path of a read)."""
+    (name, email, user_id, created, campaign, template, message, event_id), data = split_record(record)
     row: Row = {
         "Id": None,
         "EventType": event_type,
-        "EventName": record.get("eventName"),
-        "Email": record.get("email"),
+        "EventName": name,
+        "Email": email,
         "UserId": None if user_id is None else str(user_id),
-        "CreatedAt": parse_timestamp(record.get("createdAt")),
-        "CampaignId": record.get("campaignId"),
-        "TemplateId": record.get("templateId"),
-        "MessageId": record.get("messageId"),
+        "CreatedAt": parse_timestamp(created),
+        "CampaignId": campaign,
+        "TemplateId": template,
+        "MessageId": message,
         "DataFields": data,
     }
-    event_id = record.get("id")
-    row["Id"] = str(event_id) if event_id else stable_id(row, record.get("createdAt"))
+    row["Id"] = str(event_id) if event_id else stable_id(row, created)
     return row
 
 
 def stable_id(row: Row, created_text: Any = None) -> str:
     """A hash of everything the event says. `created_text`: the record's own createdAt, whose
     "YYYY-MM-DD HH:MM:SS +00:00" gives the CreatedAt's isoformat() by moving characters (3× faster)."""
-    created, text = row["CreatedAt"], created_text
-    iso: str | None
-    if type(text) is str and len(text) == 26 and text.endswith(" +00:00") and text[4] == text[7] == "-" and created:
-        iso = f"{text[:10]}T{text[11:19]}+00:00"
-    else:
-        iso = created.isoformat() if created else None
+    created = row["CreatedAt"]
+    iso = export_iso(created_text) if created else None
+    if iso is None and created:
+        iso = created.isoformat()
     return identity_hash(
         [
             row["EventType"],
@@ -92,6 +115,14 @@ def stable_id(row: Row, created_text: Any = None) -> str:
             row["DataFields"],
         ]
     )
+
+
+def export_iso(text: Any) -> str | None:
+    """The isoformat() of an export's createdAt text ("2026-05-05 04:22:12 +00:00"), made by moving characters
+    (3× faster than parsing and formatting); None for text of any other form."""
+    if text.__class__ is str and len(text) == 26 and text.endswith(" +00:00") and text[4] == text[7] == "-":
+        return f"{text[:10]}T{text[11:19]}+00:00"
+    return None
 
 
 def identity_hash(identity: list[Any]) -> str:
@@ -151,11 +182,12 @@ def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: in
     from iterbridge.objects.arrow import batches_from_rows
     from iterbridge.objects.events_arrow import event_batches
 
+    sort_keys = request.hints.sort_json_keys
     if by_user(request):
-        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows)
+        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
         return
     for event_type, records in exported(conn, request):
-        yield from event_batches(records, event_type, conn.columns(obj), batch_rows)
+        yield from event_batches(records, event_type, conn.columns(obj), batch_rows, sort_keys=sort_keys)
 
 
 def _event(row: Row) -> dict[str, Any]:

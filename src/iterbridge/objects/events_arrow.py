@@ -11,69 +11,79 @@ see the commit that added this module.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
-from iterbridge.objects.base import Column, json_text
-from iterbridge.objects.events import OWN_FIELDS, identity_hash
+from iterbridge.objects.base import Column, json_as_sent, json_text
+from iterbridge.objects.events import export_iso, identity_hash, split_record
 
 
 def event_batches(
-    records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], batch_rows: int
+    records: Iterable[dict[str, Any]],
+    event_type: str,
+    columns: Sequence[Column],
+    batch_rows: int,
+    *,
+    sort_keys: bool = True,
 ) -> Iterator[Any]:
-    """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order."""
+    """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order; DataFields'
+    keys sorted (the stored text) or as Iterable sent them (`sort_keys=False`, what a CSV export writes)."""
     source = iter(records)
-    while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns)) is not None:
+    while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns, sort_keys)) is not None:
         yield batch
 
 
-def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column]) -> Any:
+def event_batch(
+    records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], sort_keys: bool = True
+) -> Any:
     """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
-    when there are none."""
+    when there are none.
+
+    Per record, one serialisation: DataFields' text (compact, keys sorted) is also the tail of the text the Id
+    hashes, so the identity is the short head's text and that tail joined, not the whole list serialised again
+    (identity_hash's bytes exactly; a record either text cannot be made of goes through identity_hash itself).
+    Unsorted DataFields (`sort_keys=False`) cost a second serialisation where the Id needs the sorted one."""
     ids: list[str] = []
     names: list[Any] = []
     emails: list[Any] = []
-    users: list[str | None] = []
+    users: list[Any] = []
     texts: list[Any] = []
     campaigns: list[Any] = []
     templates: list[Any] = []
     messages: list[Any] = []
-    data_texts: list[str | None] = []
+    data_texts: list[bytes] = []  # orjson's UTF-8, viewed as strings once for the batch (no str per row)
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
-    own = OWN_FIELDS
+    dumps, sha256, sorted_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+    order = sorted_keys if sort_keys else None
     for record in records:
-        get = record.get
-        data = {k: v for k, v in record.items() if k not in own}
-        fields = get("dataFields")
-        if isinstance(fields, dict):
-            data.update(fields)
-        user_id = get("userId")
-        user = None if user_id is None else str(user_id)
-        text = get("createdAt")
-        if type(text) is str and len(text) == 26 and text.endswith(" +00:00") and text[4] == text[7] == "-":
-            iso: str | None = f"{text[:10]}T{text[11:19]}+00:00"
-        else:
+        (name, email, user, text, campaign, template, message, event_id), data = split_record(record)
+        if user is not None and user.__class__ is not str:
+            user = str(user)
+        iso = export_iso(text)
+        if iso is None:
             odd = True
             created = parse_timestamp(text)
             iso = created.isoformat() if created else None
-        event_id = get("id")
-        name, email, campaign, template, message = (
-            get("eventName"),
-            get("email"),
-            get("campaignId"),
-            get("templateId"),
-            get("messageId"),
-        )
-        ids.append(
-            str(event_id)
-            if event_id
-            else identity_hash([event_type, iso, email, user, name, campaign, template, message, data])
-        )
+        try:
+            if event_id:
+                ids.append(str(event_id))
+                data_texts.append(dumps(data, option=order))
+            else:
+                data_text = dumps(data, option=sorted_keys)
+                head = dumps([event_type, iso, email, user, name, campaign, template, message], option=sorted_keys)
+                ids.append(sha256(b"%b,%b]" % (head[:-1], data_text)).hexdigest()[:32])
+                data_texts.append(data_text if sort_keys else dumps(data))
+        except (TypeError, orjson.JSONEncodeError):  # what orjson cannot write: the dict rows' own functions
+            identity = [event_type, iso, email, user, name, campaign, template, message, data]
+            ids.append(str(event_id) if event_id else identity_hash(identity))
+            data_texts.append((str(json_text(data)) if sort_keys else json_as_sent(data)).encode())
         names.append(name)
         emails.append(email)
         users.append(user)
@@ -81,7 +91,6 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
         campaigns.append(campaign)
         templates.append(template)
         messages.append(message)
-        data_texts.append(json_text(data))
     if not ids:
         return None
     built = {
@@ -94,7 +103,7 @@ def event_batch(records: Iterable[dict[str, Any]], event_type: str, columns: Seq
         "CampaignId": array(campaigns, columns_type(columns, "CampaignId")),
         "TemplateId": array(templates, columns_type(columns, "TemplateId")),
         "MessageId": array(messages, columns_type(columns, "MessageId")),
-        "DataFields": pa.array(data_texts, type=pa.string()),
+        "DataFields": pa.array(data_texts, type=pa.binary()).view(pa.string()),
     }
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
 
@@ -106,5 +115,5 @@ def columns_type(columns: Sequence[Column], name: str) -> Any:
 def _created(texts: list[Any], odd: bool) -> Any:
     """CreatedAt for a batch: one strptime over the texts; per row, as the dict rows parse it, where some are not
     the exports' form or are no real date (then the dict rows' error is raised)."""
-    parsed = None if odd else export_timestamps(texts)
+    parsed = None if odd else export_timestamps(texts, checked=True)
     return pa.array([parse_timestamp(text) for text in texts], type=TIMESTAMP) if parsed is None else parsed

@@ -97,6 +97,8 @@ class Session(Protocol):
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         batch_rows: int = ...,
+        *,
+        sort_json_keys: bool = True,
     ) -> Iterator[Any]:
         """`read`'s rows as pyarrow RecordBatches typed from the catalog (objects/arrow.py)."""
         ...

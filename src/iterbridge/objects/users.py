@@ -64,6 +64,9 @@ def unflatten(record: dict[str, Any]) -> dict[str, Any]:
     """The export's dotted keys ("address.city") back into nested objects."""
     profile: dict[str, Any] = {}
     for key, value in record.items():
+        if "." not in key:  # most keys: what the walk below does for a single part, without the split
+            profile[key] = value
+            continue
         parts = key.split(".")
         target = profile
         for part in parts[:-1]:
@@ -131,14 +134,14 @@ def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: in
     from iterbridge.objects.users_arrow import user_batches
 
     columns = conn.columns(obj)
+    sort_keys = request.hints.sort_json_keys
     if request.values("Email") is not None or request.values("UserId") is not None:
-        yield from batches_from_rows(_read(conn, obj, request), columns, batch_rows)
+        yield from batches_from_rows(_read(conn, obj, request), columns, batch_rows, sort_keys=sort_keys)
         return
     since, until = request.bounds("ProfileUpdatedAt")
     fields = _export_fields(conn, request, columns)
-    yield from user_batches(
-        export_records(conn, request, "user", since, until, only_fields=fields), columns, batch_rows
-    )
+    records = export_records(conn, request, "user", since, until, only_fields=fields)
+    yield from user_batches(records, columns, batch_rows, sort_keys=sort_keys)
 
 
 def _export_fields(conn: Session, request: ReadRequest, columns: tuple[Column, ...]) -> list[str] | None:

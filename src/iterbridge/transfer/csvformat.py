@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -15,7 +14,7 @@ import orjson
 
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms, utc_text
 from iterbridge.errors import ConfigurationError
-from iterbridge.objects.base import SqlType
+from iterbridge.objects.base import SqlType, json_as_sent
 
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "\\t": "\t"}
 TERMINATORS = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
@@ -133,7 +132,7 @@ class CsvOptions:
             if isinstance(value, datetime):
                 return date(value)
             if isinstance(value, (dict, list)):
-                return to_json(value)
+                return json_as_sent(value)
             return value
 
         return cell
@@ -274,14 +273,6 @@ class MinimalWriter:
         if len(out) == 1 and not out[0]:
             out[0] = doubled  # a record of one empty field is not a blank line
         self._write(delimiter.join(out) + self.terminator)
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON text, non-ASCII kept as is (orjson; the standard library for what it refuses)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits, keys that are not text
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:

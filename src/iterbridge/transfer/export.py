@@ -8,6 +8,7 @@ a FIFO or a device is streamed into, never replaced).
 from __future__ import annotations
 
 import csv
+import io
 import operator
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,7 @@ from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import Column, ObjectDef, SqlType, from_sql
 from iterbridge.query.sqltext import select_where
+from iterbridge.transfer.cells import text_cells, value_cells
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.output import output_text
 from iterbridge.transfer.where import simple_where
@@ -37,6 +39,36 @@ class ExportResult:
     destination: str
     columns: list[str]
     rows: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What an export of an object reads: its name, the header, each column's type, and how --where is answered
+    (`conditions` for a condition the read takes as it is, `sql` for one only the SQL engine can answer)."""
+
+    name: str
+    header: list[str]
+    types: dict[str, SqlType]
+    conditions: dict[str, Any] | None = None
+    sql: str | None = None
+
+
+def selection(conn: Connection, obj: str, columns: list[str] | None, where: str | None) -> Selection:
+    definition = conn.object(obj)
+    available = conn.columns(definition)
+    header = (
+        [conn.session.column_name(definition, available, c) for c in columns]
+        if columns
+        else [c.name for c in available]
+    )
+    types = {c.name: c.type for c in available}
+    if where is None:
+        return Selection(definition.name, header, types)
+    conditions = simple_where(where)
+    if conditions is not None and all(_known(conn, definition, available, name) for name in conditions):
+        # Pushed down like SQL would, but the values come straight from the reader (milliseconds kept).
+        return Selection(definition.name, header, types, conditions=conditions)
+    return Selection(definition.name, header, types, sql=select_where(definition.name, header, where, "--where"))
 
 
 def source_rows(
@@ -58,22 +90,15 @@ def source_rows(
         return header, (typed(dict(zip(header, row, strict=False)), kinds) for row in cursor)
     if obj is None:
         raise QueryError("export needs an OBJECT or --query")
-    definition = conn.object(obj)
-    available = conn.columns(definition)
-    header = (
-        [conn.session.column_name(definition, available, c) for c in columns]
-        if columns
-        else [c.name for c in available]
-    )
-    if where is None:
-        return header, conn.read(definition.name, columns=header)
-    conditions = simple_where(where)
-    if conditions is not None and all(_known(conn, definition, available, name) for name in conditions):
-        # Pushed down like SQL would, but the values come straight from the reader (milliseconds kept).
-        return header, conn.read(definition.name, where=conditions, columns=header)
-    cursor = conn.sql(select_where(definition.name, header, where, "--where"), read_only=True)
-    types = {c.name: c.type for c in available}
-    return header, (typed(dict(zip(header, row, strict=False)), types) for row in cursor)
+    return object_rows(conn, selection(conn, obj, columns, where))
+
+
+def object_rows(conn: Connection, chosen: Selection) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    header = chosen.header
+    if chosen.sql is None:
+        return header, conn.read(chosen.name, where=chosen.conditions, columns=header)
+    cursor = conn.sql(chosen.sql, read_only=True)
+    return header, (typed(dict(zip(header, row, strict=False)), chosen.types) for row in cursor)
 
 
 def _known(conn: Connection, definition: ObjectDef, available: tuple[Column, ...], name: str) -> bool:
@@ -207,6 +232,50 @@ def _flattened(
     return columns, replay()
 
 
+def write_batches(
+    header: list[str],
+    types: list[SqlType],
+    batches: Iterable[Any],
+    path: Path | None,
+    options: CsvOptions,
+    progress: Progress | None = None,
+) -> int:
+    """Stream Arrow batches into a CSV file (atomically) or stdout, a batch at a time: the bytes write_csv writes
+    for the same rows, each column formatted by Arrow kernels (transfer/cells.py), each batch written by one call
+    (--quoting minimal: its text, joined by kernels; the other modes: the csv module's C writer)."""
+    count = 0
+    minimal = options.quoting == "minimal"
+    with output_text(path, encoding=options.python_encoding) as handle:
+        if options.header:
+            _write(options.writer(handle), header, header, 0, options)
+        raw = options.writer(handle, raw=True)  # the cells come guarded already
+        for batch in batches:
+            try:
+                if minimal:
+                    handle.write(text_cells(batch, types, options))
+                else:
+                    raw.writerows(zip(*value_cells(batch, types, options), strict=True))
+            except (UnicodeEncodeError, csv.Error):
+                _diagnose(batch, types, header, count, options)
+                raise
+            count += batch.num_rows
+            if progress is not None:
+                progress(count)
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def _diagnose(batch: Any, types: list[SqlType], header: list[str], before: int, options: CsvOptions) -> None:
+    """Raise the TransferError write_csv raises for the batch's first record the output cannot hold (each record
+    tried on a scratch output in the same encoding, so nothing is written twice)."""
+    cells = value_cells(batch, types, options)
+    scratch = io.TextIOWrapper(io.BytesIO(), encoding=options.python_encoding, newline="")
+    writer = options.writer(scratch, raw=True)
+    for number, record in enumerate(zip(*cells, strict=True), start=before + 1):
+        _write(writer, list(record), header, number, options)
+
+
 def export(
     conn: Connection,
     obj: str | None,
@@ -217,8 +286,23 @@ def export(
     where: str | None = None,
     query: str | None = None,
     progress: Progress | None = None,
+    batches: bool | None = None,
 ) -> ExportResult:
-    header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
+    """Write an object (or a query's rows) to CSV. An object's rows come as Arrow batches (`conn.read_batches`,
+    JSON in Iterable's key order) formatted a column at a time, unless an option needs the row path: --query or
+    a --where only SQL answers (the SQL engine gives rows), or --flatten (keys found row by row). `batches`
+    overrides that choice: False, the row path always; True, batches where the choice would be rows."""
+    if query is None and obj is not None:
+        chosen = selection(conn, obj, columns, where)
+        types = [chosen.types[name] for name in chosen.header]
+        by_rows = batches is False or options.flatten or chosen.sql is not None
+        if batches or not by_rows:
+            found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header, sort_json_keys=False)
+            count = write_batches(chosen.header, types, found, path, options, progress)
+            return ExportResult(str(path) if path else "-", chosen.header, count)
+        header, rows = object_rows(conn, chosen)
+    else:
+        header, rows = source_rows(conn, obj, columns=columns, where=where, query=query)
     count = write_csv(header, rows, path, options, progress)
     return ExportResult(str(path) if path else "-", header, count)
 
