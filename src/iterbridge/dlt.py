@@ -41,7 +41,7 @@ from dlt.sources import DltResource, DltSource
 
 from iterbridge.connection import Connection, connect
 from iterbridge.errors import ConfigurationError, IterbridgeError
-from iterbridge.objects.base import Column, Condition, ObjectDef, SqlType
+from iterbridge.objects.base import DEFAULT_BATCH_ROWS, Column, Condition, ObjectDef, SqlType
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.objects.session import Skipped
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Stream, streams
@@ -193,7 +193,7 @@ def resources(
     *,
     lookback: timedelta = DEFAULT_LOOKBACK,
     export_method: str = "auto",
-    batch_rows: int = 16_384,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
     owned: bool = False,
 ) -> tuple[list[DltResource], SourceRun, Callable[[], None]]:
     """The resources for a connection `opener()` makes at the first read, their run record, and a function that

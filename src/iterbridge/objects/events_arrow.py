@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
@@ -58,7 +59,10 @@ def event_batch(
     campaigns: list[Any] = []
     templates: list[Any] = []
     messages: list[Any] = []
-    data_texts: list[bytes] = []  # orjson's UTF-8, viewed as strings once for the batch (no str per row)
+    # DataFields' texts (orjson's UTF-8) end to end in one buffer, with where each ends: no str per row, and no
+    # orjson output held (each keeps its over-allocated buffer: ~4 KB a row)
+    data_blob = bytearray()
+    data_ends: list[int] = []
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
     dumps, sha256, sorted_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
     order = sorted_keys if sort_keys else None
@@ -74,16 +78,17 @@ def event_batch(
         try:
             if event_id:
                 ids.append(str(event_id))
-                data_texts.append(dumps(data, option=order))
+                data_blob += dumps(data, option=order)
             else:
                 data_text = dumps(data, option=sorted_keys)
                 head = dumps([event_type, iso, email, user, name, campaign, template, message], option=sorted_keys)
                 ids.append(sha256(b"%b,%b]" % (head[:-1], data_text)).hexdigest()[:32])
-                data_texts.append(data_text if sort_keys else dumps(data))
+                data_blob += data_text if sort_keys else dumps(data)
         except (TypeError, orjson.JSONEncodeError):  # what orjson cannot write: the dict rows' own functions
             identity = [event_type, iso, email, user, name, campaign, template, message, data]
             ids.append(str(event_id) if event_id else identity_hash(identity))
-            data_texts.append((str(json_text(data)) if sort_keys else json_as_sent(data)).encode())
+            data_blob += (str(json_text(data)) if sort_keys else json_as_sent(data)).encode()
+        data_ends.append(len(data_blob))
         names.append(name)
         emails.append(email)
         users.append(user)
@@ -103,9 +108,17 @@ def event_batch(
         "CampaignId": array(campaigns, columns_type(columns, "CampaignId")),
         "TemplateId": array(templates, columns_type(columns, "TemplateId")),
         "MessageId": array(messages, columns_type(columns, "MessageId")),
-        "DataFields": pa.array(data_texts, type=pa.binary()).view(pa.string()),
+        "DataFields": _texts(data_blob, data_ends),
     }
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
+
+
+def _texts(blob: bytearray, ends: list[int]) -> Any:
+    """A string array of UTF-8 texts laid end to end in `blob`, each ending at its `ends` offset (one copy of
+    the bytes; a batch whose texts pass Arrow's 2 GiB string limit fails as pa.array would)."""
+    offsets = np.fromiter(itertools.chain((0,), ends), dtype=np.int64, count=len(ends) + 1)
+    array = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(bytes(blob)))
+    return array.cast(pa.string())
 
 
 def columns_type(columns: Sequence[Column], name: str) -> Any:
