@@ -23,7 +23,7 @@ import httpx2
 
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
-from iterbridge.api.jsonlines import JsonLines, Quarantine
+from iterbridge.api.jsonlines import JsonLines, Quarantine, spooled_lines
 from iterbridge.api.timestamps import ceil_second, floor_second
 from iterbridge.errors import FatalApiError, RetriableApiError
 
@@ -121,7 +121,7 @@ class AsyncExportReader:
                         yield record
                 else:
                     with spool:
-                        for record in self.lines.records(spool):
+                        for record in self.lines.records(spooled_lines(spool)):
                             self.stats.records += 1
                             yield record
                 self.stats.checkpoints.append(window_end)

@@ -20,7 +20,7 @@ from typing import IO, Any
 import httpx2
 
 from iterbridge.api.client import ApiClient
-from iterbridge.api.jsonlines import JsonLines, Quarantine
+from iterbridge.api.jsonlines import JsonLines, Quarantine, spooled_lines
 from iterbridge.api.timestamps import ceil_second, floor_second, iterable_format
 from iterbridge.errors import RetriableApiError
 
@@ -153,6 +153,6 @@ class ExportReader:
 
     def _records(self, spool: IO[bytes]) -> Iterator[dict[str, Any]]:
         stats = self.stats
-        for record in self.lines.records(spool):
+        for record in self.lines.records(spooled_lines(spool)):
             stats.records += 1
             yield record
