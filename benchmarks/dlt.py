@@ -7,9 +7,8 @@ The sandbox runs in its own process (rate limits off); each run is `iterbridge r
 process of its own (`dlt:duckdb` and `dlt:filesystem` go through a dlt pipeline, its folders in a temporary
 directory, telemetry off). Measured per run: wall time, rows read, peak RSS (ru_maxrss) and the peak RSS of each
 quarter of the run (flat memory: no upward trend), and the API calls the sandbox counted. Targets: a dlt run
-within 1.5× the native one's time, peak memory under 300 MB, and the same API calls as the native run (the
-native run derives Standard lists' members from Users on a first run, which the dlt source does not: the
-difference is printed per endpoint).
+within 1.5× the native one's time, peak memory under 300 MB, and the same API calls as the native run (both
+derive Standard lists' members from Users on a first run; any difference is printed per endpoint).
 
 It prints a report with PASS/FAIL per figure and exits 0 either way: it is a report, not a test.
 """

@@ -19,10 +19,16 @@ follows the object's replication facts:
 
 Every resource reads through one connection: one rate limiter and one export budget for the whole source.
 Slices a read could not get are logged and kept per table in the `SourceRun` that comes with the source.
+
+A table whose rows another's whole read carries (`ObjectDef.derived`: list members in the users' emailListIds) is
+taken from that read when a run extracts both and the source is read whole (no incremental state), as `replicate`
+takes it, so a full run makes replicate's API calls; see `_Link`.
 """
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import threading
 import time
 import weakref
@@ -36,19 +42,26 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.common.exceptions import DltException
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns, TWriteDisposition
 from dlt.sources import DltResource, DltSource
 
 from iterbridge.connection import Connection, connect
 from iterbridge.errors import ConfigurationError, IterbridgeError
+from iterbridge.objects.arrow import batch_from_rows, derivation_input
+from iterbridge.objects.arrow import schema as arrow_schema
 from iterbridge.objects.base import DEFAULT_BATCH_ROWS, Column, Condition, ObjectDef, SqlType
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.objects.session import Skipped
-from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Stream, streams
+from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Stream, derivations, streams
+from iterbridge.replicate.runner import DerivedParts
 
 if TYPE_CHECKING:
     from iterbridge.replicate import ReplicationReport, StreamReport
     from iterbridge.sandbox import SandboxConfig
+
+log = logging.getLogger("iterbridge.dlt")
+_END = object()
 
 SOURCE_NAME = "iterable"  # also the config section: sources.iterable.api_key
 DLT_TYPES = {
@@ -63,12 +76,14 @@ DLT_TYPES = {
 
 @dataclass
 class SourceRun:
-    """What the source's reads did, per table: rows read, API calls, seconds spent reading, slices skipped."""
+    """What the source's reads did, per table: rows read, API calls, seconds spent reading, slices skipped, and
+    for a table taken partly from another's read, which values of its key were derived and which were read."""
 
     rows: dict[str, int] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, list[Skipped]] = field(default_factory=dict)
+    derived: dict[str, DerivedParts] = field(default_factory=dict)  # a table partly taken from another's read
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, table: str, rows: int, calls: int, seconds: float, skipped: list[Skipped]) -> None:
@@ -90,6 +105,7 @@ class _Shared:
         self._owned = owned
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self._links: dict[tuple[str, int], tuple[Any, _Link]] = {}
 
     def get(self) -> Connection:
         with self._lock:
@@ -105,6 +121,85 @@ class _Shared:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    def link(self, table: str, run_state: Any) -> _Link:
+        """The `_Link` of a derived table in one run: the same for both resources of that run, told apart from
+        other runs by the run's state (a dict each pipeline run loads anew)."""
+        with self._lock:
+            key = (table, id(run_state))
+            if key not in self._links:
+                self._links[key] = (run_state, _Link())  # the state held: its id stays this run's
+            return self._links[key][1]
+
+    def unlink(self, table: str, run_state: Any) -> None:
+        with self._lock:
+            self._links.pop((table, id(run_state)), None)
+
+
+class _Link:
+    """A derived table's rows in one run (ObjectDef.derived: ListUsers of Standard lists in Users' emailListIds),
+    as `replicate` takes them: from the source's read when that read is whole. The source's resource decides at its
+    start (`decide`: its read is whole when it has no incremental state), spools the rows its batches carry to a
+    temporary file (`feed`: flat memory, and nothing is given before the read is known complete) and says at its
+    end whether it saw every record (`end`). The derived table's resource reads the values the source does not
+    cover meanwhile, then gives the spooled rows, or reads the covered values too if the source's read skipped a
+    slice (a spooled part would leave members out; dlt replaces the table, so nothing may be given twice)."""
+
+    def __init__(self) -> None:
+        self.decided = False
+        self.ended = False
+        self.complete = False
+        self.parts: DerivedParts | None = None  # None: nothing is derived in this run
+        self._covered: frozenset[Any] = frozenset()
+        self._columns: list[Column] = []
+        self._spool: Any = None
+        self._writer: Any = None
+
+    def decide(self, conn: Connection, derived: Stream, source: Stream, whole: bool, run: SourceRun) -> None:
+        derivation = derived.obj.derived
+        if whole and derivation is not None:
+            began, calls = time.monotonic(), conn.client.calls_in_thread()
+            try:
+                covered, others = derivation.plan(conn.session)
+            except IterbridgeError as error:
+                log.warning("%s: read in full (%s)", derived.table, error)
+            else:
+                self.parts = DerivedParts(source.table, derivation.noun, sorted(covered), sorted(others))
+                self._covered = frozenset(covered)
+                self._columns = [c for c in conn.columns(derived.obj) if not c.import_only]
+                self._spool = tempfile.TemporaryFile()  # noqa: SIM115 — closed by `close`, at the derived table's end
+                self._writer = pa.ipc.new_stream(self._spool, arrow_schema(self._columns))
+            finally:  # the plan's calls are the derived table's, as in replicate's report
+                run.add(derived.table, 0, conn.client.calls_in_thread() - calls, time.monotonic() - began, [])
+        self.decided = True
+
+    def feed(self, batch: Any, derived: Stream, types: dict[str, SqlType]) -> None:
+        derivation = derived.obj.derived
+        if self._writer is None or derivation is None:
+            return
+        found = [r for row in derivation_input(batch, derivation, types) for r in derivation.rows(row, self._covered)]
+        if found:
+            self._writer.write_batch(batch_from_rows(found, self._columns))
+
+    def end(self, complete: bool) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.complete = complete
+        self.ended = True
+
+    def spooled(self) -> Iterator[Any]:
+        self._spool.seek(0)
+        yield from pa.ipc.open_stream(self._spool)
+
+    def close(self) -> None:
+        """The spool gone (the derived table's read ended, whatever the end); later rows are no longer kept."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 def column_hints(columns: Sequence[Column]) -> TTableSchemaColumns:
@@ -128,7 +223,18 @@ def disposition(stream: Stream) -> TWriteDisposition:
     return "merge" if stream.obj.keys else "append"
 
 
-def _resource(shared: _Shared, stream: Stream, lookback: timedelta, run: SourceRun, batch_rows: int) -> DltResource:
+def _resource(
+    shared: _Shared,
+    stream: Stream,
+    lookback: timedelta,
+    run: SourceRun,
+    batch_rows: int,
+    feeds: Sequence[Stream] = (),
+    fed_by: Stream | None = None,
+) -> DltResource:
+    """The resource of one table. `feeds`: the tables whose rows this one's whole read carries; `fed_by`: the
+    table whose whole read carries some of this one's (replicate/plan.py `derivations`): when both are extracted
+    in the same run, those rows are taken from that read (see `_Link`)."""
     obj = stream.obj
     cursor = stream.cursor if stream.exported else None
     # The cursor less the lookback is where the next read starts (the export API's time windows); the overlap
@@ -145,7 +251,34 @@ def _resource(shared: _Shared, stream: Stream, lookback: timedelta, run: SourceR
         start = getattr(updated, "start_value", None)
         if cursor is not None and start is not None:
             where[cursor] = Condition(">=", start)
-        yield from _counted(conn, stream.table, run, _batches(conn, obj, where, batch_rows))
+        selected, run_state = _this_run() if feeds or fed_by else (set(), None)
+        if fed_by is not None and fed_by.table in selected:
+            taken = _derived_batches(conn, shared.link(stream.table, run_state), stream, run, batch_rows)
+            try:
+                yield from _counted(conn, stream.table, run, taken)
+            finally:
+                shared.unlink(stream.table, run_state)
+            return
+        batches = _counted(conn, stream.table, run, _batches(conn, obj, where, batch_rows))
+        links = [(d, shared.link(d.table, run_state)) for d in feeds if d.table in selected]
+        if not links:
+            yield from batches
+            return
+        for derived, link in links:
+            link.decide(conn, derived, stream, start is None, run)
+        types = {c.name: c.type for c in conn.columns(obj)}
+        skipped = len(run.skipped.get(stream.table, []))
+        read = False
+        try:
+            for batch in batches:
+                for derived, link in links:
+                    link.feed(batch, derived, types)
+                yield batch
+            read = True
+        finally:
+            complete = read and len(run.skipped.get(stream.table, [])) == skipped
+            for _, link in links:
+                link.end(complete)
 
     return dlt.resource(
         read,
@@ -161,28 +294,68 @@ def _batches(conn: Connection, obj: ObjectDef, where: dict[str, Any], batch_rows
     """The object's Arrow batches with every column it has now (Users' custom fields included), its keys not
     nullable (as the hints say)."""
     names = [c.name for c in conn.columns(obj) if not c.import_only]
-    schema = None
     for batch in conn.read_batches(obj.name, where, names, batch_rows):
-        if schema is None:
-            schema = pa.schema([f.with_nullable(False) if f.name in obj.keys else f for f in batch.schema])
-        yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+        yield _keyed(batch, obj)
+
+
+def _keyed(batch: Any, obj: ObjectDef) -> Any:
+    """A batch whose key columns are not nullable, as the column hints say."""
+    schema = pa.schema([f.with_nullable(False) if f.name in obj.keys else f for f in batch.schema])
+    return pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+
+def _this_run() -> tuple[set[str], Any]:
+    """The resources the running extract takes (the source's selection: `with_resources`, Dagster's subsets) and
+    what tells this run apart from others (its source state, loaded anew by each run); outside a run, none."""
+    try:
+        return set(dlt.current.source().resources.selected), dlt.current.source_state()
+    except DltException:
+        return set(), None
+
+
+def _derived_batches(conn: Connection, link: _Link, stream: Stream, run: SourceRun, batch_rows: int) -> Iterator[Any]:
+    """A derived table's batches in a run that also extracts its source (see `_Link`). While the source's resource
+    has not decided, or not ended, this yields None: dlt's extract then goes on with its other resources (the
+    source's among them) and comes back."""
+    try:
+        while not link.decided:
+            yield None
+        parts, derivation = link.parts, stream.obj.derived
+        if parts is None or derivation is None:  # the source's read is incremental: every value is read here
+            run.derived.pop(stream.table, None)
+            yield from _batches(conn, stream.obj, {}, batch_rows)
+            return
+        run.derived[stream.table] = parts
+        if parts.called:
+            yield from _batches(conn, stream.obj, {derivation.column: Condition("in", parts.called)}, batch_rows)
+        while not link.ended:
+            yield None
+        if link.complete:
+            yield from (_keyed(batch, stream.obj) for batch in link.spooled())
+        elif parts.derived:
+            log.warning("%s: %s's read was not complete; read from Iterable instead", stream.table, parts.source)
+            covered, parts.derived = parts.derived, []
+            parts.called = sorted([*parts.called, *covered])
+            yield from _batches(conn, stream.obj, {derivation.column: Condition("in", covered)}, batch_rows)
+    finally:
+        link.close()
 
 
 def _counted(conn: Connection, table: str, run: SourceRun, batches: Iterator[Any]) -> Iterator[Any]:
     """The batches, with the rows, API calls, time and skipped slices of each step added to the table's record.
     Counted per step, in the thread that runs it: dlt interleaves resources (and may run them in threads), so
-    only what happens inside a step is this table's."""
+    only what happens inside a step is this table's. A None (nothing yet: see `_derived_batches`) is passed on."""
     session = conn.session
     while True:
         began, calls, skipped = time.monotonic(), conn.client.calls_in_thread(), len(session.skipped_in_thread())
-        batch = None
+        batch: Any = _END
         try:
-            batch = next(batches, None)
+            batch = next(batches, _END)
         finally:
-            rows = 0 if batch is None else batch.num_rows
+            rows = 0 if batch is None or batch is _END else batch.num_rows
             seconds = time.monotonic() - began
             run.add(table, rows, conn.client.calls_in_thread() - calls, seconds, session.skipped_in_thread()[skipped:])
-        if batch is None:
+        if batch is _END:
             return
         yield batch
 
@@ -204,7 +377,20 @@ def resources(
     chosen = [s for s in streams(list(objects) if objects else None) if s.condition is None]
     shared = _Shared(opener, export_method, owned)
     run = SourceRun()
-    return [_resource(shared, stream, lookback, run, batch_rows) for stream in chosen], run, shared.close
+    pairs = derivations(chosen)
+    made = [
+        _resource(
+            shared,
+            stream,
+            lookback,
+            run,
+            batch_rows,
+            feeds=[derived for derived, source in pairs if source is stream],
+            fed_by=next((source for derived, source in pairs if derived is stream), None),
+        )
+        for stream in chosen
+    ]
+    return made, run, shared.close
 
 
 def source_from(
@@ -349,6 +535,7 @@ def replicate_to(
         stream.api_calls = run.api_calls.get(table, 0)
         stream.seconds = run.seconds.get(table, 0.0)
         stream.skipped = [f"{s.slice}: {s.reason}" for s in run.skipped.get(table, [])]
+        stream.derived = run.derived.get(table)
         stream.error = failure
         report.streams.append(stream)
         if progress is not None:

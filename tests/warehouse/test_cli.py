@@ -90,3 +90,20 @@ def test_a_refused_key_exits_as_for_a_database_target(sandbox: Sandbox, tmp_path
     assert result.exit_code == 4, result.output
     assert "not-the-key" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_report_says_which_lists_were_derived(sandbox: Sandbox, api: httpx2.Client, tmp_path: Path) -> None:
+    lists = api.get("/api/lists").json()["lists"]
+    standard = sorted(lst["id"] for lst in lists if lst["listType"] == "Standard")
+    others = sorted(lst["id"] for lst in lists if lst["listType"] != "Standard")
+    setting = {"DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "copy.duckdb")}
+    args = ["--to", "dlt:duckdb", "--objects", "Users,ListUsers"]
+    result = replicate(sandbox, tmp_path, *args, "--json", **setting)
+    assert result.exit_code == 0, result.output
+    streams = {s["table"]: s for s in json.loads(result.stdout)["streams"]}
+    assert streams["ListUsers"]["derived"] == {"source": "Users", "noun": "list", "derived": standard,
+                                               "called": others}  # fmt: skip
+    # The next run reads users from their cursor: every list through getUsers, and no such line.
+    again = replicate(sandbox, tmp_path, *args, **setting)
+    assert again.exit_code == 0, again.output
+    assert "derived from" not in again.output

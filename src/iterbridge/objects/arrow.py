@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_as_sent, json_text, parsed_json
+
+if TYPE_CHECKING:
+    from iterbridge.objects.facts import Derivation
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # every export record's timestamps: "2026-05-05 04:22:12 +00:00"
@@ -105,6 +108,11 @@ def rows(table: Any, types: dict[str, SqlType]) -> Iterator[Row]:
     columns = [values(table.column(name), types[name]) for name in names]
     for cells in zip(*columns, strict=True):
         yield dict(zip(names, cells, strict=True))
+
+
+def derivation_input(batch: Any, derivation: Derivation, types: dict[str, SqlType]) -> Iterator[Row]:
+    """A batch of a derivation's source as the dicts `Derivation.rows` takes: of only the columns it reads."""
+    return rows(batch.select(list(derivation.reads or batch.schema.names)), types)
 
 
 def keep(batch: Any, conditions: dict[str, list[Condition]], types: dict[str, SqlType]) -> Any:

@@ -122,6 +122,14 @@ def streams(objects: list[str] | None, filters: dict[str, str] | None = None) ->
     return result
 
 
+def derivations(chosen: list[Stream]) -> list[tuple[Stream, Stream]]:
+    """(a table's stream, its source's) for each chosen object whose rows another chosen object's read carries
+    (`ObjectDef.derived`: ListUsers of Standard lists in Users' emailListIds), both read whole (no filter, not one
+    table of a split). Whether the source's read is complete in a given run is the caller's to decide."""
+    whole = {s.obj.name: s for s in chosen if s.condition is None and s.part is None}
+    return [(s, whole[d.source]) for s in whole.values() if (d := s.obj.derived) is not None and d.source in whole]
+
+
 @dataclass
 class Job:
     """What one reader thread does: one stream, or (for a filtered object) every stream of that object, its

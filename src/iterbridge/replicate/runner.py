@@ -46,12 +46,12 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 from iterbridge.api.async_export import AsyncExportStats
 from iterbridge.api.timestamps import iso_text, parse_timestamp, timestamp_or_none
 from iterbridge.errors import ConfigurationError, IterbridgeError
-from iterbridge.objects.arrow import rows as arrow_rows
+from iterbridge.objects.arrow import derivation_input
 from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
 from iterbridge.replicate.batches import as_table, conform, key_tuples, system_memory
-from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, jobs, row_table, streams
+from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, derivations, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
 if TYPE_CHECKING:
@@ -316,11 +316,9 @@ class Replication:
         An incremental read sees only the records changed since the cursor, so it would miss the rows of the
         unchanged ones (and the copy cannot stand in: deleted users are never swept from it): the table is then
         read through its own endpoint as before."""
-        whole = {s.obj.name: s for s in self.streams if s.condition is None and s.part is None}
-        for stream in whole.values():
+        for stream, source in derivations(self.streams):
             derivation = stream.obj.derived
-            source = whole.get(derivation.source) if derivation is not None else None
-            if derivation is None or source is None or {stream.table, source.table} & self._failed:
+            if derivation is None or {stream.table, source.table} & self._failed:
                 continue
             if self._since(source, self._states.get(source.table)) is not None or source.table in self._current:
                 continue  # the source's read is not complete
@@ -688,7 +686,7 @@ class Replication:
         if deriving.dropped or derivation is None:
             return
         types = {c.name: c.type for c in self.specs[deriving.source].columns}
-        for row in arrow_rows(batch.select(list(derivation.reads or batch.schema.names)), types):
+        for row in derivation_input(batch, derivation, types):
             self._feed(deriving, row)
 
     def _scan(self, stream: Stream, request: ReadRequest) -> Iterator[Row]:
