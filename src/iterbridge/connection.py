@@ -88,6 +88,12 @@ class KeyCheck:
         return f"key accepted by {self.base_url} ({self.region}); {kind}"
 
 
+def _require_filters(obj: ObjectDef, request: ReadRequest) -> None:
+    """A read of an object that needs one of its filters (CatalogItems: a catalog) is refused before any request."""
+    if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
+        raise MissingRequiredFilter(obj.name, obj.required_filters)
+
+
 @dataclass
 class ApiSession:
     """The Session (objects.session) of a connection: the API client, the catalog's columns, what reads skipped,
@@ -215,25 +221,23 @@ class ApiSession:
         request.hints = replace(request.hints, sort_json_keys=sort_json_keys)
         if batch_rows < 1:
             raise QueryError(f"batch_rows must be at least 1, not {batch_rows}")
-        if definition.required_filters and all(request.values(f) is None for f in definition.required_filters):
-            raise MissingRequiredFilter(definition.name, definition.required_filters)
-        return self._batches(definition, selected, request, batch_rows)
+        batches = self.scan_batches(definition, request, batch_rows)  # refuses a missing filter now, not later
+        return self._kept(batches, definition, selected, request)
 
-    def _batches(
-        self, definition: ObjectDef, selected: list[str], request: ReadRequest, batch_rows: int
+    def _kept(
+        self, batches: Iterator[Any], definition: ObjectDef, selected: list[str], request: ReadRequest
     ) -> Iterator[Any]:
         from iterbridge.objects.arrow import keep
 
         types = {c.name: c.type for c in self.columns(definition)}
-        for batch in self.scan_batches(definition, request, batch_rows):
+        for batch in batches:
             kept = keep(batch, request.where, types).select(selected)
             if kept.num_rows:
                 yield kept
 
     def scan(self, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
         """The reader's rows for a request, with only what the API narrowed (the SQL engine filters the rest)."""
-        if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
-            raise MissingRequiredFilter(obj.name, obj.required_filters)
+        _require_filters(obj, request)
         return obj.reader(self, obj, request)
 
     def scan_batches(self, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
@@ -241,8 +245,7 @@ class ApiSession:
         one, else batches of its dict rows."""
         from iterbridge.objects.arrow import batches_from_rows
 
-        if obj.required_filters and all(request.values(f) is None for f in obj.required_filters):
-            raise MissingRequiredFilter(obj.name, obj.required_filters)
+        _require_filters(obj, request)
         if obj.batch_reader is not None:
             return obj.batch_reader(self, obj, request, batch_rows)
         rows = obj.reader(self, obj, request)

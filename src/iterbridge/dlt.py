@@ -28,6 +28,7 @@ takes it, so a full run makes replicate's API calls; see `_Link`.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -473,11 +474,18 @@ PIPELINE_NAME = "iterbridge"  # + "_" + the destination: one pipeline (state, lo
 DATASET_NAME = "iterable"
 
 
+DESTINATION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def destination_of(target: str) -> str:
     """The dlt destination of a `--to dlt:NAME` target (bigquery, snowflake, filesystem, duckdb…), checked."""
     name = target.split(":", 1)[1].strip() if ":" in target else ""
     if not name:
         raise ConfigurationError("--to dlt: names no destination; e.g. --to dlt:duckdb or --to dlt:bigquery")
+    if not DESTINATION_NAME.fullmatch(name):  # dlt would import a dotted name as a module; it also names a folder
+        raise ConfigurationError(
+            f"--to {target}: a dlt destination is a plain name (letters, digits, _), e.g. dlt:duckdb or dlt:bigquery"
+        )
     try:
         Destination.from_reference(name)
     except (UnknownDestinationModule, ImportError, ConfigurationException):

@@ -61,6 +61,16 @@ def test_an_unknown_destination_is_one_line(sandbox: Sandbox, tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name", ["os.path", "dlt.destinations.duckdb", "../duckdb", "DuckDB"])
+def test_a_destination_is_a_plain_name_never_a_module(sandbox: Sandbox, tmp_path: Path, name: str) -> None:
+    """dlt imports a dotted destination reference as a module: the text after dlt: is never imported or used as
+    a folder name unless it is a plain lower-case name."""
+    result = replicate(sandbox, tmp_path, "--to", f"dlt:{name}", "--objects", "Lists")
+    assert result.exit_code == 2
+    assert "a dlt destination is a plain name" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.output
+
+
 def test_a_missing_destination_setting_is_one_line(sandbox: Sandbox, tmp_path: Path) -> None:
     result = replicate(sandbox, tmp_path, "--to", "dlt:filesystem", "--objects", "Lists")
     assert result.exit_code == 2, result.output
