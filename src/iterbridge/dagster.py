@@ -23,7 +23,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.sources import DltSource
 
-from iterbridge.dlt import SOURCE_NAME, iterable_source, make_pipeline, resources
+from iterbridge.dlt import SOURCE_NAME, iterable_source, make_pipeline, plain_name, resources
 
 POOL = "iterable_exports"
 DAILY = "0 3 * * *"  # 03:00 every day, in the schedule's timezone (UTC unless given)
@@ -66,8 +66,9 @@ def definitions(
     """Dagster Definitions: the tables' assets (partitioned per project, in the pool `POOL`), a job for them and a
     daily schedule of every partition. `source_for(project)` builds a project's source (default:
     `project_source`, from dlt's config); `destination` is a dlt destination name or object."""
+    projects = [plain_name(project, "project") for project in projects]  # a pipeline folder, a config section
     build = source_for or (lambda project: project_source(project, objects))
-    partitions = dg.StaticPartitionsDefinition(list(projects))
+    partitions = dg.StaticPartitionsDefinition(projects)
     # The assets' specification: the tables, without a connection (nothing is read to define them).
     made, _, _ = resources(_unopened, objects)
     spec = dlt.source(lambda: made, name=SOURCE_NAME, section=SOURCE_NAME)()

@@ -474,7 +474,14 @@ PIPELINE_NAME = "iterbridge"  # + "_" + the destination: one pipeline (state, lo
 DATASET_NAME = "iterable"
 
 
-DESTINATION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+PLAIN_NAME = re.compile(r"[a-z][a-z0-9_]*")  # a dlt destination, a project: names that become folders and config
+
+
+def plain_name(text: str, what: str) -> str:
+    """`text` when it is a plain lower-case name (letters, digits, _), else a one-line ConfigurationError."""
+    if not PLAIN_NAME.fullmatch(text):
+        raise ConfigurationError(f"{what} {text!r} is not a plain name (a-z, 0-9, _; starting with a letter)")
+    return text
 
 
 def destination_of(target: str) -> str:
@@ -482,7 +489,7 @@ def destination_of(target: str) -> str:
     name = target.split(":", 1)[1].strip() if ":" in target else ""
     if not name:
         raise ConfigurationError("--to dlt: names no destination; e.g. --to dlt:duckdb or --to dlt:bigquery")
-    if not DESTINATION_NAME.fullmatch(name):  # dlt would import a dotted name as a module; it also names a folder
+    if not PLAIN_NAME.fullmatch(name):  # dlt would import a dotted name as a module; it also names a folder
         raise ConfigurationError(
             f"--to {target}: a dlt destination is a plain name (letters, digits, _), e.g. dlt:duckdb or dlt:bigquery"
         )

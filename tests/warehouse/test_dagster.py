@@ -74,3 +74,13 @@ def test_the_definitions_and_their_schedule() -> None:
     )
     requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [(r.partition_key, r.run_key) for r in requests] == [(p, f"{p}:2026-12-06") for p in PROJECTS]
+
+
+@pytest.mark.parametrize("project", ["../acme", "acme.eu", "Acme", ""])
+def test_a_project_is_a_plain_name(project: str) -> None:
+    """A project names a pipeline folder and a config section: only a plain lower-case name is taken."""
+    from iterbridge.dagster import definitions
+    from iterbridge.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="not a plain name"):
+        definitions(projects=["acme", project])
