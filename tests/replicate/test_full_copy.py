@@ -92,8 +92,16 @@ def test_schema_typed_columns_keys_cursor_indexes_and_state(
     assert users["loyaltyPoints"] == "bigint"  # a "long" custom field
     assert users["isVip"] == "boolean"
     assert users["birthday"] == users["ProfileUpdatedAt"]  # a "date" custom field is a timestamp
-    assert copy.primary_key("ListUsers") == ["ListId", "Email"]
-    assert copy.primary_key("Events_emailOpen") == ["Id"]
+    if copy.kind == "duckdb":  # no primary key (its index grows in memory with the table): one row per key all
+        # the same, kept by the merge (test_duckdb_stage.py); the key's columns are NOT NULL as a key's are
+        assert copy.primary_key("ListUsers") == copy.primary_key("Events_emailOpen") == []
+        for table, key in (("ListUsers", ["ListId", "Email"]), ("Events_emailOpen", ["Id"])):
+            keys = [tuple(row[k] for k in key) for row in copy.rows(table)]
+            assert len(keys) == len(set(keys)) > 0, table
+        assert not {c.nullable for c in copy.columns("Events_emailOpen") if c.name == "Id"} - {False}
+    else:
+        assert copy.primary_key("ListUsers") == ["ListId", "Email"]
+        assert copy.primary_key("Events_emailOpen") == ["Id"]
     assert not {c.nullable for c in copy.columns("ListUsers")} - {False}
     for table, cursor in (("Campaigns", "UpdatedAt"), ("Users", "ProfileUpdatedAt"), ("Events_emailOpen", "CreatedAt")):
         assert cursor in copy.indexed_columns(table), table

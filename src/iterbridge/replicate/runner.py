@@ -269,6 +269,7 @@ class Replication:
             for job in started_jobs:
                 pool.submit(self._run_job, job)
             self._write_until_done({s.table for j in started_jobs for s in j.streams})
+            self._merge_staged_of_failed()
             finished = True
         finally:
             if not finished:  # an interrupt, or the target gone: readers stop at their next row or message
@@ -289,7 +290,7 @@ class Replication:
             calls = self.conn.client.calls_in_thread()
             columns = tuple(c for c in self.conn.columns(stream.obj) if not c.import_only)
             self.reports[stream.table].api_calls += self.conn.client.calls_in_thread() - calls
-            spec = TableSpec(stream.table, columns, stream.obj.keys, stream.cursor)
+            spec = TableSpec(stream.table, columns, stream.obj.keys, stream.cursor, bulk=True)
             self.specs[stream.table] = spec
             try:
                 prepared = self.target.prepare(spec, recreate=self.full)
@@ -424,13 +425,16 @@ class Replication:
                     counts[table] = self.target.upsert(self.specs[table], found)
                 for table, held in batches.items():
                     written = self.target.upsert(self.specs[table], as_table(held))
-                    counts[table] = _sum(counts[table], written) if table in counts else written
+                    counts[table] = counts[table] + written if table in counts else written
                 for table, keys in seen.items():
                     self.target.mark_seen(self.specs[table], keys)
                 for table, state in states.items():
                     self.target.write_state(table, state)
                 for done in finishing:
-                    deleted[done.stream.table] = self._end(done)
+                    table = done.stream.table
+                    flushed = self.target.flush(self.specs[table])  # the stream's staged rows, before its sweep
+                    counts[table] = counts[table] + flushed if table in counts else flushed
+                    deleted[table] = self._end(done)
         except Exception as error:  # the database refused: nothing of the group was written
             if not isolate:
                 return False
@@ -439,16 +443,33 @@ class Replication:
             log.warning("writing %s failed: %s", table, reason)
             self._fail(table, f"writing failed: {reason}")
         for table, found_counts in counts.items():
-            report = self.reports[table]
-            report.inserted += found_counts.inserted
-            report.updated += found_counts.updated
-            report.unchanged += found_counts.unchanged
+            self._count(table, found_counts)
         for table, number in deleted.items():
             self.reports[table].deleted += number
         for message in group:
             if isinstance(message, _Done):
                 self._finished(message)
         return True
+
+    def _count(self, table: str, counts: UpsertCounts) -> None:
+        report = self.reports[table]
+        report.inserted += counts.inserted
+        report.updated += counts.updated
+        report.unchanged += counts.unchanged
+
+    def _merge_staged_of_failed(self) -> None:
+        """A failed stream's batches staged before it failed were committed with their checkpoints: they are merged
+        now, as a stream that ends merges its own (what cannot be merged now is, by the next run's prepare)."""
+        for table in sorted(self._failed):
+            if table not in self.specs:
+                continue
+            try:
+                with self.target.transaction():
+                    counts = self.target.flush(self.specs[table])
+            except Exception as error:
+                log.warning("merging the rows staged for %s failed: %s", table, self.target.error_text(error))
+                continue
+            self._count(table, counts)
 
     def _fail(self, table: str, reason: str) -> None:
         self._failed.add(table)
@@ -802,12 +823,6 @@ class Replication:
             batch.clear()
             if seen:
                 seen.clear()
-
-
-def _sum(first: UpsertCounts, second: UpsertCounts) -> UpsertCounts:
-    return UpsertCounts(
-        first.inserted + second.inserted, first.updated + second.updated, first.unchanged + second.unchanged
-    )
 
 
 def batch_size(spec: TableSpec) -> int:

@@ -11,9 +11,9 @@ ahead of their rows).
 
 Bulk paths: SQLite gets one driver-level `executemany` of `INSERT … ON CONFLICT DO UPDATE … WHERE changed`
 per batch; PostgreSQL a COPY into a temporary staging table and one `INSERT … SELECT … ON CONFLICT DO
-UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB an Arrow table whose new keys go in through the primary key's
-index, joined against the target only when some keys are there already. Other SQLAlchemy dialects take a slower
-generic path (untested).
+UPDATE … WHERE … IS DISTINCT FROM …`; DuckDB appends batches to a stage table merged into a table without a
+primary key (see `DuckDbTarget._stage_batch` and docs/ARCHITECTURE.md, "DuckDB's bulk tables"). Other
+SQLAlchemy dialects take a slower generic path (untested).
 
 Rows come to `upsert` as dicts or as an Arrow batch typed from the catalog (the exported tables, see
 batches.py): the same rows store the same values either way. From a batch, DuckDB scans the Arrow table
@@ -30,7 +30,7 @@ import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,8 @@ from iterbridge.replicate.lock import FileLock, application_name, pg_lock, pg_un
 from iterbridge.sqlnames import for_driver, quote_name
 
 STATE_TABLE = "_iterbridge_state"
+STAGE_SCHEMA = "_iterbridge_stage"  # DuckDB: where a bulk table's batches wait for their merge
+STAGE_ROWS = 262_144  # rows staged before a merge (one scan of the table's keys per merge)
 PG_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are cut (see `identifier`)
 # Keys per existence query in SQLite (its limit is 32,766 parameters): few queries, as each one gives the GIL
 # away and waits to get it back from the reader threads.
@@ -65,6 +67,9 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     cursor: str | None = None
+    # Written in bulk by replication: a DuckDB table made for it has no primary key (its index grows in memory
+    # and in time with the table); the merge keeps one row per key instead (DuckDbTarget.stage).
+    bulk: bool = False
 
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -90,6 +95,11 @@ class UpsertCounts:
     updated: int = 0  # rows whose values changed
     unchanged: int = 0  # rows already in the copy exactly as read
 
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
 
 class Target(Protocol):
     description: str  # the URL as it may be shown (no secrets)
@@ -97,6 +107,7 @@ class Target(Protocol):
 
     def prepare(self, spec: TableSpec, *, recreate: bool) -> Prepared: ...
     def upsert(self, spec: TableSpec, rows: Sequence[Row] | Batch) -> UpsertCounts: ...
+    def flush(self, spec: TableSpec) -> UpsertCounts: ...
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]: ...
     def start_sweep(self, spec: TableSpec) -> None: ...
     def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None: ...
@@ -429,6 +440,10 @@ class SqlAlchemyTarget:
             return self._pg_upsert(plan, rows)
         return self._generic_upsert(plan, rows)
 
+    def flush(self, spec: TableSpec) -> UpsertCounts:
+        """Nothing waits: SQLite's and PostgreSQL's upserts go through the key's index batch by batch."""
+        return UpsertCounts()
+
     def _upsert_batch(self, spec: TableSpec, batch: Batch) -> UpsertCounts:
         """`upsert` of an Arrow batch: the same values stored, no dict per row."""
         from iterbridge.replicate.batches import conform, distinct, pg_binary, sqlite_columns
@@ -553,7 +568,7 @@ class SqlAlchemyTarget:
             f"ON CONFLICT ({self._quoted(plan.key)}) {action if sets else 'DO NOTHING'} RETURNING (xmax = 0) AS new) "
             "SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new) FROM written"
         )
-        plan.statements["clear"] = f"DELETE FROM {stage}"
+        plan.statements["clear"] = f"TRUNCATE {stage}"
 
     def _pg_upsert(self, plan: _Plan, rows: list[Row]) -> UpsertCounts:
         return self._pg_copy_upsert(plan, plan.tuples(rows), len(rows), binary=False)
@@ -794,6 +809,8 @@ class DuckDbTarget:
         self._secrets = url_secrets(url)
         self.read_only = read_only
         self._lock = None if read_only else FileLock(path, self.description)
+        self._keyed: dict[str, bool] = {}  # table -> it has a primary key (made before bulk tables, or for sync)
+        self._staged: dict[str, int] = {}  # bulk table -> rows staged since its last merge (about: rollbacks)
         try:
             # A dry run: a missing file is not created (an empty database in memory stands for it); an existing
             # one is only read (opened as usual: DuckDB refuses a read-only connection beside a writing one in
@@ -826,11 +843,19 @@ class DuckDbTarget:
         if exists and recreate:
             self.db.execute(f"DROP TABLE {table}")
             exists = False
+        if spec.bulk and not self.read_only:
+            self._keyed[spec.name] = exists and self._has_unique_key(spec)
+            self._recover_stage(spec, merge=exists)
         added: list[str] = []
         if not exists:
-            parts = [f"{self.quote(c.name)} {_DUCK_TYPES[c.type]}" for c in spec.columns]
             keys = ", ".join(self.quote(k) for k in spec.key)
-            self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}, PRIMARY KEY ({keys}))")
+            required = set(spec.key) if spec.bulk else set()  # as a primary key's columns are
+            parts = [
+                f"{self.quote(c.name)} {_DUCK_TYPES[c.type]}" + (" NOT NULL" if c.name in required else "")
+                for c in spec.columns
+            ]
+            constraint = "" if spec.bulk else f", PRIMARY KEY ({keys})"
+            self.db.execute(f"CREATE TABLE {table} ({', '.join(parts)}{constraint})")
         else:
             present = {
                 r[0]
@@ -850,7 +875,57 @@ class DuckDbTarget:
             self.db.execute(
                 f"CREATE INDEX IF NOT EXISTS {self.quote(_index_name(spec))} ON {table} ({self.quote(spec.cursor)})"
             )
+        self._keyed[spec.name] = self._has_unique_key(spec)
+        if spec.bulk and not self.read_only and not self._keyed[spec.name]:
+            names = ", ".join(self.quote(c.name) for c in spec.columns)
+            stage = self._stage(spec.name)
+            self.db.execute(f"CREATE TABLE {stage} AS SELECT {names} FROM {table} LIMIT 0")
+            for key in spec.key:  # a NULL key is refused when staged, as a primary key refuses it: never merged
+                self.db.execute(f"ALTER TABLE {stage} ALTER COLUMN {self.quote(key)} SET NOT NULL")
+            self._staged[spec.name] = 0
         return Prepared(not exists, added)
+
+    def _has_unique_key(self, spec: TableSpec) -> bool:
+        """A primary key (tables made before bulk ones, and sync's) or a unique index (sync adds one)."""
+        here = "table_name = ? AND schema_name = current_schema()"
+        found = self.db.execute(
+            f"SELECT (SELECT count(*) FROM duckdb_constraints() WHERE {here} "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')) "
+            f"+ (SELECT count(*) FROM duckdb_indexes() WHERE {here} AND is_unique)",
+            [spec.name, spec.name],
+        ).fetchone()
+        return bool(found and found[0])
+
+    def _drop_empty_stages(self) -> None:
+        """Stages are made by each run's `prepare`: empty ones go at the end (one that holds rows waits for the
+        next run, which merges them)."""
+        for name in list(self._staged):
+            stage = self._stage(name)
+            found = self.db.execute(f"SELECT count(*) FROM {stage}").fetchone()
+            if found and not found[0]:
+                self.db.execute(f"DROP TABLE {stage}")
+        if self._staged:
+            self.db.execute(f"DROP SCHEMA IF EXISTS {self.quote(STAGE_SCHEMA)}")  # refused while a stage holds rows
+        self._staged.clear()
+
+    def _stage(self, table: str) -> str:
+        return f"{self.quote(STAGE_SCHEMA)}.{self.quote(table)}"
+
+    def _recover_stage(self, spec: TableSpec, *, merge: bool) -> None:
+        """Rows a killed run staged were committed with their checkpoints: they are merged now (`merge`), before
+        the table evolves, or dropped with a table made anew; the stage is then made again from the table."""
+        self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(STAGE_SCHEMA)}")
+        stage = self._stage(spec.name)
+        found = self.db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [STAGE_SCHEMA, spec.name],
+        ).fetchall()
+        if found and merge:
+            staged = {r[0] for r in found}
+            with self.transaction():
+                self._merge_stage(replace(spec, columns=tuple(c for c in spec.columns if c.name in staged)))
+        self.db.execute(f"DROP TABLE IF EXISTS {stage}")
 
     def _arrow(self, spec: TableSpec, rows: Sequence[Row]) -> Any:
         import pyarrow as pa  # type: ignore[import-untyped]
@@ -874,47 +949,104 @@ class DuckDbTarget:
         return pa.table(arrays)
 
     def upsert(self, spec: TableSpec, rows: Sequence[Row] | Batch) -> UpsertCounts:
-        """Dict rows become an Arrow table first; an Arrow batch is scanned by DuckDB as it is."""
+        """Dict rows become an Arrow table first; an Arrow batch is scanned by DuckDB as it is. A bulk table's
+        batches are staged (see `_stage_batch`): their counts come with the merge."""
+        if is_batch(rows) and spec.name in self._staged:
+            return self._stage_batch(spec, rows)
         if is_batch(rows):
             from iterbridge.replicate.batches import conform, distinct
 
             table = distinct(conform(rows, spec.columns), spec.key)
-            return self._merge(spec, table) if table.num_rows else UpsertCounts()
-        if not rows:
+        elif rows:
+            table = self._arrow(spec, _distinct(rows, spec.key))
+        else:
             return UpsertCounts()
-        return self._merge(spec, self._arrow(spec, _distinct(rows, spec.key)))
+        if not table.num_rows:
+            return UpsertCounts()
+        earlier = self.flush(spec)  # rows staged before these are older: merged first
+        self.db.register("_batch", table)
+        try:
+            return earlier + self._merge(spec, "_batch", table.num_rows, latest=False)
+        finally:
+            self.db.unregister("_batch")
 
-    def _merge(self, spec: TableSpec, batch: Any) -> UpsertCounts:
-        """Write the rows of an Arrow table (one per key, the spec's columns) that are new or changed. New keys go
-        in first through the primary key's index; only when some key was there already is the batch joined with
-        the table (a join scans the whole table, for every batch: a first copy, all new keys, never pays it)."""
-        table = self.quote(spec.name)
-        on = " AND ".join(f"t.{self.quote(k)} = b.{self.quote(k)}" for k in spec.key)
+    def _stage_batch(self, spec: TableSpec, batch: Batch) -> UpsertCounts:
+        """A bulk table's batch waits in its stage (appended: no index, no join) until STAGE_ROWS are there or the
+        stream ends (`flush`), then all are merged at once: a table's keys are scanned once per merge, not once
+        per batch. The stage is a table, committed with the checkpoints: a killed run's rows are merged by the
+        next run's `prepare`. Counts come with the merge (zero until then)."""
+        from iterbridge.replicate.batches import conform
+
+        table = conform(batch, spec.columns)
         names = ", ".join(self.quote(c.name) for c in spec.columns)
-        selected = ", ".join(f"b.{self.quote(c.name)}" for c in spec.columns)
+        self.db.register("_batch", table)
+        try:
+            self.db.execute(f"INSERT INTO {self._stage(spec.name)} ({names}) SELECT {names} FROM _batch")
+        finally:
+            self.db.unregister("_batch")
+        self._staged[spec.name] += table.num_rows
+        return self.flush(spec) if self._staged[spec.name] >= STAGE_ROWS else UpsertCounts()
+
+    def flush(self, spec: TableSpec) -> UpsertCounts:
+        """Merge what waits in a bulk table's stage (the last row staged of each key wins), then empty it."""
+        return self._merge_stage(spec) if self._staged.get(spec.name) else UpsertCounts()
+
+    def _merge_stage(self, spec: TableSpec) -> UpsertCounts:
+        stage = self._stage(spec.name)
+        found = self.db.execute(f"SELECT count(*) FROM {stage}").fetchone()
+        staged = int(found[0]) if found else 0
+        counts = self._merge(spec, stage, staged, latest=True) if staged else UpsertCounts()
+        self.db.execute(f"DELETE FROM {stage}")
+        if spec.name in self._staged:
+            self._staged[spec.name] = 0
+        return counts
+
+    def _merge(self, spec: TableSpec, source: str, rows: int, *, latest: bool) -> UpsertCounts:
+        """Write the rows of `source` (`rows` of them; one per key, or the last one of each key by rowid when
+        `latest`) that are new or changed.
+
+        A keyed table takes new keys through its primary key's index (INSERT OR IGNORE), and is joined with the
+        batch only when some key was there already (a first copy never pays it); its changed rows are replaced
+        (DuckDB refuses to UPDATE a row whose key its index saw in the same transaction). A bulk table has no
+        index: new rows are those no row of the table matches (a hash join that scans the table's keys once),
+        changed rows are updated in place."""
+        table = self.quote(spec.name)
+        names = ", ".join(self.quote(c.name) for c in spec.columns)
+        keys = ", ".join(self.quote(k) for k in spec.key)
+        on = " AND ".join(f"t.{self.quote(k)} = b.{self.quote(k)}" for k in spec.key)
         changes = " OR ".join(
             f"b.{self.quote(c.name)} IS DISTINCT FROM t.{self.quote(c.name)}"
             + ("::VARCHAR" if c.type is SqlType.JSON else "")
             for c in spec.columns
             if c.name not in spec.key
         )
-        self.db.register("_batch", batch)
-        try:
-            added = self.db.execute(f"INSERT OR IGNORE INTO {table} ({names}) SELECT {names} FROM _batch").fetchone()
-            inserted = int(added[0]) if added else 0
-            if inserted == batch.num_rows or not changes:
-                return UpsertCounts(inserted, 0, batch.num_rows - inserted)
-            found = self.db.execute(f"SELECT count(*) FROM _batch b JOIN {table} t ON {on}").fetchone()
-            existing = (int(found[0]) if found else 0) - inserted  # before this batch
-            # The rows just inserted are the batch's own: only the changed ones of the others are written.
-            written_row = self.db.execute(
-                f"INSERT OR REPLACE INTO {table} ({names}) SELECT {selected} FROM _batch b "
+        if latest:
+            last = f"row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
+            source = f"(SELECT {names} FROM {source} QUALIFY {last})"
+
+        def count(sql: str) -> int:
+            found = self.db.execute(sql).fetchone()
+            return int(found[0]) if found else 0
+
+        if self._keyed.get(spec.name, True):
+            inserted = count(f"INSERT OR IGNORE INTO {table} ({names}) SELECT {names} FROM {source}")
+            if inserted == rows or not changes:
+                return UpsertCounts(inserted, 0, rows - inserted)
+            selected = ", ".join(f"b.{self.quote(c.name)}" for c in spec.columns)
+            updated = count(
+                f"INSERT OR REPLACE INTO {table} ({names}) SELECT {selected} FROM {source} b "
                 f"JOIN {table} t ON {on} WHERE {changes}"
-            ).fetchone()
-            updated = int(written_row[0]) if written_row else 0
-        finally:
-            self.db.unregister("_batch")
-        return UpsertCounts(inserted, updated, existing - updated)
+            )
+            return UpsertCounts(inserted, updated, rows - inserted - updated)
+        inserted = count(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} b "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
+        )
+        if inserted == rows or not changes:
+            return UpsertCounts(inserted, 0, rows - inserted)
+        sets = ", ".join(f"{self.quote(n)} = b.{self.quote(n)}" for n in spec.column_names() if n not in spec.key)
+        updated = count(f"UPDATE {table} AS t SET {sets} FROM {source} AS b WHERE {on} AND ({changes})")
+        return UpsertCounts(inserted, updated, rows - inserted - updated)
 
     def keys(self, spec: TableSpec) -> Iterator[tuple[Any, ...]]:
         names = ", ".join(self.quote(k) for k in spec.key)
@@ -1015,6 +1147,8 @@ class DuckDbTarget:
 
     def close(self) -> None:
         if hasattr(self, "db"):
+            with contextlib.suppress(Exception):
+                self._drop_empty_stages()
             with contextlib.suppress(Exception):
                 self.db.close()
         if self._lock is not None:

@@ -1,0 +1,138 @@
+"""DuckDB's bulk tables: no primary key, batches staged and merged (targets.DuckDbTarget._stage_batch).
+
+A replication's DuckDB tables are made without a primary key (an ART index that grows in memory and in time with
+the table); batches wait in a stage table and are merged STAGE_ROWS at a time and when their stream ends, one
+row per key, the last staged winning. These tests hold that to what the eager merge (and the rows path) stores,
+through a killed run, and on a table an older version made with its primary key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from helpers import FakeClock, connect_to
+from iterbridge.api.exports import WindowPolicy
+from iterbridge.objects.arrow import batch_from_rows
+from iterbridge.replicate import runner, targets
+from iterbridge.replicate.runner import replicate
+from iterbridge.replicate.targets import STAGE_SCHEMA, DuckDbTarget, TableSpec, UpsertCounts, open_target
+from iterbridge.sandbox import Sandbox
+
+from .copies import Copy
+from .test_batches import COLUMNS, OBJECTS, counts, tables
+from .test_runner import Crash, CrashingTarget, run_with
+
+SPEC = TableSpec("Staged", COLUMNS[:4], ("Id",), bulk=True)
+
+
+def staged_rows(path: Path) -> dict[str, int]:
+    """Rows waiting in each stage table of a DuckDB file."""
+    with duckdb.connect(str(path), read_only=True) as db:
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [STAGE_SCHEMA]
+            ).fetchall()
+        ]
+        return {n: db.execute(f'SELECT count(*) FROM "{STAGE_SCHEMA}"."{n}"').fetchone()[0] for n in names}
+
+
+def stored(target: DuckDbTarget, table: str = "Staged") -> list[tuple[object, ...]]:
+    return target.db.execute(f'SELECT "Id", "Text", "Count" FROM "{table}" ORDER BY "Id"').fetchall()
+
+
+def test_staged_batches_count_and_store_once_merged(tmp_path: Path) -> None:
+    target = open_target(f"duckdb:///{tmp_path / 'staged.duckdb'}")
+    assert isinstance(target, DuckDbTarget)
+    try:
+        assert target.prepare(SPEC, recreate=False).created
+        first = [{"Id": "a", "Text": "1", "Count": 1}, {"Id": "b", "Text": "1", "Count": 2}]
+        again = [{"Id": "b", "Text": "2", "Count": 2}, {"Id": "c", "Text": None, "Count": None}]
+        with target.transaction():
+            assert target.upsert(SPEC, batch_from_rows(first, SPEC.columns)) == UpsertCounts()  # staged
+            assert target.upsert(SPEC, batch_from_rows(again, SPEC.columns)) == UpsertCounts()
+            assert stored(target) == []  # nothing merged yet
+            # Four rows staged, three keys: "b" twice, the later one stored.
+            assert target.flush(SPEC) == UpsertCounts(3, 0, 1)
+        assert stored(target) == [("a", "1", 1), ("b", "2", 2), ("c", None, None)]
+        assert target.flush(SPEC) == UpsertCounts()  # nothing waits
+        with target.transaction():
+            changed = [{"Id": "a", "Text": "1", "Count": 1}, {"Id": "c", "Text": "3", "Count": None}]
+            target.upsert(SPEC, batch_from_rows(changed, SPEC.columns))
+            # Dict rows are merged at once, after what was staged before them (older rows first).
+            assert target.upsert(SPEC, [{"Id": "c", "Text": "4", "Count": 4}]) == UpsertCounts(0, 2, 1)
+        assert stored(target) == [("a", "1", 1), ("b", "2", 2), ("c", "4", 4)]
+        with pytest.raises(duckdb.ConstraintException):  # a key is never NULL: refused as it is staged
+            target.upsert(SPEC, batch_from_rows([{"Id": None, "Text": "x"}], SPEC.columns))
+        assert target.flush(SPEC) == UpsertCounts()
+        assert len(stored(target)) == 3
+    finally:
+        target.close()
+    assert staged_rows(tmp_path / "staged.duckdb") == {}  # empty stages are dropped at the end
+
+
+def test_a_replication_merging_many_times_stores_what_the_rows_path_stores(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merges by STAGE_ROWS (here every 100 rows) and at each stream's end, twice over the same data: the same
+    tables and counts as dict rows merged batch by batch."""
+    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
+    monkeypatch.setattr(targets, "STAGE_ROWS", 100)
+    staged, rows = (f"duckdb:///{tmp_path / name}" for name in ("staged.duckdb", "rows.duckdb"))
+    with connect_to(sandbox) as conn:
+        for run in range(2):
+            by_batch = replicate(conn.session, staged, OBJECTS)
+            by_rows = replicate(conn.session, rows, OBJECTS, columnar=False)
+            assert by_batch.ok
+            assert by_rows.ok
+            assert counts(by_batch) == counts(by_rows)
+            inserted = sum(s.inserted for s in by_batch.streams)
+            assert inserted > 400 if run == 0 else inserted == 0
+    copied = tables(staged)
+    assert copied == tables(rows)
+    assert sum(map(len, copied.values())) > 400
+    assert staged_rows(tmp_path / "staged.duckdb") == {}
+
+
+def test_rows_a_killed_run_staged_are_merged_by_the_next(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
+    monkeypatch.setattr(runner, "GROUP_MESSAGES", 1)  # each batch and checkpoint committed on its own
+    objects = ["Events_emailSend", "Events_emailOpen", "Users", "ListUsers"]
+    policy = WindowPolicy(initial=timedelta(days=30), grow_after=100)  # several checkpoints per stream
+    since = datetime.fromtimestamp(FakeClock().now_ms / 1000, UTC) - timedelta(days=200)
+    crashed, clean = tmp_path / "crashed.duckdb", tmp_path / "clean.duckdb"
+    with connect_to(sandbox, window_policy=policy) as conn:
+        counting = CrashingTarget(open_target(f"duckdb:///{clean}"), 0)
+        assert run_with(conn, counting, objects, since=since, workers=2).ok
+        crashing = CrashingTarget(open_target(f"duckdb:///{crashed}"), counting.transactions // 2)
+        with pytest.raises(Crash):
+            run_with(conn, crashing, objects, since=since, workers=2)
+        waiting = staged_rows(crashed)
+        assert sum(waiting.values()) > 0, waiting  # committed with their checkpoints, not merged yet
+        assert Copy(f"duckdb:///{crashed}").state()
+        assert run_with(conn, open_target(f"duckdb:///{crashed}"), objects, since=since, workers=2).ok
+    assert tables(f"duckdb:///{crashed}") == tables(f"duckdb:///{clean}")
+    assert staged_rows(crashed) == {}
+
+
+def test_a_table_made_with_a_primary_key_keeps_it_and_is_written_at_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A copy an older version made (a primary key on every table) is written through its key's index, as
+    before: nothing staged, the key kept, the same rows as a copy made now."""
+    old, new = tmp_path / "old.duckdb", tmp_path / "new.duckdb"
+    with connect_to(sandbox) as conn:
+        columns = tuple(c for c in conn.columns("Events") if not c.import_only)
+        made = open_target(f"duckdb:///{old}")
+        made.prepare(TableSpec("Events_emailOpen", columns, ("Id",), "CreatedAt"), recreate=False)
+        made.close()
+        for url in (f"duckdb:///{old}", f"duckdb:///{new}"):
+            report = replicate(conn.session, url, ["Events_emailOpen"])
+            assert report.ok
+            assert report.stream("Events_emailOpen").inserted > 10
+    assert Copy(f"duckdb:///{old}").primary_key("Events_emailOpen") == ["Id"]
+    assert Copy(f"duckdb:///{new}").primary_key("Events_emailOpen") == []
+    assert tables(f"duckdb:///{old}") == tables(f"duckdb:///{new}")
