@@ -307,3 +307,24 @@ def test_a_postgresql_column_of_another_type_takes_batches_too(postgres_url: str
         assert held(target, "Changed_batch") == held(target, "Changed_rows") == ["('(a,x,42)',)", "('(b,,)',)"]
     finally:
         target.close()
+
+
+def test_the_postgresql_stage_does_not_grow_with_the_batches_of_a_transaction(postgres_url: str) -> None:
+    """The COPY stage is emptied by TRUNCATE after each upsert: a DELETE left its rows dead, and as a run's
+    transaction holds many batches, every later upsert scanned all the earlier ones again."""
+    target = open_target(postgres_url)
+    try:
+        assert isinstance(target, SqlAlchemyTarget)
+        spec = TableSpec("Staged_pg", COLUMNS[:3], ("Id",))
+        target.prepare(spec, recreate=False)
+        sizes = []
+        with target.transaction():
+            for batch in range(6):
+                rows = [{"Id": f"{batch}-{i}", "Text": "x" * 50, "Count": i} for i in range(2000)]
+                assert target.upsert(spec, batch_from_rows(rows, spec.columns)) == UpsertCounts(2000, 0, 0)
+                found = target.execute("""SELECT pg_relation_size('"_stage_Staged_pg"')""").scalar()
+                sizes.append(int(found))
+        assert sizes == [0] * 6  # emptied, not holding the dead rows of the batches before
+        assert target.count(spec) == 12_000
+    finally:
+        target.close()
