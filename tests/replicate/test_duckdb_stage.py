@@ -18,12 +18,12 @@ from iterbridge.api.exports import WindowPolicy
 from iterbridge.objects.arrow import batch_from_rows
 from iterbridge.replicate import runner, targets
 from iterbridge.replicate.runner import replicate
-from iterbridge.replicate.targets import STAGE_SCHEMA, DuckDbTarget, TableSpec, UpsertCounts, open_target
+from iterbridge.replicate.targets import STAGE_SCHEMA, DuckDbTarget, TableSpec, Target, UpsertCounts, open_target
 from iterbridge.sandbox import Sandbox
 
 from .copies import Copy
 from .test_batches import COLUMNS, OBJECTS, counts, tables
-from .test_runner import Crash, CrashingTarget, run_with
+from .test_runner import Crash, CrashingTarget, Proxy, run_with
 
 SPEC = TableSpec("Staged", COLUMNS[:4], ("Id",), bulk=True)
 
@@ -120,6 +120,27 @@ def test_rows_a_killed_run_staged_are_merged_by_the_next(
     assert staged_rows(crashed) == {}
 
 
+def shown_limit(setting: str | None) -> str:
+    """The memory limit as DuckDB shows it: DuckDB's default, or `setting`."""
+    with duckdb.connect() as db:
+        if setting:
+            db.execute(f"SET memory_limit = '{setting}'")
+        return str(db.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+class LimitRecorder(Proxy):
+    """Notes the memory limit the run wrote under, as the target is closed."""
+
+    def __init__(self, target: Target, limits: list[str]) -> None:
+        super().__init__(target)
+        self.limits = limits
+
+    def close(self) -> None:
+        assert isinstance(self.target, DuckDbTarget)
+        self.limits.append(str(self.target.db.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+        self.target.close()
+
+
 def test_a_table_made_with_a_primary_key_keeps_it_and_is_written_at_once(sandbox: Sandbox, tmp_path: Path) -> None:
     """A copy an older version made (a primary key on every table) is written through its key's index, as
     before: nothing staged, the key kept, the same rows as a copy made now."""
@@ -129,10 +150,13 @@ def test_a_table_made_with_a_primary_key_keeps_it_and_is_written_at_once(sandbox
         made = open_target(f"duckdb:///{old}")
         made.prepare(TableSpec("Events_emailOpen", columns, ("Id",), "CreatedAt"), recreate=False)
         made.close()
-        for url in (f"duckdb:///{old}", f"duckdb:///{new}"):
-            report = replicate(conn.session, url, ["Events_emailOpen"])
+        limits: list[str] = []
+        for path in (old, new):
+            report = run_with(conn, LimitRecorder(open_target(f"duckdb:///{path}"), limits), ["Events_emailOpen"])
             assert report.ok
             assert report.stream("Events_emailOpen").inserted > 10
     assert Copy(f"duckdb:///{old}").primary_key("Events_emailOpen") == ["Id"]
+    # The new copy's cache is bounded; the old one's cannot be (its key's index is pinned to check the key).
+    assert limits == [shown_limit(None), shown_limit(targets.DUCKDB_MEMORY_LIMIT)]
     assert Copy(f"duckdb:///{new}").primary_key("Events_emailOpen") == []
     assert tables(f"duckdb:///{old}") == tables(f"duckdb:///{new}")
