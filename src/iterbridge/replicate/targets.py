@@ -69,7 +69,7 @@ class TableSpec:
     key: tuple[str, ...]
     cursor: str | None = None
     # Written in bulk by replication: a DuckDB table made for it has no primary key (its index grows in memory
-    # and in time with the table); the merge keeps one row per key instead (DuckDbTarget.stage).
+    # and in time with the table); the merge keeps one row per key instead (DuckDbTarget._stage_batch).
     bulk: bool = False
 
     def column_names(self) -> list[str]:
@@ -810,8 +810,8 @@ class DuckDbTarget:
         self._secrets = url_secrets(url)
         self.read_only = read_only
         self._lock = None if read_only else FileLock(path, self.description)
-        self._keyed: dict[str, bool] = {}  # table -> it has a primary key (made before bulk tables, or for sync)
-        self._staged: dict[str, int] = {}  # bulk table -> rows staged since its last merge (about: rollbacks)
+        self._keyed: dict[str, bool] = {}  # table -> it has a unique key (made before bulk tables, or by sync)
+        self._staged: dict[str, int] = {}  # bulk table -> rows staged since its last merge (a rollback may undo some)
         try:
             # A dry run: a missing file is not created (an empty database in memory stands for it); an existing
             # one is only read (opened as usual: DuckDB refuses a read-only connection beside a writing one in
@@ -1003,13 +1003,15 @@ class DuckDbTarget:
 
     def flush(self, spec: TableSpec) -> UpsertCounts:
         """Merge what waits in a bulk table's stage (the last row staged of each key wins), then empty it."""
-        return self._merge_stage(spec) if self._staged.get(spec.name) else UpsertCounts()
+        return self._merge_stage(spec) if spec.name in self._staged else UpsertCounts()
 
     def _merge_stage(self, spec: TableSpec) -> UpsertCounts:
         stage = self._stage(spec.name)
-        found = self.db.execute(f"SELECT count(*) FROM {stage}").fetchone()
-        staged = int(found[0]) if found else 0
-        counts = self._merge(spec, stage, staged, latest=True) if staged else UpsertCounts()
+        # fetchall: a result left unfinished makes DuckDB refuse the next `register` on this connection
+        staged = int(self.db.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
+        if not staged:  # counted in the database: a rolled-back merge left its rows staged, a rollback took others
+            return UpsertCounts()
+        counts = self._merge(spec, stage, staged, latest=True)
         self.db.execute(f"DELETE FROM {stage}")
         if spec.name in self._staged:
             self._staged[spec.name] = 0
