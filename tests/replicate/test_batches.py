@@ -266,16 +266,25 @@ def test_a_replication_stores_from_batches_what_it_stores_from_rows(
         assert sum(s.inserted for s in second.streams if s.table.startswith("Events_")) >= 3
 
 
+CRASH_OBJECTS = ["Events_emailSend", "Events_emailOpen", "Users", "ListUsers"]
+
+
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> tuple[WindowPolicy, datetime]:
+    """Small batches, each message committed on its own, several checkpoints per stream: a crash can fall
+    between any two of them. Returns the window policy and the `since` to run with."""
+    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
+    monkeypatch.setattr(runner, "GROUP_MESSAGES", 1)  # rows and checkpoints in transactions of their own
+    policy = WindowPolicy(initial=timedelta(days=30), grow_after=100)
+    return policy, datetime.fromtimestamp(FakeClock().now_ms / 1000, UTC) - timedelta(days=200)
+
+
 @pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
 def test_a_crash_in_a_columnar_run_resumes_to_an_uninterrupted_copy(
     kind: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite's case is test_runner's (and test_crash's, killed for real): the columnar path is the default."""
-    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
-    monkeypatch.setattr(runner, "GROUP_MESSAGES", 1)  # rows and checkpoints in transactions of their own
-    objects = ["Events_emailSend", "Events_emailOpen", "Users", "ListUsers"]
-    policy = WindowPolicy(initial=timedelta(days=30), grow_after=100)  # several checkpoints per stream
-    since = datetime.fromtimestamp(FakeClock().now_ms / 1000, UTC) - timedelta(days=200)
+    policy, since = small_steps(monkeypatch)
+    objects = CRASH_OBJECTS
     with two_targets(kind, tmp_path) as (crashed, clean), connect_to(sandbox, window_policy=policy) as conn:
         counting = CrashingTarget(open_target(clean), 0)
         assert run_with(conn, counting, objects, since=since, workers=2).ok

@@ -7,14 +7,12 @@ through a killed run, and on a table an older version made with its primary key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from helpers import FakeClock, connect_to
-from iterbridge.api.exports import WindowPolicy
+from helpers import connect_to
 from iterbridge.objects.arrow import batch_from_rows
 from iterbridge.replicate import runner, targets
 from iterbridge.replicate.runner import replicate
@@ -22,7 +20,7 @@ from iterbridge.replicate.targets import STAGE_SCHEMA, DuckDbTarget, TableSpec, 
 from iterbridge.sandbox import Sandbox
 
 from .copies import Copy
-from .test_batches import COLUMNS, OBJECTS, counts, tables
+from .test_batches import COLUMNS, CRASH_OBJECTS, OBJECTS, counts, small_steps, tables
 from .test_runner import Crash, CrashingTarget, Proxy, run_with
 
 SPEC = TableSpec("Staged", COLUMNS[:4], ("Id",), bulk=True)
@@ -100,11 +98,8 @@ def test_a_replication_merging_many_times_stores_what_the_rows_path_stores(
 def test_rows_a_killed_run_staged_are_merged_by_the_next(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "BATCH_ROWS", 40)
-    monkeypatch.setattr(runner, "GROUP_MESSAGES", 1)  # each batch and checkpoint committed on its own
-    objects = ["Events_emailSend", "Events_emailOpen", "Users", "ListUsers"]
-    policy = WindowPolicy(initial=timedelta(days=30), grow_after=100)  # several checkpoints per stream
-    since = datetime.fromtimestamp(FakeClock().now_ms / 1000, UTC) - timedelta(days=200)
+    policy, since = small_steps(monkeypatch)
+    objects = CRASH_OBJECTS
     crashed, clean = tmp_path / "crashed.duckdb", tmp_path / "clean.duckdb"
     with connect_to(sandbox, window_policy=policy) as conn:
         counting = CrashingTarget(open_target(f"duckdb:///{clean}"), 0)

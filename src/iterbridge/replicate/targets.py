@@ -844,8 +844,9 @@ class DuckDbTarget:
         if exists and recreate:
             self.db.execute(f"DROP TABLE {table}")
             exists = False
+        # Known before anything is written: a table made now has a key unless it is a bulk one.
+        self._keyed[spec.name] = self._has_unique_key(spec) if exists else not spec.bulk
         if spec.bulk and not self.read_only:
-            self._keyed[spec.name] = exists and self._has_unique_key(spec)
             self._recover_stage(spec, merge=exists)
         added: list[str] = []
         if not exists:
@@ -876,7 +877,6 @@ class DuckDbTarget:
             self.db.execute(
                 f"CREATE INDEX IF NOT EXISTS {self.quote(_index_name(spec))} ON {table} ({self.quote(spec.cursor)})"
             )
-        self._keyed[spec.name] = self._has_unique_key(spec)
         if not self.read_only:
             self._bound_memory()
         if spec.bulk and not self.read_only and not self._keyed[spec.name]:
