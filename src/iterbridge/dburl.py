@@ -156,8 +156,9 @@ def sqlite_path(url: str) -> str | None:
 
 
 def duckdb_path(url: str) -> str:
-    """duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb; `:memory:` for duckdb://, duckdb:///:memory:."""
-    rest = url.split(":", 1)[1]
+    """duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb; `:memory:` for duckdb://, duckdb:///:memory:.
+    A `?` starts the URL's settings (`duckdb_settings`), as in duckdb_engine's URLs."""
+    rest = url.split(":", 1)[1].split("?", 1)[0]
     if rest.startswith("////"):
         path = "/" + rest[4:]
     elif rest.startswith("///"):
@@ -165,6 +166,33 @@ def duckdb_path(url: str) -> str:
     else:
         path = rest.lstrip("/")
     return ":memory:" if path == "" or path.startswith(":memory:") else path
+
+
+# The DuckDB settings a URL may give (`duckdb:///copy.duckdb?memory_limit=2GB&threads=2`), each value checked by
+# its pattern: it is written into a SET statement, which takes no parameters.
+DUCKDB_SETTINGS = {
+    "memory_limit": (re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE), "a size like 2GB or 512MB"),
+    "threads": (re.compile(r"[1-9]\d{0,3}"), "a number of threads like 4"),
+}
+
+
+def duckdb_settings(url: str) -> dict[str, str]:
+    """The DuckDB settings a duckdb:// URL gives after its `?` (names in DUCKDB_SETTINGS, values checked), or a
+    one-line ConfigurationError naming the setting."""
+    _, sep, query = url.partition("?")
+    settings: dict[str, str] = {}
+    for name, value in _parameters(query) if sep and query else ():
+        known = DUCKDB_SETTINGS.get(unquote(name).lower())
+        if known is None:
+            names = " and ".join(DUCKDB_SETTINGS)
+            raise ConfigurationError(
+                f"{redact_url(url)}: {unquote(name)!r} is no DuckDB setting iterbridge takes ({names})"
+            )
+        text = unquote(value or "").strip()
+        if not known[0].fullmatch(text):
+            raise ConfigurationError(f"{redact_url(url)}: {unquote(name)}={text!r} must be {known[1]}")
+        settings[unquote(name).lower()] = text
+    return settings
 
 
 DLT_PREFIX = "dlt:"  # `--to dlt:bigquery`: a dlt destination, not a database URL
@@ -179,6 +207,7 @@ def check_target_url(url: str, option: str) -> None:
     if lowered.startswith(DLT_PREFIX):
         return  # a dlt destination (iterbridge.dlt checks its name; dlt's own config holds its credentials)
     if lowered.startswith("duckdb:"):
+        duckdb_settings(url)
         in_memory = duckdb_path(url) == ":memory:"
     elif "://" not in url:
         raise ConfigurationError(

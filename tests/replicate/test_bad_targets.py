@@ -99,3 +99,20 @@ def test_a_database_under_a_regular_file(run: Callable[..., Result], tmp_path: P
         result = run("sync", "CatalogItems", "--catalog", "products", "--with", url)
     line = one_line_error(result)
     assert line.startswith(f"error: cannot write to {url}: Not a directory")
+
+
+@pytest.mark.parametrize("command", ["replicate", "sync"])
+def test_a_duckdb_setting_not_taken(run: Callable[..., Result], stats: Stats, tmp_path: Path, command: str) -> None:
+    url = f"duckdb:///{tmp_path / 'copy.duckdb'}?memory_limit=2GB&preserve_insertion_order=false"
+    with stats.counting() as calls:
+        if command == "replicate":
+            result = run("replicate", "--rate-limits", "off", "--objects", "Lists", "--to", url)
+        else:
+            result = run("sync", "CatalogItems", "--catalog", "products", "--with", url)
+    line = one_line_error(result)
+    assert (
+        line
+        == f"error: {url}: 'preserve_insertion_order' is no DuckDB setting iterbridge takes (memory_limit and threads)"
+    )
+    assert calls == {}  # refused before anything is read
+    assert list(tmp_path.glob("copy.duckdb*")) == []
