@@ -265,3 +265,40 @@ def test_one_batch_then_another_continue_the_file(tmp_path: Path) -> None:
     assert written == 3
     assert counts == [2, 3, 3]
     assert (tmp_path / "b.csv").read_bytes() == b"Name,N\r\na,1\r\nNULL,NULL\r\n'=b,-3\r\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    table=tables(),
+    dialect=DIALECTS,
+    characters=st.fixed_dictionaries({}, optional={"quote_char": st.just("«"), "delimiter": st.just("é")}),
+    start=st.integers(0, 8),
+)
+def test_a_slice_of_a_batch_writes_the_rows_of_the_slice(
+    table: tuple[list[SqlType], list[list[Any]]], dialect: dict[str, Any], characters: dict[str, str], start: int
+) -> None:
+    """Cells read from the columns' buffers (cells._data) where the batch is a slice of a larger one (its columns
+    start past their buffers' beginning), and with a quote or delimiter of two bytes."""
+    kinds, rows = table
+    try:
+        options = CsvOptions.build(**{**dialect, **characters})
+    except iterbridge.errors.ConfigurationError:
+        return
+    header = [f"c{i}" for i in range(len(kinds))]
+    whole = pa.RecordBatch.from_arrays(
+        [pa.array([row[i] for row in rows], type=ARROW_TYPES[k]) for i, k in enumerate(kinds)], names=header
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        found: list[bytes | str] = []
+        for path, write in ((Path(folder) / "b.csv", "batches"), (Path(folder) / "r.csv", "rows")):
+            try:
+                if write == "batches":
+                    write_batches(header, kinds, [whole.slice(start)], path, options)
+                else:
+                    chosen = (dict(zip(header, row, strict=True)) for row in rows[start:])
+                    write_csv(header, chosen, path, options)
+            except TransferError as error:
+                found.append(str(error))
+            else:
+                found.append(path.read_bytes())
+    assert found[0] == found[1]

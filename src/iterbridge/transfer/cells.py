@@ -4,7 +4,10 @@ a time (Arrow compute kernels) so an export from `read_batches` has no Python ob
 Each function gives exactly the cells of the row path (export.write_csv), by construction where a kernel's text
 could differ from Python's: numbers of a REAL column, dates in a format or a year the kernels do not write as
 `datetime.strftime` does, and the formula guard's last word (`guard_formula`) go through the same Python
-functions, but only for the values that need it (the guard's candidates are found by a kernel first).
+functions, but only for the values that need it (the guard's candidates are found by their first byte first).
+Where a kernel is slow per cell (a regular expression over every cell of every column), the column's own
+buffers are read instead (`_data`): a memchr over its bytes says whether any cell needs quotes at all, a numpy
+gather of each cell's first byte which cells the guard could change.
 
 - `text_cells`: --quoting minimal. Every cell as text (NULL the --null text), guarded, quoted as `MinimalWriter`
   quotes (a quote, the delimiter or a line break in it), then joined into the batch's text in one piece.
@@ -18,15 +21,18 @@ import re
 from datetime import UTC
 from typing import Any
 
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.objects.base import SqlType
-from iterbridge.transfer.csvformat import DEFAULT_DATE_FORMAT, TERMINATORS, CsvOptions, guard_formula
+from iterbridge.transfer.csvformat import DEFAULT_DATE_FORMAT, GUARDED_STARTS, TERMINATORS, CsvOptions, guard_formula
 
 # strftime directives Arrow's kernel writes as Python's does (for years 1000-9999; others are formatted in Python).
 KERNEL_DIRECTIVES = frozenset("YmdHMS%")
 _GUARD_START = r"^'*[=+\-@\t\r]"  # what guard_formula looks at first; it decides the rest per candidate
+# The first bytes guard_formula looks at (GUARDED_STARTS, all ASCII), as a mask over bytes: a kernel-free test.
+_GUARD_FIRST = np.isin(np.arange(256), [ord(c) for c in GUARDED_STARTS])
 _SECOND = pa.timestamp("s", tz="UTC")
 _WALL_CLOCK = pa.timestamp("s")
 # The characters a column of these types can write (--date-format's built-in forms for timestamps).
@@ -38,8 +44,10 @@ _CHARACTERS = {
 _DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
 
 
-def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> str:
-    """The batch's records as the minimal writer writes them (cells, delimiters, line terminators), one text."""
+def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[Any]:
+    """The batch's records as the minimal writer writes them (cells, delimiters, line terminators), in UTF-8:
+    chunks of bytes (memoryviews of Arrow's buffers: nothing copied) written as they are into a UTF-8 file,
+    decoded for any other encoding."""
     columns = [
         _text(batch.column(i), kind, options)
         if _plain(kind, options)
@@ -49,8 +57,13 @@ def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> str:
     if len(columns) == 1:  # a record of one empty field is not a blank line
         only = columns[0]
         columns = [pc.if_else(pc.equal(only, ""), options.quote_char * 2, only)]
+    # Each record's terminator goes before it (on its first cell: a short copy), so the records are the values
+    # of one join, laid end to end in its buffer: the text is that buffer from the first terminator's end, and
+    # one terminator at the end.
+    terminator = TERMINATORS[options.line_terminator]
+    columns[0] = pc.binary_join_element_wise(terminator, columns[0], "")
     lines = pc.binary_join_element_wise(*columns, options.delimiter) if len(columns) > 1 else columns[0]
-    return _joined(pc.binary_join_element_wise(lines, TERMINATORS[options.line_terminator], ""))
+    return [_joined(lines)[len(terminator) :], terminator.encode()] if len(lines) else []
 
 
 def value_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[list[Any]]:
@@ -61,16 +74,21 @@ def value_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[l
 def _text(column: Any, kind: SqlType, options: CsvOptions) -> Any:
     """A column as the text of its cells (nulls still null), guarded when it could hold a formula."""
     if kind is SqlType.INTEGER or kind is SqlType.BOOLEAN:  # digits, a sign then digits, true/false: never guarded
-        return pc.fill_null(column.cast(pa.string()), options.null)
+        return _filled(column.cast(pa.string()), options.null)
     if kind is SqlType.REAL:
         texts = pa.array([None if v is None else str(v) for v in column.to_pylist()], type=pa.string())
     elif kind is SqlType.TIMESTAMP:
         texts = _dates(column, options)
         if pa.types.is_integer(texts.type):
-            return pc.fill_null(texts.cast(pa.string()), options.null)
+            return _filled(texts.cast(pa.string()), options.null)
     else:
         texts = column
-    return pc.fill_null(_guarded(texts, options), options.null)
+    return _filled(_guarded(texts, options), options.null)
+
+
+def _filled(texts: Any, null: str) -> Any:
+    """NULL cells as the --null text (a column without any is left as it is: no copy)."""
+    return pc.fill_null(texts, null) if texts.null_count else texts
 
 
 def _values(column: Any, kind: SqlType, options: CsvOptions) -> list[Any]:
@@ -93,15 +111,15 @@ def _values(column: Any, kind: SqlType, options: CsvOptions) -> list[Any]:
 
 
 def _guarded(texts: Any, options: CsvOptions) -> Any:
-    """Text cells through the formula guard: a kernel finds the cells it could change, guard_formula decides."""
+    """Text cells through the formula guard: their first bytes say which it could change, guard_formula decides."""
     if not options.formula_guard:
         return texts
-    candidates = pc.match_substring_regex(texts, _GUARD_START)
-    if not pc.any(candidates).as_py():
+    candidates = _guard_candidates(texts)
+    if not candidates.any():
         return texts
     null = options.null
     values = texts.to_pylist()
-    for index in pc.indices_nonzero(candidates).to_pylist():
+    for index in np.flatnonzero(candidates).tolist():
         values[index] = guard_formula(values[index], null)
     return pa.array(values, type=pa.string())
 
@@ -109,12 +127,43 @@ def _guarded(texts: Any, options: CsvOptions) -> Any:
 def _quoted(texts: Any, options: CsvOptions) -> Any:
     """Cells quoted as MinimalWriter quotes them: with a quote (doubled inside), the delimiter or a line break."""
     quote = options.quote_char
-    specials = "".join(f"\\x{{{ord(c):x}}}" for c in dict.fromkeys((quote, options.delimiter, "\n", "\r")))
-    needs = pc.match_substring_regex(texts, f"[{specials}]")  # one scan for the four characters
+    characters = dict.fromkeys((quote, options.delimiter, "\n", "\r"))
+    found = _data(texts)
+    if found is not None and not any(c.encode() in found[1] for c in characters):
+        return texts  # none in the whole column (one memchr each): the usual case
+    specials = "".join(f"\\x{{{ord(c):x}}}" for c in characters)
+    needs = pc.match_substring_regex(texts, f"[{specials}]")  # one scan of each cell for the four characters
     if not pc.any(needs).as_py():
         return texts
-    doubled = pc.replace_substring(texts, quote, quote * 2)
-    return pc.if_else(needs, pc.binary_join_element_wise(quote, doubled, quote, ""), texts)
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(texts, quote, quote * 2), quote, "")
+    return quoted if pc.all(needs).as_py() else pc.if_else(needs, quoted, texts)  # all: a JSON column's cells
+
+
+def _data(texts: Any) -> tuple[Any, bytes] | None:
+    """A string column's offsets (from 0, int64) and the bytes of its cells end to end; None for a column of
+    another layout (large strings, views)."""
+    if texts.type != pa.string():
+        return None
+    buffers = texts.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = buffers[2].to_pybytes()[start:end] if buffers[2] is not None and end > start else b""
+    return offsets.astype(np.int64) - start, data
+
+
+def _guard_candidates(texts: Any) -> Any:
+    """A numpy mask of the cells guard_formula could change: those whose first byte is one of GUARDED_STARTS,
+    read from the column's buffers (a null or empty cell is none)."""
+    found = _data(texts)
+    if found is None:  # another layout: the guard's own test, a cell at a time
+        mask = pc.fill_null(pc.match_substring_regex(texts, _GUARD_START), False)
+        return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+    offsets, data = found
+    starts, ends = offsets[:-1], offsets[1:]
+    if not data:
+        return np.zeros(len(starts), dtype=bool)
+    first = np.frombuffer(data, dtype=np.uint8)[np.minimum(starts, len(data) - 1)]
+    return _GUARD_FIRST[first] & (ends > starts)
 
 
 def _plain(kind: SqlType, options: CsvOptions) -> bool:
@@ -134,11 +183,12 @@ def _dates(column: Any, options: CsvOptions) -> Any:
         floored = pc.floor_temporal(column, unit="millisecond").cast(pa.timestamp("ms", tz="UTC"))
         return floored.cast(pa.int64())
     pattern = "%Y-%m-%dT%H:%M:%S" if date_format == "iso" else date_format
-    years = pc.min(pc.year(column)).as_py()
-    if (years is not None and years < 1000) or not _kernel_pattern(pattern):
+    earliest = pc.min(column).as_py()
+    if (earliest is not None and earliest.year < 1000) or not _kernel_pattern(pattern):
         fmt = options.formatter()  # Python's own formatting, value by value, as the row path does
         return pa.array([None if v is None else fmt(v.astimezone(UTC)) for v in column.to_pylist()], type=pa.string())
-    seconds = pc.floor_temporal(column, unit="second")  # whole seconds: a fraction is cut, not rounded
+    # whole seconds: a fraction is cut, not rounded (exports' timestamps have none: nothing to cut)
+    seconds = column if _whole_seconds(column) else pc.floor_temporal(column, unit="second")
     if date_format not in (DEFAULT_DATE_FORMAT, "iso"):
         return pc.strftime(seconds.cast(_SECOND), format=pattern)
     # A cast of the UTC clock without its zone writes "YYYY-MM-DD HH:MM:SS", ~30× faster than strftime.
@@ -153,14 +203,24 @@ def _dates(column: Any, options: CsvOptions) -> Any:
     return pc.binary_join_element_wise(texts, tail, "Z", "")
 
 
+def _whole_seconds(column: Any) -> bool:
+    """Whether every microsecond timestamp of the column (NULL slots too) is a whole second."""
+    if column.type.unit != "us" or len(column) == 0:
+        return False
+    micros = np.frombuffer(column.buffers()[1], dtype=np.int64, count=len(column), offset=column.offset * 8)
+    return not np.any(micros % 1_000_000)
+
+
 def _kernel_pattern(pattern: str) -> bool:
     """Whether Arrow's strftime writes this pattern as Python's does (only known directives in it)."""
     return set(_DIRECTIVE.findall(pattern)) <= KERNEL_DIRECTIVES
 
 
-def _joined(lines: Any) -> str:
-    """A string column's values end to end, as one Python text (one kernel, one copy)."""
-    if len(lines) == 0:
-        return ""
-    offsets = pa.array([0, len(lines)], type=pa.int32())
-    return str(pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_py())
+def _joined(lines: Any) -> memoryview:
+    """A string column's values end to end, in UTF-8: its bytes where they lie (a column without nulls)."""
+    if lines.type != pa.string() or lines.null_count:
+        offsets = pa.array([0, len(lines)], type=pa.int32())
+        return memoryview(pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_buffer())
+    bounds = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    data = lines.buffers()[2]
+    return memoryview(data)[int(bounds[0]) : int(bounds[-1])] if data is not None else memoryview(b"")

@@ -7,6 +7,7 @@ a FIFO or a device is streamed into, never replaced).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import operator
@@ -249,10 +250,18 @@ def write_batches(
         if options.header:
             _write(options.writer(handle), header, header, 0, options)
         raw = options.writer(handle, raw=True)  # the cells come guarded already
+        # UTF-8 text goes to the file's bytes as it is (no decoding and encoding again), after what the text
+        # handle holds; a UTF-8 BOM is the text handle's to write, at its first write.
+        handle.flush()
+        utf8 = getattr(handle, "buffer", None) if codecs.lookup(options.python_encoding).name == "utf-8" else None
         for batch in batches:
             try:
                 if minimal:
-                    handle.write(text_cells(batch, types, options))
+                    for chunk in text_cells(batch, types, options):
+                        if utf8 is not None:
+                            utf8.write(chunk)
+                        else:
+                            handle.write(bytes(chunk).decode("utf-8"))
                 else:
                     raw.writerows(zip(*value_cells(batch, types, options), strict=True))
             except (UnicodeEncodeError, csv.Error):
