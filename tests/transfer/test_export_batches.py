@@ -236,6 +236,15 @@ def test_column_formatters_write_what_the_row_formatter_writes(
         options = CsvOptions.build(**dialect)
     except iterbridge.errors.ConfigurationError:
         return  # a dialect no reader could take apart: refused before any export
+    found = written_both_ways(kinds, rows, options)
+    assert found[0] == found[1]
+
+
+def written_both_ways(
+    kinds: list[SqlType], rows: list[list[Any]], options: CsvOptions, start: int = 0
+) -> tuple[bytes | str, bytes | str]:
+    """The file (or the error) of write_batches given the batch of the rows from `start` (a slice of the batch of
+    them all), then of write_csv given those rows."""
     header = [f"c{i}" for i in range(len(kinds))]
     batch = pa.RecordBatch.from_arrays(
         [pa.array([row[i] for row in rows], type=ARROW_TYPES[k]) for i, k in enumerate(kinds)], names=header
@@ -245,14 +254,15 @@ def test_column_formatters_write_what_the_row_formatter_writes(
         for path, write in ((Path(folder) / "b.csv", "batches"), (Path(folder) / "r.csv", "rows")):
             try:
                 if write == "batches":
-                    write_batches(header, kinds, [batch], path, options)
+                    write_batches(header, kinds, [batch.slice(start) if start else batch], path, options)
                 else:
-                    write_csv(header, (dict(zip(header, row, strict=True)) for row in rows), path, options)
+                    chosen = (dict(zip(header, row, strict=True)) for row in rows[start:])
+                    write_csv(header, chosen, path, options)
             except TransferError as error:
                 found.append(str(error))
             else:
                 found.append(path.read_bytes())
-    assert found[0] == found[1]
+    return found[0], found[1]
 
 
 def test_one_batch_then_another_continue_the_file(tmp_path: Path) -> None:
@@ -284,21 +294,5 @@ def test_a_slice_of_a_batch_writes_the_rows_of_the_slice(
         options = CsvOptions.build(**{**dialect, **characters})
     except iterbridge.errors.ConfigurationError:
         return
-    header = [f"c{i}" for i in range(len(kinds))]
-    whole = pa.RecordBatch.from_arrays(
-        [pa.array([row[i] for row in rows], type=ARROW_TYPES[k]) for i, k in enumerate(kinds)], names=header
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        found: list[bytes | str] = []
-        for path, write in ((Path(folder) / "b.csv", "batches"), (Path(folder) / "r.csv", "rows")):
-            try:
-                if write == "batches":
-                    write_batches(header, kinds, [whole.slice(start)], path, options)
-                else:
-                    chosen = (dict(zip(header, row, strict=True)) for row in rows[start:])
-                    write_csv(header, chosen, path, options)
-            except TransferError as error:
-                found.append(str(error))
-            else:
-                found.append(path.read_bytes())
+    found = written_both_ways(kinds, rows, options, start)
     assert found[0] == found[1]
