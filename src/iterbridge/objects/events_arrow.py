@@ -47,9 +47,9 @@ def event_batch(
     """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
     when there are none.
 
-    Per record, one serialisation: DataFields' text (compact, keys sorted) is also the tail of the text the Id
-    hashes, so the identity is the short head's text and that tail joined, not the whole list serialised again
-    (identity_hash's bytes exactly; a record either text cannot be made of goes through identity_hash itself).
+    Per record, one serialisation: DataFields' text (compact, keys sorted) is also the last item of the list the
+    Id hashes, put in as an orjson Fragment (written as it is), not serialised again (identity_hash's bytes
+    exactly; a record either text cannot be made of goes through identity_hash itself).
     Unsorted DataFields (`sort_keys=False`) cost a second serialisation where the Id needs the sorted one."""
     ids: list[str] = []
     names: list[Any] = []
@@ -64,7 +64,7 @@ def event_batch(
     data_blob = bytearray()
     data_ends: list[int] = []
     odd = False  # a createdAt that is not the exports' own form: parsed per row, like the dict rows
-    dumps, sha256, sorted_keys = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+    dumps, fragment, sha256, sorted_keys = orjson.dumps, orjson.Fragment, hashlib.sha256, orjson.OPT_SORT_KEYS
     order = sorted_keys if sort_keys else None
     for record in records:
         (name, email, user, text, campaign, template, message, event_id), data = split_record(record)
@@ -81,8 +81,8 @@ def event_batch(
                 data_blob += dumps(data, option=order)
             else:
                 data_text = dumps(data, option=sorted_keys)
-                head = dumps([event_type, iso, email, user, name, campaign, template, message], option=sorted_keys)
-                ids.append(sha256(b"%b,%b]" % (head[:-1], data_text)).hexdigest()[:32])
+                identity = [event_type, iso, email, user, name, campaign, template, message, fragment(data_text)]
+                ids.append(sha256(dumps(identity, option=sorted_keys)).hexdigest()[:32])
                 data_blob += data_text if sort_keys else dumps(data)
         except (TypeError, orjson.JSONEncodeError):  # what orjson cannot write: the dict rows' own functions
             identity = [event_type, iso, email, user, name, campaign, template, message, data]
