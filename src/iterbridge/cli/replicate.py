@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -17,8 +17,10 @@ from iterbridge.api.jsonlines import summary
 from iterbridge.cli.common import FAILED_EXIT, SKIPPED_EXIT, connection_options, handle_errors, open_connection
 from iterbridge.cli.console import make_console
 from iterbridge.dburl import check_target_url, redact_url
-from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
 from iterbridge.replicate.targets import default_url
+
+if TYPE_CHECKING:
+    from iterbridge.replicate import ReplicationReport, StreamProgress, StreamReport
 
 
 def _since(value: str | None) -> datetime | None:

@@ -12,10 +12,27 @@ nothing from the connector: it shares only the constants in `iterbridge.limits` 
 
 from __future__ import annotations
 
-from iterbridge.sandbox.app import create_app
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from iterbridge.sandbox.config import SCALES, ConfigError, SandboxConfig, parse_rate_limits
 from iterbridge.sandbox.faults import FaultError, Faults
-from iterbridge.sandbox.server import Sandbox
+
+if TYPE_CHECKING:
+    from iterbridge.sandbox.app import create_app
+    from iterbridge.sandbox.server import Sandbox
+
+# Imported when first used: the app and its server (Starlette, uvicorn, the generated world) are most of the
+# CLI's start-up, and only a command that runs a sandbox needs them.
+_LAZY = {"create_app": "iterbridge.sandbox.app", "Sandbox": "iterbridge.sandbox.server"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'iterbridge.sandbox' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "SCALES",

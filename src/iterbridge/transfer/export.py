@@ -23,7 +23,6 @@ from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import Column, ObjectDef, SqlType, from_sql
 from iterbridge.query.sqltext import select_where
-from iterbridge.transfer.cells import text_cells, value_cells
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.output import output_text
 from iterbridge.transfer.where import simple_where
@@ -244,6 +243,8 @@ def write_batches(
     """Stream Arrow batches into a CSV file (atomically) or stdout, a batch at a time: the bytes write_csv writes
     for the same rows, each column formatted by Arrow kernels (transfer/cells.py), each batch written by one call
     (--quoting minimal: its text, joined by kernels; the other modes: the csv module's C writer)."""
+    from iterbridge.transfer.cells import text_cells, value_cells  # pyarrow: not at the CLI's start-up
+
     count = 0
     minimal = options.quoting == "minimal"
     with output_text(path, encoding=options.python_encoding) as handle:
@@ -278,6 +279,8 @@ def write_batches(
 def _diagnose(batch: Any, types: list[SqlType], header: list[str], before: int, options: CsvOptions) -> None:
     """Raise the TransferError write_csv raises for the batch's first record the output cannot hold (each record
     tried on a scratch output in the same encoding, so nothing is written twice)."""
+    from iterbridge.transfer.cells import value_cells
+
     cells = value_cells(batch, types, options)
     scratch = io.TextIOWrapper(io.BytesIO(), encoding=options.python_encoding, newline="")
     writer = options.writer(scratch, raw=True)
