@@ -139,16 +139,19 @@ def _quoted(texts: Any, options: CsvOptions) -> Any:
     return quoted if pc.all(needs).as_py() else pc.if_else(needs, quoted, texts)  # all: a JSON column's cells
 
 
+def _offsets(texts: Any) -> Any:
+    """Where each cell of a string column starts and ends in its data buffer (a numpy view, nothing copied)."""
+    return np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+
+
 def _data(texts: Any) -> tuple[Any, bytes] | None:
     """A string column's offsets (from 0, int64) and the bytes of its cells end to end; None for a column of
     another layout (large strings, views)."""
     if texts.type != pa.string():
         return None
-    buffers = texts.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+    offsets, data = _offsets(texts), texts.buffers()[2]
     start, end = int(offsets[0]), int(offsets[-1])
-    data = buffers[2].to_pybytes()[start:end] if buffers[2] is not None and end > start else b""
-    return offsets.astype(np.int64) - start, data
+    return offsets.astype(np.int64) - start, data.to_pybytes()[start:end] if data is not None and end > start else b""
 
 
 def _guard_candidates(texts: Any) -> Any:
@@ -217,10 +220,7 @@ def _kernel_pattern(pattern: str) -> bool:
 
 
 def _joined(lines: Any) -> memoryview:
-    """A string column's values end to end, in UTF-8: its bytes where they lie (a column without nulls)."""
-    if lines.type != pa.string() or lines.null_count:
-        offsets = pa.array([0, len(lines)], type=pa.int32())
-        return memoryview(pc.binary_join(pa.ListArray.from_arrays(offsets, lines), "")[0].as_buffer())
-    bounds = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
-    data = lines.buffers()[2]
+    """The records of a batch (a string column, every cell filled) end to end, in UTF-8: its bytes where they
+    lie, nothing copied."""
+    bounds, data = _offsets(lines), lines.buffers()[2]
     return memoryview(data)[int(bounds[0]) : int(bounds[-1])] if data is not None else memoryview(b"")
