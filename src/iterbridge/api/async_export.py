@@ -23,7 +23,7 @@ import httpx2
 
 from iterbridge.api.client import ApiClient
 from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
-from iterbridge.api.jsonlines import JsonLines, Quarantine, spooled_lines
+from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine, spooled_blocks, spooled_lines
 from iterbridge.api.timestamps import ceil_second, floor_second
 from iterbridge.errors import FatalApiError, RetriableApiError
 
@@ -70,12 +70,14 @@ class AsyncExportReader:
         job_timeout_s: float = 24 * 3600,
         max_job_retries: int = 3,
         on_checkpoint: Callable[[datetime], None] | None = None,
-        fallback: Callable[[datetime, datetime], Iterator[dict[str, Any]]] | None = None,
+        fallback: Callable[[datetime, datetime], Iterator[Any]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         lines: JsonLines | None = None,
+        blocks: bool = False,
     ) -> None:
         self.client = client
         self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
+        self.blocks = blocks  # LineBlocks instead of records (the fallback must give them too)
         self.data_type = data_type
         # Whole seconds, as the API takes them (and as data.json reads them): a checkpoint never claims the
         # fraction of a second a job did not export.
@@ -93,7 +95,8 @@ class AsyncExportReader:
         self.stats = AsyncExportStats()
         self._downloads = httpx2.Client(timeout=httpx2.Timeout(300.0, connect=10.0))  # no Api-Key: pre-signed URLs
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Any]:
+        """Records (dicts), or with `blocks` the LineBlocks of each file, in order."""
         try:
             # (start, end, how many times this window was already halved): one job for the whole range first
             pending = [(self.start, self.end, 0)]
@@ -117,8 +120,15 @@ class AsyncExportReader:
                     )
                     self.stats.fallbacks += 1
                     for record in self.fallback(window_start, window_end):
+                        if type(record) is LineBlock:
+                            yield LineBlock(record.data, record.lines, (*record.counters, self.stats))
+                            continue
                         self.stats.records += 1
                         yield record
+                elif self.blocks:
+                    with spool:
+                        for block in spooled_blocks(spool):
+                            yield LineBlock(block, self.lines, (self.stats,))
                 else:
                     with spool:
                         for record in self.lines.records(spooled_lines(spool)):

@@ -20,7 +20,7 @@ from typing import IO, Any
 import httpx2
 
 from iterbridge.api.client import ApiClient
-from iterbridge.api.jsonlines import JsonLines, Quarantine, spooled_lines
+from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine, spooled_blocks, spooled_lines
 from iterbridge.api.timestamps import ceil_second, floor_second, iterable_format
 from iterbridge.errors import RetriableApiError
 
@@ -73,9 +73,11 @@ class ExportReader:
         policy: WindowPolicy | None = None,
         on_checkpoint: Callable[[datetime], None] | None = None,
         lines: JsonLines | None = None,
+        blocks: bool = False,
     ) -> None:
         self.client = client
         self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
+        self.blocks = blocks  # LineBlocks instead of records
         self.data_type = data_type
         # The API takes whole seconds: widen the range to them, so no window is ever empty once truncated.
         self.start = floor_second(start or EARLIEST)
@@ -86,7 +88,8 @@ class ExportReader:
         self.on_checkpoint = on_checkpoint
         self.stats = ExportStats()
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Any]:
+        """Records (dicts), or with `blocks` the LineBlocks of each window, in order."""
         policy = self.policy
         minimum = max(policy.minimum, _SECOND)  # the API reads whole seconds: no window is smaller
         cursor = self.start
@@ -151,8 +154,12 @@ class ExportReader:
         spool.seek(0)
         return spool
 
-    def _records(self, spool: IO[bytes]) -> Iterator[dict[str, Any]]:
+    def _records(self, spool: IO[bytes]) -> Iterator[Any]:
         stats = self.stats
+        if self.blocks:
+            for block in spooled_blocks(spool):
+                yield LineBlock(block, self.lines, (stats,))
+            return
         for record in self.lines.records(spooled_lines(spool)):
             stats.records += 1
             yield record

@@ -17,9 +17,10 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 import platformdirs
@@ -120,6 +121,40 @@ def spooled_lines(spool: IO[bytes]) -> Iterator[bytes]:
         yield rest
 
 
+def spooled_blocks(spool: IO[bytes]) -> Iterator[bytes]:
+    """A spool's lines in blocks of about a megabyte, each ending with a whole line (the last may lack its
+    newline): for a parser that splits the lines itself."""
+    rest = b""
+    while block := spool.read(SPOOL_BLOCK_BYTES):
+        block = rest + block
+        end = block.rfind(b"\n") + 1
+        rest = block[end:]
+        if end:
+            yield block[:end]
+    if rest:
+        yield rest
+
+
+class Counted(Protocol):
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Whole lines of an export, unparsed, given instead of records to a reader that parses them itself
+    (objects/events_arrow.py's C scanner). It counts the records it reads into `counters` (the export readers'
+    stats) and hands each line it does not take to `lines.record`, which reads, repairs or quarantines it exactly
+    as `JsonLines.records` does."""
+
+    data: bytes
+    lines: JsonLines
+    counters: tuple[Counted, ...]
+
+    def counted(self, records: int) -> None:
+        for stats in self.counters:
+            stats.records += records
+
+
 class JsonLines:
     """The records of one read's JSON lines; `repaired` and `skipped` count its lines that were not valid."""
 
@@ -140,6 +175,14 @@ class JsonLines:
                 if record is None:
                     continue
             yield record
+
+    def record(self, line: bytes) -> dict[str, Any] | None:
+        """One line's record, as `records` reads it (None: blank, or quarantined)."""
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            record = None
+        return record if type(record) is dict else self._salvage(line)
 
     def _salvage(self, line: bytes) -> dict[str, Any] | None:
         """A bad line's record when it can be repaired; otherwise it is quarantined (blank lines are ignored)."""

@@ -162,8 +162,9 @@ def by_user(request: ReadRequest) -> bool:
     return request.values("Email") is not None or request.values("UserId") is not None
 
 
-def exported(conn: Session, request: ReadRequest) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
-    """The export API's records of each event type a read asks for (the dict rows' and the batches' source)."""
+def exported(conn: Session, request: ReadRequest, *, blocks: bool = False) -> Iterator[tuple[str, Iterator[Any]]]:
+    """The export API's records of each event type a read asks for (the dict rows' and the batches' source);
+    `blocks`: their lines unparsed (LineBlocks), for the C scanner."""
     since, until = request.bounds("CreatedAt")
     campaigns = request.values("CampaignId")
     ids = None if campaigns is None else integers(campaigns)
@@ -174,19 +175,22 @@ def exported(conn: Session, request: ReadRequest) -> Iterator[tuple[str, Iterato
     for event_type in request.values("EventType") or EVENT_TYPES:
         if event_type not in EVENT_TYPES:
             continue
-        yield str(event_type), export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id)
+        yield (
+            str(event_type),
+            export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id, blocks=blocks),
+        )
 
 
 def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
     """Arrow batches: export records built into columns (objects/events_arrow.py); per user, from the rows."""
     from iterbridge.objects.arrow import batches_from_rows
-    from iterbridge.objects.events_arrow import event_batches
+    from iterbridge.objects.events_arrow import event_batches, scanning
 
     sort_keys = request.hints.sort_json_keys
     if by_user(request):
         yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
         return
-    for event_type, records in exported(conn, request):
+    for event_type, records in exported(conn, request, blocks=scanning()):
         yield from event_batches(records, event_type, conn.columns(obj), batch_rows, sort_keys=sort_keys)
 
 

@@ -14,16 +14,31 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_as_sent, json_text
 from iterbridge.objects.events import export_iso, identity_hash, split_record
+
+scanner: ModuleType | None
+try:  # built at install where a C compiler is (setup.py); without it, or without libcrypto, the Python path
+    import iterbridge._eventscan as scanner
+except ImportError:
+    scanner = None
+
+_END, _FULL, _ODD = 0, 1, 2  # how Builder.scan stopped
+
+
+def scanning() -> bool:
+    """Whether export lines are parsed by the C scanner (then reads ask for LineBlocks, not records)."""
+    return scanner is not None
 
 
 def event_batches(
@@ -36,16 +51,105 @@ def event_batches(
 ) -> Iterator[Any]:
     """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order; DataFields'
     keys sorted (the stored text) or as Iterable sent them (`sort_keys=False`, what a CSV export writes)."""
+    if scanner is not None:
+        builder = scanner.Builder(event_type, sort_keys)
+        yield from _scanned_batches(builder, records, event_type, columns, batch_rows, sort_keys)
+        return
     source = iter(records)
     while (batch := event_batch(itertools.islice(source, batch_rows), event_type, columns, sort_keys)) is not None:
         yield batch
 
 
+def _scanned_batches(
+    builder: Any, items: Iterable[Any], event_type: str, columns: Sequence[Column], batch_rows: int, sort_keys: bool
+) -> Iterator[Any]:
+    """Batches from LineBlocks parsed by the C scanner (the GIL released while it parses); a line it hands back
+    (anything it cannot be sure to read exactly as the Python path does) is read by the Python path, in its
+    place. Records given as dicts go the Python path too."""
+    for item in items:
+        if type(item) is not LineBlock:
+            append_read(builder, item, event_type, columns, sort_keys)
+            if builder.rows >= batch_rows:
+                yield builder_batch(builder, event_type, columns)
+            continue
+        data, position = item.data, 0
+        while True:
+            position, status, rows = builder.scan(data, position, batch_rows)
+            item.counted(rows)
+            if status == _ODD:
+                end = data.find(b"\n", position)
+                end = len(data) if end < 0 else end
+                record = item.lines.record(data[position:end])
+                position = end + 1
+                if record is not None:
+                    item.counted(1)
+                    append_read(builder, record, event_type, columns, sort_keys)
+            if builder.rows >= batch_rows:
+                yield builder_batch(builder, event_type, columns)
+            if status == _END:
+                break
+    if builder.rows:
+        yield builder_batch(builder, event_type, columns)
+
+
+def append_read(
+    builder: Any, record: dict[str, Any], event_type: str, columns: Sequence[Column], sort_keys: bool
+) -> None:
+    """One record read by the Python path (event_batch: the same values, types and errors), appended."""
+    built = _built([record], event_type, columns, sort_keys)
+    assert built is not None
+    value = {name: built[name][0].as_py() for name in (*_SCANNED_TEXTS, "CampaignId", "TemplateId")}
+    created = built["CreatedAt"].cast(pa.int64())[0].as_py()
+    builder.append(
+        value["Id"],
+        value["EventName"],
+        value["Email"],
+        value["UserId"],
+        created,
+        value["CampaignId"],
+        value["TemplateId"],
+        value["MessageId"],
+        value["DataFields"],
+    )
+
+
+_SCANNED_TEXTS = ("Id", "EventName", "Email", "UserId", "MessageId", "DataFields")  # Builder.take's order
+
+
+def builder_batch(builder: Any, event_type: str, columns: Sequence[Column]) -> Any:
+    """The builder's rows as a batch of `columns` (Arrow arrays over the C buffers, no copy)."""
+    rows, texts, integers = builder.take()
+    built = {
+        name: pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data), _bitmap(valid))
+        for name, (valid, offsets, data) in zip(_SCANNED_TEXTS, texts, strict=True)
+    }
+    for name, kind, (valid, values) in zip(
+        ("CreatedAt", "CampaignId", "TemplateId"), (TIMESTAMP, pa.int64(), pa.int64()), integers, strict=True
+    ):
+        built[name] = pa.Array.from_buffers(kind, rows, [_bitmap(valid), pa.py_buffer(values)])
+    built["EventType"] = pa.array([event_type] * rows, type=pa.string())
+    return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
+
+
+def _bitmap(valid: bytes | None) -> Any:
+    return None if valid is None else pa.py_buffer(valid)
+
+
 def event_batch(
     records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], sort_keys: bool = True
 ) -> Any:
-    """One batch of the records (consumed one at a time, never held: only the columns' values are), or None
-    when there are none.
+    """One batch of the records (consumed one at a time, never held), or None when there are none."""
+    built = _built(records, event_type, columns, sort_keys)
+    return (
+        None if built is None else pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
+    )
+
+
+def _built(
+    records: Iterable[dict[str, Any]], event_type: str, columns: Sequence[Column], sort_keys: bool
+) -> dict[str, Any] | None:
+    """The arrays of every column for the records (consumed one at a time, never held: only the columns' values
+    are), or None when there are none.
 
     Per record, one serialisation: DataFields' text (compact, keys sorted) is also the last item of the list the
     Id hashes, put in as an orjson Fragment (written as it is), not serialised again (identity_hash's bytes
@@ -98,7 +202,7 @@ def event_batch(
         messages.append(message)
     if not ids:
         return None
-    built = {
+    return {
         "Id": pa.array(ids, type=pa.string()),
         "EventType": pa.array([event_type] * len(ids), type=pa.string()),
         "EventName": array(names, columns_type(columns, "EventName")),
@@ -110,7 +214,6 @@ def event_batch(
         "MessageId": array(messages, columns_type(columns, "MessageId")),
         "DataFields": _texts(data_blob, data_ends),
     }
-    return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
 
 
 def _texts(blob: bytearray, ends: list[int]) -> Any:

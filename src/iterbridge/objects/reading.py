@@ -69,10 +69,12 @@ def export_records(
     *,
     only_fields: list[str] | None = None,
     campaign_id: int | None = None,
-) -> Iterator[dict[str, Any]]:
+    blocks: bool = False,
+) -> Iterator[Any]:
     """Records of an export data type in [since, until), through data.json windows or asynchronous export
     jobs, whichever `export_method` says is cheaper; windows end no later than the server's now. Malformed
-    lines are repaired or skipped and reported (Session.json_lines), never an error."""
+    lines are repaired or skipped and reported (Session.json_lines), never an error. `blocks`: the lines
+    unparsed, as LineBlocks (api/jsonlines.py), for a reader that parses them itself."""
     end = until or conn.server_now()
     checkpoint = request.hints.on_checkpoint
     stats = request.hints.export_stats
@@ -80,14 +82,28 @@ def export_records(
         if export_method(conn, request, campaign_id) == "async":
             from iterbridge.api.async_export import AsyncExportReader
 
-            def fallback(start: datetime, stop: datetime) -> Iterator[dict[str, Any]]:
+            def fallback(start: datetime, stop: datetime) -> Iterator[Any]:
                 """A window an export job keeps truncating: data.json streams it whole."""
                 yield from ExportReader(
-                    conn.client, data_type, start, stop, only_fields=only_fields, policy=conn.window_policy, lines=lines
+                    conn.client,
+                    data_type,
+                    start,
+                    stop,
+                    only_fields=only_fields,
+                    policy=conn.window_policy,
+                    lines=lines,
+                    blocks=blocks,
                 )
 
             jobs = AsyncExportReader(
-                conn.client, data_type, since, end, on_checkpoint=checkpoint, fallback=fallback, lines=lines
+                conn.client,
+                data_type,
+                since,
+                end,
+                on_checkpoint=checkpoint,
+                fallback=fallback,
+                lines=lines,
+                blocks=blocks,
             )
             if stats is not None:
                 stats.append(jobs.stats)
@@ -103,6 +119,7 @@ def export_records(
             policy=conn.window_policy,
             on_checkpoint=checkpoint,
             lines=lines,
+            blocks=blocks,
         )
         if stats is not None:
             stats.append(reader.stats)

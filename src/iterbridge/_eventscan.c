@@ -1,0 +1,1065 @@
+/* Events' export lines parsed into Arrow column buffers in C, with the GIL released: the Python path's work per
+ * record (orjson.loads, the split into own fields and DataFields, DataFields' serialisation, the stable Id's
+ * SHA-256) done without a Python object per record.
+ *
+ * The one rule that keeps it honest: this scanner takes a line only when it is certain to give exactly the bytes
+ * the Python path gives (objects/events_arrow.py: orjson's output, identity_hash's Id). Anything else -- a number
+ * orjson would rewrite (2.50, 1e5, -0, more than 15 significant digits), a duplicate key, a lone surrogate, invalid
+ * UTF-8, an own field of an unexpected type, a createdAt not of the exports' form, a line that is not one JSON
+ * object -- stops the scan before that line and hands it back ("odd"), and the Python path reads it (repairing or
+ * quarantining it when it is malformed). docs/ARCHITECTURE.md, "Events parsed in C".
+ *
+ * SHA-256 comes from the process's libcrypto (the library Python's hashlib uses), found with dlopen at import:
+ * without it the module does not import and the Python path is used.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+
+/* OpenSSL's low-level SHA-256 (its one-shot SHA256() looks the digest up through its providers at every call,
+ * taking a lock: a fifth of the scan's time). The context is opaque here: 112 bytes in OpenSSL 1.1 and 3. */
+typedef struct {
+    _Alignas(16) unsigned char opaque[256];
+} Sha256Context;
+typedef int (*sha256_init_fn)(Sha256Context *context);
+typedef int (*sha256_update_fn)(Sha256Context *context, const void *data, size_t length);
+typedef int (*sha256_final_fn)(unsigned char *digest, Sha256Context *context);
+static sha256_init_fn sha256_init = NULL;
+static sha256_update_fn sha256_update = NULL;
+static sha256_final_fn sha256_final = NULL;
+
+static void sha256(const unsigned char *data, size_t length, unsigned char *digest) {
+    Sha256Context context;
+    sha256_init(&context);
+    sha256_update(&context, data, length);
+    sha256_final(digest, &context);
+}
+
+/* ---------------------------------------------------------------- growing byte buffers (malloc: no GIL needed) */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_grow(Buf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int buf_put(Buf *b, const void *data, size_t n) {
+    if (buf_grow(b, n)) return -1;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int buf_byte(Buf *b, char c) {
+    if (b->len == b->cap && buf_grow(b, 1)) return -1;
+    b->p[b->len++] = c;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- a line parsed into nodes */
+
+enum { J_NULL, J_FALSE, J_TRUE, J_INT, J_FLOAT, J_STR, J_ARR, J_OBJ };
+
+typedef struct {
+    uint8_t type;
+    uint8_t plain, key_plain; /* the text is the line's own bytes, written back as they are (no escape) */
+    const char *key;          /* an object member's key, decoded UTF-8 (in the line, or in the text scratch) */
+    uint32_t key_len;
+    const char *str; /* a string: its decoded text; a number: its (canonical) text in the line */
+    uint32_t len;
+    uint32_t first, count; /* a container: its children in the arena, contiguous */
+} Node;
+
+typedef struct {
+    Node *p;
+    size_t len, cap;
+} Nodes;
+
+static inline int nodes_push(Nodes *n, const Node *node) {
+    if (n->len == n->cap) {
+        size_t cap = n->cap ? n->cap * 2 : 256;
+        Node *p = realloc(n->p, cap * sizeof(Node));
+        if (!p) return -1;
+        n->p = p;
+        n->cap = cap;
+    }
+    n->p[n->len++] = *node;
+    return 0;
+}
+
+typedef struct {
+    const unsigned char *line, *s, *end;
+    Buf text;    /* decoded strings and keys */
+    Nodes stack; /* nodes of containers still open */
+    Nodes arena; /* nodes of closed containers, children contiguous */
+    int depth;
+    int oom;
+} Parser;
+
+enum { OK = 0, ODD = 1, NOMEM = 2 };
+#define MAX_DEPTH 128
+
+static inline void skip_ws(Parser *ps) {
+    while (ps->s < ps->end && (*ps->s == ' ' || *ps->s == '\t' || *ps->s == '\r' || *ps->s == '\n')) ps->s++;
+}
+
+static int hex4(const unsigned char *s, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = s[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int put_utf8(Buf *b, unsigned cp) {
+    char out[4];
+    size_t n;
+    if (cp < 0x80) { out[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    } else {
+        out[0] = (char)(0xF0 | (cp >> 18)); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+    }
+    return buf_put(b, out, n);
+}
+
+/* Bytes a string's run stops at: when parsing, a quote, a backslash, a control character or a non-ASCII byte;
+ * when writing, a quote, a backslash or a control character. */
+static unsigned char stops_parse[256], stops_write[256];
+
+static void init_tables(void) {
+    for (int c = 0; c < 256; c++) {
+        stops_parse[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+        stops_write[c] = c == '"' || c == '\\' || c < 0x20;
+    }
+}
+
+/* The length of one valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), or 0. */
+static size_t utf8_sequence(const unsigned char *s, const unsigned char *end) {
+    unsigned c = s[0];
+    if (c >= 0xC2 && c <= 0xDF) return (end - s >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0;
+        if (c == 0xED && s[1] >= 0xA0) return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - s < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0;
+        if (c == 0xF4 && s[1] >= 0x90) return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* A string at ps->s (on its opening quote), decoded: *text, *len. Without an escape, the line's own bytes
+ * (*plain: written back as they are, since they hold no quote, backslash or control character); with one,
+ * decoded into the text scratch, which holds the whole line's worth from its start (a decoded string is never
+ * longer than its JSON), so the texts never move while a line is parsed. */
+static int parse_string(Parser *ps, const char **text, uint32_t *len, uint8_t *plain) {
+    const unsigned char *s = ps->s + 1, *end = ps->end, *first = s;
+    for (;;) {
+        while (s < end && !stops_parse[*s]) s++;
+        if (s >= end) return ODD;
+        if (*s == '"') {
+            *text = (const char *)first;
+            *len = (uint32_t)(s - first);
+            *plain = 1;
+            ps->s = s + 1;
+            return OK;
+        }
+        if (*s == '\\') break;
+        if (*s < 0x20) return ODD;
+        size_t n = utf8_sequence(s, end);
+        if (!n) return ODD;
+        s += n;
+    }
+    *plain = 0;
+    Buf *t = &ps->text;
+    size_t start = t->len;
+    if (buf_put(t, first, s - first)) return NOMEM;
+    for (;;) {
+        const unsigned char *run = s;
+        while (s < end && !stops_parse[*s]) s++;
+        if (s > run && buf_put(t, run, s - run)) return NOMEM;
+        if (s >= end) return ODD;
+        unsigned c = *s;
+        if (c == '"') break;
+        if (c < 0x20) return ODD;
+        if (c >= 0x80) {
+            size_t n = utf8_sequence(s, end);
+            if (!n) return ODD;
+            if (buf_put(t, s, n)) return NOMEM;
+            s += n;
+            continue;
+        }
+        /* an escape */
+        if (end - s < 2) return ODD;
+        unsigned e = s[1];
+        char plain;
+        switch (e) {
+        case '"': plain = '"'; break;
+        case '\\': plain = '\\'; break;
+        case '/': plain = '/'; break;
+        case 'b': plain = '\b'; break;
+        case 'f': plain = '\f'; break;
+        case 'n': plain = '\n'; break;
+        case 'r': plain = '\r'; break;
+        case 't': plain = '\t'; break;
+        case 'u': {
+            unsigned cp, low;
+            if (end - s < 6 || hex4(s + 2, &cp)) return ODD;
+            s += 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return ODD;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (end - s < 6 || s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &low)) return ODD;
+                if (low < 0xDC00 || low > 0xDFFF) return ODD;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                s += 6;
+            }
+            if (put_utf8(t, cp)) return NOMEM;
+            continue;
+        }
+        default: return ODD;
+        }
+        if (buf_byte(t, plain)) return NOMEM;
+        s += 2;
+    }
+    if (t->len - start > UINT32_MAX) return ODD;
+    *text = t->p + start;
+    *len = (uint32_t)(t->len - start);
+    ps->s = s + 1;
+    return OK;
+}
+
+/* A number whose text orjson writes back unchanged, else ODD: an integer of at most 18 digits (not -0), or a
+ * decimal fraction without exponent, of at most 15 significant digits (then it is the shortest text of its double,
+ * which is what orjson writes), without trailing zeros but for a lone ".0", and not below 0.0001. */
+static int parse_number(Parser *ps, Node *node) {
+    const unsigned char *s = ps->s, *end = ps->end, *start = s;
+    int negative = 0;
+    if (s < end && *s == '-') { negative = 1; s++; }
+    const unsigned char *integer = s;
+    if (s < end && *s == '0') s++;
+    else if (s < end && *s >= '1' && *s <= '9') while (s < end && *s >= '0' && *s <= '9') s++;
+    else return ODD;
+    size_t int_digits = s - integer;
+    int fraction = 0;
+    const unsigned char *frac = NULL;
+    size_t frac_digits = 0;
+    if (s < end && *s == '.') {
+        fraction = 1;
+        frac = ++s;
+        while (s < end && *s >= '0' && *s <= '9') s++;
+        frac_digits = s - frac;
+        if (!frac_digits) return ODD;
+    }
+    if (s < end && (*s == 'e' || *s == 'E')) return ODD;
+    if (!fraction) {
+        if (int_digits > 18 || (negative && int_digits == 1 && integer[0] == '0')) return ODD;
+        node->type = J_INT;
+    } else {
+        if (frac[frac_digits - 1] == '0' && !(frac_digits == 1)) return ODD;
+        size_t significant;
+        if (integer[0] == '0') {
+            size_t zeros = 0;
+            while (zeros < frac_digits && frac[zeros] == '0') zeros++;
+            if (zeros == frac_digits) significant = 0; /* 0.0 */
+            else {
+                if (zeros > 3) return ODD;
+                significant = frac_digits - zeros;
+            }
+        } else {
+            significant = int_digits + frac_digits;
+            if (frac_digits == 1 && frac[0] == '0') significant = int_digits;
+        }
+        if (significant > 15) return ODD;
+        node->type = J_FLOAT;
+    }
+    node->str = (const char *)start;
+    node->len = (uint32_t)(s - start);
+    ps->s = s;
+    return OK;
+}
+
+static int parse_value(Parser *ps, Node *node);
+
+/* A container's children, parsed onto the stack, then moved to the arena in one piece. */
+static int parse_container(Parser *ps, Node *node, int object) {
+    unsigned char close = object ? '}' : ']';
+    size_t base = ps->stack.len;
+    int r;
+    if (++ps->depth > MAX_DEPTH) return ODD;
+    ps->s++;
+    skip_ws(ps);
+    if (ps->s < ps->end && *ps->s == close) {
+        ps->s++;
+    } else {
+        for (;;) {
+            Node child;
+            const char *key = NULL;
+            uint32_t key_len = 0;
+            uint8_t key_plain = 0;
+            if (object) {
+                if (ps->s >= ps->end || *ps->s != '"') return ODD;
+                if ((r = parse_string(ps, &key, &key_len, &key_plain))) return r;
+                skip_ws(ps);
+                if (ps->s >= ps->end || *ps->s != ':') return ODD;
+                ps->s++;
+                skip_ws(ps);
+            }
+            if ((r = parse_value(ps, &child))) return r;
+            child.key = key;
+            child.key_len = key_len;
+            child.key_plain = key_plain;
+            if (nodes_push(&ps->stack, &child)) return NOMEM;
+            skip_ws(ps);
+            if (ps->s >= ps->end) return ODD;
+            if (*ps->s == ',') {
+                ps->s++;
+                skip_ws(ps);
+                continue;
+            }
+            if (*ps->s != close) return ODD;
+            ps->s++;
+            break;
+        }
+    }
+    size_t count = ps->stack.len - base;
+    node->type = object ? J_OBJ : J_ARR;
+    node->first = (uint32_t)ps->arena.len;
+    node->count = (uint32_t)count;
+    for (size_t i = 0; i < count; i++)
+        if (nodes_push(&ps->arena, &ps->stack.p[base + i])) return NOMEM;
+    ps->stack.len = base;
+    ps->depth--;
+    return OK;
+}
+
+static int literal(Parser *ps, const char *word, size_t n) {
+    if ((size_t)(ps->end - ps->s) < n || memcmp(ps->s, word, n)) return ODD;
+    ps->s += n;
+    return OK;
+}
+
+static int parse_value(Parser *ps, Node *node) {
+    memset(node, 0, sizeof(*node));
+    if (ps->s >= ps->end) return ODD;
+    switch (*ps->s) {
+    case '{': return parse_container(ps, node, 1);
+    case '[': return parse_container(ps, node, 0);
+    case '"': node->type = J_STR; return parse_string(ps, &node->str, &node->len, &node->plain);
+    case 't': node->type = J_TRUE; return literal(ps, "true", 4);
+    case 'f': node->type = J_FALSE; return literal(ps, "false", 5);
+    case 'n': node->type = J_NULL; return literal(ps, "null", 4);
+    default: return parse_number(ps, node);
+    }
+}
+
+/* ---------------------------------------------------------------- writing JSON as orjson writes it */
+
+static const char HEX[] = "0123456789abcdef";
+
+static int write_string(Buf *out, const char *s, size_t n) {
+    if (buf_grow(out, n + 2)) return -1;
+    out->p[out->len++] = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (i < n && !stops_write[(unsigned char)s[i]]) i++;
+        if (i > run && buf_put(out, s + run, i - run)) return -1;
+        if (i >= n) break;
+        unsigned char c = (unsigned char)s[i++];
+        char escaped[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"': escaped[1] = '"'; break;
+        case '\\': escaped[1] = '\\'; break;
+        case '\b': escaped[1] = 'b'; break;
+        case '\t': escaped[1] = 't'; break;
+        case '\n': escaped[1] = 'n'; break;
+        case '\f': escaped[1] = 'f'; break;
+        case '\r': escaped[1] = 'r'; break;
+        default:
+            escaped[1] = 'u'; escaped[2] = '0'; escaped[3] = '0';
+            escaped[4] = HEX[c >> 4]; escaped[5] = HEX[c & 15];
+            len = 6;
+        }
+        if (buf_put(out, escaped, len)) return -1;
+    }
+    return buf_byte(out, '"');
+}
+
+static inline int compare_keys(const Node *a, const Node *b) {
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    if (n && a->key[0] != b->key[0]) return (unsigned char)a->key[0] < (unsigned char)b->key[0] ? -1 : 1;
+    int c = memcmp(a->key, b->key, n);
+    if (c) return c;
+    return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+/* Members (indexes into nodes) sorted by key with insertion sort (objects are small); 1 when two keys are equal. */
+static int sort_members(const Node *nodes, uint32_t *order, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        uint32_t item = order[i];
+        size_t j = i;
+        while (j > 0) {
+            int c = compare_keys(&nodes[order[j - 1]], &nodes[item]);
+            if (c == 0) return 1;
+            if (c < 0) break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = item;
+    }
+    return 0;
+}
+
+/* A string known to need no escape (plain) is copied between its quotes. */
+static inline int write_text(Buf *out, const char *s, size_t n, int plain) {
+    if (!plain) return write_string(out, s, n);
+    if (buf_grow(out, n + 2)) return -1;
+    char *p = out->p + out->len;
+    p[0] = '"';
+    memcpy(p + 1, s, n);
+    p[n + 1] = '"';
+    out->len += n + 2;
+    return 0;
+}
+
+typedef struct {
+    Parser *ps;
+    Buf order; /* uint32 member indexes, a stack of them while writing nested objects */
+} Writer;
+
+static int write_value(Writer *w, Buf *out, const Node *node, int sorted);
+
+/* An object of `count` members whose nodes are at `members` (indexes into the arena). */
+static int write_members(Writer *w, Buf *out, const uint32_t *members, size_t count, int sorted) {
+    const Node *nodes = w->ps->arena.p;
+    size_t base = w->order.len;
+    if (buf_grow(&w->order, count * sizeof(uint32_t))) return NOMEM;
+    uint32_t *order = (uint32_t *)(w->order.p + base);
+    memcpy(order, members, count * sizeof(uint32_t));
+    w->order.len += count * sizeof(uint32_t);
+    if (sort_members(nodes, order, count)) return ODD; /* a duplicate key: dict semantics, left to Python */
+    if (!sorted) memcpy(order, members, count * sizeof(uint32_t));
+    if (buf_byte(out, '{')) return NOMEM;
+    for (size_t i = 0; i < count; i++) {
+        /* re-read: writing a nested object may move the order buffer */
+        uint32_t index = ((uint32_t *)(w->order.p + base))[i];
+        const Node *member = &w->ps->arena.p[index];
+        if (i && buf_byte(out, ',')) return NOMEM;
+        if (write_text(out, member->key, member->key_len, member->key_plain) || buf_byte(out, ':')) return NOMEM;
+        int r = write_value(w, out, member, sorted);
+        if (r) return r;
+    }
+    w->order.len = base;
+    return buf_byte(out, '}') ? NOMEM : OK;
+}
+
+static int write_value(Writer *w, Buf *out, const Node *node, int sorted) {
+    switch (node->type) {
+    case J_NULL: return buf_put(out, "null", 4) ? NOMEM : OK;
+    case J_TRUE: return buf_put(out, "true", 4) ? NOMEM : OK;
+    case J_FALSE: return buf_put(out, "false", 5) ? NOMEM : OK;
+    case J_INT:
+    case J_FLOAT: return buf_put(out, node->str, node->len) ? NOMEM : OK;
+    case J_STR: return write_text(out, node->str, node->len, node->plain) ? NOMEM : OK;
+    case J_ARR: {
+        if (buf_byte(out, '[')) return NOMEM;
+        for (uint32_t i = 0; i < node->count; i++) {
+            if (i && buf_byte(out, ',')) return NOMEM;
+            /* the arena does not move while writing */
+            int r = write_value(w, out, &w->ps->arena.p[node->first + i], sorted);
+            if (r) return r;
+        }
+        return buf_byte(out, ']') ? NOMEM : OK;
+    }
+    default: {
+        if (!node->count) return buf_put(out, "{}", 2) ? NOMEM : OK;
+        uint32_t small[64];
+        uint32_t *members = node->count <= 64 ? small : malloc(node->count * sizeof(uint32_t));
+        if (!members) return NOMEM;
+        for (uint32_t i = 0; i < node->count; i++) members[i] = node->first + i;
+        int r = write_members(w, out, members, node->count, sorted);
+        if (members != small) free(members);
+        return r;
+    }
+    }
+}
+
+/* ---------------------------------------------------------------- columns */
+
+typedef struct {
+    Buf offsets; /* int32, one more than the rows */
+    Buf data;
+    Buf valid; /* one byte a row */
+    size_t nulls;
+} TextColumn;
+
+typedef struct {
+    Buf values; /* int64 */
+    Buf valid;
+    size_t nulls;
+} IntColumn;
+
+static int text_start(TextColumn *c) {
+    int32_t zero = 0;
+    c->offsets.len = c->data.len = c->valid.len = 0;
+    c->nulls = 0;
+    return buf_put(&c->offsets, &zero, 4);
+}
+
+static int text_add(TextColumn *c, const char *s, size_t n, int valid) {
+    if (valid && buf_put(&c->data, s, n)) return -1;
+    if (c->data.len > INT32_MAX) return -1;
+    int32_t end = (int32_t)c->data.len;
+    if (!valid) c->nulls++;
+    return buf_put(&c->offsets, &end, 4) || buf_byte(&c->valid, (char)valid);
+}
+
+static int int_add(IntColumn *c, int64_t value, int valid) {
+    if (!valid) { c->nulls++; value = 0; }
+    return buf_put(&c->values, &value, 8) || buf_byte(&c->valid, (char)valid);
+}
+
+enum { C_ID, C_NAME, C_EMAIL, C_USER, C_MESSAGE, C_DATA, TEXTS };
+enum { I_CREATED, I_CAMPAIGN, I_TEMPLATE, INTS };
+
+typedef struct {
+    PyObject_HEAD
+    TextColumn texts[TEXTS];
+    IntColumn ints[INTS];
+    size_t rows;
+    char *event_type; /* UTF-8 */
+    size_t event_type_len;
+    int sort_keys;
+    Parser ps;
+    Writer w;
+    Buf identity, sorted_data;
+    Buf members; /* uint32 indexes of DataFields' members */
+} Builder;
+
+/* ---------------------------------------------------------------- one record */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* "YYYY-MM-DD HH:MM:SS +00:00", a real moment: its microseconds since the epoch and its isoformat(). */
+static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25]) {
+    int y, mo, d, h, mi, se;
+    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n != 26 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
+        memcmp(t + 19, " +00:00", 7))
+        return -1;
+    if (digits(t, 4, &y) || digits(t + 5, 2, &mo) || digits(t + 8, 2, &d) || digits(t + 11, 2, &h) ||
+        digits(t + 14, 2, &mi) || digits(t + 17, 2, &se))
+        return -1;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > days_in[mo - 1] + (mo == 2 && leap)) return -1;
+    *micros = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400) + h * 3600 + mi * 60 + se) * 1000000LL;
+    memcpy(iso, t, 10);
+    iso[10] = 'T';
+    memcpy(iso + 11, t + 11, 8);
+    memcpy(iso + 19, "+00:00", 6);
+    return 0;
+}
+
+
+enum { F_EVENT_NAME, F_EMAIL, F_USER_ID, F_CREATED_AT, F_CAMPAIGN_ID, F_TEMPLATE_ID, F_MESSAGE_ID, F_ID,
+       F_DATA_FIELDS, F_LEFT_OUT, F_NONE };
+static const char *const FIELD_NAMES[] = {"eventName", "email", "userId", "createdAt", "campaignId", "templateId",
+                                          "messageId", "id", "dataFields", "_type", "eventType", "itblInternal",
+                                          "eventUpdatedAt", NULL};
+
+static size_t field_lengths[sizeof(FIELD_NAMES) / sizeof(FIELD_NAMES[0])];
+
+static int own_field(const Node *n) {
+    const char *key = n->key;
+    for (int i = 0; FIELD_NAMES[i]; i++)
+        if (n->key_len == field_lengths[i] && key[0] == FIELD_NAMES[i][0] && !memcmp(key, FIELD_NAMES[i], n->key_len))
+            return i < F_LEFT_OUT ? i : F_LEFT_OUT;
+    return F_NONE;
+}
+
+/* A text column's value from a field: a string, or null when absent or null; (for userId) an integer's digits. */
+static int text_of(const Node *n, int integers, const char **s, size_t *len) {
+    if (!n || n->type == J_NULL) { *s = NULL; return OK; }
+    if (n->type == J_STR || (integers && n->type == J_INT)) { *s = n->str; *len = n->len; return OK; }
+    return ODD;
+}
+
+static int int_of(const Node *n, int64_t *value, int *valid) {
+    *valid = 0;
+    if (!n || n->type == J_NULL) return OK;
+    if (n->type != J_INT) return ODD;
+    const char *s = n->str;
+    int64_t v = 0;
+    size_t i = s[0] == '-';
+    for (; i < n->len; i++) v = v * 10 + (s[i] - '0');
+    *value = s[0] == '-' ? -v : v;
+    *valid = 1;
+    return OK;
+}
+
+static int identity_text(Buf *out, const char *s, size_t n) {
+    if (!s) return buf_put(out, "null", 4);
+    return write_string(out, s, n);
+}
+
+/* One line: OK with its row appended, ODD (nothing appended), NOMEM; *blank when it holds only whitespace. */
+static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank) {
+    Parser *ps = &b->ps;
+    ps->line = ps->s = line;
+    ps->end = line + n;
+    ps->text.len = ps->stack.len = ps->arena.len = 0;
+    if (buf_grow(&ps->text, n)) return NOMEM; /* decoded strings never move while the line is parsed */
+    ps->depth = 0;
+    b->w.order.len = 0;
+    *blank = 0;
+    skip_ws(ps);
+    if (ps->s == ps->end) { *blank = 1; return OK; }
+    if (*ps->s != '{') return ODD;
+    Node top;
+    int r = parse_value(ps, &top);
+    if (r) return r;
+    skip_ws(ps);
+    if (ps->s != ps->end) return ODD;
+
+    const Node *fields[F_LEFT_OUT] = {0};
+    Buf *members = &b->members;
+    members->len = 0;
+    /* a duplicate key at the top: dict semantics, left to Python */
+    {
+        uint32_t small[128];
+        uint32_t *order = top.count <= 128 ? small : malloc(top.count * sizeof(uint32_t));
+        if (!order) return NOMEM;
+        for (uint32_t i = 0; i < top.count; i++) order[i] = top.first + i;
+        int duplicate = sort_members(ps->arena.p, order, top.count);
+        if (order != small) free(order);
+        if (duplicate) return ODD;
+    }
+    for (uint32_t i = 0; i < top.count; i++) {
+        uint32_t index = top.first + i;
+        const Node *member = &ps->arena.p[index];
+        int field = own_field(member);
+        if (field == F_NONE) {
+            if (buf_put(members, &index, 4)) return NOMEM;
+        } else if (field != F_LEFT_OUT) {
+            fields[field] = member;
+        }
+    }
+    const Node *data_fields = fields[F_DATA_FIELDS];
+    if (data_fields && data_fields->type == J_OBJ) {
+        /* merged over the other fields as dict.update: a key already there keeps its place, takes the value */
+        for (uint32_t i = 0; i < data_fields->count; i++) {
+            uint32_t index = data_fields->first + i;
+            const Node *member = &ps->arena.p[index];
+            size_t found = (size_t)-1;
+            uint32_t *list = (uint32_t *)members->p;
+            size_t now = members->len / 4;
+            for (size_t j = 0; j < now; j++) {
+                const Node *other = &ps->arena.p[list[j]];
+                if (other->key_len == member->key_len &&
+                    !memcmp(other->key, member->key, member->key_len)) {
+                    found = j;
+                    break;
+                }
+            }
+            if (found != (size_t)-1) list[found] = index;
+            else if (buf_put(members, &index, 4)) return NOMEM;
+        }
+    }
+
+    const char *name, *email, *user, *message;
+    size_t name_len = 0, email_len = 0, user_len = 0, message_len = 0;
+    int64_t created = 0, campaign = 0, template = 0;
+    int campaign_valid, template_valid;
+    char iso[25];
+    if ((r = text_of(fields[F_EVENT_NAME], 0, &name, &name_len)) ||
+        (r = text_of(fields[F_EMAIL], 0, &email, &email_len)) ||
+        (r = text_of(fields[F_USER_ID], 1, &user, &user_len)) ||
+        (r = text_of(fields[F_MESSAGE_ID], 0, &message, &message_len)) ||
+        (r = int_of(fields[F_CAMPAIGN_ID], &campaign, &campaign_valid)) ||
+        (r = int_of(fields[F_TEMPLATE_ID], &template, &template_valid)))
+        return r;
+    const Node *created_at = fields[F_CREATED_AT];
+    if (!created_at || created_at->type != J_STR ||
+        export_moment(created_at->str, created_at->len, &created, iso))
+        return ODD;
+    /* Iterable's id, when it has a true value; otherwise the stable hash */
+    const Node *id = fields[F_ID];
+    int hashed = 1;
+    if (id && id->type == J_STR && id->len) hashed = 0;
+    else if (id && id->type == J_INT && !(id->len == 1 && id->str[0] == '0')) hashed = 0;
+    else if (id && !(id->type == J_NULL || id->type == J_FALSE || id->type == J_STR || id->type == J_INT)) return ODD;
+
+    TextColumn *data = &b->texts[C_DATA];
+    size_t data_start = data->data.len;
+    uint32_t *list = (uint32_t *)members->p;
+    size_t count = members->len / 4;
+    /* copied: write_members may be given the members buffer's memory otherwise */
+    uint32_t small[128];
+    uint32_t *copy = count <= 128 ? small : malloc((count ? count : 1) * sizeof(uint32_t));
+    if (!copy) return NOMEM;
+    if (count) memcpy(copy, list, count * sizeof(uint32_t));
+    const char *sorted_text = NULL;
+    size_t sorted_len = 0;
+    if (b->sort_keys) {
+        r = write_members(&b->w, &data->data, copy, count, 1);
+        sorted_text = data->data.p + data_start;
+        sorted_len = data->data.len - data_start;
+    } else {
+        r = write_members(&b->w, &data->data, copy, count, 0);
+        if (!r && hashed) {
+            b->sorted_data.len = 0;
+            r = write_members(&b->w, &b->sorted_data, copy, count, 1);
+            sorted_text = b->sorted_data.p;
+            sorted_len = b->sorted_data.len;
+        }
+    }
+    if (copy != small) free(copy);
+    if (r) { data->data.len = data_start; return r; }
+
+    char hex[64];
+    const char *id_text;
+    size_t id_len;
+    if (hashed) {
+        Buf *t = &b->identity;
+        t->len = 0;
+        unsigned char digest[32];
+        if (buf_byte(t, '[') || write_string(t, b->event_type, b->event_type_len) || buf_byte(t, ',') ||
+            write_string(t, iso, 25) || buf_byte(t, ',') || identity_text(t, email, email_len) ||
+            buf_byte(t, ',') || identity_text(t, user, user_len) || buf_byte(t, ',') ||
+            identity_text(t, name, name_len) || buf_byte(t, ','))
+            goto nomem;
+        if (campaign_valid ? buf_put(t, fields[F_CAMPAIGN_ID]->str, fields[F_CAMPAIGN_ID]->len)
+                           : buf_put(t, "null", 4))
+            goto nomem;
+        if (buf_byte(t, ',')) goto nomem;
+        if (template_valid ? buf_put(t, fields[F_TEMPLATE_ID]->str, fields[F_TEMPLATE_ID]->len)
+                           : buf_put(t, "null", 4))
+            goto nomem;
+        if (buf_byte(t, ',') || identity_text(t, message, message_len) || buf_byte(t, ',') ||
+            buf_put(t, sorted_text, sorted_len) || buf_byte(t, ']'))
+            goto nomem;
+        sha256((const unsigned char *)t->p, t->len, digest);
+        for (int i = 0; i < 16; i++) {
+            hex[2 * i] = HEX[digest[i] >> 4];
+            hex[2 * i + 1] = HEX[digest[i] & 15];
+        }
+        id_text = hex;
+        id_len = 32;
+    } else {
+        id_text = id->str;
+        id_len = id->len;
+    }
+    {
+        size_t data_end = data->data.len;
+        if (data_end > INT32_MAX) goto nomem;
+        int32_t end = (int32_t)data_end;
+        if (buf_put(&data->offsets, &end, 4) || buf_byte(&data->valid, 1)) goto nomem;
+    }
+    if (text_add(&b->texts[C_ID], id_text, id_len, 1) || text_add(&b->texts[C_NAME], name, name_len, name != NULL) ||
+        text_add(&b->texts[C_EMAIL], email, email_len, email != NULL) ||
+        text_add(&b->texts[C_USER], user, user_len, user != NULL) ||
+        text_add(&b->texts[C_MESSAGE], message, message_len, message != NULL) ||
+        int_add(&b->ints[I_CREATED], created, 1) || int_add(&b->ints[I_CAMPAIGN], campaign, campaign_valid) ||
+        int_add(&b->ints[I_TEMPLATE], template, template_valid))
+        goto nomem;
+    b->rows++;
+    return OK;
+nomem:
+    return NOMEM;
+}
+
+/* ---------------------------------------------------------------- the Builder type */
+
+static int builder_reset(Builder *b) {
+    for (int i = 0; i < TEXTS; i++)
+        if (text_start(&b->texts[i])) return -1;
+    for (int i = 0; i < INTS; i++) {
+        b->ints[i].values.len = b->ints[i].valid.len = 0;
+        b->ints[i].nulls = 0;
+    }
+    b->rows = 0;
+    return 0;
+}
+
+static void buf_free(Buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static void Builder_dealloc(Builder *b) {
+    for (int i = 0; i < TEXTS; i++) {
+        buf_free(&b->texts[i].offsets);
+        buf_free(&b->texts[i].data);
+        buf_free(&b->texts[i].valid);
+    }
+    for (int i = 0; i < INTS; i++) {
+        buf_free(&b->ints[i].values);
+        buf_free(&b->ints[i].valid);
+    }
+    free(b->event_type);
+    buf_free(&b->ps.text);
+    free(b->ps.stack.p);
+    free(b->ps.arena.p);
+    buf_free(&b->w.order);
+    buf_free(&b->identity);
+    buf_free(&b->sorted_data);
+    buf_free(&b->members);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static int Builder_init(Builder *b, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"event_type", "sort_keys", NULL};
+    const char *event_type;
+    Py_ssize_t length;
+    int sort_keys = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s#|p", keywords, &event_type, &length, &sort_keys)) return -1;
+    free(b->event_type);
+    b->event_type = malloc(length ? length : 1);
+    if (!b->event_type || builder_reset(b)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(b->event_type, event_type, length);
+    b->event_type_len = length;
+    b->sort_keys = sort_keys;
+    b->w.ps = &b->ps;
+    return 0;
+}
+
+PyDoc_STRVAR(scan_doc,
+             "scan(block, position, max_rows) -> (position, status, rows)\n\n"
+             "Append the rows of `block`'s lines from `position` until `max_rows` rows are held (status 1), the "
+             "block ends (0) or a line the scanner does not take begins at the returned position (2: read it in "
+             "Python). `rows`: how many rows this call appended (blank lines are skipped).");
+
+static PyObject *Builder_scan(Builder *b, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t position, max_rows;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &position, &max_rows)) return NULL;
+    if (!b->event_type) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
+        return NULL;
+    }
+    const unsigned char *block = view.buf;
+    size_t size = (size_t)view.len, pos = position < 0 ? 0 : (size_t)position;
+    size_t before = b->rows;
+    int status = 0, r = OK;
+    Py_BEGIN_ALLOW_THREADS
+    while (pos < size) {
+        if (b->rows >= (size_t)max_rows) { status = 1; break; }
+        const unsigned char *newline = memchr(block + pos, '\n', size - pos);
+        size_t end = newline ? (size_t)(newline - block) : size;
+        int blank;
+        r = scan_line(b, block + pos, end - pos, &blank);
+        if (r == ODD) { status = 2; r = OK; break; }
+        if (r) break;
+        pos = newline ? end + 1 : size;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (r) return PyErr_NoMemory();
+    return Py_BuildValue("nin", (Py_ssize_t)pos, status, (Py_ssize_t)(b->rows - before));
+}
+
+static int text_arg(PyObject *value, const char **s, Py_ssize_t *n) {
+    if (value == Py_None) { *s = NULL; *n = 0; return 0; }
+    *s = PyUnicode_AsUTF8AndSize(value, n);
+    return *s ? 0 : -1;
+}
+
+static int int_arg(PyObject *value, int64_t *v, int *valid) {
+    if (value == Py_None) { *v = 0; *valid = 0; return 0; }
+    long long x = PyLong_AsLongLong(value);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    *v = x;
+    *valid = 1;
+    return 0;
+}
+
+PyDoc_STRVAR(append_doc,
+             "append(id, event_name, email, user_id, created_us, campaign_id, template_id, message_id, data)\n\n"
+             "Append one row read by the Python path (a line the scanner handed back), in the columns' types.");
+
+static PyObject *Builder_append(Builder *b, PyObject *args) {
+    PyObject *values[9];
+    if (!PyArg_UnpackTuple(args, "append", 9, 9, &values[0], &values[1], &values[2], &values[3], &values[4],
+                           &values[5], &values[6], &values[7], &values[8]))
+        return NULL;
+    const char *id, *name, *email, *user, *message, *data;
+    Py_ssize_t id_len, name_len, email_len, user_len, message_len, data_len;
+    int64_t created, campaign, template;
+    int created_valid, campaign_valid, template_valid;
+    if (text_arg(values[0], &id, &id_len) || text_arg(values[1], &name, &name_len) ||
+        text_arg(values[2], &email, &email_len) || text_arg(values[3], &user, &user_len) ||
+        int_arg(values[4], &created, &created_valid) || int_arg(values[5], &campaign, &campaign_valid) ||
+        int_arg(values[6], &template, &template_valid) || text_arg(values[7], &message, &message_len) ||
+        text_arg(values[8], &data, &data_len))
+        return NULL;
+    if (!id || !data) {
+        PyErr_SetString(PyExc_TypeError, "append: id and data must be text");
+        return NULL;
+    }
+    if (text_add(&b->texts[C_ID], id, id_len, 1) || text_add(&b->texts[C_NAME], name, name_len, name != NULL) ||
+        text_add(&b->texts[C_EMAIL], email, email_len, email != NULL) ||
+        text_add(&b->texts[C_USER], user, user_len, user != NULL) ||
+        text_add(&b->texts[C_MESSAGE], message, message_len, message != NULL) ||
+        text_add(&b->texts[C_DATA], data, data_len, 1) || int_add(&b->ints[I_CREATED], created, created_valid) ||
+        int_add(&b->ints[I_CAMPAIGN], campaign, campaign_valid) ||
+        int_add(&b->ints[I_TEMPLATE], template, template_valid))
+        return PyErr_NoMemory();
+    b->rows++;
+    Py_RETURN_NONE;
+}
+
+/* A validity bitmap (Arrow's: least significant bit first), or None when no value is null. */
+static PyObject *bitmap(const Buf *valid, size_t nulls, size_t rows) {
+    if (!nulls) Py_RETURN_NONE;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((rows + 7) / 8));
+    if (!bytes) return NULL;
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(bytes);
+    memset(bits, 0, (rows + 7) / 8);
+    for (size_t i = 0; i < rows; i++)
+        if (valid->p[i]) bits[i / 8] |= (unsigned char)(1u << (i % 8));
+    return bytes;
+}
+
+static PyObject *bytes_of(const Buf *b) { return PyBytes_FromStringAndSize(b->p ? b->p : "", (Py_ssize_t)b->len); }
+
+PyDoc_STRVAR(take_doc,
+             "take() -> (rows, texts, integers)\n\n"
+             "The rows held, as Arrow buffers, and a fresh start: `texts` is (validity, offsets, data) for Id, "
+             "EventName, Email, UserId, MessageId and DataFields; `integers` (validity, int64 values) for CreatedAt "
+             "(microseconds), CampaignId and TemplateId. A validity is None when no value is null.");
+
+static PyObject *Builder_take(Builder *b, PyObject *Py_UNUSED(ignored)) {
+    PyObject *texts = PyTuple_New(TEXTS), *ints = PyTuple_New(INTS), *result = NULL;
+    if (!texts || !ints) goto done;
+    for (int i = 0; i < TEXTS; i++) {
+        TextColumn *c = &b->texts[i];
+        PyObject *item = Py_BuildValue("(NNN)", bitmap(&c->valid, c->nulls, b->rows), bytes_of(&c->offsets),
+                                       bytes_of(&c->data));
+        if (!item) goto done;
+        PyTuple_SET_ITEM(texts, i, item);
+    }
+    for (int i = 0; i < INTS; i++) {
+        IntColumn *c = &b->ints[i];
+        PyObject *item = Py_BuildValue("(NN)", bitmap(&c->valid, c->nulls, b->rows), bytes_of(&c->values));
+        if (!item) goto done;
+        PyTuple_SET_ITEM(ints, i, item);
+    }
+    result = Py_BuildValue("nOO", (Py_ssize_t)b->rows, texts, ints);
+    if (result && builder_reset(b)) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(ints);
+    return result;
+}
+
+static PyObject *Builder_rows(Builder *b, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(b->rows); }
+
+static PyMethodDef Builder_methods[] = {
+    {"scan", (PyCFunction)Builder_scan, METH_VARARGS, scan_doc},
+    {"append", (PyCFunction)Builder_append, METH_VARARGS, append_doc},
+    {"take", (PyCFunction)Builder_take, METH_NOARGS, take_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Builder_getset[] = {
+    {"rows", (getter)Builder_rows, NULL, "rows held", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject BuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "iterbridge._eventscan.Builder",
+    .tp_doc = PyDoc_STR("Events of one type from export lines into Arrow buffers (one reader's, not shared)."),
+    .tp_basicsize = sizeof(Builder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Builder_init,
+    .tp_dealloc = (destructor)Builder_dealloc,
+    .tp_methods = Builder_methods,
+    .tp_getset = Builder_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_eventscan", "Events' export lines into Arrow buffers, in C (see the source's header).",
+    -1, NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__eventscan(void) {
+    static const char *const libraries[] = {"libcrypto.so.3", "libcrypto.so", "libcrypto.dylib", NULL};
+    for (int i = 0; libraries[i] && !sha256_final; i++) {
+        void *library = dlopen(libraries[i], RTLD_NOW | RTLD_LOCAL);
+        if (!library) continue;
+        sha256_init = (sha256_init_fn)dlsym(library, "SHA256_Init");
+        sha256_update = (sha256_update_fn)dlsym(library, "SHA256_Update");
+        sha256_final = (sha256_final_fn)dlsym(library, "SHA256_Final");
+        if (!sha256_init || !sha256_update) sha256_final = NULL;
+    }
+    if (!sha256_final) {
+        PyErr_SetString(PyExc_ImportError, "no libcrypto with SHA256 found");
+        return NULL;
+    }
+    for (int i = 0; FIELD_NAMES[i]; i++) field_lengths[i] = strlen(FIELD_NAMES[i]);
+    init_tables();
+    if (PyType_Ready(&BuilderType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&BuilderType);
+    if (PyModule_AddObject(m, "Builder", (PyObject *)&BuilderType) < 0) {
+        Py_DECREF(&BuilderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,23 @@
+"""Types of the C scanner of events' export lines (_eventscan.c)."""
+
+_Texts = tuple[bytes | None, bytes, bytes]  # validity bitmap (None: no null), int32 offsets, UTF-8 data
+_Integers = tuple[bytes | None, bytes]  # validity bitmap, int64 values
+
+class Builder:
+    rows: int
+    def __init__(self, event_type: str, sort_keys: bool = True) -> None: ...
+    def scan(self, block: bytes, position: int, max_rows: int, /) -> tuple[int, int, int]: ...
+    def append(
+        self,
+        id: str,
+        event_name: str | None,
+        email: str | None,
+        user_id: str | None,
+        created_us: int | None,
+        campaign_id: int | None,
+        template_id: int | None,
+        message_id: str | None,
+        data: str,
+        /,
+    ) -> None: ...
+    def take(self) -> tuple[int, tuple[_Texts, ...], tuple[_Integers, ...]]: ...

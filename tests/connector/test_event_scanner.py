@@ -1,0 +1,313 @@
+"""The C scanner of events' export lines (iterbridge._eventscan): every line it takes gives exactly the Python
+path's row (Id, DataFields' bytes, every column), every line it cannot be sure of is handed back and read by the
+Python path in its place, and the rows, counts and quarantine of a read are the same either way."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import iterbridge
+from helpers import connect_to
+from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine
+from iterbridge.objects import events_arrow
+from iterbridge.objects.events import EVENTS
+from iterbridge.sandbox import Sandbox
+
+pytestmark = pytest.mark.skipif(
+    events_arrow.scanner is None and not os.environ.get("ITERBRIDGE_TEST_REQUIRE_SCANNER"),
+    reason="iterbridge._eventscan was not built (no C compiler at install)",
+)
+CREATED = "2026-05-05 04:22:12 +00:00"
+
+
+class Counter:
+    records = 0
+
+
+def test_the_scanner_is_built_where_ci_requires_it() -> None:
+    """.ci/run sets ITERBRIDGE_TEST_REQUIRE_SCANNER: there a missing build is a failure, not a skip."""
+    assert events_arrow.scanning()
+
+
+def both_paths(lines: list[bytes], tmp_path: Path, sort_keys: bool = True, batch_rows: int = 3) -> tuple[Any, ...]:
+    """The table, record count and quarantine of the same lines read by the Python path and by the scanner."""
+    python_lines = JsonLines(Quarantine(tmp_path / "python"))
+    records = python_lines.records(lines)
+    scanner = events_arrow.scanner
+    try:
+        events_arrow.scanner = None
+        python = list(
+            events_arrow.event_batches(records, "customEvent", EVENTS.columns, batch_rows, sort_keys=sort_keys)
+        )
+    finally:
+        events_arrow.scanner = scanner
+    scanned_lines, counter = JsonLines(Quarantine(tmp_path / "scanned")), Counter()
+    text = b"\n".join(lines)
+    middle = text.find(b"\n", len(text) // 2) + 1  # two blocks, each of whole lines
+    blocks = [LineBlock(part, scanned_lines, (counter,)) for part in (text[:middle], text[middle:]) if part]
+    scanned = list(
+        events_arrow.event_batches(iter(blocks), "customEvent", EVENTS.columns, batch_rows, sort_keys=sort_keys)
+    )
+    assert all(batch.num_rows <= batch_rows for batch in scanned)
+    return python, scanned, counter.records, python_lines, scanned_lines
+
+
+def python_row_batches(lines: list[bytes], sort_keys: bool) -> list[Any]:
+    scanner = events_arrow.scanner
+    try:
+        events_arrow.scanner = None
+        records = JsonLines(Quarantine(None)).records(lines)
+        return list(events_arrow.event_batches(records, "customEvent", EVENTS.columns, 3, sort_keys=sort_keys))
+    finally:
+        events_arrow.scanner = scanner
+
+
+def table(batches: list[Any]) -> Any:
+    return pa.Table.from_batches(batches, schema=events_arrow.schema(EVENTS.columns))
+
+
+def assert_same(lines: list[bytes], tmp_path: Path, sort_keys: bool = True) -> None:
+    """The same table, counts and quarantine; or, where the Python path fails (a createdAt that is no date), the
+    same error."""
+    try:
+        python_error = None
+        python_table = table(python_row_batches(lines, sort_keys))
+    except ValueError as error:
+        python_error = str(error)
+    if python_error is not None:
+        with pytest.raises(ValueError, match=re.escape(python_error)):
+            both_paths(lines, tmp_path, sort_keys)
+        return
+    python, scanned, counted, python_lines, scanned_lines = both_paths(lines, tmp_path, sort_keys)
+    assert table(python).equals(python_table)
+    assert table(scanned).equals(table(python))
+    assert counted == table(python).num_rows
+    assert (scanned_lines.skipped, scanned_lines.repaired) == (python_lines.skipped, python_lines.repaired)
+
+
+def scanned_alone(line: bytes, sort_keys: bool = True) -> Any:
+    """The row the scanner makes of one line itself, or None when it hands the line back."""
+    builder = events_arrow.scanner.Builder("customEvent", sort_keys)
+    position, status, rows = builder.scan(line, 0, 10)
+    if status == 2:
+        assert (position, rows) == (0, 0)
+        return None
+    assert (status, rows) == (0, 1)
+    return events_arrow.builder_batch(builder, "customEvent", EVENTS.columns).to_pylist()[0]
+
+
+def python_row(line: bytes, sort_keys: bool = True) -> Any:
+    scanner = events_arrow.scanner
+    try:
+        events_arrow.scanner = None
+        (batch,) = events_arrow.event_batches(
+            iter([orjson.loads(line)]), "customEvent", EVENTS.columns, 10, sort_keys=sort_keys
+        )
+    finally:
+        events_arrow.scanner = scanner
+    return batch.to_pylist()[0]
+
+
+# --- values: what Iterable's exports hold, and what orjson would write differently ------------------------------
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+keys = st.one_of(st.sampled_from(["a", "b", "é", "A", "ab", "email", "id", "k\n", 'q"', "𝄞", ""]), texts)
+numbers = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1.0, 0.1, 1e-5, 1e15, 1e16, 123.456, 2.5]),
+)
+scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)),
+    max_leaves=8,
+)
+own_values = {
+    "eventName": st.one_of(st.none(), texts, st.integers()),
+    "email": st.one_of(st.none(), texts, st.just(5)),
+    "userId": st.one_of(st.none(), texts, st.integers(min_value=-(2**63), max_value=2**63 - 1), st.just(1.5)),
+    "campaignId": st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.just("12")),
+    "templateId": st.one_of(st.none(), st.integers(min_value=0, max_value=10**12)),
+    "messageId": st.one_of(st.none(), texts),
+    "id": st.one_of(st.none(), st.just(""), st.just(0), texts, st.integers(), st.booleans()),
+    "createdAt": st.one_of(
+        st.just(CREATED),
+        st.datetimes(timezones=st.none()).map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S +00:00")),
+        st.sampled_from(["2026-02-30 00:00:00 +00:00", "2026-05-05T04:22:12+00:00", "0000-01-01 00:00:00 +00:00"]),
+    ),
+    "dataFields": st.one_of(st.dictionaries(keys, values, max_size=4), st.none(), texts),
+    "itblInternal": st.dictionaries(keys, values, max_size=2),
+    "_type": st.just("customEvent"),
+}
+
+
+@st.composite
+def records(draw: Any) -> dict[str, Any]:
+    chosen = draw(st.lists(st.sampled_from(sorted(own_values)), unique=True))
+    record = {name: draw(own_values[name]) for name in chosen}
+    record.setdefault("createdAt", CREATED)
+    for key, value in draw(st.dictionaries(keys, values, max_size=4)).items():
+        record.setdefault(key, value)
+    return record
+
+
+@st.composite
+def lines(draw: Any) -> bytes:
+    """A record's line as orjson writes it, or rewritten as another exporter might: escapes for characters that
+    need none, spaces between tokens, numbers in other forms."""
+    record = draw(records())
+    try:
+        line = orjson.dumps(record)
+    except TypeError:  # an integer beyond 64 bits: Python's json writes it
+        line = json.dumps(record, ensure_ascii=False).encode()
+    if draw(st.booleans()):  # spaces between tokens, every non-ASCII character escaped or not, Python's floats
+        with contextlib.suppress(ValueError):
+            line = json.dumps(record, separators=(" ,\t", " : "), ensure_ascii=draw(st.booleans())).encode()
+    if draw(st.booleans()):
+        line = line.replace("é".encode(), b"\\u00e9").replace(b"/", b"\\/").replace("𝄞".encode(), b"\\ud834\\udd1e")
+    if draw(st.booleans()):
+        line = line.replace(b".0,", b".00,").replace(b"e+16", b"E16").replace(b":1,", b":1.0e0,")
+    return line
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(lines(), min_size=1, max_size=8), st.booleans())
+def test_scanned_batches_equal_the_python_paths(tmp_path: Path, chosen: list[bytes], sort_keys: bool) -> None:
+    assert_same(chosen, tmp_path, sort_keys)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines(), st.booleans())
+def test_a_line_the_scanner_takes_is_the_python_paths_row(line: bytes, sort_keys: bool) -> None:
+    try:
+        wanted = python_row(line, sort_keys)
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
+        assert scanned_alone(line, sort_keys) is None  # what the Python path refuses, the scanner hands back
+        return
+    got = scanned_alone(line, sort_keys)
+    if got is not None:
+        assert got == wanted
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?", fullmatch=True))
+def test_a_number_is_taken_only_as_orjson_writes_it(number: str) -> None:
+    """The scanner copies a number's text: it takes one only when orjson would write that very text."""
+    line = b'{"createdAt":"%s","n":%s,"m":[%s]}' % (CREATED.encode(), number.encode(), number.encode())
+    try:
+        value = orjson.loads(number)
+    except orjson.JSONDecodeError:  # beyond a double: orjson refuses the line, the scanner hands it back
+        assert scanned_alone(line) is None
+        return
+    got = scanned_alone(line)
+    if got is not None:
+        assert got["DataFields"] == orjson.dumps({"m": [value], "n": value}).decode()
+        assert orjson.dumps(value) == number.encode()
+
+
+def test_ordinary_export_lines_are_all_taken_by_the_scanner() -> None:
+    """Lines as Iterable writes them (orjson's own output of ordinary values) are never handed back: the
+    comparisons above are not all made by the Python path reading both sides."""
+    line = orjson.dumps(
+        {
+            "email": "a@x.com",
+            "userId": "u1",
+            "campaignId": 81,
+            "templateId": 27,
+            "messageId": "9f",
+            "createdAt": CREATED,
+            "itblInternal": {"documentCreatedAt": CREATED},
+            "price": 12.5,
+            "count": 0,
+            "tags": ["é", "x\ny"],
+            "dataFields": {"z": None, "a": {"b": True, "a": -3}},
+            "city": "Zürich \u2028",
+        }
+    )
+    for sort_keys in (True, False):
+        assert scanned_alone(line, sort_keys) == python_row(line, sort_keys)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"createdAt":"' + CREATED.encode() + b'","n":2.50}',  # orjson writes 2.5
+        b'{"createdAt":"' + CREATED.encode() + b'","n":-0}',
+        b'{"createdAt":"' + CREATED.encode() + b'","n":1e5}',
+        b'{"createdAt":"' + CREATED.encode() + b'","n":{"a":1,"a":2}}',  # a duplicate key
+        b'{"createdAt":"' + CREATED.encode() + b'","email":"a","email":"b"}',
+        b'{"createdAt":"' + CREATED.encode() + b'","s":"\\ud800"}',  # a lone surrogate
+        b'{"createdAt":"' + CREATED.encode() + b'","s":"\xff"}',  # not UTF-8
+        b'{"createdAt":"2026-02-30 00:00:00 +00:00"}',
+        b'{"createdAt":1780000000123}',
+        b'{"createdAt":"' + CREATED.encode() + b'","campaignId":"12"}',
+        b'{"createdAt":"' + CREATED.encode() + b'","id":1.5}',
+        b'{"createdAt":"' + CREATED.encode() + b'"} trailing',
+        b"[1,2]",
+    ],
+)
+def test_lines_the_scanner_hands_back(line: bytes) -> None:
+    assert scanned_alone(line) is None
+
+
+def test_handed_back_lines_keep_their_place_and_malformed_ones_are_quarantined(tmp_path: Path) -> None:
+    good = [orjson.dumps({"createdAt": CREATED, "email": f"u{n}@x.com", "n": n}) for n in range(7)]
+    mixed = [good[0], b'{"createdAt":"' + CREATED.encode() + b'","n":2.50}', good[1], b"not json", b"   ", good[2],
+             b'{"createdAt":"' + CREATED.encode() + b'","transactionalData":"{}""contentId":1}', *good[3:]]  # fmt: skip
+    python, scanned, counted, _, scanned_lines = both_paths(mixed, tmp_path)
+    assert table(scanned).equals(table(python))
+    assert table(scanned).num_rows == counted == 9
+    assert (scanned_lines.skipped, scanned_lines.repaired) == (1, 1)
+    assert scanned_lines.quarantine.path is not None
+    assert scanned_lines.quarantine.path.read_bytes() == b"not json\n"
+
+
+@pytest.mark.parametrize("event_type", ["emailSend", "emailOpen", "customEvent"])
+def test_a_read_through_the_scanner_equals_the_python_paths(sandbox: Sandbox, event_type: str) -> None:
+    where = {"EventType": event_type}
+    with connect_to(sandbox) as conn:
+        scanned = conn.read_arrow("Events", where=where)
+        scanner = events_arrow.scanner
+        try:
+            events_arrow.scanner = None
+            python = conn.read_arrow("Events", where=where)
+        finally:
+            events_arrow.scanner = scanner
+    assert scanned.num_rows > 0
+    assert scanned.equals(python)
+
+
+def test_the_scanner_holds_nothing_between_batches() -> None:
+    builder = events_arrow.scanner.Builder("emailSend")
+    block = b"\n".join(orjson.dumps({"createdAt": CREATED, "n": n}) for n in range(5)) + b"\n"
+    assert builder.scan(block, 0, 2) == (block.index(b"\n", block.index(b"\n") + 1) + 1, 1, 2)
+    assert events_arrow.builder_batch(builder, "emailSend", EVENTS.columns).num_rows == 2
+    assert builder.rows == 0
+    position, status, rows = builder.scan(block, 0, 100)
+    assert (position, status, rows) == (len(block), 0, 5)
+    with pytest.raises(TypeError):
+        builder.scan("text, not bytes", 0, 1)
+
+
+def test_read_batches_use_the_scanner(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events read through the export API go through the scanner (not dict records) when it is built."""
+    appended: list[Any] = []
+    original = events_arrow.append_read
+    monkeypatch.setattr(events_arrow, "append_read", lambda *args: appended.append(args) or original(*args))
+    with connect_to(sandbox) as conn:
+        assert iterbridge.Connection.read_arrow(conn, "Events", where={"EventType": "emailSend"}).num_rows > 0
+    assert appended == []
