@@ -208,3 +208,16 @@ def test_sqlite_timestamps_are_sqlalchemys_storage_format(moment: datetime) -> N
     checked against the library's own text)."""
     assert sqlite_timestamp(moment) == moment.isoformat(" ", "microseconds")[:-6]
     assert sqlite_timestamp(moment.replace(tzinfo=None)) == moment.isoformat(" ", "microseconds")[:-6]
+
+
+def test_a_writing_sqlite_connection_has_the_bulk_page_cache_and_wal(tmp_path: Path) -> None:
+    """A copy's primary keys take rows in hash order: the writing connection keeps SQLITE_CACHE_KIB of pages."""
+    from iterbridge.replicate.targets import SQLITE_CACHE_KIB
+
+    opened = open_target(f"sqlite:///{tmp_path / 'copy.db'}")
+    try:
+        pragmas = opened._dbapi().cursor()  # type: ignore[attr-defined]
+        assert pragmas.execute("PRAGMA cache_size").fetchone()[0] == -SQLITE_CACHE_KIB
+        assert pragmas.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        opened.close()
