@@ -554,6 +554,7 @@ typedef struct {
     TextColumn texts[TEXTS];
     IntColumn ints[INTS];
     size_t rows;
+    int busy;         /* a scan runs (without the GIL): another call on this builder is refused */
     char *event_type; /* UTF-8 */
     size_t event_type_len;
     int sort_keys;
@@ -887,10 +888,16 @@ static PyObject *Builder_scan(Builder *b, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
         return NULL;
     }
+    if (b->busy) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "Builder.scan: this builder is scanning in another thread");
+        return NULL;
+    }
     const unsigned char *block = view.buf;
     size_t size = (size_t)view.len, pos = position < 0 ? 0 : (size_t)position;
     size_t before = b->rows;
     int status = 0, r = OK;
+    b->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     while (pos < size) {
         if (b->rows >= (size_t)max_rows) { status = 1; break; }
@@ -903,6 +910,7 @@ static PyObject *Builder_scan(Builder *b, PyObject *args) {
         pos = newline ? end + 1 : size;
     }
     Py_END_ALLOW_THREADS
+    b->busy = 0;
     PyBuffer_Release(&view);
     if (r) return PyErr_NoMemory();
     return Py_BuildValue("nin", (Py_ssize_t)pos, status, (Py_ssize_t)(b->rows - before));
@@ -927,8 +935,14 @@ PyDoc_STRVAR(append_doc,
              "append(id, event_name, email, user_id, created_us, campaign_id, template_id, message_id, data)\n\n"
              "Append one row read by the Python path (a line the scanner handed back), in the columns' types.");
 
+static int refuse_busy(Builder *b) {
+    if (b->busy) PyErr_SetString(PyExc_RuntimeError, "this builder is scanning in another thread");
+    return b->busy;
+}
+
 static PyObject *Builder_append(Builder *b, PyObject *args) {
     PyObject *values[9];
+    if (refuse_busy(b)) return NULL;
     if (!PyArg_UnpackTuple(args, "append", 9, 9, &values[0], &values[1], &values[2], &values[3], &values[4],
                            &values[5], &values[6], &values[7], &values[8]))
         return NULL;
@@ -979,6 +993,7 @@ PyDoc_STRVAR(take_doc,
              "(microseconds), CampaignId and TemplateId. A validity is None when no value is null.");
 
 static PyObject *Builder_take(Builder *b, PyObject *Py_UNUSED(ignored)) {
+    if (refuse_busy(b)) return NULL;
     PyObject *texts = PyTuple_New(TEXTS), *ints = PyTuple_New(INTS), *result = NULL;
     if (!texts || !ints) goto done;
     for (int i = 0; i < TEXTS; i++) {

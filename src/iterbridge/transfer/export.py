@@ -23,6 +23,7 @@ from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.errors import QueryError, TransferError
 from iterbridge.objects.base import Column, ObjectDef, SqlType, from_sql
 from iterbridge.query.sqltext import select_where
+from iterbridge.transfer.ahead import read_ahead
 from iterbridge.transfer.csvformat import CsvOptions, flatten
 from iterbridge.transfer.output import output_text
 from iterbridge.transfer.where import simple_where
@@ -310,7 +311,7 @@ def export(
         by_rows = batches is False or options.flatten or chosen.sql is not None
         if batches or not by_rows:
             found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header, sort_json_keys=False)
-            count = write_batches(chosen.header, types, found, path, options, progress)
+            count = write_batches(chosen.header, types, read_ahead(found), path, options, progress)
             return ExportResult(str(path) if path else "-", chosen.header, count)
         header, rows = object_rows(conn, chosen)
     else:
