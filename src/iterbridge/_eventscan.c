@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
@@ -557,6 +558,7 @@ typedef struct {
     int busy;         /* a scan runs (without the GIL): another call on this builder is refused */
     char *event_type; /* UTF-8 */
     size_t event_type_len;
+    PyObject *event_type_text; /* the same, as str (dict rows) */
     int sort_keys;
     Parser ps;
     Writer w;
@@ -586,7 +588,7 @@ static int digits(const char *s, int n, int *out) {
 }
 
 /* "YYYY-MM-DD HH:MM:SS +00:00", a real moment: its microseconds since the epoch and its isoformat(). */
-static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25]) {
+static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25], int parts[6]) {
     int y, mo, d, h, mi, se;
     static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (n != 26 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
@@ -603,6 +605,7 @@ static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25])
     iso[10] = 'T';
     memcpy(iso + 11, t + 11, 8);
     memcpy(iso + 19, "+00:00", 6);
+    parts[0] = y, parts[1] = mo, parts[2] = d, parts[3] = h, parts[4] = mi, parts[5] = se;
     return 0;
 }
 
@@ -648,8 +651,21 @@ static int identity_text(Buf *out, const char *s, size_t n) {
     return write_string(out, s, n);
 }
 
-/* One line: OK with its row appended, ODD (nothing appended), NOMEM; *blank when it holds only whitespace. */
-static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank) {
+/* What one line holds, read by read_line: the columns' values (texts point into the line or the parser's
+ * scratch, valid until the next line), DataFields' members (indexes into the parser's arena, in b->members). */
+typedef struct {
+    const char *name, *email, *user, *message, *id;
+    size_t name_len, email_len, user_len, message_len, id_len;
+    int64_t created, campaign, template;
+    int campaign_valid, template_valid;
+    int date[6]; /* createdAt's year, month, day, hour, minute, second */
+    char hex[32];
+} Record;
+
+/* One line read into *rec: OK, ODD (nothing taken), NOMEM; *blank when it holds only whitespace. DataFields'
+ * text goes to `data_out` (sorted or as sent, as the builder says) when given; the sorted text is made anyway
+ * when the Id is hashed from it. */
+static int read_line(Builder *b, const unsigned char *line, size_t n, int *blank, Buf *data_out, Record *rec) {
     Parser *ps = &b->ps;
     ps->line = ps->s = line;
     ps->end = line + n;
@@ -726,7 +742,7 @@ static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank
         return r;
     const Node *created_at = fields[F_CREATED_AT];
     if (!created_at || created_at->type != J_STR ||
-        export_moment(created_at->str, created_at->len, &created, iso))
+        export_moment(created_at->str, created_at->len, &created, iso, rec->date))
         return ODD;
     /* Iterable's id, when it has a true value; otherwise the stable hash */
     const Node *id = fields[F_ID];
@@ -735,8 +751,7 @@ static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank
     else if (id && id->type == J_INT && !(id->len == 1 && id->str[0] == '0')) hashed = 0;
     else if (id && !(id->type == J_NULL || id->type == J_FALSE || id->type == J_STR || id->type == J_INT)) return ODD;
 
-    TextColumn *data = &b->texts[C_DATA];
-    size_t data_start = data->data.len;
+    size_t data_start = data_out ? data_out->len : 0;
     uint32_t *list = (uint32_t *)members->p;
     size_t count = members->len / 4;
     /* copied: write_members may be given the members buffer's memory otherwise */
@@ -746,12 +761,13 @@ static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank
     if (count) memcpy(copy, list, count * sizeof(uint32_t));
     const char *sorted_text = NULL;
     size_t sorted_len = 0;
-    if (b->sort_keys) {
-        r = write_members(&b->w, &data->data, copy, count, 1);
-        sorted_text = data->data.p + data_start;
-        sorted_len = data->data.len - data_start;
+    r = OK;
+    if (data_out && b->sort_keys) {
+        r = write_members(&b->w, data_out, copy, count, 1);
+        sorted_text = data_out->p + data_start;
+        sorted_len = data_out->len - data_start;
     } else {
-        r = write_members(&b->w, &data->data, copy, count, 0);
+        if (data_out) r = write_members(&b->w, data_out, copy, count, 0);
         if (!r && hashed) {
             b->sorted_data.len = 0;
             r = write_members(&b->w, &b->sorted_data, copy, count, 1);
@@ -760,9 +776,12 @@ static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank
         }
     }
     if (copy != small) free(copy);
-    if (r) { data->data.len = data_start; return r; }
+    if (r) {
+        if (data_out) data_out->len = data_start;
+        return r;
+    }
 
-    char hex[64];
+    char *hex = rec->hex;
     const char *id_text;
     size_t id_len;
     if (hashed) {
@@ -795,23 +814,36 @@ static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank
         id_text = id->str;
         id_len = id->len;
     }
-    {
-        size_t data_end = data->data.len;
-        if (data_end > INT32_MAX) goto nomem;
-        int32_t end = (int32_t)data_end;
-        if (buf_put(&data->offsets, &end, 4) || buf_byte(&data->valid, 1)) goto nomem;
-    }
-    if (text_add(&b->texts[C_ID], id_text, id_len, 1) || text_add(&b->texts[C_NAME], name, name_len, name != NULL) ||
-        text_add(&b->texts[C_EMAIL], email, email_len, email != NULL) ||
-        text_add(&b->texts[C_USER], user, user_len, user != NULL) ||
-        text_add(&b->texts[C_MESSAGE], message, message_len, message != NULL) ||
-        int_add(&b->ints[I_CREATED], created, 1) || int_add(&b->ints[I_CAMPAIGN], campaign, campaign_valid) ||
-        int_add(&b->ints[I_TEMPLATE], template, template_valid))
-        goto nomem;
-    b->rows++;
+    rec->name = name, rec->name_len = name_len, rec->email = email, rec->email_len = email_len;
+    rec->user = user, rec->user_len = user_len, rec->message = message, rec->message_len = message_len;
+    rec->id = id_text, rec->id_len = id_len, rec->created = created;
+    rec->campaign = campaign, rec->campaign_valid = campaign_valid;
+    rec->template = template, rec->template_valid = template_valid;
     return OK;
 nomem:
     return NOMEM;
+}
+
+/* One line: OK with its row appended to the columns, ODD (nothing appended), NOMEM; *blank: whitespace only. */
+static int scan_line(Builder *b, const unsigned char *line, size_t n, int *blank) {
+    Record rec;
+    TextColumn *data = &b->texts[C_DATA];
+    int r = read_line(b, line, n, blank, &data->data, &rec);
+    if (r || *blank) return r;
+    if (data->data.len > INT32_MAX) return NOMEM;
+    int32_t end = (int32_t)data->data.len;
+    if (buf_put(&data->offsets, &end, 4) || buf_byte(&data->valid, 1)) return NOMEM;
+    if (text_add(&b->texts[C_ID], rec.id, rec.id_len, 1) ||
+        text_add(&b->texts[C_NAME], rec.name, rec.name_len, rec.name != NULL) ||
+        text_add(&b->texts[C_EMAIL], rec.email, rec.email_len, rec.email != NULL) ||
+        text_add(&b->texts[C_USER], rec.user, rec.user_len, rec.user != NULL) ||
+        text_add(&b->texts[C_MESSAGE], rec.message, rec.message_len, rec.message != NULL) ||
+        int_add(&b->ints[I_CREATED], rec.created, 1) ||
+        int_add(&b->ints[I_CAMPAIGN], rec.campaign, rec.campaign_valid) ||
+        int_add(&b->ints[I_TEMPLATE], rec.template, rec.template_valid))
+        return NOMEM;
+    b->rows++;
+    return OK;
 }
 
 /* ---------------------------------------------------------------- the Builder type */
@@ -844,6 +876,7 @@ static void Builder_dealloc(Builder *b) {
         buf_free(&b->ints[i].valid);
     }
     free(b->event_type);
+    Py_XDECREF(b->event_type_text);
     buf_free(&b->ps.text);
     free(b->ps.stack.p);
     free(b->ps.arena.p);
@@ -868,6 +901,8 @@ static int Builder_init(Builder *b, PyObject *args, PyObject *kwargs) {
     }
     memcpy(b->event_type, event_type, length);
     b->event_type_len = length;
+    Py_XSETREF(b->event_type_text, PyUnicode_DecodeUTF8(event_type, length, "strict"));
+    if (!b->event_type_text) return -1;
     b->sort_keys = sort_keys;
     b->w.ps = &b->ps;
     return 0;
@@ -1020,17 +1055,208 @@ done:
     return result;
 }
 
-static PyObject *Builder_rows(Builder *b, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(b->rows); }
+static PyObject *Builder_held(Builder *b, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(b->rows); }
+
+/* ---------------------------------------------------------------- dict rows (conn.read) */
+
+static PyObject *ROW_KEYS[10]; /* Id, EventType, EventName, Email, UserId, CreatedAt, CampaignId, TemplateId,
+                                  MessageId, DataFields: interned at import */
+
+static PyObject *text_object(const char *s, size_t n) {
+    if (!s) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+}
+
+/* A number's canonical text (read_line checked its form) as Python's int or float: the values orjson gives
+ * (a correctly rounded float, as Python's own parser gives). */
+static PyObject *number_object(const Node *n) {
+    char text[64];
+    if (n->len >= sizeof(text)) return NULL;
+    memcpy(text, n->str, n->len);
+    text[n->len] = 0;
+    if (n->type == J_INT) return PyLong_FromString(text, NULL, 10);
+    double value = PyOS_string_to_double(text, NULL, NULL);
+    if (value == -1.0 && PyErr_Occurred()) return NULL;
+    return PyFloat_FromDouble(value);
+}
+
+static PyObject *value_object(const Parser *ps, const Node *n);
+
+/* Keys repeat from row to row: their str objects are kept in a small table (direct-mapped by an FNV-1a hash of
+ * their bytes; used with the GIL held), as orjson keeps its own. */
+#define KEY_SLOTS 1024
+#define KEY_BYTES 40
+static struct {
+    uint32_t len;
+    char bytes[KEY_BYTES];
+    PyObject *text;
+} key_cache[KEY_SLOTS];
+
+static PyObject *key_object(const char *s, size_t n) {
+    if (n > KEY_BYTES) return text_object(s, n);
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < n; i++) hash = (hash ^ (unsigned char)s[i]) * 16777619u;
+    size_t slot = hash % KEY_SLOTS;
+    if (key_cache[slot].text && key_cache[slot].len == n && !memcmp(key_cache[slot].bytes, s, n))
+        return Py_NewRef(key_cache[slot].text);
+    PyObject *text = text_object(s, n);
+    if (!text) return NULL;
+    Py_XSETREF(key_cache[slot].text, Py_NewRef(text));
+    key_cache[slot].len = (uint32_t)n;
+    memcpy(key_cache[slot].bytes, s, n);
+    return text;
+}
+
+static PyObject *members_object(const Parser *ps, const uint32_t *members, size_t count) {
+    PyObject *found = _PyDict_NewPresized((Py_ssize_t)count);
+    if (!found) return NULL;
+    for (size_t i = 0; i < count; i++) {
+        const Node *member = &ps->arena.p[members[i]];
+        PyObject *key = key_object(member->key, member->key_len);
+        PyObject *value = key ? value_object(ps, member) : NULL;
+        /* a key given twice: the last value, in the first one's place (as orjson.loads gives it) */
+        if (!value || PyDict_SetItem(found, key, value)) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            Py_DECREF(found);
+            return NULL;
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    return found;
+}
+
+static PyObject *value_object(const Parser *ps, const Node *n) {
+    switch (n->type) {
+    case J_NULL: Py_RETURN_NONE;
+    case J_TRUE: Py_RETURN_TRUE;
+    case J_FALSE: Py_RETURN_FALSE;
+    case J_INT:
+    case J_FLOAT: return number_object(n);
+    case J_STR: return text_object(n->str, n->len);
+    case J_ARR: {
+        PyObject *list = PyList_New(n->count);
+        if (!list) return NULL;
+        for (uint32_t i = 0; i < n->count; i++) {
+            PyObject *item = value_object(ps, &ps->arena.p[n->first + i]);
+            if (!item) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, i, item);
+        }
+        return list;
+    }
+    default: {
+        if (!n->count) return PyDict_New();
+        uint32_t small[64];
+        uint32_t *members = n->count <= 64 ? small : malloc(n->count * sizeof(uint32_t));
+        if (!members) return PyErr_NoMemory();
+        for (uint32_t i = 0; i < n->count; i++) members[i] = n->first + i;
+        PyObject *found = members_object(ps, members, n->count);
+        if (members != small) free(members);
+        return found;
+    }
+    }
+}
+
+/* The dict row of the line read_line just read (its keys in the columns' order, as events.to_row makes it). */
+static PyObject *row_object(Builder *b, const Record *rec) {
+    PyObject *values[10] = {0}, *row = NULL;
+    values[0] = text_object(rec->id, rec->id_len);
+    values[1] = Py_NewRef(b->event_type_text);
+    values[2] = text_object(rec->name, rec->name_len);
+    values[3] = text_object(rec->email, rec->email_len);
+    values[4] = text_object(rec->user, rec->user_len);
+    values[5] = PyDateTimeAPI->DateTime_FromDateAndTime(rec->date[0], rec->date[1], rec->date[2], rec->date[3],
+                                                        rec->date[4], rec->date[5], 0, PyDateTime_TimeZone_UTC,
+                                                        PyDateTimeAPI->DateTimeType);
+    values[6] = rec->campaign_valid ? PyLong_FromLongLong(rec->campaign) : Py_NewRef(Py_None);
+    values[7] = rec->template_valid ? PyLong_FromLongLong(rec->template) : Py_NewRef(Py_None);
+    values[8] = text_object(rec->message, rec->message_len);
+    values[9] = members_object(&b->ps, (const uint32_t *)b->members.p, b->members.len / 4);
+    for (int i = 0; i < 10; i++)
+        if (!values[i]) goto done;
+    row = _PyDict_NewPresized(10);
+    if (!row) goto done;
+    for (int i = 0; i < 10; i++)
+        if (PyDict_SetItem(row, ROW_KEYS[i], values[i])) {
+            Py_CLEAR(row);
+            goto done;
+        }
+done:
+    for (int i = 0; i < 10; i++) Py_XDECREF(values[i]);
+    return row;
+}
+
+PyDoc_STRVAR(rows_doc,
+             "dict_rows(block, position, max_rows) -> (position, status, rows)\n\n"
+             "`scan` giving dict rows (as events.to_row makes them) instead of appending to the columns: at most "
+             "`max_rows` of them, until the block ends (status 0) or a line to read in Python begins at the returned "
+             "position (2); status 1: `max_rows` reached.");
+
+static PyObject *Builder_rows(Builder *b, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t position, max_rows;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &position, &max_rows)) return NULL;
+    if (!b->event_type || refuse_busy(b)) {
+        if (!b->event_type) PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyObject *rows = PyList_New(0);
+    if (!rows) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *block = view.buf;
+    size_t size = (size_t)view.len, pos = position < 0 ? 0 : (size_t)position;
+    int status = 0;
+    /* No cyclic collection while the rows are made: thousands of new dicts would start one every 700 (a sixth of
+     * the time), and none of them can be part of a cycle. */
+    int collecting = PyGC_Disable();
+    while (pos < size) {
+        if (PyList_GET_SIZE(rows) >= max_rows) { status = 1; break; }
+        const unsigned char *newline = memchr(block + pos, '\n', size - pos);
+        size_t end = newline ? (size_t)(newline - block) : size;
+        int blank;
+        Record rec;
+        int r = read_line(b, block + pos, end - pos, &blank, NULL, &rec);
+        if (r == ODD) { status = 2; break; }
+        if (r) {
+            PyErr_NoMemory();
+            goto failed;
+        }
+        if (!blank) {
+            PyObject *row = row_object(b, &rec);
+            if (!row) goto failed;
+            int appended = PyList_Append(rows, row);
+            Py_DECREF(row);
+            if (appended) goto failed;
+        }
+        pos = newline ? end + 1 : size;
+    }
+    if (collecting) PyGC_Enable();
+    PyBuffer_Release(&view);
+    return Py_BuildValue("niN", (Py_ssize_t)pos, status, rows);
+failed:
+    if (collecting) PyGC_Enable();
+    PyBuffer_Release(&view);
+    Py_DECREF(rows);
+    return NULL;
+}
 
 static PyMethodDef Builder_methods[] = {
     {"scan", (PyCFunction)Builder_scan, METH_VARARGS, scan_doc},
+    {"dict_rows", (PyCFunction)Builder_rows, METH_VARARGS, rows_doc},
     {"append", (PyCFunction)Builder_append, METH_VARARGS, append_doc},
     {"take", (PyCFunction)Builder_take, METH_NOARGS, take_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef Builder_getset[] = {
-    {"rows", (getter)Builder_rows, NULL, "rows held", NULL},
+    {"rows", (getter)Builder_held, NULL, "rows held", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1066,6 +1292,12 @@ PyMODINIT_FUNC PyInit__eventscan(void) {
         return NULL;
     }
     for (int i = 0; FIELD_NAMES[i]; i++) field_lengths[i] = strlen(FIELD_NAMES[i]);
+    static const char *const row_keys[] = {"Id", "EventType", "EventName", "Email", "UserId", "CreatedAt",
+                                           "CampaignId", "TemplateId", "MessageId", "DataFields"};
+    for (int i = 0; i < 10; i++)
+        if (!ROW_KEYS[i] && !(ROW_KEYS[i] = PyUnicode_InternFromString(row_keys[i]))) return NULL;
+    PyDateTime_IMPORT;
+    if (!PyDateTimeAPI) return NULL;
     init_tables();
     if (PyType_Ready(&BuilderType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -1,5 +1,7 @@
 """Types of the C scanner of events' export lines (_eventscan.c)."""
 
+from typing import Any
+
 _Texts = tuple[bytes | None, bytes, bytes]  # validity bitmap (None: no null), int32 offsets, UTF-8 data
 _Integers = tuple[bytes | None, bytes]  # validity bitmap, int64 values
 
@@ -20,4 +22,5 @@ class Builder:
         data: str,
         /,
     ) -> None: ...
+    def dict_rows(self, block: bytes, position: int, max_rows: int, /) -> tuple[int, int, list[dict[str, Any]]]: ...
     def take(self) -> tuple[int, tuple[_Texts, ...], tuple[_Integers, ...]]: ...

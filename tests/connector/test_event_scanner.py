@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,12 @@ from hypothesis import strategies as st
 import iterbridge
 from helpers import connect_to
 from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine
-from iterbridge.objects import events_arrow
+from iterbridge.objects import events_arrow, scanner
 from iterbridge.objects.events import EVENTS
 from iterbridge.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(
-    events_arrow.scanner is None and not os.environ.get("ITERBRIDGE_TEST_REQUIRE_SCANNER"),
+    scanner.scanner is None and not os.environ.get("ITERBRIDGE_TEST_REQUIRE_SCANNER"),
     reason="iterbridge._eventscan was not built (no C compiler at install)",
 )
 CREATED = "2026-05-05 04:22:12 +00:00"
@@ -35,23 +36,35 @@ class Counter:
     records = 0
 
 
+@contextlib.contextmanager
+def python_path() -> Iterator[None]:
+    """Reads without the scanner, as where it could not be built."""
+    kept = scanner.scanner
+    scanner.scanner = None
+    try:
+        yield
+    finally:
+        scanner.scanner = kept
+
+
+def strictly(rows: list[dict[str, Any]]) -> list[Any]:
+    """Rows compared with their types (1, 1.0 and True are equal in Python, not here) and keys in order."""
+    return [[(name, type(value).__name__, repr(value)) for name, value in row.items()] for row in rows]
+
+
 def test_the_scanner_is_built_where_ci_requires_it() -> None:
     """.ci/run sets ITERBRIDGE_TEST_REQUIRE_SCANNER: there a missing build is a failure, not a skip."""
-    assert events_arrow.scanning()
+    assert scanner.scanning()
 
 
 def both_paths(lines: list[bytes], tmp_path: Path, sort_keys: bool = True, batch_rows: int = 3) -> tuple[Any, ...]:
     """The table, record count and quarantine of the same lines read by the Python path and by the scanner."""
     python_lines = JsonLines(Quarantine(tmp_path / "python"))
     records = python_lines.records(lines)
-    scanner = events_arrow.scanner
-    try:
-        events_arrow.scanner = None
+    with python_path():
         python = list(
             events_arrow.event_batches(records, "customEvent", EVENTS.columns, batch_rows, sort_keys=sort_keys)
         )
-    finally:
-        events_arrow.scanner = scanner
     scanned_lines, counter = JsonLines(Quarantine(tmp_path / "scanned")), Counter()
     text = b"\n".join(lines)
     middle = text.find(b"\n", len(text) // 2) + 1  # two blocks, each of whole lines
@@ -64,13 +77,9 @@ def both_paths(lines: list[bytes], tmp_path: Path, sort_keys: bool = True, batch
 
 
 def python_row_batches(lines: list[bytes], sort_keys: bool) -> list[Any]:
-    scanner = events_arrow.scanner
-    try:
-        events_arrow.scanner = None
+    with python_path():
         records = JsonLines(Quarantine(None)).records(lines)
         return list(events_arrow.event_batches(records, "customEvent", EVENTS.columns, 3, sort_keys=sort_keys))
-    finally:
-        events_arrow.scanner = scanner
 
 
 def table(batches: list[Any]) -> Any:
@@ -98,7 +107,7 @@ def assert_same(lines: list[bytes], tmp_path: Path, sort_keys: bool = True) -> N
 
 def scanned_alone(line: bytes, sort_keys: bool = True) -> Any:
     """The row the scanner makes of one line itself, or None when it hands the line back."""
-    builder = events_arrow.scanner.Builder("customEvent", sort_keys)
+    builder = scanner.scanner.Builder("customEvent", sort_keys)
     position, status, rows = builder.scan(line, 0, 10)
     if status == 2:
         assert (position, rows) == (0, 0)
@@ -108,14 +117,10 @@ def scanned_alone(line: bytes, sort_keys: bool = True) -> Any:
 
 
 def python_row(line: bytes, sort_keys: bool = True) -> Any:
-    scanner = events_arrow.scanner
-    try:
-        events_arrow.scanner = None
+    with python_path():
         (batch,) = events_arrow.event_batches(
             iter([orjson.loads(line)]), "customEvent", EVENTS.columns, 10, sort_keys=sort_keys
         )
-    finally:
-        events_arrow.scanner = scanner
     return batch.to_pylist()[0]
 
 
@@ -281,18 +286,17 @@ def test_a_read_through_the_scanner_equals_the_python_paths(sandbox: Sandbox, ev
     where = {"EventType": event_type}
     with connect_to(sandbox) as conn:
         scanned = conn.read_arrow("Events", where=where)
-        scanner = events_arrow.scanner
-        try:
-            events_arrow.scanner = None
+        scanned_rows = list(conn.read("Events", where=where))
+        with python_path():
             python = conn.read_arrow("Events", where=where)
-        finally:
-            events_arrow.scanner = scanner
+            python_rows = list(conn.read("Events", where=where))
     assert scanned.num_rows > 0
     assert scanned.equals(python)
+    assert strictly(scanned_rows) == strictly(python_rows)
 
 
 def test_the_scanner_holds_nothing_between_batches() -> None:
-    builder = events_arrow.scanner.Builder("emailSend")
+    builder = scanner.scanner.Builder("emailSend")
     block = b"\n".join(orjson.dumps({"createdAt": CREATED, "n": n}) for n in range(5)) + b"\n"
     assert builder.scan(block, 0, 2) == (block.index(b"\n", block.index(b"\n") + 1) + 1, 1, 2)
     assert events_arrow.builder_batch(builder, "emailSend", EVENTS.columns).num_rows == 2
@@ -311,3 +315,53 @@ def test_read_batches_use_the_scanner(sandbox: Sandbox, monkeypatch: pytest.Monk
     with connect_to(sandbox) as conn:
         assert iterbridge.Connection.read_arrow(conn, "Events", where={"EventType": "emailSend"}).num_rows > 0
     assert appended == []
+
+
+def scanned_dict_rows(line: bytes) -> Any:
+    """The dict rows the scanner makes of one line itself, or None when it hands the line back."""
+    builder = scanner.scanner.Builder("customEvent")
+    position, status, rows = builder.dict_rows(line, 0, 10)
+    if status == 2:
+        assert (position, rows) == (0, [])
+        return None
+    assert (status, len(rows)) == (0, 1)
+    return rows
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines())
+def test_a_dict_row_the_scanner_makes_is_to_rows(line: bytes) -> None:
+    """conn.read's rows: what the scanner takes, it makes into exactly to_row's dict (types, key order, the
+    DataFields' nested values, the UTC CreatedAt)."""
+    from iterbridge.objects.events import to_row
+
+    try:
+        record = orjson.loads(line)
+        wanted = [to_row(record, "customEvent")]
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
+        assert scanned_dict_rows(line) is None
+        return
+    got = scanned_dict_rows(line)
+    if got is not None:
+        assert strictly(got) == strictly(wanted)
+        assert got[0]["CreatedAt"].tzinfo is wanted[0]["CreatedAt"].tzinfo
+
+
+def test_ordinary_export_lines_are_all_made_dict_rows_by_the_scanner() -> None:
+    from iterbridge.objects.events import to_row
+
+    line = orjson.dumps(
+        {
+            "email": "a@x.com",
+            "campaignId": 81,
+            "createdAt": CREATED,
+            "price": 12.5,
+            "n": -7,
+            "ok": True,
+            "tags": ["é", None, {"b": 1, "a": [2.25]}],
+            "dataFields": {"z": None, "price": 3.0},
+        }
+    )
+    got = scanned_dict_rows(line)
+    assert got is not None
+    assert strictly(got) == strictly([to_row(orjson.loads(line), "customEvent")])

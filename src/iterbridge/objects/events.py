@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
+from iterbridge.objects import scanner
 from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
 from iterbridge.objects.facts import Pushdown, ReadCost, Replication, TableSplit
 from iterbridge.objects.reading import export_records, integers, unknown
@@ -152,9 +154,31 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
                     if wanted_types is None or event_type in wanted_types:
                         yield to_row(record, event_type)
         return
-    for event_type, records in exported(conn, request):
-        for record in records:
-            yield to_row(record, event_type)
+    for event_type, records in exported(conn, request, blocks=scanner.scanning()):
+        yield from scanned_rows(records, event_type)
+
+
+def scanned_rows(items: Iterator[Any], event_type: str, rows_per_call: int = 4096) -> Iterator[Row]:
+    """Dict rows of export records, or of LineBlocks through the C scanner (objects/scanner.py): a line it
+    hands back is read here (repaired or quarantined by the block's JsonLines) and made a row by to_row."""
+    builder = None if scanner.scanner is None else scanner.scanner.Builder(event_type)
+    for item in items:
+        if builder is None or type(item) is not LineBlock:
+            yield to_row(item, event_type)
+            continue
+        data, position = item.data, 0
+        while True:
+            position, status, rows = builder.dict_rows(data, position, rows_per_call)
+            item.counted(len(rows))
+            yield from rows
+            if status == scanner.ODD:
+                line, position = scanner.odd_line(data, position)
+                record = item.lines.record(line)
+                if record is not None:
+                    item.counted(1)
+                    yield to_row(record, event_type)
+            elif status == scanner.END:
+                break
 
 
 def by_user(request: ReadRequest) -> bool:
@@ -184,13 +208,13 @@ def exported(conn: Session, request: ReadRequest, *, blocks: bool = False) -> It
 def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
     """Arrow batches: export records built into columns (objects/events_arrow.py); per user, from the rows."""
     from iterbridge.objects.arrow import batches_from_rows
-    from iterbridge.objects.events_arrow import event_batches, scanning
+    from iterbridge.objects.events_arrow import event_batches
 
     sort_keys = request.hints.sort_json_keys
     if by_user(request):
         yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
         return
-    for event_type, records in exported(conn, request, blocks=scanning()):
+    for event_type, records in exported(conn, request, blocks=scanner.scanning()):
         yield from event_batches(records, event_type, conn.columns(obj), batch_rows, sort_keys=sort_keys)
 
 

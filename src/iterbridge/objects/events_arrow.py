@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,22 +22,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.timestamps import parse_timestamp
+from iterbridge.objects import scanner
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_as_sent, json_text
 from iterbridge.objects.events import export_iso, identity_hash, split_record
-
-scanner: ModuleType | None
-try:  # built at install where a C compiler is (setup.py); without it, or without libcrypto, the Python path
-    import iterbridge._eventscan as scanner
-except ImportError:
-    scanner = None
-
-_END, _FULL, _ODD = 0, 1, 2  # how Builder.scan stopped
-
-
-def scanning() -> bool:
-    """Whether export lines are parsed by the C scanner (then reads ask for LineBlocks, not records)."""
-    return scanner is not None
 
 
 def event_batches(
@@ -51,8 +38,8 @@ def event_batches(
 ) -> Iterator[Any]:
     """Batches of at most `batch_rows` events of one type, with every column of `columns`, in order; DataFields'
     keys sorted (the stored text) or as Iterable sent them (`sort_keys=False`, what a CSV export writes)."""
-    if scanner is not None:
-        builder = scanner.Builder(event_type, sort_keys)
+    if scanner.scanner is not None:
+        builder = scanner.scanner.Builder(event_type, sort_keys)
         yield from _scanned_batches(builder, records, event_type, columns, batch_rows, sort_keys)
         return
     source = iter(records)
@@ -76,17 +63,15 @@ def _scanned_batches(
         while True:
             position, status, rows = builder.scan(data, position, batch_rows)
             item.counted(rows)
-            if status == _ODD:
-                end = data.find(b"\n", position)
-                end = len(data) if end < 0 else end
-                record = item.lines.record(data[position:end])
-                position = end + 1
+            if status == scanner.ODD:
+                line, position = scanner.odd_line(data, position)
+                record = item.lines.record(line)
                 if record is not None:
                     item.counted(1)
                     append_read(builder, record, event_type, columns, sort_keys)
             if builder.rows >= batch_rows:
                 yield builder_batch(builder, event_type, columns)
-            if status == _END:
+            if status == scanner.END:
                 break
     if builder.rows:
         yield builder_batch(builder, event_type, columns)
