@@ -908,6 +908,25 @@ static int Builder_init(Builder *b, PyObject *args, PyObject *kwargs) {
     return 0;
 }
 
+static int refuse_busy(Builder *b) {
+    if (b->busy) PyErr_SetString(PyExc_RuntimeError, "this builder is scanning in another thread");
+    return b->busy;
+}
+
+/* scan's and dict_rows' arguments (block, position, max_rows), on an initialised builder not scanning now;
+ * -1 with the view released when they cannot be taken. */
+static int block_args(Builder *b, PyObject *args, Py_buffer *view, size_t *position, Py_ssize_t *max_rows) {
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*nn", view, &start, max_rows)) return -1;
+    if (!b->event_type || refuse_busy(b)) {
+        if (!b->event_type) PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    *position = start < 0 ? 0 : (size_t)start;
+    return 0;
+}
+
 PyDoc_STRVAR(scan_doc,
              "scan(block, position, max_rows) -> (position, status, rows)\n\n"
              "Append the rows of `block`'s lines from `position` until `max_rows` rows are held (status 1), the "
@@ -916,20 +935,11 @@ PyDoc_STRVAR(scan_doc,
 
 static PyObject *Builder_scan(Builder *b, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t position, max_rows;
-    if (!PyArg_ParseTuple(args, "y*nn", &view, &position, &max_rows)) return NULL;
-    if (!b->event_type) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
-        return NULL;
-    }
-    if (b->busy) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_RuntimeError, "Builder.scan: this builder is scanning in another thread");
-        return NULL;
-    }
+    size_t pos;
+    Py_ssize_t max_rows;
+    if (block_args(b, args, &view, &pos, &max_rows)) return NULL;
     const unsigned char *block = view.buf;
-    size_t size = (size_t)view.len, pos = position < 0 ? 0 : (size_t)position;
+    size_t size = (size_t)view.len;
     size_t before = b->rows;
     int status = 0, r = OK;
     b->busy = 1;
@@ -969,11 +979,6 @@ static int int_arg(PyObject *value, int64_t *v, int *valid) {
 PyDoc_STRVAR(append_doc,
              "append(id, event_name, email, user_id, created_us, campaign_id, template_id, message_id, data)\n\n"
              "Append one row read by the Python path (a line the scanner handed back), in the columns' types.");
-
-static int refuse_busy(Builder *b) {
-    if (b->busy) PyErr_SetString(PyExc_RuntimeError, "this builder is scanning in another thread");
-    return b->busy;
-}
 
 static PyObject *Builder_append(Builder *b, PyObject *args) {
     PyObject *values[9];
@@ -1198,20 +1203,16 @@ PyDoc_STRVAR(rows_doc,
 
 static PyObject *Builder_rows(Builder *b, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t position, max_rows;
-    if (!PyArg_ParseTuple(args, "y*nn", &view, &position, &max_rows)) return NULL;
-    if (!b->event_type || refuse_busy(b)) {
-        if (!b->event_type) PyErr_SetString(PyExc_RuntimeError, "Builder not initialised");
-        PyBuffer_Release(&view);
-        return NULL;
-    }
+    size_t pos;
+    Py_ssize_t max_rows;
+    if (block_args(b, args, &view, &pos, &max_rows)) return NULL;
     PyObject *rows = PyList_New(0);
     if (!rows) {
         PyBuffer_Release(&view);
         return NULL;
     }
     const unsigned char *block = view.buf;
-    size_t size = (size_t)view.len, pos = position < 0 ? 0 : (size_t)position;
+    size_t size = (size_t)view.len;
     int status = 0;
     /* No cyclic collection while the rows are made: thousands of new dicts would start one every 700 (a sixth of
      * the time), and none of them can be part of a cycle. */

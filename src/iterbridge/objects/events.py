@@ -172,10 +172,8 @@ def scanned_rows(items: Iterator[Any], event_type: str, rows_per_call: int = 409
             item.counted(len(rows))
             yield from rows
             if status == scanner.ODD:
-                line, position = scanner.odd_line(data, position)
-                record = item.lines.record(line)
+                record, position = scanner.handed_back(item, position)
                 if record is not None:
-                    item.counted(1)
                     yield to_row(record, event_type)
             elif status == scanner.END:
                 break

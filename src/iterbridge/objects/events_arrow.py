@@ -64,10 +64,8 @@ def _scanned_batches(
             position, status, rows = builder.scan(data, position, batch_rows)
             item.counted(rows)
             if status == scanner.ODD:
-                line, position = scanner.odd_line(data, position)
-                record = item.lines.record(line)
+                record, position = scanner.handed_back(item, position)
                 if record is not None:
-                    item.counted(1)
                     append_read(builder, record, event_type, columns, sort_keys)
             if builder.rows >= batch_rows:
                 yield builder_batch(builder, event_type, columns)

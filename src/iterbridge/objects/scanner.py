@@ -5,6 +5,9 @@ The one place that says whether it is used: tests set `scanner` to None here to 
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
+
+from iterbridge.api.jsonlines import LineBlock
 
 scanner: ModuleType | None
 try:
@@ -12,7 +15,7 @@ try:
 except ImportError:  # no C compiler at install, or no libcrypto
     scanner = None
 
-END, FULL, ODD = 0, 1, 2  # how Builder.scan and Builder.rows stopped
+END, ODD = 0, 2  # how Builder.scan and Builder.dict_rows stopped (1: their max_rows reached)
 
 
 def scanning() -> bool:
@@ -20,8 +23,12 @@ def scanning() -> bool:
     return scanner is not None
 
 
-def odd_line(data: bytes, position: int) -> tuple[bytes, int]:
-    """The line the scanner handed back at `position`, and where the next one starts."""
-    end = data.find(b"\n", position)
-    end = len(data) if end < 0 else end
-    return data[position:end], end + 1
+def handed_back(block: LineBlock, position: int) -> tuple[dict[str, Any] | None, int]:
+    """The record of the line the scanner handed back at `position` (read, repaired or quarantined by the
+    block's JsonLines, and counted), or None; and where the next line starts."""
+    end = block.data.find(b"\n", position)
+    end = len(block.data) if end < 0 else end
+    record = block.lines.record(block.data[position:end])
+    if record is not None:
+        block.counted(1)
+    return record, end + 1
