@@ -91,6 +91,7 @@ def start_server(
     def read_lines() -> None:
         for line in process.stdout or []:
             lines.put(line)
+        lines.put("")  # the sandbox ended: no need to wait out the timeout
 
     threading.Thread(target=read_lines, daemon=True).start()
     url = ""
@@ -103,6 +104,8 @@ def start_server(
             raise RuntimeError(
                 f"no 'base URL:' line from the sandbox within {timeout_s:.0f} s (log: {log.name})"
             ) from None
+        if not line:
+            raise RuntimeError(f"the sandbox ended before it started (exit {process.wait()}; log: {log.name})")
         if line.startswith("base URL:"):
             url = line.split(":", 1)[1].strip()
     while True:  # wait for the first answer
