@@ -72,6 +72,38 @@ def test_staged_batches_count_and_store_once_merged(tmp_path: Path) -> None:
     assert staged_rows(tmp_path / "staged.duckdb") == {}  # empty stages are dropped at the end
 
 
+def test_a_stage_a_merge_emptied_is_checkpointed_before_anything_more_is_staged(tmp_path: Path) -> None:
+    """DuckDB keeps a deleted row group until a checkpoint: the stage's emptied groups are gone before the next
+    transaction stages into it (large copies corrupted DuckDB's storage without it: ARCHITECTURE.md)."""
+    target = open_target(f"duckdb:///{tmp_path / 'staged.duckdb'}")
+    assert isinstance(target, DuckDbTarget)
+
+    def stage_groups() -> int:
+        found = target.db.execute(
+            f"SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('{STAGE_SCHEMA}.Staged')"
+        ).fetchall()
+        return int(found[0][0])
+
+    try:
+        target.prepare(SPEC, recreate=False)
+        rows = [{"Id": str(n), "Text": "x" * 40, "Count": n} for n in range(5000)]
+        with target.transaction():
+            target.upsert(SPEC, batch_from_rows(rows, SPEC.columns))
+        target.db.execute("CHECKPOINT")  # the staged rows written out: row groups in the stage's storage
+        assert stage_groups() > 0
+        with target.transaction():
+            assert target.flush(SPEC) == UpsertCounts(5000, 0, 0)  # merged, the stage emptied
+        assert stage_groups() > 0  # deleted, still stored
+        with target.transaction():
+            assert stage_groups() == 0  # checkpointed first
+            target.upsert(SPEC, batch_from_rows(rows[:10], SPEC.columns))
+        with target.transaction():
+            assert stage_groups() > 0  # nothing emptied since: no checkpoint
+        assert len(stored(target)) == 5000
+    finally:
+        target.close()
+
+
 def test_a_replication_merging_many_times_stores_what_the_rows_path_stores(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
