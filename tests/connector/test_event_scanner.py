@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
-from helpers import connect_to
-from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine
+from helpers import Stats, connect_to
+from iterbridge.api import parsed_window
+from iterbridge.api.jsonlines import QUARANTINE_DIR_ENV, JsonLines, LineBlock, Quarantine
 from iterbridge.objects import events_arrow, scanner
 from iterbridge.objects.events import EVENTS
 from iterbridge.sandbox import Sandbox
@@ -293,6 +294,32 @@ def test_a_read_through_the_scanner_equals_the_python_paths(sandbox: Sandbox, ev
     assert scanned.num_rows > 0
     assert scanned.equals(python)
     assert strictly(scanned_rows) == strictly(python_rows)
+
+
+def test_windows_parsed_while_they_download_equal_the_python_path_through_drops_and_bad_lines(
+    sandbox: Sandbox, stats: Stats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are parsed while their window downloads (api/parsed_window.py): with streams dropping after
+    many blocks reached the parser, and lines to repair or quarantine, the table, the record counts and the
+    quarantine are the Python path's, which spools each window whole first."""
+    monkeypatch.setattr(parsed_window, "SPOOL_BLOCK_BYTES", 2048)  # blocks reach the parser mid-stream
+    faults = {"drop_after_lines": 60, "drop_streams": 3, "missing_comma_every": 5, "garbage_every": 11}
+    where = {"EventType": "emailSend"}
+    results = []
+    for path in (contextlib.nullcontext, python_path):
+        monkeypatch.setenv(QUARANTINE_DIR_ENV, str(tmp_path / path.__name__))
+        stats.faults(**faults)
+        with path(), connect_to(sandbox) as conn:
+            table = conn.read_arrow("Events", where=where)
+            quarantine = conn.quarantine
+            assert quarantine.path is not None
+            results.append((table, quarantine.kept, quarantine.repaired, quarantine.path.read_bytes()))
+    (scanned, *scanned_counts), (python, *python_counts) = results
+    assert scanned.num_rows > 100
+    assert scanned.equals(python)
+    assert scanned_counts == python_counts
+    assert scanned_counts[0] > 3  # kept
+    assert scanned_counts[1] > 3  # repaired
 
 
 def test_the_scanner_holds_nothing_between_batches() -> None:

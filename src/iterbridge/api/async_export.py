@@ -12,18 +12,19 @@ read fails: a truncated window is never given out as if it were complete.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 import httpx2
 
 from iterbridge.api.client import ApiClient
-from iterbridge.api.exports import EARLIEST, SPOOL_MEMORY_BYTES
-from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine, spooled_blocks, spooled_lines
+from iterbridge.api.exports import EARLIEST
+from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine
+from iterbridge.api.parsed_window import Spool, WindowParse, completed, window_items
+from iterbridge.api.parsed_window import spool as new_spool
 from iterbridge.api.timestamps import ceil_second, floor_second
 from iterbridge.errors import FatalApiError, RetriableApiError
 
@@ -74,10 +75,12 @@ class AsyncExportReader:
         sleep: Callable[[float], None] = time.sleep,
         lines: JsonLines | None = None,
         blocks: bool = False,
+        parse: WindowParse | None = None,
     ) -> None:
         self.client = client
         self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
         self.blocks = blocks  # LineBlocks instead of records (the fallback must give them too)
+        self.parse = parse  # batches instead: each job's files parsed while they download (api/parsed_window.py)
         self.data_type = data_type
         # Whole seconds, as the API takes them (and as data.json reads them): a checkpoint never claims the
         # fraction of a second a job did not export.
@@ -96,7 +99,7 @@ class AsyncExportReader:
         self._downloads = httpx2.Client(timeout=httpx2.Timeout(300.0, connect=10.0))  # no Api-Key: pre-signed URLs
 
     def __iter__(self) -> Iterator[Any]:
-        """Records (dicts), or with `blocks` the LineBlocks of each file, in order."""
+        """Records (dicts), with `blocks` the LineBlocks of each job's files, with `parse` their batches; in order."""
         try:
             # (start, end, how many times this window was already halved): one job for the whole range first
             pending = [(self.start, self.end, 0)]
@@ -123,24 +126,18 @@ class AsyncExportReader:
                         if type(record) is LineBlock:
                             yield LineBlock(record.data, record.lines, (*record.counters, self.stats))
                             continue
-                        self.stats.records += 1
+                        self.stats.records += 1 if type(record) is dict else record.num_rows  # a record, a batch
                         yield record
-                elif self.blocks:
-                    with spool:
-                        for block in spooled_blocks(spool):
-                            yield LineBlock(block, self.lines, (self.stats,))
                 else:
                     with spool:
-                        for record in self.lines.records(spooled_lines(spool)):
-                            self.stats.records += 1
-                            yield record
+                        yield from window_items(spool, self.lines, (self.stats,), self.blocks)
                 self.stats.checkpoints.append(window_end)
                 if self.on_checkpoint:
                     self.on_checkpoint(window_end)
         finally:
             self._downloads.close()
 
-    def _run_job(self, start: datetime, end: datetime) -> tuple[IO[bytes], bool]:
+    def _run_job(self, start: datetime, end: datetime) -> tuple[Spool, bool]:
         for attempt in range(self.max_job_retries + 1):
             try:
                 return self._job(start, end)
@@ -151,7 +148,7 @@ class AsyncExportReader:
                 log.warning("export job for %s failed (%s); retrying", self.data_type, error)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _job(self, start: datetime, end: datetime) -> tuple[IO[bytes], bool]:
+    def _job(self, start: datetime, end: datetime) -> tuple[Spool, bool]:
         body = {
             "dataTypeName": self.data_type,
             "outputFormat": JSON_STREAM,
@@ -160,7 +157,7 @@ class AsyncExportReader:
         }
         job_id = self.client.json("POST /api/export/start", json=body)["jobId"]
         self.stats.jobs += 1
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - returned open
+        spool = new_spool(self.parse, self.lines)
         seen: list[str] = []
         wait = self.poll_initial_s
         deadline = time.monotonic() + self.job_timeout_s
@@ -175,7 +172,7 @@ class AsyncExportReader:
                 if state in _FAILED:
                     raise JobFailed(f"export job {job_id} ended {state}")
                 if state in _DONE and not status.get("files"):
-                    spool.seek(0)
+                    completed(spool)
                     return spool, bool(status.get("exportTruncated"))
                 if state in _DONE:
                     continue  # a full page of files: ask for the next page at once
@@ -187,7 +184,7 @@ class AsyncExportReader:
             spool.close()
             raise
 
-    def _download(self, entry: dict[str, Any], spool: IO[bytes]) -> None:
+    def _download(self, entry: dict[str, Any], spool: Spool) -> None:
         """One file, whole, into the spool (files are at most 10 MB); retried on a dropped transfer. An
         expired URL (403) fails the job, whose retry lists fresh URLs."""
         for attempt in range(3):

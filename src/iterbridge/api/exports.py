@@ -11,16 +11,17 @@ last checkpoint.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 import httpx2
 
 from iterbridge.api.client import ApiClient
-from iterbridge.api.jsonlines import JsonLines, LineBlock, Quarantine, spooled_blocks, spooled_lines
+from iterbridge.api.jsonlines import JsonLines, Quarantine
+from iterbridge.api.parsed_window import Spool, WindowParse, completed, window_items
+from iterbridge.api.parsed_window import spool as new_spool
 from iterbridge.api.timestamps import ceil_second, floor_second, iterable_format
 from iterbridge.errors import RetriableApiError
 
@@ -28,7 +29,6 @@ log = logging.getLogger("iterbridge.api.exports")
 
 EXPORT_ENDPOINT = "GET /api/export/data.json"
 EARLIEST = datetime(2013, 1, 1, tzinfo=UTC)  # before Iterable existed: "from the beginning"
-SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 _DROPS = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout, httpx2.DecodingError)
 _SECOND = timedelta(seconds=1)
 
@@ -74,10 +74,12 @@ class ExportReader:
         on_checkpoint: Callable[[datetime], None] | None = None,
         lines: JsonLines | None = None,
         blocks: bool = False,
+        parse: WindowParse | None = None,
     ) -> None:
         self.client = client
         self.lines = lines or JsonLines(Quarantine())  # malformed lines: repaired or quarantined, counted
         self.blocks = blocks  # LineBlocks instead of records
+        self.parse = parse  # batches instead: each window parsed while it downloads (api/parsed_window.py)
         self.data_type = data_type
         # The API takes whole seconds: widen the range to them, so no window is ever empty once truncated.
         self.start = floor_second(start or EARLIEST)
@@ -89,7 +91,7 @@ class ExportReader:
         self.stats = ExportStats()
 
     def __iter__(self) -> Iterator[Any]:
-        """Records (dicts), or with `blocks` the LineBlocks of each window, in order."""
+        """Records (dicts), with `blocks` the LineBlocks of each window, with `parse` its batches; in order."""
         policy = self.policy
         minimum = max(policy.minimum, _SECOND)  # the API reads whole seconds: no window is smaller
         cursor = self.start
@@ -114,7 +116,7 @@ class ExportReader:
                 continue
             drops_at_minimum = 0
             with spool:
-                yield from self._records(spool)
+                yield from window_items(spool, self.lines, (self.stats,), self.blocks)
             cursor = window_end
             self.stats.windows += 1
             self.stats.checkpoints.append(cursor)
@@ -138,28 +140,18 @@ class ExportReader:
             params.append(("campaignId", str(self.campaign_id)))
         return params
 
-    def _download(self, start: datetime, end: datetime) -> IO[bytes]:
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - returned open
+    def _download(self, start: datetime, end: datetime) -> Spool:
+        spool = new_spool(self.parse, self.lines)
         try:
             with self.client.stream(EXPORT_ENDPOINT, params=self._params(start, end)) as response:
                 for chunk in response.iter_bytes():
                     spool.write(chunk)
                     self.stats.bytes += len(chunk)
+            completed(spool)
         except _DROPS as error:
             spool.close()
             raise StreamDropped(f"{EXPORT_ENDPOINT}: stream dropped ({type(error).__name__})") from None
         except BaseException:
             spool.close()
             raise
-        spool.seek(0)
         return spool
-
-    def _records(self, spool: IO[bytes]) -> Iterator[Any]:
-        stats = self.stats
-        if self.blocks:
-            for block in spooled_blocks(spool):
-                yield LineBlock(block, self.lines, (stats,))
-            return
-        for record in self.lines.records(spooled_lines(spool)):
-            stats.records += 1
-            yield record

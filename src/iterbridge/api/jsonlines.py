@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -155,10 +156,50 @@ class LineBlock:
             stats.records += records
 
 
+class Keeper(Protocol):
+    def keep(self, line: bytes) -> Any: ...
+    def note_repaired(self) -> None: ...
+
+
+class PendingQuarantine:
+    """A window's malformed lines, held (in a spool: a window of them keeps memory flat) until the window
+    completed: only then are they kept in the run's Quarantine and counted (`commit`). A window whose stream
+    dropped is read again, so its lines are dropped with it (`close`): never kept twice."""
+
+    def __init__(self) -> None:
+        self.repaired = 0
+        self._lines: IO[bytes] | None = None
+
+    def keep(self, line: bytes) -> None:
+        if self._lines is None:
+            self._lines = tempfile.SpooledTemporaryFile(max_size=SPOOL_BLOCK_BYTES)  # noqa: SIM115 - closed by close
+        self._lines.write(len(line).to_bytes(8, "little") + line)
+
+    def note_repaired(self) -> None:
+        self.repaired += 1
+
+    def commit(self, lines: JsonLines) -> None:
+        """Keep and count in `lines` what this window found (a ConfigurationError when a line cannot be kept)."""
+        for _ in range(self.repaired):
+            lines.quarantine.note_repaired()
+        lines.repaired += self.repaired
+        if self._lines is not None:
+            self._lines.seek(0)
+            while size := self._lines.read(8):
+                lines.quarantine.keep(self._lines.read(int.from_bytes(size, "little")))
+                lines.skipped += 1
+        self.close()
+
+    def close(self) -> None:
+        if self._lines is not None:
+            self._lines.close()
+        self.repaired, self._lines = 0, None
+
+
 class JsonLines:
     """The records of one read's JSON lines; `repaired` and `skipped` count its lines that were not valid."""
 
-    def __init__(self, quarantine: Quarantine) -> None:
+    def __init__(self, quarantine: Keeper) -> None:
         self.quarantine = quarantine
         self.repaired = 0
         self.skipped = 0

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from iterbridge.api.jsonlines import LineBlock
+from iterbridge.api.parsed_window import WindowParse
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
@@ -184,9 +185,16 @@ def by_user(request: ReadRequest) -> bool:
     return request.values("Email") is not None or request.values("UserId") is not None
 
 
-def exported(conn: Session, request: ReadRequest, *, blocks: bool = False) -> Iterator[tuple[str, Iterator[Any]]]:
+def exported(
+    conn: Session,
+    request: ReadRequest,
+    *,
+    blocks: bool = False,
+    parse: Callable[[str], WindowParse] | None = None,
+) -> Iterator[tuple[str, Iterator[Any]]]:
     """The export API's records of each event type a read asks for (the dict rows' and the batches' source);
-    `blocks`: their lines unparsed (LineBlocks), for the C scanner."""
+    `blocks`: their lines unparsed (LineBlocks), for the C scanner; `parse(event_type)`: what makes each window's
+    batches while it downloads (api/parsed_window.py)."""
     since, until = request.bounds("CreatedAt")
     campaigns = request.values("CampaignId")
     ids = None if campaigns is None else integers(campaigns)
@@ -199,21 +207,37 @@ def exported(conn: Session, request: ReadRequest, *, blocks: bool = False) -> It
             continue
         yield (
             str(event_type),
-            export_records(conn, request, str(event_type), since, end, campaign_id=campaign_id, blocks=blocks),
+            export_records(
+                conn,
+                request,
+                str(event_type),
+                since,
+                end,
+                campaign_id=campaign_id,
+                blocks=blocks,
+                parse=None if parse is None else parse(str(event_type)),
+            ),
         )
 
 
 def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
     """Arrow batches: export records built into columns (objects/events_arrow.py); per user, from the rows."""
     from iterbridge.objects.arrow import batches_from_rows
-    from iterbridge.objects.events_arrow import event_batches
+    from iterbridge.objects.events_arrow import event_batches, window_parse
 
     sort_keys = request.hints.sort_json_keys
+    columns = conn.columns(obj)
     if by_user(request):
-        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
+        yield from batches_from_rows(_read(conn, obj, request), columns, batch_rows, sort_keys=sort_keys)
         return
-    for event_type, records in exported(conn, request, blocks=scanner.scanning()):
-        yield from event_batches(records, event_type, conn.columns(obj), batch_rows, sort_keys=sort_keys)
+    parse = None
+    if scanner.scanning():  # parsed while it downloads: the scanner releases the GIL
+
+        def parse(event_type: str) -> WindowParse:
+            return window_parse(event_type, columns, batch_rows, sort_keys)
+
+    for event_type, records in exported(conn, request, blocks=scanner.scanning(), parse=parse):
+        yield from event_batches(records, event_type, columns, batch_rows, sort_keys=sort_keys)
 
 
 def _event(row: Row) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,23 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from iterbridge.api.jsonlines import LineBlock
+from iterbridge.api.parsed_window import WindowParse
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects import scanner
 from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
 from iterbridge.objects.base import Column, json_as_sent, json_text
 from iterbridge.objects.events import export_iso, identity_hash, split_record
+
+
+def _owned(data: bytes) -> Any:
+    """A copy of the bytes in a buffer Arrow allocated (aligned and padded as Arrow allocates). Arrays over the
+    bytes objects themselves (`pa.py_buffer`, no copy) passed Arrow's full validation, yet a large DuckDB copy
+    (24 M rows) made from them failed: "Corrupted uncompressed string segment: dictionary is outside the
+    segment", then a segmentation fault in a merge, twice in two runs; the same copy over Arrow's own buffers
+    completed. One memcpy per buffer (~5 MB a batch)."""
+    buffer = pa.allocate_buffer(len(data))
+    memoryview(buffer).cast("B")[:] = data
+    return buffer
 
 
 def event_batches(
@@ -47,17 +59,43 @@ def event_batches(
         yield batch
 
 
+def window_parse(event_type: str, columns: Sequence[Column], batch_rows: int, sort_keys: bool) -> WindowParse:
+    """What parses one window's LineBlocks into batches while it downloads (api/parsed_window.py), with a builder
+    of its own: the C scanner only (a thread parsing through the Python path would hold the GIL)."""
+    assert scanner.scanner is not None
+    module = scanner.scanner
+
+    def parse(blocks: Iterator[LineBlock]) -> Iterator[Any]:
+        builder = module.Builder(event_type, sort_keys)
+        # no copy into Arrow's memory here: the spill is written at once, and read back into it
+        return _scanned_batches(builder, blocks, event_type, columns, batch_rows, sort_keys, buffer=pa.py_buffer)
+
+    return parse
+
+
 def _scanned_batches(
-    builder: Any, items: Iterable[Any], event_type: str, columns: Sequence[Column], batch_rows: int, sort_keys: bool
+    builder: Any,
+    items: Iterable[Any],
+    event_type: str,
+    columns: Sequence[Column],
+    batch_rows: int,
+    sort_keys: bool,
+    buffer: Callable[[bytes], Any] = _owned,
 ) -> Iterator[Any]:
     """Batches from LineBlocks parsed by the C scanner (the GIL released while it parses); a line it hands back
     (anything it cannot be sure to read exactly as the Python path does) is read by the Python path, in its
-    place. Records given as dicts go the Python path too."""
+    place. Records given as dicts go the Python path too; batches already made (a window parsed while it
+    downloaded) are given as they are, in their place."""
     for item in items:
+        if type(item) is pa.RecordBatch:
+            if builder.rows:
+                yield builder_batch(builder, event_type, columns, buffer)
+            yield item
+            continue
         if type(item) is not LineBlock:
             append_read(builder, item, event_type, columns, sort_keys)
             if builder.rows >= batch_rows:
-                yield builder_batch(builder, event_type, columns)
+                yield builder_batch(builder, event_type, columns, buffer)
             continue
         data, position = item.data, 0
         while True:
@@ -68,11 +106,11 @@ def _scanned_batches(
                 if record is not None:
                     append_read(builder, record, event_type, columns, sort_keys)
             if builder.rows >= batch_rows:
-                yield builder_batch(builder, event_type, columns)
+                yield builder_batch(builder, event_type, columns, buffer)
             if status == scanner.END:
                 break
     if builder.rows:
-        yield builder_batch(builder, event_type, columns)
+        yield builder_batch(builder, event_type, columns, buffer)
 
 
 def append_read(
@@ -99,34 +137,26 @@ def append_read(
 _SCANNED_TEXTS = ("Id", "EventName", "Email", "UserId", "MessageId", "DataFields")  # Builder.take's order
 
 
-def builder_batch(builder: Any, event_type: str, columns: Sequence[Column]) -> Any:
-    """The builder's rows as a batch of `columns`, its buffers copied into Arrow's own memory (`_owned`)."""
+def builder_batch(
+    builder: Any, event_type: str, columns: Sequence[Column], buffer: Callable[[bytes], Any] = _owned
+) -> Any:
+    """The builder's rows as a batch of `columns`, its buffers made by `buffer` (copied into Arrow's own memory
+    unless told otherwise: `_owned`)."""
     rows, texts, integers = builder.take()
     built = {
-        name: pa.StringArray.from_buffers(rows, _owned(offsets), _owned(data), _bitmap(valid))
+        name: pa.StringArray.from_buffers(rows, buffer(offsets), buffer(data), _bitmap(valid, buffer))
         for name, (valid, offsets, data) in zip(_SCANNED_TEXTS, texts, strict=True)
     }
     for name, kind, (valid, values) in zip(
         ("CreatedAt", "CampaignId", "TemplateId"), (TIMESTAMP, pa.int64(), pa.int64()), integers, strict=True
     ):
-        built[name] = pa.Array.from_buffers(kind, rows, [_bitmap(valid), _owned(values)])
+        built[name] = pa.Array.from_buffers(kind, rows, [_bitmap(valid, buffer), buffer(values)])
     built["EventType"] = pa.array([event_type] * rows, type=pa.string())
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
 
 
-def _bitmap(valid: bytes | None) -> Any:
-    return None if valid is None else _owned(valid)
-
-
-def _owned(data: bytes) -> Any:
-    """A copy of the bytes in a buffer Arrow allocated (aligned and padded as Arrow allocates). Arrays over the
-    bytes objects themselves (`pa.py_buffer`, no copy) passed Arrow's full validation, yet a large DuckDB copy
-    (24 M rows) made from them failed: "Corrupted uncompressed string segment: dictionary is outside the
-    segment", then a segmentation fault in a merge, twice in two runs; the same copy over Arrow's own buffers
-    completed. One memcpy per buffer (~5 MB a batch)."""
-    buffer = pa.allocate_buffer(len(data))
-    memoryview(buffer).cast("B")[:] = data
-    return buffer
+def _bitmap(valid: bytes | None, buffer: Callable[[bytes], Any]) -> Any:
+    return None if valid is None else buffer(valid)
 
 
 def event_batch(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.exports import EXPORT_ENDPOINT, ExportReader
 from iterbridge.api.paging import PageNumberPaginator, records, unwrap
+from iterbridge.api.parsed_window import WindowParse
 from iterbridge.errors import FatalApiError
 from iterbridge.objects.base import ObjectDef, Reader, ReadRequest, Row, rows_from
 
@@ -70,11 +71,13 @@ def export_records(
     only_fields: list[str] | None = None,
     campaign_id: int | None = None,
     blocks: bool = False,
+    parse: WindowParse | None = None,
 ) -> Iterator[Any]:
     """Records of an export data type in [since, until), through data.json windows or asynchronous export
     jobs, whichever `export_method` says is cheaper; windows end no later than the server's now. Malformed
     lines are repaired or skipped and reported (Session.json_lines), never an error. `blocks`: the lines
-    unparsed, as LineBlocks (api/jsonlines.py), for a reader that parses them itself."""
+    unparsed, as LineBlocks (api/jsonlines.py), for a reader that parses them itself; `parse`: the batches it
+    makes of each window's LineBlocks while the window downloads (api/parsed_window.py)."""
     end = until or conn.server_now()
     checkpoint = request.hints.on_checkpoint
     stats = request.hints.export_stats
@@ -93,6 +96,7 @@ def export_records(
                     policy=conn.window_policy,
                     lines=lines,
                     blocks=blocks,
+                    parse=parse,
                 )
 
             jobs = AsyncExportReader(
@@ -104,6 +108,7 @@ def export_records(
                 fallback=fallback,
                 lines=lines,
                 blocks=blocks,
+                parse=parse,
             )
             if stats is not None:
                 stats.append(jobs.stats)
@@ -120,6 +125,7 @@ def export_records(
             on_checkpoint=checkpoint,
             lines=lines,
             blocks=blocks,
+            parse=parse,
         )
         if stats is not None:
             stats.append(reader.stats)
