@@ -57,7 +57,7 @@ class ParsedWindow:
         self._error: BaseException | None = None
         self._written = False
         handle, self._path = tempfile.mkstemp(prefix="iterbridge-window-", suffix=".arrows")
-        os.close(handle)  # written and read by path, through Arrow's own files (its memory: events_arrow._owned)
+        os.close(handle)  # written and read by path, through Arrow's own files (read back into its memory)
         self._thread = threading.Thread(target=self._run, args=(parse,), name="iterbridge-parse", daemon=True)
         self._thread.start()
 
