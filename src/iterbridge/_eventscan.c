@@ -1273,9 +1273,102 @@ static PyTypeObject BuilderType = {
     .tp_getset = Builder_getset,
 };
 
+/* ---------------------------------------------------------------- CSV cells quoted (transfer/cells.py) */
+
+PyDoc_STRVAR(quote_doc,
+             "quote_cells(offsets, data, offset, count, quote, delimiter, /) -> (offsets, data) | None\n\n"
+             "A string column's cells (int32 offsets from element `offset`, `count` cells, UTF-8 data) quoted as\n"
+             "the minimal CSV writer quotes them: a cell holding the quote, the delimiter (single bytes) or a line\n"
+             "break is written between quotes, its quotes doubled; others as they are. The new offsets have\n"
+             "`offset` leading zeros, so the column's validity bitmap applies as it is. None: no cell needs it.");
+
+/* Where the first byte that makes a cell need quotes is in [p, end), or NULL. */
+static inline const char *first_special(const char *p, const char *end, const unsigned char *special) {
+    for (; p < end; p++)
+        if (special[(unsigned char)*p]) return p;
+    return NULL;
+}
+
+static PyObject *quote_cells(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer offsets_view, data_view;
+    Py_ssize_t offset, count;
+    int quote, delimiter;
+    if (!PyArg_ParseTuple(args, "y*y*nnii", &offsets_view, &data_view, &offset, &count, &quote, &delimiter))
+        return NULL;
+    PyObject *result = NULL, *new_offsets = NULL, *new_data = NULL;
+    if (offset < 0 || count < 0 || (size_t)offsets_view.len < (size_t)(offset + count + 1) * sizeof(int32_t) ||
+        quote < 0 || quote > 127 || delimiter < 0 || delimiter > 127) {
+        PyErr_SetString(PyExc_ValueError, "quote_cells: offsets shorter than the cells, or a non-ASCII special");
+        goto done;
+    }
+    const int32_t *bounds = (const int32_t *)offsets_view.buf + offset;
+    const char *data = data_view.buf;
+    if (count && (bounds[0] < 0 || bounds[count] < bounds[0] || bounds[count] > data_view.len)) {
+        PyErr_SetString(PyExc_ValueError, "quote_cells: offsets outside the data");
+        goto done;
+    }
+    unsigned char special[256] = {0};
+    special[quote] = special[delimiter] = special['\n'] = special['\r'] = 1;
+    /* The most it can take: every byte a quote, every cell quoted; shrunk to what it took at the end. */
+    size_t size = count ? (size_t)(bounds[count] - bounds[0]) : 0, most = 2 * size + 2 * (size_t)count;
+    if (most > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "quote_cells: the quoted cells could exceed int32 offsets");
+        goto done;
+    }
+    new_offsets = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((offset + count + 1) * sizeof(int32_t)));
+    new_data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)most);
+    if (!new_offsets || !new_data) goto done;
+    int32_t *out_bounds = (int32_t *)PyBytes_AS_STRING(new_offsets);
+    char *out = PyBytes_AS_STRING(new_data), *w = out;
+    int any = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(out_bounds, 0, (size_t)offset * sizeof(int32_t));
+    out_bounds += offset;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *p = data + bounds[i], *end = data + bounds[i + 1];
+        out_bounds[i] = (int32_t)(w - out);
+        const char *hit = first_special(p, end, special);
+        if (!hit) {
+            memcpy(w, p, (size_t)(end - p));
+            w += end - p;
+            continue;
+        }
+        any = 1;
+        *w++ = (char)quote;
+        memcpy(w, p, (size_t)(hit - p));
+        w += hit - p;
+        for (p = hit; p < end; p++) { /* each byte, then a quote kept only after a quote: no branch */
+            char c = *p;
+            w[0] = c;
+            w[1] = (char)quote;
+            w += 1 + (c == (char)quote);
+        }
+        *w++ = (char)quote;
+    }
+    out_bounds[count] = (int32_t)(w - out);
+    Py_END_ALLOW_THREADS;
+    if (!any) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (_PyBytes_Resize(&new_data, (Py_ssize_t)(w - out)) < 0) goto done; /* frees it on failure */
+    result = PyTuple_Pack(2, new_offsets, new_data);
+done:
+    Py_XDECREF(new_offsets);
+    Py_XDECREF(new_data);
+    PyBuffer_Release(&offsets_view);
+    PyBuffer_Release(&data_view);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"quote_cells", quote_cells, METH_VARARGS, quote_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_eventscan", "Events' export lines into Arrow buffers, in C (see the source's header).",
-    -1, NULL, NULL, NULL, NULL, NULL,
+    -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__eventscan(void) {

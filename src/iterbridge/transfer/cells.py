@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from iterbridge.objects import scanner
 from iterbridge.objects.base import SqlType
 from iterbridge.transfer.csvformat import DEFAULT_DATE_FORMAT, GUARDED_STARTS, TERMINATORS, CsvOptions, guard_formula
 
@@ -42,6 +43,7 @@ _CHARACTERS = {
     SqlType.TIMESTAMP: frozenset("-0123456789 :.TZ"),
 }
 _DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
 def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[Any]:
@@ -125,11 +127,20 @@ def _guarded(texts: Any, options: CsvOptions) -> Any:
 
 
 def _quoted(texts: Any, options: CsvOptions) -> Any:
-    """Cells quoted as MinimalWriter quotes them: with a quote (doubled inside), the delimiter or a line break."""
-    quote = options.quote_char
-    characters = dict.fromkeys((quote, options.delimiter, "\n", "\r"))
+    """Cells quoted as MinimalWriter quotes them: with a quote (doubled inside), the delimiter or a line break.
+    In one pass of the C extension where it is built and both are single ASCII bytes (a JSON column's cells all
+    need quotes: the kernels below took over half of an Events export's formatting), else by kernels."""
+    quote, delimiter = options.quote_char, options.delimiter
+    if scanner.scanner is not None and texts.type == pa.string() and _ascii_byte(quote) and _ascii_byte(delimiter):
+        validity, offsets, data = texts.buffers()
+        made = scanner.scanner.quote_cells(offsets, data or b"", texts.offset, len(texts), ord(quote), ord(delimiter))
+        if made is None:
+            return texts  # no cell needs quotes
+        quoted = [validity, pa.py_buffer(made[0]), pa.py_buffer(made[1])]  # the validity bitmap as it is
+        return pa.Array.from_buffers(pa.string(), len(texts), quoted, texts.null_count, texts.offset)
+    characters = dict.fromkeys((quote, delimiter, "\n", "\r"))
     found = _data(texts)
-    if found is not None and not any(c.encode() in found[1] for c in characters):
+    if found is not None and not any(c.encode() in found[1].tobytes() for c in characters):
         return texts  # none in the whole column (one memchr each): the usual case
     specials = "".join(f"\\x{{{ord(c):x}}}" for c in characters)
     needs = pc.match_substring_regex(texts, f"[{specials}]")  # one scan of each cell for the four characters
@@ -139,19 +150,24 @@ def _quoted(texts: Any, options: CsvOptions) -> Any:
     return quoted if pc.all(needs).as_py() else pc.if_else(needs, quoted, texts)  # all: a JSON column's cells
 
 
+def _ascii_byte(text: str) -> bool:
+    return len(text) == 1 and text.isascii()
+
+
 def _offsets(texts: Any) -> Any:
     """Where each cell of a string column starts and ends in its data buffer (a numpy view, nothing copied)."""
     return np.frombuffer(texts.buffers()[1], dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
 
 
-def _data(texts: Any) -> tuple[Any, bytes] | None:
-    """A string column's offsets (from 0, int64) and the bytes of its cells end to end; None for a column of
-    another layout (large strings, views)."""
+def _data(texts: Any) -> tuple[Any, Any] | None:
+    """A string column's offsets (from 0, int64) and the bytes of its cells end to end (a numpy view of its
+    buffer: nothing copied); None for a column of another layout (large strings, views)."""
     if texts.type != pa.string():
         return None
     offsets, data = _offsets(texts), texts.buffers()[2]
     start, end = int(offsets[0]), int(offsets[-1])
-    return offsets.astype(np.int64) - start, data.to_pybytes()[start:end] if data is not None and end > start else b""
+    cells = np.frombuffer(data, dtype=np.uint8)[start:end] if data is not None and end > start else _NO_BYTES
+    return offsets.astype(np.int64) - start, cells
 
 
 def _guard_candidates(texts: Any) -> Any:
@@ -163,9 +179,9 @@ def _guard_candidates(texts: Any) -> Any:
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
     offsets, data = found
     starts, ends = offsets[:-1], offsets[1:]
-    if not data:
+    if not len(data):
         return np.zeros(len(starts), dtype=bool)
-    first = np.frombuffer(data, dtype=np.uint8)[np.minimum(starts, len(data) - 1)]
+    first = data[np.minimum(starts, len(data) - 1)]
     return _GUARD_FIRST[first] & (ends > starts)
 
 
