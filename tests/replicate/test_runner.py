@@ -225,3 +225,52 @@ def test_the_state_is_written_with_utc_cursors(conn: iterbridge.Connection, sqli
         assert cursor < datetime.now(UTC) + timedelta(days=365)
         assert state[table]["rows"] > 0
         assert datetime.fromisoformat(state[table]["last_run"]).tzinfo is not None
+
+
+class SweepWatchingTarget(Proxy):
+    """Records the tables whose keys are kept for a deletion sweep, and the tables swept."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        self.kept: set[str] = set()
+        self.swept: set[str] = set()
+
+    def start_sweep(self, spec: TableSpec) -> None:
+        self.kept.add(spec.name)
+        self.target.start_sweep(spec)
+
+    def mark_seen(self, spec: TableSpec, keys: Sequence[tuple[Any, ...]]) -> None:
+        self.kept.add(spec.name)
+        self.target.mark_seen(spec, keys)
+
+    def sweep(self, spec: TableSpec, keep: dict[str, list[Any]] | None = None) -> int:
+        self.swept.add(spec.name)
+        return self.target.sweep(spec, keep)
+
+
+def test_a_table_the_run_creates_keeps_no_keys_and_the_next_run_sweeps_it(
+    conn: iterbridge.Connection, api: httpx2.Client, sqlite_url: str
+) -> None:
+    """A table created by the run is empty when its read begins: every row it holds at the end was read, so no key
+    is kept for a sweep (a first copy's cost). Once it exists, its keys are kept and what Iterable deleted goes."""
+    objects = ["Lists", "ListUsers", "Users", "Templates"]
+    gone = api.post("/api/lists", json={"name": "to be deleted"}).raise_for_status().json()["listId"]
+    first = SweepWatchingTarget(open_target(sqlite_url))
+    assert run_with(conn, first, objects).ok
+    assert first.kept == set()
+    assert first.swept == set()
+    assert gone in {row["Id"] for row in Copy(sqlite_url).rows("Lists")}
+    api.request("DELETE", f"/api/lists/{gone}").raise_for_status()
+
+    second = SweepWatchingTarget(open_target(sqlite_url))
+    report = run_with(conn, second, objects)
+    swept = {"Lists", "ListUsers", "Templates"}
+    assert swept <= second.kept
+    assert swept <= second.swept
+    assert "Users" not in second.kept  # never swept (exported by time), whatever the run
+    assert report.stream("Lists").deleted == 1
+    assert gone not in {row["Id"] for row in Copy(sqlite_url).rows("Lists")}
+
+    full = SweepWatchingTarget(open_target(sqlite_url))
+    assert run_with(conn, full, ["Lists"], full=True).ok  # --full recreates the table: nothing to sweep again
+    assert full.kept == set()

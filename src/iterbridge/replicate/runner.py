@@ -240,6 +240,9 @@ class Replication:
         self.specs: dict[str, TableSpec] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._current: dict[str, dict[tuple[Any, ...], datetime | None]] = {}
+        # Tables this run created (or recreated): empty when their reads began, so every row they hold at the end
+        # was read by this run, and their deletion sweep has nothing to delete: their keys are not kept.
+        self._created: set[str] = set()
         self._queue: queue.Queue[_Rows | _Checkpoint | _Done] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._started: dict[str, float] = {}
         self._stop = threading.Event()
@@ -294,7 +297,9 @@ class Replication:
             self.specs[stream.table] = spec
             try:
                 prepared = self.target.prepare(spec, recreate=self.full)
-                if stream.policy.sweep and stream.condition is None:
+                if prepared.created:
+                    self._created.add(stream.table)
+                if self._sweeps(stream) and stream.condition is None:
                     self.target.start_sweep(spec)  # keys seen are kept in the target, not in memory
                 # A new table has nothing the state speaks of; a new column must be filled for every row: both
                 # are read in full.
@@ -561,7 +566,7 @@ class Replication:
             where[stream.obj.split.column] = [Condition("=", stream.part)]
         hints = ReadHints()
         batch: list[Row] = []
-        seen: list[tuple[Any, ...]] | None = [] if stream.policy.sweep else None
+        seen: list[tuple[Any, ...]] | None = [] if self._sweeps(stream) else None
         reached: list[datetime] = []
         since = self._since(stream, state) if stream.exported else None
         current = self._current.get(stream.table)
@@ -742,11 +747,12 @@ class Replication:
         if deriving.dropped or derivation is None:
             return
         if row is not None:
-            keys = deriving.stream.obj.keys
+            keys, sweeps = deriving.stream.obj.keys, self._sweeps(deriving.stream)
             for derived in derivation.rows(row, deriving.covered):
                 deriving.rows_read += 1
                 deriving.batch.append(derived)
-                deriving.seen.append(tuple([derived.get(k) for k in keys]))
+                if sweeps:
+                    deriving.seen.append(tuple([derived.get(k) for k in keys]))
             if len(deriving.batch) < batch_size(self.specs[deriving.stream.table]):
                 return
         try:
@@ -756,11 +762,15 @@ class Replication:
                 raise
             deriving.dropped = True  # the derived table's write failed: the source's read goes on
 
+    def _sweeps(self, stream: Stream) -> bool:
+        """Whether the stream's table gets a deletion sweep: its policy's, unless this run created the table."""
+        return stream.policy.sweep and stream.table not in self._created
+
     def _sweep(self, stream: Stream, skipped_before: int) -> tuple[bool, dict[str, list[Any]] | None]:
         """Whether the deletion sweep may run, and what it must keep whatever: a skipped slice whose rows the
         object can name (`skipped_part`: a list whose members could not be read) keeps them; any other cancels
         the sweep (what it held is unknown)."""
-        if not stream.policy.sweep:
+        if not self._sweeps(stream):
             return False, None
         skipped = self.conn.skipped_in_thread()[skipped_before:]
         if not skipped:

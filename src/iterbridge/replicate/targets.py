@@ -56,6 +56,7 @@ from iterbridge.sqlnames import for_driver, quote_name
 STATE_TABLE = "_iterbridge_state"
 STAGE_SCHEMA = "_iterbridge_stage"  # DuckDB: where a bulk table's batches wait for their merge
 SQLITE_CACHE_KIB = 32 * 1024  # a writing SQLite connection's page cache
+SQLITE_WAL_PAGES = 16_384  # WAL pages (64 MB at 4 KB) before SQLite copies them into the database file
 STAGE_ROWS = 262_144  # rows staged before a merge (one scan of the table's keys per merge)
 DUCKDB_MEMORY_LIMIT = "256MB"  # DuckDB's cache while it writes bulk tables only (see DuckDbTarget._bound_memory)
 # The write-ahead log DuckDB lets grow before it checkpoints (its default: 16 MB). Each checkpoint compresses and
@@ -339,6 +340,10 @@ class SqlAlchemyTarget:
                 # evicted and written again and again (medium copy, measured: 40.8-42.2 s with 2 MB, 32.8-37.6 s
                 # with 32 MB, 32.3 s with 64 MB at a 293 MB peak: 32 MB keeps the copy well under 300 MB).
                 self.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+                # The WAL copied into the file every 64 MB, not every 4 MB: a page the keys' b-trees write again
+                # and again is copied once per checkpoint, and each checkpoint syncs the files (NORMAL). Medium
+                # copy, alternated: 31.5, 31.6 s at SQLite's 1,000 pages; 30.1, 30.4 s at 16,384.
+                self.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES}")
                 self.connection.commit()
             with self.transaction():
                 self._state.create(self.connection, checkfirst=True)
