@@ -110,11 +110,12 @@ def _plan(conn: Session) -> tuple[list[Any], list[Any]]:
 
 
 def _from_user(user: Mapping[str, Any], covered: Collection[Any]) -> Iterator[Row]:
-    """The memberships a user's row tells: one row per covered list in its EmailListIds."""
+    """The memberships a user's row tells: one row per covered list in its EmailListIds (list ids are integers:
+    anything else in the array, a float, a flag, a nested array, names no list)."""
     email, list_ids = user.get("Email"), user.get("EmailListIds")
     if not email or not isinstance(list_ids, list):
         return
-    for list_id in dict.fromkeys(list_ids):
+    for list_id in dict.fromkeys(value for value in list_ids if type(value) is int):
         if list_id in covered:
             yield {"ListId": list_id, "Email": email}
 
