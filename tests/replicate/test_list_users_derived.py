@@ -173,9 +173,11 @@ def test_the_cli_says_which_lists_were_derived_and_which_were_called(
 def test_only_integers_in_email_list_ids_name_lists() -> None:
     """A member of EmailListIds that is no integer names no list: a nested array made the derivation raise (a
     dict key cannot be a list), and True or 1.0 were taken for list 1."""
-    from iterbridge.objects.list_users import _from_user
+    from iterbridge.objects.list_users import LIST_USERS
 
+    derivation = LIST_USERS.derived
+    assert derivation is not None
     user = {"Email": "a@x.io", "EmailListIds": [[1], {"id": 1}, True, 1.0, "1", None, 2, 1, 2]}
-    assert list(_from_user(user, {1, 2})) == [{"ListId": 2, "Email": "a@x.io"}, {"ListId": 1, "Email": "a@x.io"}]
-    assert list(_from_user({"Email": "", "EmailListIds": [1]}, {1})) == []
-    assert list(_from_user({"Email": "a@x.io", "EmailListIds": "[1]"}, {1})) == []
+    assert list(derivation.rows(user, {1, 2})) == [{"ListId": 2, "Email": "a@x.io"}, {"ListId": 1, "Email": "a@x.io"}]
+    assert list(derivation.rows({"Email": "", "EmailListIds": [1]}, {1})) == []
+    assert list(derivation.rows({"Email": "a@x.io", "EmailListIds": "[1]"}, {1})) == []
