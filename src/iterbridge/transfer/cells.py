@@ -6,8 +6,10 @@ could differ from Python's: numbers of a REAL column, dates in a format or a yea
 `datetime.strftime` does, and the formula guard's last word (`guard_formula`) go through the same Python
 functions, but only for the values that need it (the guard's candidates are found by their first byte first).
 Where a kernel is slow per cell (a regular expression over every cell of every column), the column's own
-buffers are read instead (`_data`): a memchr over its bytes says whether any cell needs quotes at all, a numpy
-gather of each cell's first byte which cells the guard could change.
+buffers are read instead: the C extension (`_eventscan.quote_cells`) finds and quotes the cells that need quotes
+in one pass, and a numpy gather of each cell's first byte (`_data`) says which cells the guard could change.
+Without the extension, or for a quote or delimiter of more than one byte, a memchr over the column's bytes says
+whether any cell needs quotes at all, and kernels quote them.
 
 - `text_cells`: --quoting minimal. Every cell as text (NULL the --null text), guarded, quoted as `MinimalWriter`
   quotes (a quote, the delimiter or a line break in it), then joined into the batch's text in one piece.
