@@ -1158,7 +1158,8 @@ class DuckDbTarget:
         any, is this transaction's, which has written nothing yet). Without it, large copies whose batches end
         at each export window (24 M rows) corrupted DuckDB 2.0.0's storage, 8 runs of 9: "Corrupted
         uncompressed string segment" at a checkpoint, or a segmentation fault in a merge; with it the same run
-        completed (docs/ARCHITECTURE.md, "Known trap")."""
+        completed (docs/ARCHITECTURE.md, "A stage a merge emptied is checkpointed", and why a narrower guard is
+        not proven)."""
         if self._emptied:
             self._emptied = False
             self.db.execute("CHECKPOINT")
