@@ -122,7 +122,9 @@ class ParsedWindow:
         import pyarrow as pa
 
         try:
-            with pa.OSFile(self._path, mode="wb") as sink:
+            # appended to mkstemp's empty file, not truncated ("wb"): ext4 takes a truncation to zero for a file
+            # being replaced and writes it to disk when it is closed; removing it then waits for that writing
+            with pa.OSFile(self._path, mode="ab") as sink:
                 writer = None
                 for batch in parse(self._lineblocks()):
                     if self._stop.is_set():

@@ -117,13 +117,15 @@ def derivation_input(batch: Any, derivation: Derivation, types: dict[str, SqlTyp
 
 def keep(batch: Any, conditions: dict[str, list[Condition]], types: dict[str, SqlType]) -> Any:
     """The rows of a batch that meet every condition, with `Condition.predicate`'s semantics: a compute kernel
-    where the value's type is the column's (the usual case), the predicate over the column's values otherwise."""
+    where the value's type is the column's (the usual case), the predicate over the column's values otherwise.
+    A batch whose every row meets them is given as it is (what the export's own window mostly sends), not
+    copied by a filter."""
     mask = None
     for name, found in conditions.items():
         for condition in found:
             hit = _mask(batch.column(name), types[name], condition)
             mask = hit if mask is None else pc.and_(mask, hit)
-    return batch if mask is None else batch.filter(mask)
+    return batch if mask is None or mask.true_count == batch.num_rows else batch.filter(mask)
 
 
 _KERNELS = {"=": pc.equal, "<": pc.less, "<=": pc.less_equal, ">": pc.greater, ">=": pc.greater_equal}
