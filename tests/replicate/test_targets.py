@@ -210,6 +210,26 @@ def test_sqlite_timestamps_are_sqlalchemys_storage_format(moment: datetime) -> N
     assert sqlite_timestamp(moment.replace(tzinfo=None)) == moment.isoformat(" ", "microseconds")[:-6]
 
 
+@given(
+    st.lists(
+        st.none() | st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC))
+    ),
+    st.sampled_from(["s", "ms", "us"]),
+)
+def test_batches_timestamps_are_the_rows_text(moments: list[datetime | None], unit: str) -> None:
+    """A batch's timestamps (cast for microseconds, strftime otherwise) are what a dict row's are stored as."""
+    import pyarrow as pa
+
+    from iterbridge.replicate.batches import sqlite_timestamps
+
+    column = pa.array(moments, pa.timestamp("us", tz="UTC"))
+    if unit != "us":
+        column = column.cast(pa.timestamp(unit, tz="UTC"), safe=False)
+        moments = column.to_pylist()
+    wanted = [None if m is None else sqlite_timestamp(m) for m in moments]
+    assert sqlite_timestamps(column).to_pylist() == wanted
+
+
 def test_a_writing_sqlite_connection_has_the_bulk_page_cache_and_wal(tmp_path: Path) -> None:
     """A copy's primary keys take rows in hash order: the writing connection keeps SQLITE_CACHE_KIB of pages."""
     from iterbridge.replicate.targets import SQLITE_CACHE_KIB
