@@ -4,6 +4,7 @@ keep, the state table round-trips — the same in SQLite, PostgreSQL and DuckDB.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from iterbridge.dburl import duckdb_path, redact_url
 from iterbridge.errors import ConfigurationError
 from iterbridge.objects.base import Column, SqlType
 from iterbridge.replicate.targets import (
+    DuckDbTarget,
     TableSpec,
     Target,
     UpsertCounts,
@@ -83,6 +85,40 @@ def test_upserts_count_and_write_only_changes(target: str) -> None:
     assert rows[6]["Data"] is None  # SQL NULL, not JSON null
     assert rows[7]["Name"] == "last"
     assert rows[8]["Score"] == 2.5
+
+
+def indexed(opened: Target, url: str, table: str) -> set[str]:
+    """The columns some index of the table leads, seen by the target's own connection (DuckDB allows no other)."""
+    if isinstance(opened, DuckDbTarget):
+        rows = opened.db.execute("SELECT expressions FROM duckdb_indexes() WHERE table_name = ?", [table]).fetchall()
+        return {str(expressions).strip("[]'\"") for (expressions,) in rows}
+    return Copy(url).indexed_columns(table)
+
+
+def test_a_bulk_table_made_now_is_indexed_on_its_cursor_once_its_rows_are_in(target: str) -> None:
+    """SQLite and PostgreSQL build a new bulk table's cursor index at `flush` (the stream's end), from its rows,
+    instead of keeping it up row by row; a table that exists gets it at `prepare` (a run that ended before its
+    flush left none). DuckDB indexes at `prepare`."""
+    bulk = dataclasses.replace(SPEC, bulk=True)
+    deferred = not target.startswith("duckdb")
+    opened = open_target(target)
+    try:
+        opened.prepare(bulk, recreate=False)
+        assert write(opened, bulk, [thing(i) for i in range(1, 4)]) == UpsertCounts(3, 0, 0)
+        assert ("At" in indexed(opened, target, "Things")) is not deferred
+        with opened.transaction():
+            opened.flush(bulk)
+        assert "At" in indexed(opened, target, "Things")
+        opened.prepare(bulk, recreate=True)  # made again: no index until its flush
+        assert ("At" in indexed(opened, target, "Things")) is not deferred
+    finally:
+        opened.close()
+    again = open_target(target)  # a run that ended before its flush: the next one's prepare makes the index
+    try:
+        again.prepare(bulk, recreate=False)
+        assert "At" in indexed(again, target, "Things")
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize(

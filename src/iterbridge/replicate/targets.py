@@ -282,6 +282,7 @@ class SqlAlchemyTarget:
         self._lock: FileLock | None = None
         self._pg_locked = False
         self._plans: dict[str, _Plan] = {}
+        self._unindexed: dict[str, Any] = {}  # bulk table made by this run -> its table, until `flush` indexes it
         options: dict[str, Any] = {}
         path = sqlite_path(url) if url.lower().startswith("sqlite") else None
         url = driver_url(url)
@@ -416,10 +417,11 @@ class SqlAlchemyTarget:
             table = sa.Table(self._name(spec.name), sa.MetaData(), *columns)
             if not exists:
                 table.create(self.connection)
-            if spec.cursor:
-                # Also when the table exists: a run killed between CREATE TABLE and CREATE INDEX left none.
-                index = sa.Index(self._name(_index_name(spec)), self._column(table, spec.cursor))
-                index.create(self.connection, checkfirst=True)
+            if spec.cursor and (exists or not spec.bulk):
+                # Also when the table exists: a run that ended before `flush` made it (or an older one) left none.
+                self._create_index(spec, table)
+            elif spec.cursor:
+                self._unindexed[spec.name] = table  # made by `flush`, once the table holds its rows
         types = {c.name: c.type for c in spec.columns}
         self._plans[spec.name] = plan = _Plan(
             table, spec.column_names(), [self._converter(types[n]) for n in spec.column_names()], spec.key
@@ -457,8 +459,20 @@ class SqlAlchemyTarget:
         return self._generic_upsert(plan, rows)
 
     def flush(self, spec: TableSpec) -> UpsertCounts:
-        """Nothing waits: SQLite's and PostgreSQL's upserts go through the key's index batch by batch."""
+        """Nothing waits: SQLite's and PostgreSQL's upserts go through the key's index batch by batch. A bulk
+        table made by this run gets its cursor's index now, built from its rows in one sort rather than kept up
+        row by row (a medium SQLite copy: ~10 % of the events' writing)."""
+        table = self._unindexed.pop(spec.name, None)
+        if table is not None:
+            self._create_index(spec, table)
         return UpsertCounts()
+
+    def _create_index(self, spec: TableSpec, table: Any) -> None:
+        import sqlalchemy as sa
+
+        assert spec.cursor is not None
+        index = sa.Index(self._name(_index_name(spec)), self._column(table, spec.cursor))
+        index.create(self.connection, checkfirst=True)
 
     def _upsert_batch(self, spec: TableSpec, batch: Batch) -> UpsertCounts:
         """`upsert` of an Arrow batch: the same values stored, no dict per row."""
