@@ -266,6 +266,25 @@ def test_batches_timestamps_are_the_rows_text(moments: list[datetime | None], un
     assert sqlite_timestamps(column).to_pylist() == wanted
 
 
+def test_a_new_sqlite_copy_has_16_kb_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """SQLite takes a page size in a new file only; the WAL is copied into the file every 64 MB either way."""
+    from iterbridge.replicate.targets import SQLITE_PAGE_BYTES, SQLITE_WAL_BYTES
+
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        old.execute("PRAGMA page_size=4096")
+        old.execute("CREATE TABLE kept (x)")
+    for name, page_bytes in (("new.db", SQLITE_PAGE_BYTES), ("old.db", 4096)):
+        opened = open_target(f"sqlite:///{tmp_path / name}")
+        try:
+            pragmas = opened._dbapi().cursor()  # type: ignore[attr-defined]
+            assert pragmas.execute("PRAGMA page_size").fetchone()[0] == page_bytes, name
+            assert pragmas.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == SQLITE_WAL_BYTES // page_bytes
+            opened.prepare(SPEC, recreate=False)
+        finally:
+            opened.close()
+    assert SQLITE_PAGE_BYTES == 16384
+
+
 def test_a_writing_sqlite_connection_has_the_bulk_page_cache_and_wal(tmp_path: Path) -> None:
     """A copy's primary keys take rows in hash order: the writing connection keeps SQLITE_CACHE_KIB of pages."""
     from iterbridge.replicate.targets import SQLITE_CACHE_KIB
