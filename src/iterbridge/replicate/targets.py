@@ -283,7 +283,7 @@ class SqlAlchemyTarget:
         self._lock: FileLock | None = None
         self._pg_locked = False
         self._plans: dict[str, _Plan] = {}
-        self._unindexed: dict[str, Any] = {}  # bulk table made by this run -> its table, until `flush` indexes it
+        self._unindexed: dict[str, Any] = {}  # bulk table made by this run -> its table: `flush` indexes it
         options: dict[str, Any] = {}
         path = sqlite_path(url) if url.lower().startswith("sqlite") else None
         url = driver_url(url)
@@ -468,8 +468,9 @@ class SqlAlchemyTarget:
     def flush(self, spec: TableSpec) -> UpsertCounts:
         """Nothing waits: SQLite's and PostgreSQL's upserts go through the key's index batch by batch. A bulk
         table made by this run gets its cursor's index now, built from its rows in one sort rather than kept up
-        row by row (a medium SQLite copy: ~10 % of the events' writing)."""
-        table = self._unindexed.pop(spec.name, None)
+        row by row (medium copy: SQLite 21.4-22.0 s to 20.2-20.5 s). Asked again if the transaction holding it
+        was rolled back (the runner writes a failed group's messages again one by one)."""
+        table = self._unindexed.get(spec.name)
         if table is not None:
             self._create_index(spec, table)
         return UpsertCounts()
