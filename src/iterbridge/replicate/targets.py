@@ -283,7 +283,7 @@ class SqlAlchemyTarget:
         self._lock: FileLock | None = None
         self._pg_locked = False
         self._plans: dict[str, _Plan] = {}
-        self._unindexed: dict[str, Any] = {}  # bulk table made by this run -> its table: `flush` indexes it
+        self._unindexed: set[str] = set()  # bulk tables made by this run: `flush` indexes them
         options: dict[str, Any] = {}
         path = sqlite_path(url) if url.lower().startswith("sqlite") else None
         url = driver_url(url)
@@ -428,7 +428,7 @@ class SqlAlchemyTarget:
                 # Also when the table exists: a run that ended before `flush` made it (or an older one) left none.
                 self._create_index(spec, table)
             elif spec.cursor:
-                self._unindexed[spec.name] = table  # made by `flush`, once the table holds its rows
+                self._unindexed.add(spec.name)  # made by `flush`, once the table holds its rows
         types = {c.name: c.type for c in spec.columns}
         self._plans[spec.name] = plan = _Plan(
             table, spec.column_names(), [self._converter(types[n]) for n in spec.column_names()], spec.key
@@ -470,9 +470,8 @@ class SqlAlchemyTarget:
         table made by this run gets its cursor's index now, built from its rows in one sort rather than kept up
         row by row (medium copy: SQLite 21.4-22.0 s to 20.2-20.5 s). Asked again if the transaction holding it
         was rolled back (the runner writes a failed group's messages again one by one)."""
-        table = self._unindexed.get(spec.name)
-        if table is not None:
-            self._create_index(spec, table)
+        if spec.name in self._unindexed:
+            self._create_index(spec, self._plans[spec.name].table)
         return UpsertCounts()
 
     def _create_index(self, spec: TableSpec, table: Any) -> None:

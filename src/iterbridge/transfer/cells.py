@@ -142,7 +142,8 @@ def _quoted(texts: Any, options: CsvOptions) -> Any:
         return pa.Array.from_buffers(pa.string(), len(texts), quoted, texts.null_count, texts.offset)
     characters = dict.fromkeys((quote, delimiter, "\n", "\r"))
     found = _data(texts)
-    if found is not None and not any(c.encode() in found[1].tobytes() for c in characters):
+    cells = None if found is None else found[1].tobytes()  # copied once, searched for each character
+    if cells is not None and not any(c.encode() in cells for c in characters):
         return texts  # none in the whole column (one memchr each): the usual case
     specials = "".join(f"\\x{{{ord(c):x}}}" for c in characters)
     needs = pc.match_substring_regex(texts, f"[{specials}]")  # one scan of each cell for the four characters
