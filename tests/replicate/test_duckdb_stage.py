@@ -3,7 +3,9 @@
 A replication's DuckDB tables are made without a primary key (an ART index that grows in memory and in time with
 the table); batches wait in a stage table and are merged STAGE_ROWS at a time and when their stream ends, one
 row per key, the last staged winning. These tests hold that to what the eager merge (and the rows path) stores,
-through a killed run, and on a table an older version made with its primary key."""
+through a killed run, and on a table an older version made with its primary key. The stage is for a table that
+exists before the run: one the run makes is appended to (test_fresh_tables.py), so these tests make theirs
+first."""
 
 from __future__ import annotations
 
@@ -38,15 +40,24 @@ def staged_rows(path: Path) -> dict[str, int]:
         return {n: db.execute(f'SELECT count(*) FROM "{STAGE_SCHEMA}"."{n}"').fetchone()[0] for n in names}
 
 
+def existing(path: Path, spec: TableSpec = SPEC) -> DuckDbTarget:
+    """A target on a file where an earlier run made the table (its rows are staged, not appended)."""
+    made = open_target(f"duckdb:///{path}")
+    made.prepare(spec, recreate=False)
+    made.close()
+    target = open_target(f"duckdb:///{path}")
+    assert isinstance(target, DuckDbTarget)
+    return target
+
+
 def stored(target: DuckDbTarget, table: str = "Staged") -> list[tuple[object, ...]]:
     return target.db.execute(f'SELECT "Id", "Text", "Count" FROM "{table}" ORDER BY "Id"').fetchall()
 
 
 def test_staged_batches_count_and_store_once_merged(tmp_path: Path) -> None:
-    target = open_target(f"duckdb:///{tmp_path / 'staged.duckdb'}")
-    assert isinstance(target, DuckDbTarget)
+    target = existing(tmp_path / "staged.duckdb")
     try:
-        assert target.prepare(SPEC, recreate=False).created
+        assert not target.prepare(SPEC, recreate=False).created
         first = [{"Id": "a", "Text": "1", "Count": 1}, {"Id": "b", "Text": "1", "Count": 2}]
         again = [{"Id": "b", "Text": "2", "Count": 2}, {"Id": "c", "Text": None, "Count": None}]
         with target.transaction():
@@ -75,8 +86,7 @@ def test_staged_batches_count_and_store_once_merged(tmp_path: Path) -> None:
 def test_a_stage_a_merge_emptied_is_checkpointed_before_anything_more_is_staged(tmp_path: Path) -> None:
     """DuckDB keeps a deleted row group until a checkpoint: the stage's emptied groups are gone before the next
     transaction stages into it (large copies corrupted DuckDB's storage without it: ARCHITECTURE.md)."""
-    target = open_target(f"duckdb:///{tmp_path / 'staged.duckdb'}")
-    assert isinstance(target, DuckDbTarget)
+    target = existing(tmp_path / "staged.duckdb")
 
     def stage_groups() -> int:
         found = target.db.execute(
@@ -136,6 +146,8 @@ def test_rows_a_killed_run_staged_are_merged_by_the_next(
     with connect_to(sandbox, window_policy=policy) as conn:
         counting = CrashingTarget(open_target(f"duckdb:///{clean}"), 0)
         assert run_with(conn, counting, objects, since=since, workers=2).ok
+        with pytest.raises(Crash):  # the tables made, empty: the next run stages their rows
+            run_with(conn, CrashingTarget(open_target(f"duckdb:///{crashed}"), 1), objects, since=since)
         crashing = CrashingTarget(open_target(f"duckdb:///{crashed}"), counting.transactions // 2)
         with pytest.raises(Crash):
             run_with(conn, crashing, objects, since=since, workers=2)
