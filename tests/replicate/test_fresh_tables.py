@@ -11,8 +11,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import pytest
 
+from iterbridge.dburl import duckdb_path
 from iterbridge.objects.arrow import batch_from_rows
 from iterbridge.replicate.targets import (
     FRESH_COMMENT,
@@ -23,6 +25,7 @@ from iterbridge.replicate.targets import (
     open_target,
 )
 
+from .copies import Copy
 from .test_targets import SPEC, thing
 
 BULK = dataclasses.replace(SPEC, bulk=True)
@@ -172,3 +175,27 @@ def test_a_run_killed_before_its_stream_ended_is_settled_by_the_next(target: str
         assert again.count(BULK) == 4
     finally:
         again.close()
+
+
+def test_a_table_without_a_key_made_otherwise_is_left_as_it_is(target: str) -> None:
+    """Only a table a run marked as it made it (FRESH_COMMENT) is settled by a later `prepare`: one made by hand
+    without a key keeps every row it holds, duplicates included."""
+    statements = [
+        'CREATE TABLE "Things" ("Id" BIGINT, "Name" TEXT)',
+        """INSERT INTO "Things" VALUES (1, 'a'), (1, 'b')""",
+    ]
+    if target.startswith("duckdb"):
+        with duckdb.connect(duckdb_path(target)) as db:
+            for statement in statements:
+                db.execute(statement)
+    else:
+        with Copy(target).engine.begin() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    opened = open_target(target)
+    try:
+        assert not opened.prepare(BULK, recreate=False).created
+        assert opened.count(BULK) == 2
+    finally:
+        opened.close()
+    assert Copy(target).primary_key("Things") == []

@@ -60,7 +60,8 @@ STAGE_SCHEMA = "_iterbridge_stage"  # DuckDB: where a bulk table's batches wait 
 SQLITE_CACHE_KIB = 32 * 1024  # a writing SQLite connection's page cache
 SQLITE_PAGE_BYTES = 16_384  # a new SQLite copy's page size (SQLite's default: 4 KB)
 SQLITE_WAL_BYTES = 64 * 1024 * 1024  # WAL written before SQLite copies it into the database file
-# DuckDB: the comment on a bulk table made by this run while its rows are appended, until its stream ends
+# The comment on a bulk table made by a run while its rows are appended (PostgreSQL, DuckDB), until its stream ends:
+# a table that carries it when a run begins was left by a killed run, and is settled (never a table made otherwise)
 FRESH_COMMENT = "iterbridge: being copied; keys not checked yet"
 STAGE_ROWS = 262_144  # rows staged before a merge (one scan of the table's keys per merge)
 DUCKDB_MEMORY_LIMIT = "256MB"  # DuckDB's cache while it writes bulk tables only (see DuckDbTarget._bound_memory)
@@ -462,6 +463,8 @@ class SqlAlchemyTarget:
             table = sa.Table(self._name(spec.name), sa.MetaData(), *columns)
             if not exists:
                 table.create(self.connection)
+                if fresh:
+                    self.execute(f"COMMENT ON TABLE {self._quote(spec.name)} IS '{FRESH_COMMENT}'")
             elif self._unsettled(inspector, spec):
                 self._settle(spec)  # a run killed before its stream ended left it without its key
             if fresh:
@@ -522,11 +525,11 @@ class SqlAlchemyTarget:
         return counts
 
     def _unsettled(self, inspector: Any, spec: TableSpec) -> bool:
-        """An existing PostgreSQL bulk table without its primary key: appended to by a run killed before its
-        stream ended."""
+        """An existing PostgreSQL bulk table appended to by a run killed before its stream ended: it carries
+        FRESH_COMMENT (a table without a key made otherwise is left as it is)."""
         if not spec.bulk or self.dialect != "postgresql" or self.read_only:
             return False
-        return not inspector.get_pk_constraint(self._name(spec.name))["constrained_columns"]
+        return bool(inspector.get_table_comment(self._name(spec.name))["text"] == FRESH_COMMENT)
 
     def _settle(self, spec: TableSpec) -> UpsertCounts:
         """Give a table appended to without its key (PostgreSQL) its primary key, built in one sort. Should two
@@ -535,14 +538,15 @@ class SqlAlchemyTarget:
         import sqlalchemy as sa
 
         add = f"ALTER TABLE {self._quote(spec.name)} ADD PRIMARY KEY ({self._quoted(spec.key)})"
+        counts = UpsertCounts()
         try:
             with self.connection.begin_nested():
                 self.execute(add)
-            return UpsertCounts()
         except sa.exc.IntegrityError:  # rows sharing a key: the savepoint took the failed statement back
             counts = self._pg_drop_duplicates(spec)
             self.execute(add)
-            return counts
+        self.execute(f"COMMENT ON TABLE {self._quote(spec.name)} IS NULL")
+        return counts
 
     def _pg_drop_duplicates(self, spec: TableSpec) -> UpsertCounts:
         """Keep the row written last of each key, the order the appends wrote them in: by transaction, then by
