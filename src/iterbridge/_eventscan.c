@@ -1361,8 +1361,210 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- PostgreSQL binary COPY (replicate/batches.py) */
+
+PyDoc_STRVAR(pg_copy_doc,
+             "pg_copy_rows(columns, count, /) -> bytes\n\n"
+             "`count` rows of Arrow columns as the tuples of a PostgreSQL binary COPY (no signature, no trailer):\n"
+             "each row its field count, each field its length (-1: NULL) and its bytes. `columns`: a sequence of\n"
+             "(kind, validity, offsets, data, offset), the Arrow buffers of a column (validity None: no NULL;\n"
+             "offsets: int32, for text only) and its first element. Kinds: PG_TEXT (NUL characters taken out),\n"
+             "PG_JSON (jsonb's version byte, then the text without its escaped NULs, as batches._pg_field),\n"
+             "PG_INT8, PG_FLOAT8 (8 bytes, big-endian), PG_BOOL (bits), PG_TIMESTAMP (Unix microseconds, written\n"
+             "from PostgreSQL's epoch, 2000-01-01).");
+
+enum { PG_TEXT, PG_JSON, PG_INT8, PG_FLOAT8, PG_BOOL, PG_TIMESTAMP, PG_KINDS };
+#define PG_EPOCH_US INT64_C(946684800000000)
+#define PG_MAX_COLUMNS 1600 /* PostgreSQL's own limit */
+
+typedef struct {
+    int kind;
+    Py_buffer validity, offsets, data; /* .obj NULL: not given */
+    Py_ssize_t offset;
+} PgColumn;
+
+static inline int bit_set(const unsigned char *bits, Py_ssize_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+
+static inline char *put_be32(char *w, uint32_t v) {
+    w[0] = (char)(v >> 24), w[1] = (char)(v >> 16), w[2] = (char)(v >> 8), w[3] = (char)v;
+    return w + 4;
+}
+
+static inline char *put_be64(char *w, uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) *w++ = (char)(v >> shift);
+    return w;
+}
+
+/* Text without NUL characters (PostgreSQL's text holds none), as `_no_nul`. */
+static char *put_text(char *w, const char *p, const char *end) {
+    const char *nul;
+    while ((nul = memchr(p, 0, (size_t)(end - p))) != NULL) {
+        memcpy(w, p, (size_t)(nul - p));
+        w += nul - p;
+        p = nul + 1;
+    }
+    memcpy(w, p, (size_t)(end - p));
+    return w + (end - p);
+}
+
+/* JSON text without its escaped NULs, as `_pg_json`: an escaped backslash is kept as it is (and so is not the
+ * start of an escape), a raw NUL becomes an escaped backslash (JSON text holds none), "\u0000" goes. */
+static char *put_json(char *w, const char *p, const char *end) {
+    while (p < end) {
+        const char *stop = p;
+        while (stop < end && *stop != '\\' && *stop != 0) stop++;
+        memcpy(w, p, (size_t)(stop - p));
+        w += stop - p;
+        p = stop;
+        if (p >= end) break;
+        if (*p == 0) {
+            *w++ = '\\', *w++ = '\\';
+            p++;
+        } else if (p + 1 < end && p[1] == '\\') {
+            *w++ = '\\', *w++ = '\\';
+            p += 2;
+        } else if (end - p >= 6 && memcmp(p, "\\u0000", 6) == 0) {
+            p += 6;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    return w;
+}
+
+static void pg_columns_release(PgColumn *columns, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (columns[i].validity.obj) PyBuffer_Release(&columns[i].validity);
+        if (columns[i].offsets.obj) PyBuffer_Release(&columns[i].offsets);
+        if (columns[i].data.obj) PyBuffer_Release(&columns[i].data);
+    }
+    PyMem_Free(columns);
+}
+
+/* A column's buffers taken and checked against `count` rows; adds the most its fields can take to *most. */
+static int pg_column_take(PyObject *item, Py_ssize_t count, PgColumn *column, size_t *most) {
+    PyObject *validity, *offsets, *data;
+    if (!PyArg_ParseTuple(item, "iOOOn", &column->kind, &validity, &offsets, &data, &column->offset)) return -1;
+    if (column->kind < 0 || column->kind >= PG_KINDS || column->offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "pg_copy_rows: an unknown kind, or a negative offset");
+        return -1;
+    }
+    size_t last = (size_t)column->offset + (size_t)count; /* one past the last element */
+    if (validity != Py_None) {
+        if (PyObject_GetBuffer(validity, &column->validity, PyBUF_SIMPLE) < 0) return -1;
+        if ((size_t)column->validity.len * 8 < last) goto short_buffer;
+    }
+    if (PyObject_GetBuffer(data, &column->data, PyBUF_SIMPLE) < 0) return -1;
+    size_t data_len = (size_t)column->data.len;
+    *most += 4 * (size_t)count;
+    if (column->kind == PG_TEXT || column->kind == PG_JSON) {
+        if (offsets == Py_None || PyObject_GetBuffer(offsets, &column->offsets, PyBUF_SIMPLE) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "pg_copy_rows: text without offsets");
+            return -1;
+        }
+        if ((size_t)column->offsets.len < (last + 1) * sizeof(int32_t)) goto short_buffer;
+        const int32_t *bounds = (const int32_t *)column->offsets.buf + column->offset;
+        for (Py_ssize_t i = 0; i < count; i++) /* every cell inside the data, in order: nothing read past it */
+            if (bounds[i] < 0 || bounds[i + 1] < bounds[i] || (size_t)bounds[i + 1] > data_len) goto short_buffer;
+        size_t size = count ? (size_t)(bounds[count] - bounds[0]) : 0;
+        /* Text only shrinks; JSON takes the version byte, and a raw NUL becomes two bytes. */
+        *most += column->kind == PG_JSON ? 2 * size + (size_t)count : size;
+    } else if (column->kind == PG_BOOL) {
+        if (data_len * 8 < last) goto short_buffer;
+        *most += (size_t)count;
+    } else {
+        if (data_len < last * 8) goto short_buffer;
+        *most += 8 * (size_t)count;
+    }
+    return 0;
+short_buffer:
+    PyErr_SetString(PyExc_ValueError, "pg_copy_rows: a buffer shorter than its rows, or offsets outside the data");
+    return -1;
+}
+
+static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *given;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "On", &given, &count)) return NULL;
+    PyObject *sequence = PySequence_Fast(given, "pg_copy_rows: columns must be a sequence");
+    if (!sequence) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(sequence);
+    if (count < 0 || n < 1 || n > PG_MAX_COLUMNS) {
+        Py_DECREF(sequence);
+        PyErr_SetString(PyExc_ValueError, "pg_copy_rows: a negative count, or no column or too many");
+        return NULL;
+    }
+    PgColumn *columns = PyMem_Calloc((size_t)n, sizeof(PgColumn));
+    PyObject *result = NULL;
+    size_t most = 2 * (size_t)count;
+    if (!columns) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < n; c++)
+        if (pg_column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
+    if (most > PY_SSIZE_T_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "pg_copy_rows: too many bytes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)most);
+    if (!result) goto done;
+    char *out = PyBytes_AS_STRING(result), *w = out;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        *w++ = (char)(n >> 8), *w++ = (char)n;
+        for (Py_ssize_t c = 0; c < n; c++) {
+            const PgColumn *column = &columns[c];
+            Py_ssize_t at = column->offset + i;
+            if (column->validity.obj && !bit_set(column->validity.buf, at)) {
+                w = put_be32(w, UINT32_MAX); /* -1: NULL */
+                continue;
+            }
+            const char *data = column->data.buf;
+            char *length = w;
+            w += 4;
+            switch (column->kind) {
+            case PG_TEXT:
+            case PG_JSON: {
+                const int32_t *bounds = (const int32_t *)column->offsets.buf;
+                const char *p = data + bounds[at], *end = data + bounds[at + 1];
+                if (column->kind == PG_TEXT) {
+                    w = put_text(w, p, end);
+                } else {
+                    *w++ = 1; /* jsonb's version */
+                    w = put_json(w, p, end);
+                }
+                break;
+            }
+            case PG_BOOL:
+                *w++ = (char)bit_set((const unsigned char *)data, at);
+                break;
+            case PG_TIMESTAMP: {
+                int64_t micros;
+                memcpy(&micros, data + 8 * at, 8);
+                w = put_be64(w, (uint64_t)(micros - PG_EPOCH_US));
+                break;
+            }
+            default: { /* PG_INT8, PG_FLOAT8: the 8 bytes as they are, big-endian */
+                uint64_t bits;
+                memcpy(&bits, data + 8 * at, 8);
+                w = put_be64(w, bits);
+            }
+            }
+            put_be32(length, (uint32_t)(w - length - 4));
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (_PyBytes_Resize(&result, (Py_ssize_t)(w - out)) < 0) result = NULL; /* freed on failure */
+done:
+    if (columns) pg_columns_release(columns, n);
+    Py_DECREF(sequence);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"quote_cells", quote_cells, METH_VARARGS, quote_doc},
+    {"pg_copy_rows", pg_copy_rows, METH_VARARGS, pg_copy_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,6 @@
 """Types of the C scanner of events' export lines (_eventscan.c)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 _Texts = tuple[bytes | None, bytes, bytes]  # validity bitmap (None: no null), int32 offsets, UTF-8 data
@@ -28,3 +29,4 @@ class Builder:
 def quote_cells(
     offsets: Any, data: Any, offset: int, count: int, quote: int, delimiter: int, /
 ) -> tuple[bytes, bytes] | None: ...
+def pg_copy_rows(columns: Sequence[tuple[int, Any, Any, Any, int]], count: int, /) -> bytes: ...

@@ -10,8 +10,9 @@ from the same rows as dicts (targets.py's converters); only the way there differ
   for dict rows, with a group-by instead of a dict);
 - `sqlite_columns`: the values of each column as the SQLite target stores them (timestamps cast to SQLAlchemy's
   text, booleans as integers), for one `executemany` over their `zip`;
-- `pg_binary`: the rows as the body of a binary COPY (PostgreSQL's own format, every column built by Arrow
-  compute and numpy: no text to parse on the server, no Python object per cell). Measured against psycopg's
+- `pg_binary`: the rows as the body of a binary COPY (PostgreSQL's own format: no text to parse on the server, no
+  Python object per cell), written from the columns' Arrow buffers by the C extension (`_eventscan.pg_copy_rows`,
+  GIL released), or built by Arrow compute and numpy where it is not built. Measured against psycopg's
   `write_row` over column lists and pyarrow's CSV writer into a `FORMAT csv` COPY: see the commit that added it.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from iterbridge.objects import scanner
 from iterbridge.objects.arrow import ARROW_TYPES, schema
 from iterbridge.objects.base import Column, SqlType
 
@@ -173,13 +175,38 @@ _PG_TEXT_STEPS = (("\x00", ""),)
 _PG_JSON_STEPS = (("\\\\", "\x00"), ("\\u0000", ""), ("\x00", "\\\\"))
 
 
+# The kinds of `_eventscan.pg_copy_rows` (PG_TEXT … PG_TIMESTAMP in _eventscan.c), by catalog type.
+_PG_KINDS = {
+    SqlType.TEXT: 0,
+    SqlType.JSON: 1,
+    SqlType.INTEGER: 2,
+    SqlType.REAL: 3,
+    SqlType.BOOLEAN: 4,
+    SqlType.TIMESTAMP: 5,
+}
+
+
+def _pg_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
+    """A conformed column's Arrow buffers as `pg_copy_rows` takes them: kind, validity, offsets, data, offset."""
+    buffers = values.buffers()
+    validity = buffers[0] if values.null_count else None
+    data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
+    offsets = buffers[1] if kind in (SqlType.TEXT, SqlType.JSON) else None
+    return _PG_KINDS[kind], validity, offsets, data, values.offset
+
+
 def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:
     """The rows of a conformed table as the tuples of a binary COPY (without the signature and trailer), a few
-    megabytes at a time."""
+    megabytes at a time: written by the C extension from the columns' buffers (medium emailSend, 344 k rows:
+    0.11 s against 0.30 s by Arrow compute), by Arrow compute where it is not built."""
     if not table.num_rows:
         return
     count = pa.scalar(np.array([len(columns)], dtype=">i2").tobytes())
     for batch in table.to_batches(max_chunksize=20_000):
+        if scanner.scanner is not None:
+            given = [_pg_buffers(batch.column(c.name), c.type) for c in columns]
+            yield memoryview(scanner.scanner.pg_copy_rows(given, batch.num_rows))
+            continue
         fields = [_pg_field(batch.column(c.name), c.type) for c in columns]
         rows = pc.binary_join_element_wise(count, *fields, b"")
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
