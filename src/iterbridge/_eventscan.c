@@ -17,6 +17,7 @@
 #include <datetime.h>
 #include <dlfcn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* OpenSSL's low-level SHA-256 (its one-shot SHA256() looks the digest up through its providers at every call,
@@ -1562,9 +1563,179 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- SQLite rows bound from Arrow (replicate/targets.py) */
+
+/* SQLite's C API, taken from the very library Python's _sqlite3 module uses (`sqlite_bind_library`, given that
+ * module's file): a statement stepped here runs on the connection's own handle, in its transaction. No header: the
+ * few types and codes are SQLite's stable ABI. */
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+#define SQLITE_DONE 101
+#define SQLITE_CONSTRAINT 19
+static struct {
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
+    int (*bind_int64)(sqlite3_stmt *, int, int64_t);
+    int (*bind_double)(sqlite3_stmt *, int, double);
+    int (*bind_null)(sqlite3_stmt *, int);
+    int (*bind_parameter_count)(sqlite3_stmt *);
+    int (*step)(sqlite3_stmt *);
+    int (*reset)(sqlite3_stmt *);
+    int (*finalize)(sqlite3_stmt *);
+    int (*changes)(sqlite3 *);
+    int (*get_autocommit)(sqlite3 *);
+    const char *(*errmsg)(sqlite3 *);
+} sq;
+static PyObject *sqlite_connection_type, *sqlite_integrity_error, *sqlite_operational_error;
+
+/* What CPython's _sqlite3 Connection object starts with: its handle follows the object header (true of every
+ * CPython 3 version). */
+typedef struct {
+    PyObject_HEAD sqlite3 *db;
+} SqliteConnectionHead;
+
+PyDoc_STRVAR(sqlite_bind_doc,
+             "sqlite_bind_library(module_file, connection_type, integrity_error, operational_error, /) -> bool\n\n"
+             "Take SQLite's functions from the library the _sqlite3 module at `module_file` uses (already loaded:\n"
+             "it is not loaded again), for `sqlite_write`. False when they cannot all be found.");
+
+static PyObject *sqlite_bind_library(PyObject *Py_UNUSED(self), PyObject *args) {
+    const char *path;
+    PyObject *type, *integrity, *operational;
+    if (!PyArg_ParseTuple(args, "sOOO", &path, &type, &integrity, &operational)) return NULL;
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "sqlite_bind_library: connection_type must be a type");
+        return NULL;
+    }
+    void *module = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (!module) Py_RETURN_FALSE;
+    void **slots[] = {(void **)&sq.prepare_v2, (void **)&sq.bind_text, (void **)&sq.bind_int64,
+                      (void **)&sq.bind_double, (void **)&sq.bind_null, (void **)&sq.bind_parameter_count,
+                      (void **)&sq.step, (void **)&sq.reset, (void **)&sq.finalize, (void **)&sq.changes,
+                      (void **)&sq.get_autocommit, (void **)&sq.errmsg};
+    static const char *const names[] = {"sqlite3_prepare_v2", "sqlite3_bind_text", "sqlite3_bind_int64",
+                                        "sqlite3_bind_double", "sqlite3_bind_null", "sqlite3_bind_parameter_count",
+                                        "sqlite3_step", "sqlite3_reset", "sqlite3_finalize", "sqlite3_changes",
+                                        "sqlite3_get_autocommit", "sqlite3_errmsg"};
+    int found = 1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!(*slots[i] = dlsym(module, names[i]))) found = 0;
+    dlclose(module); /* a reference dropped: the module stays loaded by the interpreter */
+    if (!found) {
+        memset(&sq, 0, sizeof(sq));
+        Py_RETURN_FALSE;
+    }
+    Py_XSETREF(sqlite_connection_type, Py_NewRef(type));
+    Py_XSETREF(sqlite_integrity_error, Py_NewRef(integrity));
+    Py_XSETREF(sqlite_operational_error, Py_NewRef(operational));
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(sqlite_write_doc,
+             "sqlite_write(connection, sql, columns, count, /) -> int\n\n"
+             "Run the statement `sql` (UTF-8, one `?` per column) once per row of `count` rows of Arrow columns,\n"
+             "on the sqlite3 `connection`'s own handle and in its open transaction, the GIL released; the rows\n"
+             "it changed (as executemany's rowcount). `columns` as pg_copy_rows takes them, of kinds PG_TEXT,\n"
+             "PG_INT8 and PG_FLOAT8. A failing row raises the sqlite3 module's error, the rows before it written.");
+
+static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *connection, *given;
+    const char *sql;
+    Py_ssize_t sql_length, count;
+    if (!PyArg_ParseTuple(args, "Os#On", &connection, &sql, &sql_length, &given, &count)) return NULL;
+    if (!sq.step || !sqlite_connection_type || !PyObject_TypeCheck(connection, (PyTypeObject *)sqlite_connection_type)) {
+        PyErr_SetString(PyExc_TypeError, "sqlite_write: not a sqlite3 connection, or SQLite's library not bound");
+        return NULL;
+    }
+    sqlite3 *db = ((SqliteConnectionHead *)connection)->db;
+    if (!db || sq.get_autocommit(db)) {
+        PyErr_SetString(PyExc_ValueError, "sqlite_write: the connection is closed, or has no open transaction");
+        return NULL;
+    }
+    PyObject *sequence = PySequence_Fast(given, "sqlite_write: columns must be a sequence");
+    if (!sequence) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(sequence);
+    PgColumn *columns = NULL;
+    sqlite3_stmt *statement = NULL;
+    PyObject *result = NULL;
+    size_t most = 0;
+    if (count < 0 || n < 1 || n > PG_MAX_COLUMNS) {
+        PyErr_SetString(PyExc_ValueError, "sqlite_write: a negative count, or no column or too many");
+        goto done;
+    }
+    if (!(columns = PyMem_Calloc((size_t)n, sizeof(PgColumn)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < n; c++) {
+        if (pg_column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
+        int kind = columns[c].kind;
+        if (kind != PG_TEXT && kind != PG_INT8 && kind != PG_FLOAT8) {
+            PyErr_SetString(PyExc_ValueError, "sqlite_write: columns are text, integers or reals");
+            goto done;
+        }
+    }
+    if (sq.prepare_v2(db, sql, (int)sql_length, &statement, NULL) != 0 || !statement) {
+        PyErr_Format(sqlite_operational_error, "%s", sq.errmsg(db));
+        goto done;
+    }
+    if (sq.bind_parameter_count(statement) != n) {
+        PyErr_SetString(PyExc_ValueError, "sqlite_write: the statement's parameters are not the columns");
+        goto done;
+    }
+    long long changed = 0;
+    int failed = 0;
+    char message[512] = "";
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < count && !failed; i++) {
+        for (Py_ssize_t c = 0; c < n; c++) {
+            const PgColumn *column = &columns[c];
+            Py_ssize_t at = column->offset + i;
+            int place = (int)c + 1;
+            if (column->validity.obj && !bit_set(column->validity.buf, at)) {
+                sq.bind_null(statement, place);
+            } else if (column->kind == PG_TEXT) {
+                const int32_t *bounds = (const int32_t *)column->offsets.buf;
+                const char *data = column->data.buf;
+                sq.bind_text(statement, place, data + bounds[at], bounds[at + 1] - bounds[at], NULL); /* static */
+            } else if (column->kind == PG_INT8) {
+                int64_t value;
+                memcpy(&value, (const char *)column->data.buf + 8 * at, 8);
+                sq.bind_int64(statement, place, value);
+            } else {
+                double value;
+                memcpy(&value, (const char *)column->data.buf + 8 * at, 8);
+                sq.bind_double(statement, place, value);
+            }
+        }
+        int code = sq.step(statement);
+        if (code == SQLITE_DONE) {
+            changed += sq.changes(db);
+        } else {
+            failed = code;
+            snprintf(message, sizeof(message), "%s", sq.errmsg(db));
+        }
+        sq.reset(statement);
+    }
+    Py_END_ALLOW_THREADS;
+    if (failed) {
+        PyObject *error = (failed & 0xff) == SQLITE_CONSTRAINT ? sqlite_integrity_error : sqlite_operational_error;
+        PyErr_SetString(error, message);
+        goto done;
+    }
+    result = PyLong_FromLongLong(changed);
+done:
+    if (statement) sq.finalize(statement);
+    if (columns) pg_columns_release(columns, n);
+    Py_DECREF(sequence);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"quote_cells", quote_cells, METH_VARARGS, quote_doc},
     {"pg_copy_rows", pg_copy_rows, METH_VARARGS, pg_copy_doc},
+    {"sqlite_bind_library", sqlite_bind_library, METH_VARARGS, sqlite_bind_doc},
+    {"sqlite_write", sqlite_write, METH_VARARGS, sqlite_write_doc},
     {NULL, NULL, 0, NULL},
 };
 

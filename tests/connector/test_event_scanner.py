@@ -423,6 +423,23 @@ def test_cells_quoted_in_c_are_the_kernels_cells(
     assert in_c == by_kernels
 
 
+def generated_table(rows: list[tuple[Any, ...]], kinds: list[Any], start: int) -> tuple[pa.Table, list[Any]]:
+    """Generated rows as a conformed Arrow table (its columns sliced from `start`) and its catalog columns."""
+    from iterbridge.objects.arrow import ARROW_TYPES, TIMESTAMP
+    from iterbridge.objects.base import Column, SqlType
+
+    arrays = []
+    for position, kind in enumerate(kinds):
+        values = [row[position] for row in rows]
+        if kind is SqlType.TIMESTAMP:  # microseconds since the epoch
+            arrays.append(pa.array(values, type=pa.int64()).cast(TIMESTAMP))
+        else:
+            arrays.append(pa.array(values, type=ARROW_TYPES[kind]))
+    names = [f"c{i}" for i in range(len(kinds))]
+    table = pa.Table.from_arrays([a.slice(min(start, len(rows))) for a in arrays], names=names)
+    return table, [Column(name, kind) for name, kind in zip(names, kinds, strict=True)]
+
+
 _PG_TEXT = st.lists(st.sampled_from(["a", "\\", "u", "0", "\x00", "é", "☃", '"', "\\u0000"]), max_size=10).map("".join)
 
 
@@ -445,17 +462,11 @@ def test_a_binary_copy_written_in_c_is_the_kernels_copy(rows: list[tuple[Any, ..
     """PostgreSQL's binary COPY written by the C extension from the columns' buffers gives the bytes the Arrow
     kernels give, for every catalog type: NUL characters out of text, escaped NULs out of JSON (an escaped
     backslash before "u0000" kept), NULLs, columns that are slices of larger ones."""
-    from iterbridge.objects.arrow import TIMESTAMP
-    from iterbridge.objects.base import Column, SqlType
+    from iterbridge.objects.base import SqlType
     from iterbridge.replicate.batches import pg_binary
 
     kinds = [SqlType.TEXT, SqlType.JSON, SqlType.INTEGER, SqlType.REAL, SqlType.BOOLEAN, SqlType.TIMESTAMP]
-    types = [pa.string(), pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.int64()]
-    arrays = [pa.array([row[i] for row in rows], type=kind) for i, kind in enumerate(types)]
-    arrays[-1] = arrays[-1].cast(TIMESTAMP)
-    names = [f"c{i}" for i in range(len(kinds))]
-    table = pa.Table.from_arrays([a.slice(min(start, len(rows))) for a in arrays], names=names)
-    columns = [Column(name, kind) for name, kind in zip(names, kinds, strict=True)]
+    table, columns = generated_table(rows, kinds, start)
     in_c = b"".join(bytes(chunk) for chunk in pg_binary(table, columns))
     saved, scanner.scanner = scanner.scanner, None
     try:
@@ -463,3 +474,67 @@ def test_a_binary_copy_written_in_c_is_the_kernels_copy(rows: list[tuple[Any, ..
     finally:
         scanner.scanner = saved
     assert in_c == by_kernels
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(-(2**63), 2**63 - 1),
+            st.none() | _PG_TEXT,
+            st.none() | st.floats(allow_nan=False),
+            st.none() | st.booleans(),
+            st.none() | st.integers(-(2**62), 2**62),
+        ),
+        max_size=12,
+    ),
+    start=st.integers(0, 4),
+)
+def test_rows_bound_in_c_are_the_rows_executemany_writes(rows: list[tuple[Any, ...]], start: int) -> None:
+    """SQLite rows whose values the C extension binds from the columns' Arrow buffers are the rows executemany
+    writes from the same values as Python objects (the target's path where the extension is not built): the same
+    values and storage classes (NUL characters kept in text), the same rows changed (a key given again: none),
+    for sliced columns."""
+    import sqlite3
+
+    from iterbridge.objects.base import SqlType
+    from iterbridge.replicate.batches import sqlite_columns, sqlite_write
+
+    kinds = [SqlType.INTEGER, SqlType.TEXT, SqlType.REAL, SqlType.BOOLEAN, SqlType.TIMESTAMP]
+    table, columns = generated_table(rows, kinds, start)
+    db = sqlite3.connect(":memory:")
+    stored = {}
+    for name in ("by_c", "by_executemany"):
+        db.execute(f"CREATE TABLE {name} (c0 INTEGER PRIMARY KEY, c1 TEXT, c2 REAL, c3 BOOLEAN, c4 DATETIME)")
+        statement = f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?) ON CONFLICT (c0) DO NOTHING"
+        if name == "by_c":
+            changed = sqlite_write(db, statement, table, columns)
+            assert db.in_transaction
+        else:
+            changed = db.executemany(statement, zip(*sqlite_columns(table, columns), strict=True)).rowcount
+        db.commit()
+        found = db.execute(f"SELECT c0, typeof(c1), c1, typeof(c2), c2, c3, typeof(c4), c4 FROM {name} ORDER BY c0")
+        stored[name] = (changed, found.fetchall())
+    assert stored["by_c"] == stored["by_executemany"]
+    assert stored["by_c"][0] == len(set(table.column("c0").to_pylist()))  # a key given again changes nothing
+
+
+def test_a_row_sqlite_refuses_raises_its_error_after_the_rows_before_it() -> None:
+    """As executemany: the rows before the refused one are written in the transaction; the error is sqlite3's own,
+    with SQLite's message."""
+    import sqlite3
+
+    from iterbridge.objects.base import Column, SqlType
+    from iterbridge.replicate.batches import sqlite_write
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT CHECK (v <> 'bad'))")
+    table = pa.table({"k": [1, 2, 3], "v": ["good", "bad", "good"]})
+    columns = [Column("k", SqlType.INTEGER), Column("v", SqlType.TEXT)]
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        sqlite_write(db, "INSERT INTO t VALUES (?, ?)", table, columns)
+    assert db.execute("SELECT k FROM t").fetchall() == [(1,)]
+    db.rollback()
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    with pytest.raises(ValueError, match="parameters are not the columns"):
+        sqlite_write(db, "INSERT INTO t (k) VALUES (?)", table, columns)

@@ -19,6 +19,7 @@ from the same rows as dicts (targets.py's converters); only the way there differ
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -95,14 +96,61 @@ def key_tuples(table: Any, key: Sequence[str]) -> list[tuple[Any, ...]]:
 # ---- SQLite ---------------------------------------------------------------------------------------------
 
 
-def sqlite_column(values: Any, kind: SqlType) -> list[Any]:
-    """A column's values as the SQLite target stores them: `sqlite_timestamp`'s text, `_boolean_int`'s
+def sqlite_array(values: Any, kind: SqlType) -> Any:
+    """A column as the SQLite target stores it, still an Arrow array: `sqlite_timestamp`'s text, `_boolean_int`'s
     integers, JSON as its text (objects/arrow.py holds it so), everything else as it is."""
     if kind is SqlType.TIMESTAMP:
-        values = sqlite_timestamps(values)
-    elif kind is SqlType.BOOLEAN:
-        values = pc.cast(values, pa.int64())
-    found: list[Any] = values.to_pylist()
+        return sqlite_timestamps(values)
+    if kind is SqlType.BOOLEAN:
+        return pc.cast(values, pa.int64())
+    return values
+
+
+def sqlite_write(connection: Any, statement: str, table: Any, columns: Sequence[Column]) -> int | None:
+    """Run `statement` (one `?` per column) for every row of a conformed table on a sqlite3 connection, in its open
+    transaction, binding each value from the columns' Arrow buffers in C (`_eventscan.sqlite_write`, GIL
+    released): no Python object per value, no GIL taken back per row. The rows changed, as executemany's
+    rowcount; None where the C extension, or SQLite's library, cannot be reached (then: executemany)."""
+    if scanner.scanner is None or not _sqlite_library():
+        return None
+    if not connection.in_transaction:
+        connection.execute("BEGIN")  # what pysqlite does before an executemany of its own
+    changed = 0
+    for batch in table.to_batches():
+        given = []
+        for column in columns:
+            values = sqlite_array(batch.column(column.name), column.type)  # text, integers or reals
+            stored = _SQLITE_STORED.get(column.type, SqlType.TEXT)
+            given.append(arrow_buffers(values, stored))
+        changed += scanner.scanner.sqlite_write(connection, statement, given, batch.num_rows)
+    return changed
+
+
+# How `sqlite_array` holds each catalog type, as the C writer binds it.
+_SQLITE_STORED = {SqlType.INTEGER: SqlType.INTEGER, SqlType.BOOLEAN: SqlType.INTEGER, SqlType.REAL: SqlType.REAL}
+
+
+@functools.cache
+def _sqlite_library() -> bool:
+    """Whether `sqlite_write` can bind: the C extension, given the library Python's own _sqlite3 module uses (never
+    another copy of SQLite: the connection's handle is that library's)."""
+    if scanner.scanner is None:
+        return False
+    import _sqlite3
+    import sqlite3
+
+    path = getattr(_sqlite3, "__file__", None)  # None: SQLite built into the interpreter
+    if not path:
+        return False
+    found = scanner.scanner.sqlite_bind_library(
+        path, sqlite3.Connection, sqlite3.IntegrityError, sqlite3.OperationalError
+    )
+    return bool(found)
+
+
+def sqlite_column(values: Any, kind: SqlType) -> list[Any]:
+    """A column's values as the SQLite target stores them (`sqlite_array`), as Python values."""
+    found: list[Any] = sqlite_array(values, kind).to_pylist()
     return found
 
 
@@ -186,8 +234,9 @@ _PG_KINDS = {
 }
 
 
-def _pg_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
-    """A conformed column's Arrow buffers as `pg_copy_rows` takes them: kind, validity, offsets, data, offset."""
+def arrow_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
+    """A conformed column's Arrow buffers as the C extension's writers take them (`pg_copy_rows`, `sqlite_write`):
+    kind, validity, offsets, data, offset."""
     buffers = values.buffers()
     validity = buffers[0] if values.null_count else None
     data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
@@ -204,7 +253,7 @@ def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:
     count = pa.scalar(np.array([len(columns)], dtype=">i2").tobytes())
     for batch in table.to_batches(max_chunksize=20_000):
         if scanner.scanner is not None:
-            given = [_pg_buffers(batch.column(c.name), c.type) for c in columns]
+            given = [arrow_buffers(batch.column(c.name), c.type) for c in columns]
             yield memoryview(scanner.scanner.pg_copy_rows(given, batch.num_rows))
             continue
         fields = [_pg_field(batch.column(c.name), c.type) for c in columns]
