@@ -8,8 +8,10 @@ from the same rows as dicts (targets.py's converters); only the way there differ
   lacks is NULL, as a dict row without it);
 - `distinct`: one row per key, the last read winning, at the place of the key's first row (`_distinct`'s rule
   for dict rows, with a group-by instead of a dict);
-- `sqlite_columns`: the values of each column as the SQLite target stores them (timestamps cast to SQLAlchemy's
-  text, booleans as integers), for one `executemany` over their `zip`;
+- `sqlite_write`: the rows written by stepping the upsert statement in C, each value bound from the columns'
+  Arrow buffers as the SQLite target stores it (`sqlite_array`: timestamps cast to SQLAlchemy's text, booleans as
+  integers); `sqlite_columns`, the same values as Python lists for one `executemany` over their `zip`, where the
+  C extension is not built;
 - `pg_binary`: the rows as the body of a binary COPY (PostgreSQL's own format: no text to parse on the server, no
   Python object per cell), written from the columns' Arrow buffers by the C extension (`_eventscan.pg_copy_rows`,
   GIL released), or built by Arrow compute and numpy where it is not built. Measured against psycopg's

@@ -583,7 +583,10 @@ class SqlAlchemyTarget:
         plan = self._plans[spec.name]
         if self.dialect == "sqlite":
             types = {c.name: c.type for c in spec.columns}
-            keys = lambda: [sqlite_column(table.column(k), types[k]) for k in plan.key]  # noqa: E731
+
+            def keys() -> list[list[Any]]:  # only asked for a table whose new rows are counted by key
+                return [sqlite_column(table.column(k), types[k]) for k in plan.key]
+
             return self._sqlite_upsert(plan, table, table.num_rows, keys, spec.columns)
         if self.dialect == "postgresql" and plan.binary:
             data = pg_binary(table, spec.columns)
