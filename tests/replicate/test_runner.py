@@ -6,6 +6,7 @@ the next run completes the copy; a killed --full run is not resumed as if the ol
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from iterbridge.api.exports import WindowPolicy
 from iterbridge.errors import RetriableApiError
 from iterbridge.objects.base import ReadRequest, Row
 from iterbridge.replicate import runner
+from iterbridge.replicate.batches import GC_THRESHOLDS
 from iterbridge.replicate.plan import streams
 from iterbridge.replicate.runner import Replication
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, open_target
@@ -274,3 +276,29 @@ def test_a_table_the_run_creates_keeps_no_keys_and_the_next_run_sweeps_it(
     full = SweepWatchingTarget(open_target(sqlite_url))
     assert run_with(conn, full, ["Lists"], full=True).ok  # --full recreates the table: nothing to sweep again
     assert full.kept == set()
+
+
+class ThresholdRecorder(Proxy):
+    """Notes the garbage collector's thresholds as each table is prepared."""
+
+    def __init__(self, target: Target, seen: list[tuple[int, ...]]) -> None:
+        super().__init__(target)
+        self.seen = seen
+
+    def prepare(self, spec: TableSpec, *, recreate: bool) -> Any:
+        self.seen.append(gc.get_threshold())
+        return self.target.prepare(spec, recreate=recreate)
+
+
+def test_a_replication_collects_garbage_less_often_and_gives_the_thresholds_back(
+    conn: iterbridge.Connection, sqlite_url: str
+) -> None:
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLDS
+    seen: list[tuple[int, ...]] = []
+    assert run_with(conn, ThresholdRecorder(open_target(sqlite_url), seen), ["Lists", "Channels"]).ok
+    assert set(seen) == {GC_THRESHOLDS}  # not empty: a set of one
+    assert gc.get_threshold() == before
+    with pytest.raises(Crash):  # a run that dies gives them back too
+        run_with(conn, CrashingTarget(ThresholdRecorder(open_target(sqlite_url), seen), 1), ["Lists"])
+    assert gc.get_threshold() == before

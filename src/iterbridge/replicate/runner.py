@@ -50,7 +50,7 @@ from iterbridge.objects.arrow import derivation_input
 from iterbridge.objects.base import Condition, ObjectDef, ReadHints, ReadRequest, Row
 from iterbridge.objects.reading import EXPORT_METHODS
 from iterbridge.query.sqltext import check_expression, select_where
-from iterbridge.replicate.batches import as_table, conform, key_tuples, system_memory
+from iterbridge.replicate.batches import as_table, conform, fewer_collections, key_tuples, system_memory
 from iterbridge.replicate.plan import DEFAULT_LOOKBACK, Job, Stream, derivations, jobs, row_table, streams
 from iterbridge.replicate.targets import TableSpec, Target, UpsertCounts, default_url, open_target
 
@@ -257,7 +257,7 @@ class Replication:
     # ---- the writer (main thread) -------------------------------------------------------------------------
 
     def run(self) -> ReplicationReport:
-        with system_memory():
+        with system_memory(), fewer_collections():
             return self._run()
 
     def _run(self) -> ReplicationReport:
