@@ -22,8 +22,10 @@ import pytest
 
 from helpers import FakeClock, connect_to, postgres_database
 from iterbridge.api.exports import WindowPolicy
+from iterbridge.objects import scanner
 from iterbridge.objects.arrow import batch_from_rows
 from iterbridge.objects.base import Column, SqlType
+from iterbridge.replicate import batches as writing
 from iterbridge.replicate import runner
 from iterbridge.replicate.runner import ReplicationReport, replicate
 from iterbridge.replicate.targets import (
@@ -337,3 +339,33 @@ def test_the_postgresql_stage_does_not_grow_with_the_batches_of_a_transaction(po
         assert target.count(spec) == 12_000
     finally:
         target.close()
+
+
+def test_sqlite_batches_written_without_the_c_writer_store_the_same(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the C extension cannot bind (not built, or SQLite built into the interpreter), a batch's values go to
+    executemany as Python objects: the same tables and counts as the values bound in C."""
+    in_c, by_executemany = (f"sqlite:///{tmp_path / name}" for name in ("c.db", "executemany.db"))
+    written: list[int | None] = []
+    sqlite_write = writing.sqlite_write
+
+    def recorded(*given: Any) -> int | None:
+        written.append(sqlite_write(*given))
+        return written[-1]
+
+    monkeypatch.setattr(writing, "sqlite_write", recorded)
+    with connect_to(sandbox) as conn:
+        by_c = replicate(conn.session, in_c, OBJECTS)
+        assert written
+        assert None not in written  # every batch bound in C
+        written.clear()
+        monkeypatch.setattr(scanner, "scanner", None)
+        by_python = replicate(conn.session, by_executemany, OBJECTS)
+        assert set(written) == {None}  # every batch through executemany (not empty: a set of one)
+    assert by_c.ok, by_c.failed
+    assert by_python.ok, by_python.failed
+    assert counts(by_c) == counts(by_python)
+    copied = tables(in_c)
+    assert copied == tables(by_executemany)
+    assert sum(map(len, copied.values())) > 400
