@@ -207,6 +207,16 @@ def counts(report: ReplicationReport) -> dict[str, tuple[int, int, int, int, int
 OBJECTS = ["Users", "Lists", "ListUsers", "Events"]
 
 
+def same_copies(first: ReplicationReport, first_url: str, second: ReplicationReport, second_url: str) -> None:
+    """Both runs succeeded, with the same counts, into the same tables (holding more than a few rows)."""
+    assert first.ok, first.failed
+    assert second.ok, second.failed
+    assert counts(first) == counts(second)
+    copied = tables(first_url)
+    assert copied == tables(second_url)
+    assert sum(map(len, copied.values())) > 400
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "duckdb", "postgresql"])
 def test_a_replication_stores_from_batches_what_it_stores_from_rows(
     kind: str, sandbox: Sandbox, api: httpx2.Client, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -229,12 +239,7 @@ def test_a_replication_stores_from_batches_what_it_stores_from_rows(
             read = len(scanned)
             by_rows = replicate(conn.session, rows, OBJECTS, columnar=False)
             assert len(scanned) == read  # the rows path reads no batch
-            assert by_batch.ok, by_batch.failed
-            assert by_rows.ok, by_rows.failed
-            assert counts(by_batch) == counts(by_rows)
-            copied = tables(batches)
-            assert copied == tables(rows)
-            assert sum(map(len, copied.values())) > 400
+            same_copies(by_batch, batches, by_rows, rows)
             return by_batch, by_rows
 
         first, _ = both()
@@ -363,9 +368,4 @@ def test_sqlite_batches_written_without_the_c_writer_store_the_same(
         monkeypatch.setattr(scanner, "scanner", None)
         by_python = replicate(conn.session, by_executemany, OBJECTS)
         assert set(written) == {None}  # every batch through executemany (not empty: a set of one)
-    assert by_c.ok, by_c.failed
-    assert by_python.ok, by_python.failed
-    assert counts(by_c) == counts(by_python)
-    copied = tables(in_c)
-    assert copied == tables(by_executemany)
-    assert sum(map(len, copied.values())) > 400
+    same_copies(by_c, in_c, by_python, by_executemany)
