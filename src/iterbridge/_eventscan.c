@@ -1378,11 +1378,12 @@ enum { PG_TEXT, PG_JSON, PG_INT8, PG_FLOAT8, PG_BOOL, PG_TIMESTAMP, PG_KINDS };
 #define PG_EPOCH_US INT64_C(946684800000000)
 #define PG_MAX_COLUMNS 1600 /* PostgreSQL's own limit */
 
+/* A column's Arrow buffers as pg_copy_rows and sqlite_write take them (batches.arrow_buffers gives them). */
 typedef struct {
     int kind;
     Py_buffer validity, offsets, data; /* .obj NULL: not given */
     Py_ssize_t offset;
-} PgColumn;
+} ArrowColumn;
 
 static inline int bit_set(const unsigned char *bits, Py_ssize_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
 
@@ -1433,7 +1434,7 @@ static char *put_json(char *w, const char *p, const char *end) {
     return w;
 }
 
-static void pg_columns_release(PgColumn *columns, Py_ssize_t n) {
+static void columns_release(ArrowColumn *columns, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) {
         if (columns[i].validity.obj) PyBuffer_Release(&columns[i].validity);
         if (columns[i].offsets.obj) PyBuffer_Release(&columns[i].offsets);
@@ -1443,11 +1444,11 @@ static void pg_columns_release(PgColumn *columns, Py_ssize_t n) {
 }
 
 /* A column's buffers taken and checked against `count` rows; adds the most its fields can take to *most. */
-static int pg_column_take(PyObject *item, Py_ssize_t count, PgColumn *column, size_t *most) {
+static int column_take(PyObject *item, Py_ssize_t count, ArrowColumn *column, size_t *most) {
     PyObject *validity, *offsets, *data;
     if (!PyArg_ParseTuple(item, "iOOOn", &column->kind, &validity, &offsets, &data, &column->offset)) return -1;
     if (column->kind < 0 || column->kind >= PG_KINDS || column->offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "pg_copy_rows: an unknown kind, or a negative offset");
+        PyErr_SetString(PyExc_ValueError, "a column of an unknown kind, or a negative offset");
         return -1;
     }
     size_t last = (size_t)column->offset + (size_t)count; /* one past the last element */
@@ -1460,7 +1461,7 @@ static int pg_column_take(PyObject *item, Py_ssize_t count, PgColumn *column, si
     *most += 4 * (size_t)count;
     if (column->kind == PG_TEXT || column->kind == PG_JSON) {
         if (offsets == Py_None || PyObject_GetBuffer(offsets, &column->offsets, PyBUF_SIMPLE) < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "pg_copy_rows: text without offsets");
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a text column without offsets");
             return -1;
         }
         if ((size_t)column->offsets.len < (last + 1) * sizeof(int32_t)) goto short_buffer;
@@ -1479,7 +1480,7 @@ static int pg_column_take(PyObject *item, Py_ssize_t count, PgColumn *column, si
     }
     return 0;
 short_buffer:
-    PyErr_SetString(PyExc_ValueError, "pg_copy_rows: a buffer shorter than its rows, or offsets outside the data");
+    PyErr_SetString(PyExc_ValueError, "a column buffer shorter than its rows, or offsets outside the data");
     return -1;
 }
 
@@ -1495,7 +1496,7 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pg_copy_rows: a negative count, or no column or too many");
         return NULL;
     }
-    PgColumn *columns = PyMem_Calloc((size_t)n, sizeof(PgColumn));
+    ArrowColumn *columns = PyMem_Calloc((size_t)n, sizeof(ArrowColumn));
     PyObject *result = NULL;
     size_t most = 2 * (size_t)count;
     if (!columns) {
@@ -1503,7 +1504,7 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
         goto done;
     }
     for (Py_ssize_t c = 0; c < n; c++)
-        if (pg_column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
+        if (column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
     if (most > PY_SSIZE_T_MAX) {
         PyErr_SetString(PyExc_OverflowError, "pg_copy_rows: too many bytes");
         goto done;
@@ -1515,7 +1516,7 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
     for (Py_ssize_t i = 0; i < count; i++) {
         *w++ = (char)(n >> 8), *w++ = (char)n;
         for (Py_ssize_t c = 0; c < n; c++) {
-            const PgColumn *column = &columns[c];
+            const ArrowColumn *column = &columns[c];
             Py_ssize_t at = column->offset + i;
             if (column->validity.obj && !bit_set(column->validity.buf, at)) {
                 w = put_be32(w, UINT32_MAX); /* -1: NULL */
@@ -1558,7 +1559,7 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_END_ALLOW_THREADS;
     if (_PyBytes_Resize(&result, (Py_ssize_t)(w - out)) < 0) result = NULL; /* freed on failure */
 done:
-    if (columns) pg_columns_release(columns, n);
+    if (columns) columns_release(columns, n);
     Py_DECREF(sequence);
     return result;
 }
@@ -1655,7 +1656,7 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *sequence = PySequence_Fast(given, "sqlite_write: columns must be a sequence");
     if (!sequence) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(sequence);
-    PgColumn *columns = NULL;
+    ArrowColumn *columns = NULL;
     sqlite3_stmt *statement = NULL;
     PyObject *result = NULL;
     size_t most = 0;
@@ -1663,12 +1664,12 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "sqlite_write: a negative count, or no column or too many");
         goto done;
     }
-    if (!(columns = PyMem_Calloc((size_t)n, sizeof(PgColumn)))) {
+    if (!(columns = PyMem_Calloc((size_t)n, sizeof(ArrowColumn)))) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t c = 0; c < n; c++) {
-        if (pg_column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
+        if (column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
         int kind = columns[c].kind;
         if (kind != PG_TEXT && kind != PG_INT8 && kind != PG_FLOAT8) {
             PyErr_SetString(PyExc_ValueError, "sqlite_write: columns are text, integers or reals");
@@ -1689,7 +1690,7 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_BEGIN_ALLOW_THREADS;
     for (Py_ssize_t i = 0; i < count && !failed; i++) {
         for (Py_ssize_t c = 0; c < n; c++) {
-            const PgColumn *column = &columns[c];
+            const ArrowColumn *column = &columns[c];
             Py_ssize_t at = column->offset + i;
             int place = (int)c + 1;
             if (column->validity.obj && !bit_set(column->validity.buf, at)) {
@@ -1726,7 +1727,7 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
     result = PyLong_FromLongLong(changed);
 done:
     if (statement) sq.finalize(statement);
-    if (columns) pg_columns_release(columns, n);
+    if (columns) columns_release(columns, n);
     Py_DECREF(sequence);
     return result;
 }

@@ -245,8 +245,8 @@ _PG_TEXT_STEPS = (("\x00", ""),)
 _PG_JSON_STEPS = (("\\\\", "\x00"), ("\\u0000", ""), ("\x00", "\\\\"))
 
 
-# The kinds of `_eventscan.pg_copy_rows` (PG_TEXT … PG_TIMESTAMP in _eventscan.c), by catalog type.
-_PG_KINDS = {
+# The column kinds of the C writers (PG_TEXT … PG_TIMESTAMP in _eventscan.c), by catalog type.
+_C_KINDS = {
     SqlType.TEXT: 0,
     SqlType.JSON: 1,
     SqlType.INTEGER: 2,
@@ -263,7 +263,7 @@ def arrow_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
     validity = buffers[0] if values.null_count else None
     data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
     offsets = buffers[1] if kind in (SqlType.TEXT, SqlType.JSON) else None
-    return _PG_KINDS[kind], validity, offsets, data, values.offset
+    return _C_KINDS[kind], validity, offsets, data, values.offset
 
 
 def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:

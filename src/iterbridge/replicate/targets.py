@@ -277,6 +277,18 @@ def _distinct(rows: Sequence[Row], key: tuple[str, ...]) -> list[Row]:
     return list(found.values()) if len(found) != len(rows) else list(rows)
 
 
+def _changed_from_previous(values: Sequence[str]) -> str:
+    """SQL true where a row differs from the row before it in the window `w` (its key's rows in the order they
+    were written), in any of the `values` (quoted column expressions)."""
+    return " OR ".join(f"lag({v}) OVER w IS DISTINCT FROM {v}" for v in values) or "false"
+
+
+def _superseded(updated: int, unchanged: int) -> UpsertCounts:
+    """The correction for rows a settle found written again under a key: counted new by the appends, each is an
+    update of the row before it (or unchanged, if equal to it), as an upsert would have counted it."""
+    return UpsertCounts(-updated - unchanged, updated, unchanged)
+
+
 class _FreshTables:
     """The bulk tables a run made and appends to until their stream's `flush` settles them (docs/ARCHITECTURE.md,
     "A table the run makes is appended to"). A settle holds once its transaction commits: rolled back, the table
@@ -292,8 +304,13 @@ class _FreshTables:
     def __contains__(self, name: object) -> bool:
         return name in self._tables and name not in self._settling
 
-    def settling(self, name: str) -> None:
+    def settle(self, name: str, settle: Callable[[], UpsertCounts]) -> UpsertCounts:
+        """`settle()`'s counts when the table is fresh (it is then settled in the open transaction), else none."""
+        if name not in self:
+            return UpsertCounts()
+        counts = settle()
         self._settling.add(name)
+        return counts
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -516,10 +533,7 @@ class SqlAlchemyTarget:
         index now, built from its rows in one sort rather than kept up row by row (medium copy: SQLite
         21.4-22.0 s to 20.2-20.5 s). Asked again if the transaction holding them was rolled back (the runner
         writes a failed group's messages again one by one)."""
-        counts = UpsertCounts()
-        if spec.name in self._fresh:
-            counts = self._settle(spec)
-            self._fresh.settling(spec.name)
+        counts = self._fresh.settle(spec.name, lambda: self._settle(spec))
         if spec.name in self._unindexed:
             self._create_index(spec, self._plans[spec.name].table)
         return counts
@@ -554,8 +568,7 @@ class SqlAlchemyTarget:
         have counted it: updated when it differs from the row before it, unchanged when it does not."""
         table = self._quote(spec.name)
         keys = self._quoted(spec.key)
-        values = [self._quote(n) for n in spec.column_names() if n not in spec.key]
-        changed = " OR ".join(f"lag({n}) OVER w IS DISTINCT FROM {n}" for n in values) or "false"
+        changed = _changed_from_previous([self._quote(n) for n in spec.column_names() if n not in spec.key])
         updated, unchanged = self.execute(
             f"WITH ranked AS (SELECT ctid AS place, row_number() OVER w AS n, "
             f"count(*) OVER (PARTITION BY {keys}) AS k, ({changed}) AS changed FROM {table} "
@@ -564,7 +577,7 @@ class SqlAlchemyTarget:
             "SELECT count(*) FILTER (WHERE n > 1 AND changed), count(*) FILTER (WHERE n > 1 AND NOT changed) "
             "FROM ranked"
         ).one()
-        return UpsertCounts(-int(updated) - int(unchanged), int(updated), int(unchanged))
+        return _superseded(int(updated), int(unchanged))
 
     def _create_index(self, spec: TableSpec, table: Any) -> None:
         import sqlalchemy as sa
@@ -637,14 +650,12 @@ class SqlAlchemyTarget:
             table = self._quote(plan.table.name)
             last = self._sqlite_last_rowid(cursor, plan)
             existing = None if last is not None else self._sqlite_existing(cursor, plan, keys())
-            written = None
-            if columns is not None:
-                from iterbridge.replicate.batches import sqlite_columns, sqlite_write
+            from iterbridge.replicate.batches import sqlite_columns, sqlite_write
 
-                written = sqlite_write(self._dbapi(), self._driver(statement), values, columns)
-                values = None if written is not None else zip(*sqlite_columns(values, columns), strict=True)
+            written = None if columns is None else sqlite_write(self._dbapi(), self._driver(statement), values, columns)
             if written is None:
-                cursor.executemany(self._driver(statement), values)
+                rows = values if columns is None else zip(*sqlite_columns(values, columns), strict=True)
+                cursor.executemany(self._driver(statement), rows)
                 written = max(cursor.rowcount, 0)
             if existing is None:  # the rows added are those past the last rowid: a range, counted in the b-tree
                 counted = cursor.execute(self._driver(f"SELECT count(*) FROM {table} WHERE rowid > ?"), (last,))
@@ -1102,17 +1113,16 @@ class DuckDbTarget:
             f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
         ).fetchall()
         if found[0][0]:
-            changed = " OR ".join(
-                f"lag({n}) OVER w IS DISTINCT FROM {n}"
-                for n in (
+            changed = _changed_from_previous(
+                [
                     self.quote(c.name) + ("::VARCHAR" if c.type is SqlType.JSON else "")
                     for c in spec.columns
                     if c.name not in spec.key
-                )
+                ]
             )
             updated, unchanged = self.db.execute(
                 f"SELECT count(*) FILTER (WHERE n > 1 AND changed), count(*) FILTER (WHERE n > 1 AND NOT changed) "
-                f"FROM (SELECT row_number() OVER w AS n, ({changed or 'false'}) AS changed FROM {table} "
+                f"FROM (SELECT row_number() OVER w AS n, ({changed}) AS changed FROM {table} "
                 f"WINDOW w AS (PARTITION BY {keys} ORDER BY rowid))"
             ).fetchall()[0]
             self.db.execute(
@@ -1120,7 +1130,7 @@ class DuckDbTarget:
                 f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) > 1)"
             )
             self._emptied = True  # rows deleted: checkpointed before more are written (see `transaction`)
-            counts = UpsertCounts(-int(updated) - int(unchanged), int(updated), int(unchanged))
+            counts = _superseded(int(updated), int(unchanged))
         self.db.execute(f"COMMENT ON TABLE {table} IS NULL")
         return counts
 
@@ -1226,9 +1236,7 @@ class DuckDbTarget:
         """Settle a fresh table (`_settle`); merge what waits in a bulk table's stage (the last row staged of each
         key wins), then empty it."""
         if spec.name in self._fresh:
-            counts = self._settle(spec)
-            self._fresh.settling(spec.name)
-            return counts
+            return self._fresh.settle(spec.name, lambda: self._settle(spec))
         return self._merge_stage(spec) if spec.name in self._staged else UpsertCounts()
 
     def _merge_stage(self, spec: TableSpec) -> UpsertCounts:
