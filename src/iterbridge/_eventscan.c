@@ -559,7 +559,6 @@ typedef struct {
     int busy;         /* a scan runs (without the GIL): another call on this builder is refused */
     char *event_type; /* UTF-8 */
     size_t event_type_len;
-    PyObject *event_type_text; /* the same, as str (dict rows) */
     int sort_keys;
     Parser ps;
     Writer w;
@@ -589,7 +588,7 @@ static int digits(const char *s, int n, int *out) {
 }
 
 /* "YYYY-MM-DD HH:MM:SS +00:00", a real moment: its microseconds since the epoch and its isoformat(). */
-static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25], int parts[6]) {
+static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25]) {
     int y, mo, d, h, mi, se;
     static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (n != 26 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
@@ -606,7 +605,6 @@ static int export_moment(const char *t, size_t n, int64_t *micros, char iso[25],
     iso[10] = 'T';
     memcpy(iso + 11, t + 11, 8);
     memcpy(iso + 19, "+00:00", 6);
-    parts[0] = y, parts[1] = mo, parts[2] = d, parts[3] = h, parts[4] = mi, parts[5] = se;
     return 0;
 }
 
@@ -659,7 +657,6 @@ typedef struct {
     size_t name_len, email_len, user_len, message_len, id_len;
     int64_t created, campaign, template;
     int campaign_valid, template_valid;
-    int date[6]; /* createdAt's year, month, day, hour, minute, second */
     char hex[32];
 } Record;
 
@@ -743,7 +740,7 @@ static int read_line(Builder *b, const unsigned char *line, size_t n, int *blank
         return r;
     const Node *created_at = fields[F_CREATED_AT];
     if (!created_at || created_at->type != J_STR ||
-        export_moment(created_at->str, created_at->len, &created, iso, rec->date))
+        export_moment(created_at->str, created_at->len, &created, iso))
         return ODD;
     /* Iterable's id, when it has a true value; otherwise the stable hash */
     const Node *id = fields[F_ID];
@@ -877,7 +874,6 @@ static void Builder_dealloc(Builder *b) {
         buf_free(&b->ints[i].valid);
     }
     free(b->event_type);
-    Py_XDECREF(b->event_type_text);
     buf_free(&b->ps.text);
     free(b->ps.stack.p);
     free(b->ps.arena.p);
@@ -902,8 +898,6 @@ static int Builder_init(Builder *b, PyObject *args, PyObject *kwargs) {
     }
     memcpy(b->event_type, event_type, length);
     b->event_type_len = length;
-    Py_XSETREF(b->event_type_text, PyUnicode_DecodeUTF8(event_type, length, "strict"));
-    if (!b->event_type_text) return -1;
     b->sort_keys = sort_keys;
     b->w.ps = &b->ps;
     return 0;
@@ -914,7 +908,7 @@ static int refuse_busy(Builder *b) {
     return b->busy;
 }
 
-/* scan's and dict_rows' arguments (block, position, max_rows), on an initialised builder not scanning now;
+/* scan's arguments (block, position, max_rows), on an initialised builder not scanning now;
  * -1 with the view released when they cannot be taken. */
 static int block_args(Builder *b, PyObject *args, Py_buffer *view, size_t *position, Py_ssize_t *max_rows) {
     Py_ssize_t start;
@@ -1063,10 +1057,7 @@ done:
 
 static PyObject *Builder_held(Builder *b, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(b->rows); }
 
-/* ---------------------------------------------------------------- dict rows (conn.read) */
-
-static PyObject *ROW_KEYS[10]; /* Id, EventType, EventName, Email, UserId, CreatedAt, CampaignId, TemplateId,
-                                  MessageId, DataFields: interned at import */
+/* ---------------------------------------------------------------- parsed JSON as Python values (arrow_dicts) */
 
 static PyObject *text_object(const char *s, size_t n) {
     if (!s) Py_RETURN_NONE;
@@ -1080,7 +1071,12 @@ static PyObject *number_object(const Node *n) {
     if (n->len >= sizeof(text)) return NULL;
     memcpy(text, n->str, n->len);
     text[n->len] = 0;
-    if (n->type == J_INT) return PyLong_FromString(text, NULL, 10);
+    if (n->type == J_INT) { /* at most 18 digits (parse_number): an int64 */
+        const char *digit = text + (text[0] == '-');
+        int64_t value = 0;
+        for (; *digit; digit++) value = value * 10 + (*digit - '0');
+        return PyLong_FromLongLong(text[0] == '-' ? -value : value);
+    }
     double value = PyOS_string_to_double(text, NULL, NULL);
     if (value == -1.0 && PyErr_Occurred()) return NULL;
     return PyFloat_FromDouble(value);
@@ -1167,91 +1163,8 @@ static PyObject *value_object(const Parser *ps, const Node *n) {
     }
 }
 
-/* The dict row of the line read_line just read (its keys in the columns' order, as events.to_row makes it). */
-static PyObject *row_object(Builder *b, const Record *rec) {
-    PyObject *values[10] = {0}, *row = NULL;
-    values[0] = text_object(rec->id, rec->id_len);
-    values[1] = Py_NewRef(b->event_type_text);
-    values[2] = text_object(rec->name, rec->name_len);
-    values[3] = text_object(rec->email, rec->email_len);
-    values[4] = text_object(rec->user, rec->user_len);
-    values[5] = PyDateTimeAPI->DateTime_FromDateAndTime(rec->date[0], rec->date[1], rec->date[2], rec->date[3],
-                                                        rec->date[4], rec->date[5], 0, PyDateTime_TimeZone_UTC,
-                                                        PyDateTimeAPI->DateTimeType);
-    values[6] = rec->campaign_valid ? PyLong_FromLongLong(rec->campaign) : Py_NewRef(Py_None);
-    values[7] = rec->template_valid ? PyLong_FromLongLong(rec->template) : Py_NewRef(Py_None);
-    values[8] = text_object(rec->message, rec->message_len);
-    values[9] = members_object(&b->ps, (const uint32_t *)b->members.p, b->members.len / 4);
-    for (int i = 0; i < 10; i++)
-        if (!values[i]) goto done;
-    row = _PyDict_NewPresized(10);
-    if (!row) goto done;
-    for (int i = 0; i < 10; i++)
-        if (PyDict_SetItem(row, ROW_KEYS[i], values[i])) {
-            Py_CLEAR(row);
-            goto done;
-        }
-done:
-    for (int i = 0; i < 10; i++) Py_XDECREF(values[i]);
-    return row;
-}
-
-PyDoc_STRVAR(rows_doc,
-             "dict_rows(block, position, max_rows) -> (position, status, rows)\n\n"
-             "`scan` giving dict rows (as events.to_row makes them) instead of appending to the columns: at most "
-             "`max_rows` of them, until the block ends (status 0) or a line to read in Python begins at the returned "
-             "position (2); status 1: `max_rows` reached.");
-
-static PyObject *Builder_rows(Builder *b, PyObject *args) {
-    Py_buffer view;
-    size_t pos;
-    Py_ssize_t max_rows;
-    if (block_args(b, args, &view, &pos, &max_rows)) return NULL;
-    PyObject *rows = PyList_New(0);
-    if (!rows) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    const unsigned char *block = view.buf;
-    size_t size = (size_t)view.len;
-    int status = 0;
-    /* No cyclic collection while the rows are made: thousands of new dicts would start one every 700 (a sixth of
-     * the time), and none of them can be part of a cycle. */
-    int collecting = PyGC_Disable();
-    while (pos < size) {
-        if (PyList_GET_SIZE(rows) >= max_rows) { status = 1; break; }
-        const unsigned char *newline = memchr(block + pos, '\n', size - pos);
-        size_t end = newline ? (size_t)(newline - block) : size;
-        int blank;
-        Record rec;
-        int r = read_line(b, block + pos, end - pos, &blank, NULL, &rec);
-        if (r == ODD) { status = 2; break; }
-        if (r) {
-            PyErr_NoMemory();
-            goto failed;
-        }
-        if (!blank) {
-            PyObject *row = row_object(b, &rec);
-            if (!row) goto failed;
-            int appended = PyList_Append(rows, row);
-            Py_DECREF(row);
-            if (appended) goto failed;
-        }
-        pos = newline ? end + 1 : size;
-    }
-    if (collecting) PyGC_Enable();
-    PyBuffer_Release(&view);
-    return Py_BuildValue("niN", (Py_ssize_t)pos, status, rows);
-failed:
-    if (collecting) PyGC_Enable();
-    PyBuffer_Release(&view);
-    Py_DECREF(rows);
-    return NULL;
-}
-
 static PyMethodDef Builder_methods[] = {
     {"scan", (PyCFunction)Builder_scan, METH_VARARGS, scan_doc},
-    {"dict_rows", (PyCFunction)Builder_rows, METH_VARARGS, rows_doc},
     {"append", (PyCFunction)Builder_append, METH_VARARGS, append_doc},
     {"take", (PyCFunction)Builder_take, METH_NOARGS, take_doc},
     {NULL, NULL, 0, NULL},
@@ -1732,11 +1645,178 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- dict rows from Arrow (objects/arrow.py) */
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* A JSON cell as values: parsed here where the text is one JSON value this parser reads exactly as orjson does,
+ * else by `parse_json` (objects/base.parsed_json: orjson, the standard parser, or the text as it is). */
+static PyObject *json_cell(Parser *ps, const char *p, size_t n, PyObject *parse_json) {
+    ps->line = ps->s = (const unsigned char *)p;
+    ps->end = ps->s + n;
+    ps->text.len = ps->stack.len = ps->arena.len = 0;
+    ps->depth = 0;
+    if (buf_grow(&ps->text, n)) return PyErr_NoMemory();
+    Node top;
+    skip_ws(ps);
+    int r = parse_value(ps, &top);
+    if (r == NOMEM) return PyErr_NoMemory();
+    if (r == OK) {
+        skip_ws(ps);
+        if (ps->s == ps->end) return value_object(ps, &top);
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "strict");
+    if (!text) return NULL;
+    PyObject *found = PyObject_CallOneArg(parse_json, text);
+    Py_DECREF(text);
+    return found;
+}
+
+static PyObject *cell_object(const ArrowColumn *column, Py_ssize_t at, Parser *ps, PyObject *parse_json) {
+    if (column->validity.obj && !bit_set(column->validity.buf, at)) Py_RETURN_NONE;
+    const char *data = column->data.buf;
+    switch (column->kind) {
+    case PG_TEXT:
+    case PG_JSON: {
+        const int32_t *bounds = (const int32_t *)column->offsets.buf;
+        const char *p = data + bounds[at];
+        size_t n = (size_t)(bounds[at + 1] - bounds[at]);
+        if (column->kind == PG_TEXT) return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "strict");
+        return json_cell(ps, p, n, parse_json);
+    }
+    case PG_BOOL: return PyBool_FromLong(bit_set((const unsigned char *)data, at));
+    case PG_FLOAT8: {
+        double value;
+        memcpy(&value, data + 8 * at, 8);
+        return PyFloat_FromDouble(value);
+    }
+    case PG_TIMESTAMP: {
+        int64_t micros, days, rest;
+        memcpy(&micros, data + 8 * at, 8);
+        days = micros / 86400000000LL;
+        rest = micros % 86400000000LL;
+        if (rest < 0) rest += 86400000000LL, days--;
+        int y, m, d;
+        civil_from_days(days, &y, &m, &d);
+        int64_t seconds = rest / 1000000;
+        return PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, (int)(seconds / 3600), (int)(seconds / 60 % 60),
+                                                       (int)(seconds % 60), (int)(rest % 1000000),
+                                                       PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
+    }
+    default: {
+        int64_t value;
+        memcpy(&value, data + 8 * at, 8);
+        return PyLong_FromLongLong(value);
+    }
+    }
+}
+
+/* The rows of Arrow columns as dicts, one at a time: a row the caller drops before taking the next one gives
+ * its allocations back to the cyclic collector's count, so a read of millions of rows starts no collection
+ * (a list of thousands of new dicts would start one per list, traversing them all). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *names, *parse_json; /* a tuple of str; the callable JSON text is left to */
+    ArrowColumn *columns;
+    Py_ssize_t n, count, next;
+    Parser ps;
+} ArrowDicts;
+
+static void ArrowDicts_dealloc(ArrowDicts *it) {
+    if (it->columns) columns_release(it->columns, it->n);
+    Py_XDECREF(it->names);
+    Py_XDECREF(it->parse_json);
+    buf_free(&it->ps.text);
+    free(it->ps.stack.p);
+    free(it->ps.arena.p);
+    Py_TYPE(it)->tp_free((PyObject *)it);
+}
+
+static PyObject *ArrowDicts_next(ArrowDicts *it) {
+    if (it->next >= it->count) return NULL;
+    Py_ssize_t i = it->next++;
+    PyObject *row = _PyDict_NewPresized(it->n);
+    if (!row) return NULL;
+    for (Py_ssize_t c = 0; c < it->n; c++) {
+        PyObject *value = cell_object(&it->columns[c], it->columns[c].offset + i, &it->ps, it->parse_json);
+        if (!value) goto failed;
+        int set = PyDict_SetItem(row, PyTuple_GET_ITEM(it->names, c), value);
+        Py_DECREF(value);
+        if (set) goto failed;
+    }
+    return row;
+failed:
+    Py_DECREF(row);
+    return NULL;
+}
+
+PyDoc_STRVAR(arrow_dicts_doc,
+             "arrow_dicts(names, columns, count, parse_json) -> iterator of dict\n\n"
+             "The first `count` rows of Arrow columns (as pg_copy_rows takes them) as dicts keyed by `names`, in "
+             "order: text as str, JSON as values (`parse_json` called with a text this parser leaves to it), int8, "
+             "float8, booleans, timestamps (microseconds) as datetimes in UTC (datetime.timezone.utc).");
+
+static PyTypeObject ArrowDictsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "iterbridge._eventscan.ArrowDicts",
+    .tp_basicsize = sizeof(ArrowDicts),
+    .tp_dealloc = (destructor)ArrowDicts_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = arrow_dicts_doc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)ArrowDicts_next,
+};
+
+static PyObject *arrow_dicts(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *names, *given, *parse_json;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "O!O!nO", &PyTuple_Type, &names, &PyTuple_Type, &given, &count, &parse_json))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(given);
+    if (count < 0 || PyTuple_GET_SIZE(names) != n) {
+        PyErr_SetString(PyExc_ValueError, "arrow_dicts: a negative count, or not a name for each column");
+        return NULL;
+    }
+    for (Py_ssize_t c = 0; c < n; c++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(names, c))) {
+            PyErr_SetString(PyExc_TypeError, "arrow_dicts: a column's name is not a str");
+            return NULL;
+        }
+    ArrowDicts *it = PyObject_New(ArrowDicts, &ArrowDictsType);
+    if (!it) return NULL;
+    memset(&it->ps, 0, sizeof(it->ps));
+    it->names = Py_NewRef(names);
+    it->parse_json = Py_NewRef(parse_json);
+    it->n = n, it->count = count, it->next = 0;
+    it->columns = PyMem_Calloc(n ? (size_t)n : 1, sizeof(ArrowColumn));
+    if (!it->columns) {
+        Py_DECREF(it);
+        return PyErr_NoMemory();
+    }
+    size_t most = 0;
+    for (Py_ssize_t c = 0; c < n; c++)
+        if (column_take(PyTuple_GET_ITEM(given, c), count, &it->columns[c], &most) < 0) {
+            Py_DECREF(it);
+            return NULL;
+        }
+    return (PyObject *)it;
+}
+
 static PyMethodDef module_methods[] = {
     {"quote_cells", quote_cells, METH_VARARGS, quote_doc},
     {"pg_copy_rows", pg_copy_rows, METH_VARARGS, pg_copy_doc},
     {"sqlite_bind_library", sqlite_bind_library, METH_VARARGS, sqlite_bind_doc},
     {"sqlite_write", sqlite_write, METH_VARARGS, sqlite_write_doc},
+    {"arrow_dicts", arrow_dicts, METH_VARARGS, arrow_dicts_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1760,14 +1840,10 @@ PyMODINIT_FUNC PyInit__eventscan(void) {
         return NULL;
     }
     for (int i = 0; FIELD_NAMES[i]; i++) field_lengths[i] = strlen(FIELD_NAMES[i]);
-    static const char *const row_keys[] = {"Id", "EventType", "EventName", "Email", "UserId", "CreatedAt",
-                                           "CampaignId", "TemplateId", "MessageId", "DataFields"};
-    for (int i = 0; i < 10; i++)
-        if (!ROW_KEYS[i] && !(ROW_KEYS[i] = PyUnicode_InternFromString(row_keys[i]))) return NULL;
     PyDateTime_IMPORT;
     if (!PyDateTimeAPI) return NULL;
     init_tables();
-    if (PyType_Ready(&BuilderType) < 0) return NULL;
+    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&ArrowDictsType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&BuilderType);

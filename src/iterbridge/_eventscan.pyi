@@ -1,6 +1,6 @@
 """Types of the C scanner of events' export lines (_eventscan.c)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 _Texts = tuple[bytes | None, bytes, bytes]  # validity bitmap (None: no null), int32 offsets, UTF-8 data
@@ -23,10 +23,12 @@ class Builder:
         data: str,
         /,
     ) -> None: ...
-    def dict_rows(self, block: bytes, position: int, max_rows: int, /) -> tuple[int, int, list[dict[str, Any]]]: ...
     def take(self) -> tuple[int, tuple[_Texts, ...], tuple[_Integers, ...]]: ...
 
 def quote_cells(
     offsets: Any, data: Any, offset: int, count: int, quote: int, delimiter: int, /
 ) -> tuple[bytes, bytes] | None: ...
 def pg_copy_rows(columns: Sequence[tuple[int, Any, Any, Any, int]], count: int, /) -> bytes: ...
+def arrow_dicts(
+    names: tuple[str, ...], columns: tuple[tuple[int, Any, Any, Any, int], ...], count: int, parse_json: Any, /
+) -> Iterator[dict[str, Any]]: ...

@@ -345,14 +345,18 @@ def test_read_batches_use_the_scanner(sandbox: Sandbox, monkeypatch: pytest.Monk
 
 
 def scanned_dict_rows(line: bytes) -> Any:
-    """The dict rows the scanner makes of one line itself, or None when it hands the line back."""
-    builder = scanner.scanner.Builder("customEvent")
-    position, status, rows = builder.dict_rows(line, 0, 10)
+    """The dict rows conn.read makes of one line the scanner takes itself (its batch, DataFields' keys as sent,
+    made dicts by `arrow.rows`), or None when it hands the line back."""
+    from iterbridge.objects.arrow import rows
+
+    builder = scanner.scanner.Builder("customEvent", False)
+    position, status, count = builder.scan(line, 0, 10)
     if status == 2:
-        assert (position, rows) == (0, [])
+        assert (position, count) == (0, 0)
         return None
-    assert (status, len(rows)) == (0, 1)
-    return rows
+    assert (status, count) == (0, 1)
+    batch = events_arrow.builder_batch(builder, "customEvent", EVENTS.columns)
+    return list(rows(batch, {c.name: c.type for c in EVENTS.columns}))
 
 
 @settings(max_examples=400, deadline=None)
@@ -421,6 +425,71 @@ def test_cells_quoted_in_c_are_the_kernels_cells(
     finally:
         scanner.scanner = saved
     assert in_c == by_kernels
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+_JSON_TEXTS = (
+    _JSON_VALUES.map(lambda value: json.dumps(value, ensure_ascii=False))
+    | _JSON_VALUES.map(lambda value: json.dumps(value, indent=1))  # escapes and spaces orjson would not write
+    | st.sampled_from(['{"a":1,"a":2}', "2.50", "1e5", "-0", "NaN", '"\\ud800"', "12345678901234567890", "[1,]"])
+    | st.text(max_size=8)  # mostly not JSON: kept as the text
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.none() | _JSON_TEXTS,
+            st.none() | st.text(max_size=8),
+            st.none() | st.integers(-(2**63), 2**63 - 1),
+            st.none() | st.floats(),
+            st.none() | st.booleans(),
+            st.none() | st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999),  # datetime's years 1-9999
+        ),
+        max_size=12,
+    ),
+    start=st.integers(0, 4),
+)
+def test_dict_rows_made_in_c_are_to_pylists_rows(rows: list[tuple[Any, ...]], start: int) -> None:
+    """A batch's rows made dicts by the C extension (`arrow_dicts`) are the rows `to_pylist` gives, with the
+    same types, in every catalog type: JSON parsed as `parsed_json` parses it (the C parser leaving it what it
+    cannot read exactly as orjson), NULLs, timestamps before the epoch, columns sliced from larger ones."""
+    from iterbridge.objects.arrow import rows as dict_rows
+    from iterbridge.objects.base import SqlType
+
+    kinds = [SqlType.JSON, SqlType.TEXT, SqlType.INTEGER, SqlType.REAL, SqlType.BOOLEAN, SqlType.TIMESTAMP]
+    table, columns = generated_table(rows, kinds, start)
+    types = {c.name: c.type for c in columns}
+    in_c = list(dict_rows(table, types))
+    saved, scanner.scanner = scanner.scanner, None
+    try:
+        by_pylist = list(dict_rows(table, types))
+    finally:
+        scanner.scanner = saved
+    assert strictly(in_c) == strictly(by_pylist)
+    assert len(in_c) == max(0, len(rows) - start)
+
+
+def test_dict_rows_are_made_in_c_one_at_a_time() -> None:
+    """`arrow_dicts` gives each row when it is asked for (a read of millions of rows never holds a list of them),
+    and refuses buffers shorter than the rows they claim."""
+    from iterbridge.objects.arrow import arrow_buffers
+    from iterbridge.objects.base import SqlType
+
+    column = pa.array(["a", None, "c"])
+    given = (arrow_buffers(column, SqlType.TEXT),)
+    made = scanner.scanner.arrow_dicts(("Name",), given, 3, orjson.loads)
+    assert next(made) == {"Name": "a"}
+    assert list(made) == [{"Name": None}, {"Name": "c"}]
+    with pytest.raises(ValueError, match="shorter than its rows"):
+        scanner.scanner.arrow_dicts(("Name",), given, 4, orjson.loads)
+    with pytest.raises(ValueError, match="not a name for each column"):
+        scanner.scanner.arrow_dicts((), given, 3, orjson.loads)
 
 
 def generated_table(rows: list[tuple[Any, ...]], kinds: list[Any], start: int) -> tuple[pa.Table, list[Any]]:

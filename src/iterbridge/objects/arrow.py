@@ -11,12 +11,13 @@ every moment a dict row can hold, losslessly), JSON → string holding the JSON 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from iterbridge.objects import scanner
 from iterbridge.objects.base import Column, Condition, Row, SqlType, convert, json_as_sent, json_text, parsed_json
 
 if TYPE_CHECKING:
@@ -99,15 +100,47 @@ def values(column: Any, sql_type: SqlType) -> list[Any]:
     found = column.to_pylist()
     if sql_type is SqlType.JSON:
         return [None if v is None else parsed_json(v) for v in found]
+    if sql_type is SqlType.TIMESTAMP:  # in UTC as datetime.timezone.utc, as every reader gives it (not a ZoneInfo)
+        return [None if v is None else v.astimezone(UTC) for v in found]
     return list(found)
 
 
 def rows(table: Any, types: dict[str, SqlType]) -> Iterator[Row]:
-    """A table's (or batch's) rows as dicts, typed as `conn.read` types them."""
-    names = list(table.schema.names)
-    columns = [values(table.column(name), types[name]) for name in names]
-    for cells in zip(*columns, strict=True):
-        yield dict(zip(names, cells, strict=True))
+    """A table's (or batch's) rows as dicts, typed as `conn.read` types them: made one at a time by the C
+    extension from the columns' buffers (`arrow_dicts`) where it is built and every column has its catalog type,
+    else from `to_pylist`."""
+    names = tuple(table.schema.names)
+    typed = scanner.scanner is not None and all(field.type == ARROW_TYPES[types[field.name]] for field in table.schema)
+    if not typed:
+        columns = [values(table.column(name), types[name]) for name in names]
+        for cells in zip(*columns, strict=True):
+            yield dict(zip(names, cells, strict=True))
+        return
+    assert scanner.scanner is not None
+    batches = table.to_batches() if isinstance(table, pa.Table) else [table]
+    for batch in batches:
+        given = tuple(arrow_buffers(batch.column(name), types[name]) for name in names)
+        yield from scanner.scanner.arrow_dicts(names, given, batch.num_rows, parsed_json)
+
+
+_C_KINDS = {  # the C extension's kinds of column (_eventscan.c: PG_TEXT …)
+    SqlType.TEXT: 0,
+    SqlType.JSON: 1,
+    SqlType.INTEGER: 2,
+    SqlType.REAL: 3,
+    SqlType.BOOLEAN: 4,
+    SqlType.TIMESTAMP: 5,
+}
+
+
+def arrow_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
+    """A column of its catalog type as the C extension takes it (`pg_copy_rows`, `sqlite_write`, `arrow_dicts`):
+    kind, validity, offsets, data, offset."""
+    buffers = values.buffers()
+    validity = buffers[0] if values.null_count else None
+    data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
+    offsets = buffers[1] if kind in (SqlType.TEXT, SqlType.JSON) else None
+    return _C_KINDS[kind], validity, offsets, data, values.offset
 
 
 def derivation_input(batch: Any, derivation: Derivation, types: dict[str, SqlType]) -> Iterator[Row]:

@@ -15,13 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.parsed_window import WindowParse
 from iterbridge.api.timestamps import parse_timestamp, to_epoch_ms
 from iterbridge.constants import EXPORT_DATA_TYPES
 from iterbridge.errors import FatalApiError
 from iterbridge.objects import scanner
-from iterbridge.objects.base import Column, ObjectDef, Operation, ReadRequest, Row, RowResult, SqlType, Write
+from iterbridge.objects.base import (
+    DEFAULT_BATCH_ROWS,
+    Column,
+    ObjectDef,
+    Operation,
+    ReadRequest,
+    Row,
+    RowResult,
+    SqlType,
+    Write,
+)
 from iterbridge.objects.facts import Pushdown, ReadCost, Replication, TableSplit
 from iterbridge.objects.reading import export_records, integers, unknown
 from iterbridge.objects.writing import Bulk, Part, bulk, present, user_outcomes
@@ -155,29 +164,15 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
                     if wanted_types is None or event_type in wanted_types:
                         yield to_row(record, event_type)
         return
-    for event_type, records in exported(conn, request, blocks=scanner.scanning()):
-        yield from scanned_rows(records, event_type)
+    if scanner.scanning():  # parsed in C while each window downloads, then made dicts in C from the batches
+        from iterbridge.objects.arrow import rows
 
-
-def scanned_rows(items: Iterator[Any], event_type: str, rows_per_call: int = 4096) -> Iterator[Row]:
-    """Dict rows of export records, or of LineBlocks through the C scanner (objects/scanner.py): a line it
-    hands back is read here (repaired or quarantined by the block's JsonLines) and made a row by to_row."""
-    builder = None if scanner.scanner is None else scanner.scanner.Builder(event_type)
-    for item in items:
-        if builder is None or type(item) is not LineBlock:
-            yield to_row(item, event_type)
-            continue
-        data, position = item.data, 0
-        while True:
-            position, status, rows = builder.dict_rows(data, position, rows_per_call)
-            item.counted(len(rows))
-            yield from rows
-            if status == scanner.ODD:
-                record, position = scanner.handed_back(item, position)
-                if record is not None:
-                    yield to_row(record, event_type)
-            elif status == scanner.END:
-                break
+        types = {c.name: c.type for c in conn.columns(obj)}
+        for batch in _exported_batches(conn, obj, request, DEFAULT_BATCH_ROWS, sort_keys=False):
+            yield from rows(batch, types)
+        return
+    for event_type, records in exported(conn, request):
+        yield from (to_row(record, event_type) for record in records)
 
 
 def by_user(request: ReadRequest) -> bool:
@@ -223,13 +218,21 @@ def exported(
 def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
     """Arrow batches: export records built into columns (objects/events_arrow.py); per user, from the rows."""
     from iterbridge.objects.arrow import batches_from_rows
-    from iterbridge.objects.events_arrow import event_batches, window_parse
 
     sort_keys = request.hints.sort_json_keys
-    columns = conn.columns(obj)
     if by_user(request):
-        yield from batches_from_rows(_read(conn, obj, request), columns, batch_rows, sort_keys=sort_keys)
+        yield from batches_from_rows(_read(conn, obj, request), conn.columns(obj), batch_rows, sort_keys=sort_keys)
         return
+    yield from _exported_batches(conn, obj, request, batch_rows, sort_keys=sort_keys)
+
+
+def _exported_batches(
+    conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int, *, sort_keys: bool
+) -> Iterator[Any]:
+    """The export API's events as batches, each window parsed while it downloads where the C scanner is built."""
+    from iterbridge.objects.events_arrow import event_batches, window_parse
+
+    columns = conn.columns(obj)
     parse = None
     if scanner.scanning():  # parsed while it downloads: the scanner releases the GIL
 

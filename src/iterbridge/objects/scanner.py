@@ -15,7 +15,7 @@ try:
 except ImportError:  # no C compiler at install, or no libcrypto
     scanner = None
 
-END, ODD = 0, 2  # how Builder.scan and Builder.dict_rows stopped (1: their max_rows reached)
+END, ODD = 0, 2  # how Builder.scan stopped (1: its max_rows reached)
 
 
 def scanning() -> bool:

@@ -31,7 +31,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.objects import scanner
-from iterbridge.objects.arrow import ARROW_TYPES, schema
+from iterbridge.objects.arrow import ARROW_TYPES, arrow_buffers, schema
 from iterbridge.objects.base import Column, SqlType
 
 _POSITION = "__iterbridge_position"  # a column of our own while rows are told apart by key
@@ -246,26 +246,6 @@ _PG_JSON_STEPS = (("\\\\", "\x00"), ("\\u0000", ""), ("\x00", "\\\\"))
 
 
 # The column kinds of the C writers (PG_TEXT … PG_TIMESTAMP in _eventscan.c), by catalog type.
-_C_KINDS = {
-    SqlType.TEXT: 0,
-    SqlType.JSON: 1,
-    SqlType.INTEGER: 2,
-    SqlType.REAL: 3,
-    SqlType.BOOLEAN: 4,
-    SqlType.TIMESTAMP: 5,
-}
-
-
-def arrow_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
-    """A conformed column's Arrow buffers as the C extension's writers take them (`pg_copy_rows`, `sqlite_write`):
-    kind, validity, offsets, data, offset."""
-    buffers = values.buffers()
-    validity = buffers[0] if values.null_count else None
-    data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
-    offsets = buffers[1] if kind in (SqlType.TEXT, SqlType.JSON) else None
-    return _C_KINDS[kind], validity, offsets, data, values.offset
-
-
 def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:
     """The rows of a conformed table as the tuples of a binary COPY (without the signature and trailer), a few
     megabytes at a time: written by the C extension from the columns' buffers (medium emailSend, 344 k rows:
