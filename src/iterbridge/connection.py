@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,7 +38,7 @@ from iterbridge.errors import (
     QueryError,
     UnknownColumn,
 )
-from iterbridge.objects import OBJECTS, get_object
+from iterbridge.objects import OBJECTS, get_object, scanner
 from iterbridge.objects.base import (
     DEFAULT_BATCH_ROWS,
     Column,
@@ -185,7 +186,22 @@ class ApiSession:
         everything is also checked locally, so pushdown never changes the result.
         """
         definition, selected, request = self._request(obj, where, columns, limit)
+        if definition.dicts_from_batches and scanner.scanning():
+            return self._dicts_of_batches(definition, selected, request, limit)
         return self._filtered(self.scan(definition, request), request.where, selected, limit)
+
+    def _dicts_of_batches(
+        self, definition: ObjectDef, selected: list[str], request: ReadRequest, limit: int | None
+    ) -> Iterator[Row]:
+        """`read`'s rows made from the object's batches: conditions checked and columns selected by Arrow, each
+        dict made in C (objects/arrow.rows); JSON in Iterable's key order, as the dict rows hold it."""
+        from iterbridge.objects.arrow import rows
+
+        request.hints = replace(request.hints, sort_json_keys=False)
+        types = {c.name: c.type for c in self.columns(definition)}
+        batches = self._kept(self.scan_batches(definition, request, DEFAULT_BATCH_ROWS), definition, selected, request)
+        found = (row for batch in batches for row in rows(batch, types))
+        return itertools.islice(found, max(limit, 0)) if limit is not None else found
 
     def _request(
         self, obj: str, where: Mapping[str, Any] | None, columns: Sequence[str] | None, limit: int | None

@@ -23,6 +23,7 @@ from helpers import Stats, connect_to
 from iterbridge.api import parsed_window
 from iterbridge.api.jsonlines import QUARANTINE_DIR_ENV, JsonLines, LineBlock, Quarantine
 from iterbridge.objects import events_arrow, scanner
+from iterbridge.objects.base import Condition
 from iterbridge.objects.events import EVENTS
 from iterbridge.sandbox import Sandbox
 
@@ -294,6 +295,37 @@ def test_a_read_through_the_scanner_equals_the_python_paths(sandbox: Sandbox, ev
     assert scanned.num_rows > 0
     assert scanned.equals(python)
     assert strictly(scanned_rows) == strictly(python_rows)
+
+
+@pytest.mark.parametrize(
+    ("where", "columns", "limit"),
+    [
+        ({"EventType": ["emailSend", "emailOpen"], "CampaignId": Condition(">=", 0)}, None, None),
+        ({"EventType": "emailSend", "TemplateId": Condition(">", 0)}, ["DataFields", "CreatedAt", "Id"], 40),
+        ({"EventType": "customEvent", "EventName": Condition("<", "m")}, ["eventname", "email"], None),
+        ({"EventType": "emailClick"}, None, 0),
+    ],
+)
+def test_read_makes_its_dicts_from_batches_as_the_python_path_reads_them(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, where: dict[str, Any], columns: Any, limit: Any
+) -> None:
+    """conn.read of Events takes the batches (conditions checked and columns selected by Arrow, dicts made in
+    C): the rows, their order, types, key order and the limit are the Python path's, which checks each row."""
+    from iterbridge.objects import arrow
+
+    made: list[int] = []
+    original = arrow.rows
+    monkeypatch.setattr(arrow, "rows", lambda batch, types: made.append(batch.num_rows) or original(batch, types))
+    with connect_to(sandbox) as conn:
+        scanned = list(conn.read("Events", where=where, columns=columns, limit=limit))
+        assert sum(made) >= len(scanned)  # every row came from a batch
+        with python_path():
+            python = list(conn.read("Events", where=where, columns=columns, limit=limit))
+    assert strictly(scanned) == strictly(python)
+    assert len(scanned) == (limit if limit is not None else len(python))
+    if limit != 0:
+        assert made
+        assert len(scanned) > 10
 
 
 def test_windows_parsed_while_they_download_equal_the_python_path_through_drops_and_bad_lines(

@@ -428,6 +428,9 @@ class ObjectDef:
     columns: tuple[Column, ...]
     reader: Reader
     batch_reader: BatchReader | None = None  # Arrow batches without a dict per row; None: built from the rows
+    # `read` makes its dicts from the batches (conditions checked by Arrow, dicts made in C) where the C scanner
+    # is built: for an object whose dict rows are made from the same batches anyway (Events)
+    dicts_from_batches: bool = False
     filters: tuple[str, ...] = ()  # columns whose = / IN (or ranges, for cursors) the reader pushes to the API
     required_filters: tuple[str, ...] = ()  # at least one of these must be constrained by = / IN
     writes: dict[Operation, Write] = field(default_factory=dict)

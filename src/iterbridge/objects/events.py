@@ -324,6 +324,7 @@ EVENTS = ObjectDef(
     ),
     reader=_read,
     batch_reader=_batches,
+    dicts_from_batches=True,
     filters=("Email", "UserId", "EventType", "CreatedAt", "CampaignId"),
     writes={
         Operation.INSERT: Write(
