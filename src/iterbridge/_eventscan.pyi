@@ -25,10 +25,17 @@ class Builder:
     ) -> None: ...
     def take(self) -> tuple[int, tuple[_Texts, ...], tuple[_Integers, ...]]: ...
 
-def quote_cells(
-    offsets: Any, data: Any, offset: int, count: int, quote: int, delimiter: int, /
-) -> tuple[bytes, bytes] | None: ...
 def pg_copy_rows(columns: Sequence[tuple[int, Any, Any, Any, int]], count: int, /) -> bytes: ...
 def arrow_dicts(
     names: tuple[str, ...], columns: tuple[tuple[int, Any, Any, Any, int], ...], count: int, parse_json: Any, /
 ) -> Iterator[dict[str, Any]]: ...
+def csv_records(
+    columns: tuple[tuple[int, Any, Any, Any, int], ...],
+    quoted: bytes,
+    count: int,
+    quote: int,
+    delimiter: int,
+    terminator: bytes,
+    into: bytearray,
+    /,
+) -> int: ...

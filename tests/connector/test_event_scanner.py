@@ -430,33 +430,53 @@ def test_ordinary_export_lines_are_all_made_dict_rows_by_the_scanner() -> None:
     assert strictly(got) == strictly([to_row(orjson.loads(line), "customEvent")])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     texts=st.lists(st.none() | st.text(alphabet=st.sampled_from("a\"',;|\t\n\r{}:é☃ "), max_size=12), max_size=12),
     start=st.integers(0, 4),
+    kinds=st.lists(st.sampled_from(["JSON", "TEXT", "INTEGER", "BOOLEAN"]), min_size=1, max_size=3),
     quote_char=st.sampled_from(['"', "'"]),
     delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    line_terminator=st.sampled_from(["crlf", "lf", "cr"]),
+    null=st.sampled_from(["", "NULL", "a,b"]),
 )
-def test_cells_quoted_in_c_are_the_kernels_cells(
-    texts: list[str | None], start: int, quote_char: str, delimiter: str
+def test_records_written_in_c_are_the_kernels_records(
+    texts: list[str | None],
+    start: int,
+    kinds: list[str],
+    quote_char: str,
+    delimiter: str,
+    line_terminator: str,
+    null: str,
 ) -> None:
-    """The cells that need quotes, quoted in one pass of the C extension (every JSON cell needs them), give the
-    bytes the kernels give: for columns that are slices of larger ones, with NULLs, whichever cells need quotes."""
+    """A batch's records written in one pass of the C extension (`csv_records`: cells quoted where they need it,
+    joined, each record ended) are the bytes the kernels give: for one to three columns (a record of one empty
+    cell is two quotes), numbers and flags never quoted, NULLs as the --null text, every line terminator, columns
+    that are slices of larger ones; into a scratch already longer than the records, too."""
     from iterbridge.objects.base import SqlType
     from iterbridge.transfer.cells import text_cells
     from iterbridge.transfer.csvformat import CsvOptions
 
-    column = pa.array(texts, type=pa.string()).slice(min(start, len(texts)))
-    batch = pa.RecordBatch.from_arrays([column, column], names=["DataFields", "Name"])
-    kinds = [SqlType.JSON, SqlType.TEXT]
-    options = CsvOptions.build(quote_char=quote_char, delimiter=delimiter)
-    in_c = b"".join(bytes(chunk) for chunk in text_cells(batch, kinds, options))
+    values = {
+        "JSON": pa.array(texts, type=pa.string()),
+        "TEXT": pa.array(texts, type=pa.string()),
+        "INTEGER": pa.array([None if t is None else len(t) - 3 for t in texts], type=pa.int64()),
+        "BOOLEAN": pa.array([None if t is None else "a" in t for t in texts], type=pa.bool_()),
+    }
+    columns = [values[kind].slice(min(start, len(texts))) for kind in kinds]
+    batch = pa.RecordBatch.from_arrays(columns, names=[f"c{i}" for i in range(len(kinds))])
+    types = [SqlType[kind] for kind in kinds]
+    options = CsvOptions.build(quote_char=quote_char, delimiter=delimiter, line_terminator=line_terminator, null=null)
+    in_c = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options))
+    longer = bytearray(b"x" * 500)
+    into_longer = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options, longer))
     saved, scanner.scanner = scanner.scanner, None
     try:
-        by_kernels = b"".join(bytes(chunk) for chunk in text_cells(batch, kinds, options))
+        by_kernels = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options))
     finally:
         scanner.scanner = saved
     assert in_c == by_kernels
+    assert into_longer == by_kernels
 
 
 _JSON_VALUES = st.recursive(

@@ -6,10 +6,11 @@ could differ from Python's: numbers of a REAL column, dates in a format or a yea
 `datetime.strftime` does, and the formula guard's last word (`guard_formula`) go through the same Python
 functions, but only for the values that need it (the guard's candidates are found by their first byte first).
 Where a kernel is slow per cell (a regular expression over every cell of every column), the column's own
-buffers are read instead: the C extension (`_eventscan.quote_cells`) finds and quotes the cells that need quotes
-in one pass, and a numpy gather of each cell's first byte (`_data`) says which cells the guard could change.
-Without the extension, or for a quote or delimiter of more than one byte, a memchr over the column's bytes says
-whether any cell needs quotes at all, and kernels quote them.
+buffers are read instead: a numpy gather of each cell's first byte (`_data`) says which cells the guard could
+change, and the C extension (`_eventscan.csv_records`) writes the batch's records in one pass, quoting the cells
+that need it, into a bytearray the export reuses. Without the extension, or for a quote or delimiter of more
+than one byte, a memchr over the column's bytes says whether any cell needs quotes at all, kernels quote them and
+join the records.
 
 - `text_cells`: --quoting minimal. Every cell as text (NULL the --null text), guarded, quoted as `MinimalWriter`
   quotes (a quote, the delimiter or a line break in it), then joined into the batch's text in one piece.
@@ -28,6 +29,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from iterbridge.objects import scanner
+from iterbridge.objects.arrow import arrow_buffers
 from iterbridge.objects.base import SqlType
 from iterbridge.transfer.csvformat import DEFAULT_DATE_FORMAT, GUARDED_STARTS, TERMINATORS, CsvOptions, guard_formula
 
@@ -48,15 +50,31 @@ _DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
 _NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
-def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[Any]:
+def text_cells(batch: Any, types: list[SqlType], options: CsvOptions, scratch: bytearray | None = None) -> list[Any]:
     """The batch's records as the minimal writer writes them (cells, delimiters, line terminators), in UTF-8:
-    chunks of bytes (memoryviews of Arrow's buffers: nothing copied) written as they are into a UTF-8 file,
-    decoded for any other encoding."""
+    chunks of bytes (memoryviews, nothing copied) written as they are into a UTF-8 file, decoded for any other
+    encoding. Where the C extension is built, the records are written in one pass into `scratch` (a bytearray
+    an export gives every batch: the caller releases the view before the next call), else joined by kernels."""
+    texts = [_text(batch.column(i), kind, options) for i, kind in enumerate(types)]
+    terminator = TERMINATORS[options.line_terminator]
+    quote, delimiter = options.quote_char, options.delimiter
+    if (
+        scanner.scanner is not None
+        and _ascii_byte(quote)
+        and _ascii_byte(delimiter)
+        and all(text.type == pa.string() and not text.null_count for text in texts)
+    ):
+        if not len(batch):
+            return []
+        given = tuple(arrow_buffers(text, SqlType.TEXT) for text in texts)
+        quoted = bytes(not _plain(kind, options) for kind in types)
+        into = bytearray() if scratch is None else scratch
+        size = scanner.scanner.csv_records(
+            given, quoted, len(batch), ord(quote), ord(delimiter), terminator.encode(), into
+        )
+        return [memoryview(into)[:size]]
     columns = [
-        _text(batch.column(i), kind, options)
-        if _plain(kind, options)
-        else _quoted(_text(batch.column(i), kind, options), options)
-        for i, kind in enumerate(types)
+        text if _plain(kind, options) else _quoted(text, options) for text, kind in zip(texts, types, strict=True)
     ]
     if len(columns) == 1:  # a record of one empty field is not a blank line
         only = columns[0]
@@ -64,10 +82,9 @@ def text_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[An
     # Each record's terminator goes before it (on its first cell: a short copy), so the records are the values
     # of one join, laid end to end in its buffer: the text is that buffer from the first terminator's end, and
     # one terminator at the end.
-    terminator = TERMINATORS[options.line_terminator]
     columns[0] = pc.binary_join_element_wise(terminator, columns[0], "")
     lines = pc.binary_join_element_wise(*columns, options.delimiter) if len(columns) > 1 else columns[0]
-    return [_joined(lines)[len(terminator) :], terminator.encode()] if len(lines) else []
+    return [_joined(lines)[len(terminator) :], memoryview(terminator.encode())] if len(lines) else []
 
 
 def value_cells(batch: Any, types: list[SqlType], options: CsvOptions) -> list[list[Any]]:
@@ -129,17 +146,9 @@ def _guarded(texts: Any, options: CsvOptions) -> Any:
 
 
 def _quoted(texts: Any, options: CsvOptions) -> Any:
-    """Cells quoted as MinimalWriter quotes them: with a quote (doubled inside), the delimiter or a line break.
-    In one pass of the C extension where it is built and both are single ASCII bytes (a JSON column's cells all
-    need quotes: the kernels below took over half of an Events export's formatting), else by kernels."""
+    """Cells quoted as MinimalWriter quotes them, by kernels: with a quote (doubled inside), the delimiter or a
+    line break."""
     quote, delimiter = options.quote_char, options.delimiter
-    if scanner.scanner is not None and texts.type == pa.string() and _ascii_byte(quote) and _ascii_byte(delimiter):
-        validity, offsets, data = texts.buffers()
-        made = scanner.scanner.quote_cells(offsets, data or b"", texts.offset, len(texts), ord(quote), ord(delimiter))
-        if made is None:
-            return texts  # no cell needs quotes
-        quoted = [validity, pa.py_buffer(made[0]), pa.py_buffer(made[1])]  # the validity bitmap as it is
-        return pa.Array.from_buffers(pa.string(), len(texts), quoted, texts.null_count, texts.offset)
     characters = dict.fromkeys((quote, delimiter, "\n", "\r"))
     found = _data(texts)
     cells = None if found is None else found[1].tobytes()  # copied once, searched for each character

@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import operator
+import queue
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -233,6 +234,9 @@ def _flattened(
     return columns, replay()
 
 
+_SCRATCHES = 3  # an export's batch texts at once: one written, one made, one waiting between them
+
+
 def write_batches(
     header: list[str],
     types: list[SqlType],
@@ -243,7 +247,8 @@ def write_batches(
 ) -> int:
     """Stream Arrow batches into a CSV file (atomically) or stdout, a batch at a time: the bytes write_csv writes
     for the same rows, each column formatted by Arrow kernels (transfer/cells.py), each batch written by one call
-    (--quoting minimal: its text, joined by kernels; the other modes: the csv module's C writer)."""
+    (--quoting minimal: its text, written by the C extension or joined by kernels, made in the reading thread
+    while the batch before is written; the other modes: the csv module's C writer)."""
     from iterbridge.transfer.cells import text_cells, value_cells  # pyarrow: not at the CLI's start-up
 
     count = 0
@@ -256,22 +261,44 @@ def write_batches(
         # handle holds; a UTF-8 BOM is the text handle's to write, at its first write.
         handle.flush()
         utf8 = getattr(handle, "buffer", None) if codecs.lookup(options.python_encoding).name == "utf-8" else None
-        for batch in batches:
-            try:
-                if minimal:
-                    for chunk in text_cells(batch, types, options):
-                        if utf8 is not None:
-                            utf8.write(chunk)
-                        else:
-                            handle.write(bytes(chunk).decode("utf-8"))
-                else:
-                    raw.writerows(zip(*value_cells(batch, types, options), strict=True))
-            except (UnicodeEncodeError, csv.Error):
-                _diagnose(batch, types, header, count, options)
-                raise
-            count += batch.num_rows
-            if progress is not None:
-                progress(count)
+
+        # --quoting minimal: each batch's text is made ahead, in the reading thread, into one of a few bytearrays
+        # the writing gives back (their pages reused batch after batch); the writing overlaps the next batch's
+        scratches: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(_SCRATCHES):
+            scratches.put(bytearray())
+
+        def formatted(batches: Iterable[Any]) -> Iterator[tuple[Any, list[Any] | None, bytearray | None]]:
+            for batch in batches:
+                if not minimal:
+                    yield batch, None, None
+                    continue
+                scratch = scratches.get()
+                yield batch, text_cells(batch, types, options, scratch), scratch
+
+        try:
+            for batch, chunks, scratch in read_ahead(formatted(batches)):
+                try:
+                    if chunks is not None and scratch is not None:
+                        for chunk in chunks:
+                            with chunk:  # released at once: the scratch may be grown for a later batch
+                                if utf8 is not None:
+                                    utf8.write(chunk)
+                                else:
+                                    handle.write(bytes(chunk).decode("utf-8"))
+                        del chunks
+                        scratches.put(scratch)
+                    else:
+                        raw.writerows(zip(*value_cells(batch, types, options), strict=True))
+                except (UnicodeEncodeError, csv.Error):
+                    _diagnose(batch, types, header, count, options)
+                    raise
+                count += batch.num_rows
+                if progress is not None:
+                    progress(count)
+        finally:  # a reading thread waiting for a scratch when the writing stopped is let go
+            for _ in range(_SCRATCHES):
+                scratches.put(bytearray())
     if progress is not None:
         progress(count)
     return count
@@ -311,7 +338,7 @@ def export(
         by_rows = batches is False or options.flatten or chosen.sql is not None
         if batches or not by_rows:
             found = conn.read_batches(chosen.name, where=chosen.conditions, columns=chosen.header, sort_json_keys=False)
-            count = write_batches(chosen.header, types, read_ahead(found), path, options, progress)
+            count = write_batches(chosen.header, types, found, path, options, progress)
             return ExportResult(str(path) if path else "-", chosen.header, count)
         header, rows = object_rows(conn, chosen)
     else:
