@@ -410,6 +410,24 @@ def test_a_dict_row_the_scanner_makes_is_to_rows(line: bytes) -> None:
         assert got[0]["CreatedAt"].tzinfo is wanted[0]["CreatedAt"].tzinfo
 
 
+@settings(max_examples=400, deadline=None)
+@given(records())
+def test_a_records_dict_row_is_its_batchs_row(record: dict[str, Any]) -> None:
+    """conn.read's rows are the batches' rows where the C extension is built, to_row's where it is not: the same
+    values and types for any record (an int event name or email as text, a text campaign id as an integer, as
+    the batch's typed columns hold them), and the same Id, hashed from the values as sent."""
+    from iterbridge.objects.arrow import rows
+    from iterbridge.objects.events import to_row
+
+    try:
+        wanted = [to_row(dict(record), "customEvent")]
+    except (ValueError, TypeError, OverflowError):
+        return
+    (batch,) = events_arrow.event_batches(iter([record]), "customEvent", EVENTS.columns, 10, sort_keys=False)
+    got = list(rows(batch, {c.name: c.type for c in EVENTS.columns}))
+    assert strictly(got) == strictly(wanted)
+
+
 def test_ordinary_export_lines_are_all_made_dict_rows_by_the_scanner() -> None:
     from iterbridge.objects.events import to_row
 

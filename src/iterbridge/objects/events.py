@@ -30,6 +30,7 @@ from iterbridge.objects.base import (
     RowResult,
     SqlType,
     Write,
+    convert,
 )
 from iterbridge.objects.facts import Pushdown, ReadCost, Replication, TableSplit
 from iterbridge.objects.reading import export_records, integers, unknown
@@ -103,8 +104,21 @@ def to_row(record: dict[str, Any], event_type: str) -> Row:
         "MessageId": message,
         "DataFields": data,
     }
-    row["Id"] = str(event_id) if event_id else stable_id(row, created)
+    row["Id"] = str(event_id) if event_id else stable_id(row, created)  # hashed from the values as sent
+    for column, sql_type, kind in _TYPED:  # a value of another type, as its batch column holds it (arrow.array)
+        value = row[column]
+        if value is not None and type(value) is not kind:
+            row[column] = convert(value, sql_type)
     return row
+
+
+_TYPED = (
+    ("EventName", SqlType.TEXT, str),
+    ("Email", SqlType.TEXT, str),
+    ("CampaignId", SqlType.INTEGER, int),
+    ("TemplateId", SqlType.INTEGER, int),
+    ("MessageId", SqlType.TEXT, str),
+)
 
 
 def stable_id(row: Row, created_text: Any = None) -> str:
