@@ -290,3 +290,24 @@ def test_event_batches_parse_other_timestamp_forms_as_rows_do() -> None:
         to_row({"createdAt": "2026-13-05 04:22:12 +00:00"}, "customEvent")
     with pytest.raises(ValueError):  # noqa: PT011
         list(event_batches(iter([{"createdAt": "2026-13-05 04:22:12 +00:00"}]), "customEvent", EVENTS.columns, 10))
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-02-30 00:00:00 +00:00", "2025-02-29 10:00:00 +00:00", "2026-01-01 23:59:60 +00:00"]
+)
+def test_a_moment_strptime_would_roll_over_is_no_real_date(text: str) -> None:
+    """Arrow's strptime takes February 30 for March 2 and 23:59:60 for the next day, where Python refuses them: in
+    a batch such a text is what the dict rows make of it (a timestamp column's NULL, an event's error), not a
+    moment nobody sent."""
+    from iterbridge.objects.arrow import array
+    from iterbridge.objects.base import convert
+    from iterbridge.objects.events import EVENTS, to_row
+    from iterbridge.objects.events_arrow import event_batches
+
+    good = "2026-05-05 04:22:12 +00:00"
+    assert array([good, text], SqlType.TIMESTAMP).to_pylist() == [convert(good, SqlType.TIMESTAMP), None]
+    assert convert(text, SqlType.TIMESTAMP) is None
+    with pytest.raises(ValueError):  # noqa: PT011 - the parser's own message
+        to_row({"createdAt": text}, "customEvent")
+    with pytest.raises(ValueError):  # noqa: PT011
+        list(event_batches(iter([{"createdAt": good}, {"createdAt": text}]), "customEvent", EVENTS.columns, 10))

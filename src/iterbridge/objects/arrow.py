@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from iterbridge.objects.facts import Derivation
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+_WALL_SECONDS = pa.timestamp("s")  # a UTC moment cast to text without its zone: "YYYY-MM-DD HH:MM:SS"
 EXPORT_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # every export record's timestamps: "2026-05-05 04:22:12 +00:00"
 ARROW_TYPES: dict[SqlType, Any] = {
     SqlType.TEXT: pa.string(),
@@ -68,10 +69,17 @@ def export_timestamps(texts: list[Any], *, checked: bool = False) -> Any:
         v is None or (type(v) is str and len(v) == 26 and v[10] == " " and v.endswith(" +00:00")) for v in texts
     ):
         return None
+    given = pa.array(texts, type=pa.string())
     try:
-        return pc.strptime(pa.array(texts, type=pa.string()), format=EXPORT_FORMAT, unit="us").cast(TIMESTAMP)
+        parsed = pc.strptime(given, format=EXPORT_FORMAT, unit="us").cast(TIMESTAMP)
     except pa.ArrowInvalid:  # no real date (a 13th month): the catalog's conversion says what it becomes
         return None
+    # strptime rolls what is past the end over (February 30 becomes March 2, 23:59:60 the next day) where
+    # Python refuses it: a text whose moment is not written back as it was is no real date either
+    written = parsed.cast(_WALL_SECONDS).cast(pa.string())
+    if not pc.all(pc.equal(pc.utf8_slice_codeunits(given, 0, 19), written)).as_py():
+        return None
+    return parsed
 
 
 def batch_from_rows(rows: Sequence[Row], columns: Sequence[Column], *, sort_keys: bool = True) -> Any:
