@@ -13,6 +13,8 @@ from typing import Any
 import httpx2
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import NO_TLS, FakeClock, Stats, cli_env, connect_to
 from iterbridge.cli import main
@@ -181,3 +183,53 @@ def test_only_integers_in_email_list_ids_name_lists() -> None:
     assert list(derivation.rows(user, {1, 2})) == [{"ListId": 2, "Email": "a@x.io"}, {"ListId": 1, "Email": "a@x.io"}]
     assert list(derivation.rows({"Email": "", "EmailListIds": [1]}, {1})) == []
     assert list(derivation.rows({"Email": "a@x.io", "EmailListIds": "[1]"}, {1})) == []
+
+
+_LIST_IDS = st.one_of(
+    st.none(),
+    st.lists(st.integers(-3, 6) | st.integers(-(2**63), 2**63 - 1), max_size=6),  # what Iterable sends
+    st.lists(st.integers(1, 4) | st.booleans() | st.floats(0, 3) | st.just([1]) | st.text(max_size=2), max_size=4),
+    st.just("[1]") | st.just({"1": 2}) | st.just(7),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    users=st.lists(
+        st.tuples(st.none() | st.just("") | st.emails(), _LIST_IDS),
+        max_size=8,
+    ),
+    covered=st.frozensets(st.integers(-3, 6), max_size=6),
+    start=st.integers(0, 3),
+)
+def test_a_batch_of_users_gives_the_memberships_its_rows_give(
+    users: list[tuple[Any, Any]], covered: frozenset[int], start: int
+) -> None:
+    """The memberships a whole batch of users tells, made by compute kernels (`Derivation.batch`), are the rows
+    its users give one at a time (`Derivation.rows`), in order: users without an email or a list, a list twice in
+    one array, lists not covered, integers up to 64 bits; a batch with anything else in an array is left to
+    `rows` (None), and one of integers only never is."""
+    import pyarrow as pa
+
+    from iterbridge.objects.arrow import array, rows
+    from iterbridge.objects.base import SqlType
+    from iterbridge.objects.list_users import LIST_USERS
+
+    derivation = LIST_USERS.derived
+    assert derivation is not None
+    assert derivation.batch is not None
+    emails = array([email for email, _ in users], SqlType.TEXT).slice(min(start, len(users)))
+    lists = array([ids for _, ids in users], SqlType.JSON).slice(min(start, len(users)))
+    batch = pa.RecordBatch.from_arrays([emails, lists], names=["Email", "EmailListIds"])
+    types = {"Email": SqlType.TEXT, "EmailListIds": SqlType.JSON}
+    wanted = [found for user in rows(batch, types) for found in derivation.rows(user, covered)]
+    made = derivation.batch(batch, covered)
+    integers_only = all(
+        ids is None or (isinstance(ids, list) and all(type(v) is int for v in ids)) for _, ids in users[start:]
+    )
+    if made is None:
+        assert not integers_only
+        return
+    assert list(rows(made, {"ListId": SqlType.INTEGER, "Email": SqlType.TEXT})) == wanted
+    for table in (pa.Table.from_batches([batch]), pa.Table.from_batches([batch.slice(0, 2), batch.slice(2)])):
+        assert pa.Table.from_batches([derivation.batch(table, covered)]).equals(pa.Table.from_batches([made]))

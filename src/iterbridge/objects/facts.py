@@ -39,7 +39,9 @@ class Derivation:
     (the values the source covers, the others), asked before the reads start; the others are read as
     `column IN others`. `rows(source_row, covered)`: the rows one source row gives for the covered values.
     `noun`: what a value of `column` is, for the report. `reads`: the source's columns `rows` looks at (empty: it
-    may look at any), so a columnar read makes dicts of those alone."""
+    may look at any), so a columnar read makes dicts of those alone. `batch(source_batch, covered)`: the rows
+    `rows` gives for a whole Arrow batch of the source, as an Arrow batch, or None where they must be made a
+    source row at a time."""
 
     source: str
     column: str
@@ -47,6 +49,7 @@ class Derivation:
     plan: Callable[[Session], tuple[list[Any], list[Any]]]
     rows: Callable[[Mapping[str, Any], Collection[Any]], Iterator[dict[str, Any]]]
     reads: tuple[str, ...] = ()
+    batch: Callable[[Any, Collection[Any]], Any | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -707,13 +707,33 @@ class Replication:
         waiting.clear()
 
     def _feed_batch(self, deriving: _Deriving, batch: Any) -> None:
-        """`_feed` for a batch of the source: its rows as dicts, with only the columns the derivation reads."""
+        """`_feed` for a batch of the source: the derivation's batch of its rows where it makes one, else the
+        source's rows as dicts, with only the columns the derivation reads."""
         derivation = deriving.stream.obj.derived
         if deriving.dropped or derivation is None:
             return
-        types = {c.name: c.type for c in self.specs[deriving.source].columns}
-        for row in derivation_input(batch, derivation, types):
-            self._feed(deriving, row)
+        made = None if derivation.batch is None else derivation.batch(batch, deriving.covered)
+        if made is None:
+            types = {c.name: c.type for c in self.specs[deriving.source].columns}
+            for row in derivation_input(batch, derivation, types):
+                self._feed(deriving, row)
+            return
+        deriving.rows_read += made.num_rows
+        if not made.num_rows:
+            return
+        keys = deriving.stream.obj.keys
+        seen = (
+            list(zip(*(made.column(k).to_pylist() for k in keys), strict=True))
+            if self._sweeps(deriving.stream)
+            else None
+        )
+        try:
+            self._flush(deriving.stream, deriving.batch, deriving.seen)  # the rows made before it go first
+            self._put(_Rows(deriving.stream, [], seen, made))
+        except _Cancelled:
+            if self._stop.is_set():
+                raise
+            deriving.dropped = True  # the derived table's write failed: the source's read goes on
 
     def _scan(self, stream: Stream, request: ReadRequest) -> Iterator[Row]:
         """The stream's rows; for a derived table (see _plan_derivations), those of the values its source does
