@@ -19,6 +19,8 @@ import duckdb
 import httpx2
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import FakeClock, connect_to, postgres_database
 from iterbridge.api.exports import WindowPolicy
@@ -369,3 +371,30 @@ def test_sqlite_batches_written_without_the_c_writer_store_the_same(
         by_python = replicate(conn.session, by_executemany, OBJECTS)
         assert set(written) == {None}  # every batch through executemany (not empty: a set of one)
     same_copies(by_c, in_c, by_python, by_executemany)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(
+        st.tuples(st.none() | st.integers(0, 3), st.none() | st.sampled_from(["a", "b", "a\x1fb", "", "\x1fb"])),
+        max_size=12,
+    )
+)
+def test_distinct_keeps_the_last_row_of_each_key_where_its_first_was(keys: list[tuple[Any, Any]]) -> None:
+    """`distinct` over a key of two columns (ListUsers' ListId and Email): told apart without a group-by when
+    every key's joined text is new, by the group-by when one repeats, whatever the values hold (the separator,
+    empty texts, NULLs): the last row of each key, at the place of its first."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "ListId": pa.array([k[0] for k in keys], pa.int64()),
+            "Email": pa.array([k[1] for k in keys], pa.string()),
+            "n": pa.array(range(len(keys)), pa.int64()),
+        }
+    )
+    wanted: dict[tuple[Any, Any], int] = {}
+    for n, key in enumerate(keys):
+        wanted[key] = n  # a key seen again keeps its first place, takes the later row
+    got = writing.distinct(table, ["ListId", "Email"])
+    assert got.column("n").to_pylist() == list(wanted.values())

@@ -721,15 +721,14 @@ class Replication:
         deriving.rows_read += made.num_rows
         if not made.num_rows:
             return
-        keys = deriving.stream.obj.keys
-        seen = (
-            list(zip(*(made.column(k).to_pylist() for k in keys), strict=True))
-            if self._sweeps(deriving.stream)
-            else None
-        )
+        keys, sweeps = deriving.stream.obj.keys, self._sweeps(deriving.stream)
+        size = batch_size(self.specs[deriving.stream.table])  # messages of the dict rows' size: memory stays flat
         try:
             self._flush(deriving.stream, deriving.batch, deriving.seen)  # the rows made before it go first
-            self._put(_Rows(deriving.stream, [], seen, made))
+            for start in range(0, made.num_rows, size):
+                part = made.slice(start, size)
+                seen = list(zip(*(part.column(k).to_pylist() for k in keys), strict=True)) if sweeps else None
+                self._put(_Rows(deriving.stream, [], seen, part))
         except _Cancelled:
             if self._stop.is_set():
                 raise
