@@ -488,11 +488,8 @@ def test_records_written_in_c_are_the_kernels_records(
     in_c = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options))
     longer = bytearray(b"x" * 500)
     into_longer = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options, longer))
-    saved, scanner.scanner = scanner.scanner, None
-    try:
+    with python_path():
         by_kernels = b"".join(bytes(chunk) for chunk in text_cells(batch, types, options))
-    finally:
-        scanner.scanner = saved
     assert in_c == by_kernels
     assert into_longer == by_kernels
 
@@ -536,11 +533,8 @@ def test_dict_rows_made_in_c_are_to_pylists_rows(rows: list[tuple[Any, ...]], st
     table, columns = generated_table(rows, kinds, start)
     types = {c.name: c.type for c in columns}
     in_c = list(dict_rows(table, types))
-    saved, scanner.scanner = scanner.scanner, None
-    try:
+    with python_path():
         by_pylist = list(dict_rows(table, types))
-    finally:
-        scanner.scanner = saved
     assert strictly(in_c) == strictly(by_pylist)
     assert len(in_c) == max(0, len(rows) - start)
 
@@ -607,11 +601,8 @@ def test_a_binary_copy_written_in_c_is_the_kernels_copy(rows: list[tuple[Any, ..
     kinds = [SqlType.TEXT, SqlType.JSON, SqlType.INTEGER, SqlType.REAL, SqlType.BOOLEAN, SqlType.TIMESTAMP]
     table, columns = generated_table(rows, kinds, start)
     in_c = b"".join(bytes(chunk) for chunk in pg_binary(table, columns))
-    saved, scanner.scanner = scanner.scanner, None
-    try:
+    with python_path():
         by_kernels = b"".join(bytes(chunk) for chunk in pg_binary(table, columns))
-    finally:
-        scanner.scanner = saved
     assert in_c == by_kernels
 
 

@@ -727,7 +727,7 @@ class Replication:
             self._flush(deriving.stream, deriving.batch, deriving.seen)  # the rows made before it go first
             for start in range(0, made.num_rows, size):
                 part = made.slice(start, size)
-                seen = list(zip(*(part.column(k).to_pylist() for k in keys), strict=True)) if sweeps else None
+                seen = key_tuples(part, keys) if sweeps else None
                 self._put(_Rows(deriving.stream, [], seen, part))
         except _Cancelled:
             if self._stop.is_set():

@@ -286,7 +286,6 @@ def write_batches(
                                     utf8.write(chunk)
                                 else:
                                     handle.write(bytes(chunk).decode("utf-8"))
-                        del chunks
                         scratches.put(scratch)
                     else:
                         raw.writerows(zip(*value_cells(batch, types, options), strict=True))
