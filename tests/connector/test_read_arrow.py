@@ -311,3 +311,15 @@ def test_a_moment_strptime_would_roll_over_is_no_real_date(text: str) -> None:
         to_row({"createdAt": text}, "customEvent")
     with pytest.raises(ValueError):  # noqa: PT011
         list(event_batches(iter([{"createdAt": good}, {"createdAt": text}]), "customEvent", EVENTS.columns, 10))
+
+
+@pytest.mark.parametrize("values", [[1_700_000_000_000, None], [1_700_000_000, 2.5], [253_402_300_800_000.0]])
+def test_a_number_in_a_timestamp_column_is_the_dict_rows_moment(values: list[Any]) -> None:
+    """A number in a timestamp column (a custom date field sent as epoch) is the moment the dict rows make of it
+    (epoch seconds or milliseconds), not Arrow's microseconds; beyond year 9999 it is NULL, not a failed read."""
+    from iterbridge.objects.arrow import array
+    from iterbridge.objects.base import convert
+
+    expected = [convert(v, SqlType.TIMESTAMP) for v in values]
+    assert array(values, SqlType.TIMESTAMP).to_pylist() == expected
+    assert expected[0] is None or expected[0].year >= 2023

@@ -55,6 +55,9 @@ def array(values: list[Any], sql_type: SqlType, *, sort_keys: bool = True) -> An
         parsed = export_timestamps(values)
         if parsed is not None:
             return parsed
+    if sql_type is SqlType.TIMESTAMP and not all(v is None or isinstance(v, datetime) for v in values):
+        # Arrow reads a number as microseconds; the catalog as epoch seconds or milliseconds (from_epoch)
+        return pa.array([convert(v, sql_type) for v in values], type=kind)
     try:
         return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -183,7 +183,7 @@ def convert(value: Any, sql_type: SqlType) -> Any:
             return bool(value)
         if sql_type is SqlType.TEXT:
             return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an epoch beyond year 9999
         return None
     return value
 
