@@ -1,6 +1,7 @@
 /* Events' export lines parsed into Arrow column buffers in C, with the GIL released: the Python path's work per
  * record (orjson.loads, the split into own fields and DataFields, DataFields' serialisation, the stable Id's
- * SHA-256) done without a Python object per record.
+ * SHA-256) done without a Python object per record. Users' lines the same way (UserBuilder, "users' export
+ * lines" below), for the columns a read is given.
  *
  * The one rule that keeps it honest: this scanner takes a line only when it is certain to give exactly the bytes
  * the Python path gives (objects/events_arrow.py: orjson's output, identity_hash's Id). Anything else -- a number
@@ -454,7 +455,64 @@ static inline int write_text(Buf *out, const char *s, size_t n, int plain) {
 typedef struct {
     Parser *ps;
     Buf order; /* uint32 member indexes, a stack of them while writing nested objects */
+    int ascii; /* strings as Python's json.dumps writes them (ensure_ascii), not as orjson does */
 } Writer;
+
+/* A string as json.dumps writes it by default: every byte outside ' '..'~' escaped, non-ASCII characters as
+ * \uXXXX (lower-case hex, a surrogate pair beyond the BMP). The text is valid UTF-8 (parse_string checked it). */
+static int write_ascii_string(Buf *out, const char *text, size_t n) {
+    const unsigned char *s = (const unsigned char *)text;
+    if (buf_byte(out, '"')) return -1;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') i++;
+        if (i > run && buf_put(out, s + run, i - run)) return -1;
+        if (i >= n) break;
+        unsigned c = s[i], units[2], count = 1;
+        char escaped[12];
+        size_t len = 2;
+        escaped[0] = '\\';
+        if (c == '"' || c == '\\') escaped[1] = (char)c;
+        else if (c == '\n') escaped[1] = 'n';
+        else if (c == '\r') escaped[1] = 'r';
+        else if (c == '\t') escaped[1] = 't';
+        else if (c == '\b') escaped[1] = 'b';
+        else if (c == '\f') escaped[1] = 'f';
+        else len = 0;
+        if (len) {
+            i++;
+        } else {
+            unsigned cp = c;
+            size_t width = 1;
+            if (c >= 0xF0) cp = c & 7, width = 4;
+            else if (c >= 0xE0) cp = c & 15, width = 3;
+            else if (c >= 0xC0) cp = c & 31, width = 2;
+            for (size_t k = 1; k < width && i + k < n; k++) cp = (cp << 6) | (s[i + k] & 63);
+            i += width;
+            units[0] = cp;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = 0xD800 + (cp >> 10);
+                units[1] = 0xDC00 + (cp & 0x3FF);
+                count = 2;
+            }
+            for (unsigned u = 0; u < count; u++) {
+                char *e = escaped + len;
+                e[0] = '\\', e[1] = 'u';
+                for (int k = 0; k < 4; k++) e[2 + k] = HEX[(units[u] >> (12 - 4 * k)) & 15];
+                len += 6;
+            }
+        }
+        if (buf_put(out, escaped, len)) return -1;
+    }
+    return buf_byte(out, '"');
+}
+
+/* A key or a string value, as the writer writes strings. */
+static inline int write_string_as(const Writer *w, Buf *out, const char *s, size_t n, int plain) {
+    return w->ascii ? write_ascii_string(out, s, n) : write_text(out, s, n, plain);
+}
 
 static int write_value(Writer *w, Buf *out, const Node *node, int sorted);
 
@@ -474,7 +532,8 @@ static int write_members(Writer *w, Buf *out, const uint32_t *members, size_t co
         uint32_t index = ((uint32_t *)(w->order.p + base))[i];
         const Node *member = &w->ps->arena.p[index];
         if (i && buf_byte(out, ',')) return NOMEM;
-        if (write_text(out, member->key, member->key_len, member->key_plain) || buf_byte(out, ':')) return NOMEM;
+        if (write_string_as(w, out, member->key, member->key_len, member->key_plain) || buf_byte(out, ':'))
+            return NOMEM;
         int r = write_value(w, out, member, sorted);
         if (r) return r;
     }
@@ -489,7 +548,7 @@ static int write_value(Writer *w, Buf *out, const Node *node, int sorted) {
     case J_FALSE: return buf_put(out, "false", 5) ? NOMEM : OK;
     case J_INT:
     case J_FLOAT: return buf_put(out, node->str, node->len) ? NOMEM : OK;
-    case J_STR: return write_text(out, node->str, node->len, node->plain) ? NOMEM : OK;
+    case J_STR: return write_string_as(w, out, node->str, node->len, node->plain) ? NOMEM : OK;
     case J_ARR: {
         if (buf_byte(out, '[')) return NOMEM;
         for (uint32_t i = 0; i < node->count; i++) {
@@ -567,6 +626,31 @@ typedef struct {
 } Builder;
 
 /* ---------------------------------------------------------------- one record */
+
+/* A line parsed as one JSON object (*top) with no key given twice at its top (dict semantics, left to Python):
+ * OK, ODD, NOMEM; *blank (and *top unset) when it holds only whitespace. */
+static int parse_line(Parser *ps, const unsigned char *line, size_t n, int *blank, Node *top) {
+    ps->line = ps->s = line;
+    ps->end = line + n;
+    ps->text.len = ps->stack.len = ps->arena.len = 0;
+    if (buf_grow(&ps->text, n)) return NOMEM; /* decoded strings never move while the line is parsed */
+    ps->depth = 0;
+    *blank = 0;
+    skip_ws(ps);
+    if (ps->s == ps->end) { *blank = 1; return OK; }
+    if (*ps->s != '{') return ODD;
+    int r = parse_value(ps, top);
+    if (r) return r;
+    skip_ws(ps);
+    if (ps->s != ps->end) return ODD;
+    uint32_t small[128];
+    uint32_t *order = top->count <= 128 ? small : malloc(top->count * sizeof(uint32_t));
+    if (!order) return NOMEM;
+    for (uint32_t i = 0; i < top->count; i++) order[i] = top->first + i;
+    int duplicate = sort_members(ps->arena.p, order, top->count);
+    if (order != small) free(order);
+    return duplicate ? ODD : OK;
+}
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
@@ -665,35 +749,14 @@ typedef struct {
  * when the Id is hashed from it. */
 static int read_line(Builder *b, const unsigned char *line, size_t n, int *blank, Buf *data_out, Record *rec) {
     Parser *ps = &b->ps;
-    ps->line = ps->s = line;
-    ps->end = line + n;
-    ps->text.len = ps->stack.len = ps->arena.len = 0;
-    if (buf_grow(&ps->text, n)) return NOMEM; /* decoded strings never move while the line is parsed */
-    ps->depth = 0;
-    b->w.order.len = 0;
-    *blank = 0;
-    skip_ws(ps);
-    if (ps->s == ps->end) { *blank = 1; return OK; }
-    if (*ps->s != '{') return ODD;
     Node top;
-    int r = parse_value(ps, &top);
-    if (r) return r;
-    skip_ws(ps);
-    if (ps->s != ps->end) return ODD;
+    b->w.order.len = 0;
+    int r = parse_line(ps, line, n, blank, &top);
+    if (r || *blank) return r;
 
     const Node *fields[F_LEFT_OUT] = {0};
     Buf *members = &b->members;
     members->len = 0;
-    /* a duplicate key at the top: dict semantics, left to Python */
-    {
-        uint32_t small[128];
-        uint32_t *order = top.count <= 128 ? small : malloc(top.count * sizeof(uint32_t));
-        if (!order) return NOMEM;
-        for (uint32_t i = 0; i < top.count; i++) order[i] = top.first + i;
-        int duplicate = sort_members(ps->arena.p, order, top.count);
-        if (order != small) free(order);
-        if (duplicate) return ODD;
-    }
     for (uint32_t i = 0; i < top.count; i++) {
         uint32_t index = top.first + i;
         const Node *member = &ps->arena.p[index];
@@ -928,31 +991,46 @@ PyDoc_STRVAR(scan_doc,
              "block ends (0) or a line the scanner does not take begins at the returned position (2: read it in "
              "Python). `rows`: how many rows this call appended (blank lines are skipped).");
 
+typedef int (*line_scanner)(void *builder, const unsigned char *line, size_t n, int *blank);
+
+/* The scan loop of both builders, the GIL released: lines from *pos until `*rows` reaches max_rows (1), the
+ * block ends (0) or `scan_line` hands a line back (2, *pos at its start); NOMEM as -1. */
+static int scan_block(void *builder, line_scanner scan_line, const Py_buffer *view, size_t *pos, size_t *rows,
+                      Py_ssize_t max_rows) {
+    const unsigned char *block = view->buf;
+    size_t size = (size_t)view->len, at = *pos;
+    int status = 0, r = OK;
+    Py_BEGIN_ALLOW_THREADS
+    while (at < size) {
+        if (*rows >= (size_t)max_rows) { status = 1; break; }
+        const unsigned char *newline = memchr(block + at, '\n', size - at);
+        size_t end = newline ? (size_t)(newline - block) : size;
+        int blank;
+        r = scan_line(builder, block + at, end - at, &blank);
+        if (r == ODD) { status = 2; r = OK; break; }
+        if (r) break;
+        at = newline ? end + 1 : size;
+    }
+    Py_END_ALLOW_THREADS
+    *pos = at;
+    return r ? -1 : status;
+}
+
+static int scan_event_line(void *builder, const unsigned char *line, size_t n, int *blank) {
+    return scan_line((Builder *)builder, line, n, blank);
+}
+
 static PyObject *Builder_scan(Builder *b, PyObject *args) {
     Py_buffer view;
     size_t pos;
     Py_ssize_t max_rows;
     if (block_args(b, args, &view, &pos, &max_rows)) return NULL;
-    const unsigned char *block = view.buf;
-    size_t size = (size_t)view.len;
     size_t before = b->rows;
-    int status = 0, r = OK;
     b->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    while (pos < size) {
-        if (b->rows >= (size_t)max_rows) { status = 1; break; }
-        const unsigned char *newline = memchr(block + pos, '\n', size - pos);
-        size_t end = newline ? (size_t)(newline - block) : size;
-        int blank;
-        r = scan_line(b, block + pos, end - pos, &blank);
-        if (r == ODD) { status = 2; r = OK; break; }
-        if (r) break;
-        pos = newline ? end + 1 : size;
-    }
-    Py_END_ALLOW_THREADS
+    int status = scan_block(b, scan_event_line, &view, &pos, &b->rows, max_rows);
     b->busy = 0;
     PyBuffer_Release(&view);
-    if (r) return PyErr_NoMemory();
+    if (status < 0) return PyErr_NoMemory();
     return Py_BuildValue("nin", (Py_ssize_t)pos, status, (Py_ssize_t)(b->rows - before));
 }
 
@@ -1185,6 +1263,608 @@ static PyTypeObject BuilderType = {
     .tp_dealloc = (destructor)Builder_dealloc,
     .tp_methods = Builder_methods,
     .tp_getset = Builder_getset,
+};
+
+/* ---------------------------------------------------------------- users' export lines (UserBuilder) */
+
+/* Users' lines as the Python path reads them (objects/users_arrow.py: orjson.loads, users.unflatten, each
+ * column's value typed as objects/arrow.array types it, ExtraFields as json_text or json_as_sent), under the
+ * same rule as events: a line is taken only when certain. Handed back: a dotted key of more than two parts or
+ * with an empty part, a field given both whole and dotted, and a value its column's type would convert
+ * otherwise than this:
+ *   TEXT       a string as it is; any other value as json.dumps writes it (ASCII, keys as sent)
+ *   INTEGER    an integer;  REAL  a number;  BOOLEAN  true or false
+ *   TIMESTAMP  the exports' "YYYY-MM-DD HH:MM:SS +00:00", a bare "YYYY-MM-DD" (midnight UTC), "" (null)
+ *   JSON       any value, as orjson writes it (keys sorted; or as sent, a string then kept as it is)
+ * null (or no field) is null in every column. */
+
+enum { K_TEXT, K_INTEGER, K_REAL, K_BOOLEAN, K_TIMESTAMP, K_JSON, KINDS };
+
+typedef struct {
+    char *top, *sub; /* the source's UTF-8 parts; sub NULL for a top-level field, top NULL for no source */
+    size_t top_len, sub_len;
+    int kind;
+    TextColumn text; /* TEXT, JSON */
+    IntColumn num;   /* INTEGER, TIMESTAMP (microseconds), REAL (the double's bits), BOOLEAN (0 or 1) */
+} UserColumn;
+
+/* One field of the profile users.unflatten makes of a line, in its order. */
+typedef struct {
+    const char *name;
+    uint32_t len;
+    uint32_t node; /* a whole field: its member (an arena index) */
+    int group;     /* dotted keys "name.sub": the line's members whose key starts with "name." */
+} Entry;
+
+/* A column's value for the line being read, before it is appended (a line handed back appends nothing). */
+typedef struct {
+    int valid;
+    int64_t number;
+    const char *text; /* in the line or the parser's scratch; NULL: at `offset` in the builder's scratch */
+    size_t offset, len;
+} Staged;
+
+typedef struct {
+    PyObject_HEAD
+    UserColumn *columns;
+    Py_ssize_t count;
+    char **covered; /* top-level names a column or Iterable's own fields hold: not ExtraFields' */
+    size_t *covered_len;
+    Py_ssize_t covered_count;
+    TextColumn extra;
+    size_t rows;
+    int busy, sort_keys, ready;
+    Parser ps;
+    Writer w;
+    Buf entries, staged, scratch, order;
+    const Node *top;
+} UserBuilder;
+
+static inline const Entry *entry_at(const UserBuilder *b, size_t i) { return (const Entry *)b->entries.p + i; }
+static inline size_t entry_count(const UserBuilder *b) { return b->entries.len / sizeof(Entry); }
+
+static const Entry *entry_named(const UserBuilder *b, const char *name, size_t len) {
+    for (size_t i = 0; i < entry_count(b); i++) {
+        const Entry *e = entry_at(b, i);
+        if (e->len == len && !memcmp(e->name, name, len)) return e;
+    }
+    return NULL;
+}
+
+/* The profile's fields in users.unflatten's order (a group where its first dotted key is). */
+static int read_entries(UserBuilder *b) {
+    const Node *top = b->top;
+    b->entries.len = 0;
+    for (uint32_t i = 0; i < top->count; i++) {
+        const Node *member = &b->ps.arena.p[top->first + i];
+        const char *dot = memchr(member->key, '.', member->key_len);
+        Entry e = {member->key, member->key_len, top->first + i, 0};
+        if (dot) {
+            size_t head = (size_t)(dot - member->key), rest = member->key_len - head - 1;
+            if (!head || !rest || memchr(dot + 1, '.', rest)) return ODD;
+            e.len = (uint32_t)head;
+            e.group = 1;
+        }
+        const Entry *found = entry_named(b, e.name, e.len);
+        if (found) {
+            if (found->group && e.group) continue;
+            return ODD; /* a field given whole and dotted (the same key twice was refused before) */
+        }
+        if (buf_put(&b->entries, &e, sizeof(e))) return NOMEM;
+    }
+    return OK;
+}
+
+/* A group's members (arena indexes) into b->order from `base`, sorted by their sub keys when `sorted`. */
+static size_t group_members(UserBuilder *b, const Entry *e, int sorted, size_t base) {
+    const Node *top = b->top, *arena = b->ps.arena.p;
+    size_t count = 0;
+    for (uint32_t i = 0; i < top->count; i++) {
+        const Node *m = &arena[top->first + i];
+        if (m->key_len > e->len && m->key[e->len] == '.' && !memcmp(m->key, e->name, e->len)) {
+            uint32_t index = top->first + i;
+            if (buf_put(&b->order, &index, 4)) return (size_t)-1;
+            count++;
+        }
+    }
+    uint32_t *order = (uint32_t *)(b->order.p + base);
+    for (size_t i = 1; sorted && i < count; i++) { /* sub keys differ: whole keys do */
+        uint32_t item = order[i];
+        const Node *it = &arena[item];
+        size_t j = i;
+        for (; j > 0; j--) {
+            const Node *before = &arena[order[j - 1]];
+            size_t a = before->key_len - e->len - 1, c = it->key_len - e->len - 1, n = a < c ? a : c;
+            int k = memcmp(before->key + e->len + 1, it->key + e->len + 1, n);
+            if (k < 0 || (!k && a < c)) break;
+            order[j] = order[j - 1];
+        }
+        order[j] = item;
+    }
+    return count;
+}
+
+/* A group as the object unflatten makes of it. */
+static int write_group(UserBuilder *b, Buf *out, const Entry *e, int sorted) {
+    size_t base = b->order.len;
+    size_t count = group_members(b, e, sorted, base);
+    if (count == (size_t)-1 || buf_byte(out, '{')) return NOMEM;
+    int r = OK;
+    for (size_t i = 0; i < count && !r; i++) {
+        const Node *m = &b->ps.arena.p[((uint32_t *)(b->order.p + base))[i]];
+        size_t skip = e->len + 1;
+        if ((i && buf_byte(out, ',')) ||
+            write_string_as(&b->w, out, m->key + skip, m->key_len - skip, m->key_plain) || buf_byte(out, ':'))
+            r = NOMEM;
+        else
+            r = write_value(&b->w, out, m, sorted);
+    }
+    b->order.len = base;
+    if (r) return r;
+    return buf_byte(out, '}') ? NOMEM : OK;
+}
+
+/* The value of a column's source: a node, a group (*entry, *node NULL), or nothing (both NULL), as
+ * Column.raw walks the unflattened profile. */
+static void source_value(const UserBuilder *b, const UserColumn *c, const Entry **entry, const Node **node) {
+    *entry = NULL;
+    *node = NULL;
+    if (!c->top) return; /* a column without a source */
+    const Entry *e = entry_named(b, c->top, c->top_len);
+    if (!e) return;
+    const Node *arena = b->ps.arena.p;
+    if (!c->sub) {
+        if (e->group) *entry = e;
+        else *node = &arena[e->node];
+        return;
+    }
+    if (e->group) {
+        const Node *top = b->top;
+        for (uint32_t i = 0; i < top->count; i++) {
+            const Node *m = &arena[top->first + i];
+            if (m->key_len == e->len + 1 + c->sub_len && !memcmp(m->key, e->name, e->len) &&
+                m->key[e->len] == '.' && !memcmp(m->key + e->len + 1, c->sub, c->sub_len))
+                *node = m;
+        }
+        return;
+    }
+    const Node *whole = &arena[e->node];
+    if (whole->type != J_OBJ) return;
+    for (uint32_t i = 0; i < whole->count; i++) { /* a key given twice: its last value, as a dict has it */
+        const Node *m = &arena[whole->first + i];
+        if (m->key_len == c->sub_len && !memcmp(m->key, c->sub, c->sub_len)) *node = m;
+    }
+}
+
+static int bare_date(const char *t, size_t n, int64_t *micros) {
+    int y, mo, d;
+    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n != 10 || t[4] != '-' || t[7] != '-' || digits(t, 4, &y) || digits(t + 5, 2, &mo) || digits(t + 8, 2, &d))
+        return -1;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > days_in[mo - 1] + (mo == 2 && leap)) return -1;
+    *micros = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 * 1000000LL;
+    return 0;
+}
+
+static int64_t integer_of(const Node *n) {
+    const char *s = n->str;
+    int64_t v = 0;
+    for (size_t i = s[0] == '-'; i < n->len; i++) v = v * 10 + (s[i] - '0');
+    return s[0] == '-' ? -v : v;
+}
+
+/* Text written into the scratch by `write` (a JSON writer's call), staged by its offset. */
+#define STAGE_WRITTEN(call)                          \
+    do {                                             \
+        size_t start_ = b->scratch.len;              \
+        int r_ = (call);                             \
+        if (r_) return r_ == -1 ? NOMEM : r_;        \
+        st->offset = start_;                         \
+        st->len = b->scratch.len - start_;           \
+        st->valid = 1;                               \
+    } while (0)
+
+static int stage_value(UserBuilder *b, const UserColumn *c, Staged *st) {
+    const Entry *group;
+    const Node *n;
+    source_value(b, c, &group, &n);
+    memset(st, 0, sizeof(*st));
+    if (!group && (!n || n->type == J_NULL)) return OK;
+    switch (c->kind) {
+    case K_TEXT:
+        if (n && n->type == J_STR) {
+            st->text = n->str, st->len = n->len, st->valid = 1;
+            return OK;
+        }
+        b->w.ascii = 1;
+        {
+            size_t start = b->scratch.len;
+            int r = group ? write_group(b, &b->scratch, group, 0) : write_value(&b->w, &b->scratch, n, 0);
+            b->w.ascii = 0;
+            if (r) return r;
+            st->offset = start, st->len = b->scratch.len - start, st->valid = 1;
+        }
+        return OK;
+    case K_JSON:
+        if (n && n->type == J_STR && !b->sort_keys) {
+            st->text = n->str, st->len = n->len, st->valid = 1;
+            return OK;
+        }
+        if (group) STAGE_WRITTEN(write_group(b, &b->scratch, group, b->sort_keys));
+        else STAGE_WRITTEN(write_value(&b->w, &b->scratch, n, b->sort_keys));
+        return OK;
+    default: break;
+    }
+    if (group) return ODD;
+    st->valid = 1;
+    switch (c->kind) {
+    case K_INTEGER:
+        if (n->type != J_INT) return ODD;
+        st->number = integer_of(n);
+        return OK;
+    case K_REAL: {
+        double value;
+        if (n->type == J_INT) {
+            value = (double)integer_of(n);
+        } else if (n->type == J_FLOAT) {
+            char text[64];
+            if (n->len >= sizeof(text)) return ODD;
+            memcpy(text, n->str, n->len);
+            text[n->len] = 0;
+            value = strtod(text, NULL);
+        } else {
+            return ODD;
+        }
+        memcpy(&st->number, &value, 8);
+        return OK;
+    }
+    case K_BOOLEAN:
+        if (n->type != J_TRUE && n->type != J_FALSE) return ODD;
+        st->number = n->type == J_TRUE;
+        return OK;
+    default: { /* K_TIMESTAMP */
+        char iso[25];
+        if (n->type != J_STR) return ODD;
+        if (!n->len) st->valid = 0;
+        else if (export_moment(n->str, n->len, &st->number, iso) && bare_date(n->str, n->len, &st->number))
+            return ODD;
+        return OK;
+    }
+    }
+}
+
+static int is_covered(const UserBuilder *b, const Entry *e) {
+    for (Py_ssize_t i = 0; i < b->covered_count; i++)
+        if (b->covered_len[i] == e->len && !memcmp(b->covered[i], e->name, e->len)) return 1;
+    return 0;
+}
+
+/* ExtraFields: the fields no column holds, as an object (keys sorted, or in the profile's order); none: null. */
+static int stage_extra(UserBuilder *b, Staged *st) {
+    size_t base = b->order.len, count = 0;
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < entry_count(b); i++) {
+        if (is_covered(b, entry_at(b, i))) continue;
+        uint32_t index = (uint32_t)i;
+        if (buf_put(&b->order, &index, 4)) return NOMEM;
+        count++;
+    }
+    if (!count) return OK;
+    uint32_t *order = (uint32_t *)(b->order.p + base);
+    for (size_t i = 1; b->sort_keys && i < count; i++) { /* names differ */
+        uint32_t item = order[i];
+        const Entry *it = entry_at(b, item);
+        size_t j = i;
+        for (; j > 0; j--) {
+            const Entry *before = entry_at(b, order[j - 1]);
+            size_t n = before->len < it->len ? before->len : it->len;
+            int k = memcmp(before->name, it->name, n);
+            if (k < 0 || (!k && before->len < it->len)) break;
+            order[j] = order[j - 1];
+        }
+        order[j] = item;
+    }
+    size_t start = b->scratch.len;
+    int r = buf_byte(&b->scratch, '{') ? NOMEM : OK;
+    for (size_t i = 0; i < count && !r; i++) {
+        const Entry *e = entry_at(b, ((uint32_t *)(b->order.p + base))[i]);
+        if ((i && buf_byte(&b->scratch, ',')) || write_string(&b->scratch, e->name, e->len) ||
+            buf_byte(&b->scratch, ':'))
+            r = NOMEM;
+        else if (e->group)
+            r = write_group(b, &b->scratch, e, b->sort_keys);
+        else
+            r = write_value(&b->w, &b->scratch, &b->ps.arena.p[e->node], b->sort_keys);
+    }
+    b->order.len = base;
+    if (r || buf_byte(&b->scratch, '}')) return r ? r : NOMEM;
+    st->offset = start, st->len = b->scratch.len - start, st->valid = 1;
+    return OK;
+}
+
+static int add_staged_text(UserBuilder *b, TextColumn *c, const Staged *st) {
+    const char *text = st->text ? st->text : b->scratch.p + st->offset;
+    return text_add(c, st->valid ? text : NULL, st->valid ? st->len : 0, st->valid);
+}
+
+/* One line: OK with its row appended, ODD (nothing appended), NOMEM; *blank: whitespace only. */
+static int scan_user_line(void *builder, const unsigned char *line, size_t n, int *blank) {
+    UserBuilder *b = builder;
+    Node top;
+    b->w.order.len = b->order.len = b->scratch.len = b->staged.len = 0;
+    int r = parse_line(&b->ps, line, n, blank, &top);
+    if (r || *blank) return r;
+    b->top = &top;
+    if ((r = read_entries(b))) return r;
+    if (buf_grow(&b->staged, (size_t)(b->count + 1) * sizeof(Staged))) return NOMEM;
+    Staged *staged = (Staged *)b->staged.p;
+    for (Py_ssize_t i = 0; i < b->count; i++)
+        if ((r = stage_value(b, &b->columns[i], &staged[i]))) return r;
+    if ((r = stage_extra(b, &staged[b->count]))) return r;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        UserColumn *c = &b->columns[i];
+        int failed = c->kind == K_TEXT || c->kind == K_JSON ? add_staged_text(b, &c->text, &staged[i])
+                                                            : int_add(&c->num, staged[i].number, staged[i].valid);
+        if (failed) return NOMEM;
+    }
+    if (add_staged_text(b, &b->extra, &staged[b->count])) return NOMEM;
+    b->rows++;
+    return OK;
+}
+
+static int user_reset(UserBuilder *b) {
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        UserColumn *c = &b->columns[i];
+        c->num.values.len = c->num.valid.len = 0;
+        c->num.nulls = 0;
+        if (text_start(&c->text)) return -1;
+    }
+    b->rows = 0;
+    return text_start(&b->extra);
+}
+
+static void user_free_plan(UserBuilder *b) {
+    for (Py_ssize_t i = 0; b->columns && i < b->count; i++) {
+        UserColumn *c = &b->columns[i];
+        free(c->top);
+        free(c->sub);
+        buf_free(&c->text.offsets), buf_free(&c->text.data), buf_free(&c->text.valid);
+        buf_free(&c->num.values), buf_free(&c->num.valid);
+    }
+    free(b->columns);
+    for (Py_ssize_t i = 0; b->covered && i < b->covered_count; i++) free(b->covered[i]);
+    free(b->covered);
+    free(b->covered_len);
+    b->columns = NULL, b->covered = NULL, b->covered_len = NULL;
+    b->count = b->covered_count = 0;
+    b->ready = 0;
+}
+
+static void UserBuilder_dealloc(UserBuilder *b) {
+    user_free_plan(b);
+    buf_free(&b->extra.offsets), buf_free(&b->extra.data), buf_free(&b->extra.valid);
+    buf_free(&b->ps.text);
+    free(b->ps.stack.p);
+    free(b->ps.arena.p);
+    buf_free(&b->w.order);
+    buf_free(&b->entries), buf_free(&b->staged), buf_free(&b->scratch), buf_free(&b->order);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static char *copied(const char *s, size_t n) {
+    char *p = malloc(n ? n : 1);
+    if (p && n) memcpy(p, s, n);
+    return p;
+}
+
+static int UserBuilder_init(UserBuilder *b, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"columns", "covered", "sort_keys", NULL};
+    PyObject *columns, *covered;
+    int sort_keys = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!|p", keywords, &PyTuple_Type, &columns, &PyTuple_Type,
+                                     &covered, &sort_keys))
+        return -1;
+    if (b->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "this builder is scanning in another thread");
+        return -1;
+    }
+    user_free_plan(b);
+    Py_ssize_t count = PyTuple_GET_SIZE(columns), covered_count = PyTuple_GET_SIZE(covered);
+    b->columns = calloc(count ? count : 1, sizeof(UserColumn));
+    b->covered = calloc(covered_count ? covered_count : 1, sizeof(char *));
+    b->covered_len = calloc(covered_count ? covered_count : 1, sizeof(size_t));
+    if (!b->columns || !b->covered || !b->covered_len) goto nomem;
+    b->count = count;
+    b->covered_count = covered_count;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *top = NULL, *sub = NULL;
+        Py_ssize_t top_len = 0, sub_len = 0;
+        int kind;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(columns, i), "z#z#i", &top, &top_len, &sub, &sub_len, &kind))
+            return -1;
+        if (kind < 0 || kind >= KINDS) {
+            PyErr_SetString(PyExc_ValueError, "UserBuilder: unknown column kind");
+            return -1;
+        }
+        UserColumn *c = &b->columns[i];
+        c->kind = kind;
+        c->top_len = (size_t)top_len;
+        if (top && !(c->top = copied(top, top_len))) goto nomem;
+        if (sub) {
+            c->sub_len = (size_t)sub_len;
+            if (!(c->sub = copied(sub, sub_len))) goto nomem;
+        }
+    }
+    for (Py_ssize_t i = 0; i < covered_count; i++) {
+        Py_ssize_t n;
+        const char *name = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(covered, i), &n);
+        if (!name) return -1;
+        if (!(b->covered[i] = copied(name, n))) goto nomem;
+        b->covered_len[i] = (size_t)n;
+    }
+    if (user_reset(b)) goto nomem;
+    b->sort_keys = sort_keys;
+    b->w.ps = &b->ps;
+    b->ready = 1;
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static int user_usable(UserBuilder *b) {
+    if (!b->ready) PyErr_SetString(PyExc_RuntimeError, "UserBuilder not initialised");
+    else if (b->busy) PyErr_SetString(PyExc_RuntimeError, "this builder is scanning in another thread");
+    else return 1;
+    return 0;
+}
+
+static PyObject *UserBuilder_scan(UserBuilder *b, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start, max_rows;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &start, &max_rows)) return NULL;
+    if (!user_usable(b)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    size_t pos = start < 0 ? 0 : (size_t)start, before = b->rows;
+    b->busy = 1;
+    int status = scan_block(b, scan_user_line, &view, &pos, &b->rows, max_rows);
+    b->busy = 0;
+    PyBuffer_Release(&view);
+    if (status < 0) return PyErr_NoMemory();
+    return Py_BuildValue("nin", (Py_ssize_t)pos, status, (Py_ssize_t)(b->rows - before));
+}
+
+PyDoc_STRVAR(user_append_doc,
+             "append(values)\n\n"
+             "Append one row read by the Python path (a line the scanner handed back): a tuple of each column's "
+             "value in its type (TEXT and JSON: str; INTEGER: int; REAL: float; BOOLEAN: bool; TIMESTAMP: int "
+             "microseconds; None: null), then ExtraFields' text or None.");
+
+static PyObject *UserBuilder_append(UserBuilder *b, PyObject *args) {
+    PyObject *values;
+    if (!user_usable(b) || !PyArg_ParseTuple(args, "O!", &PyTuple_Type, &values)) return NULL;
+    if (PyTuple_GET_SIZE(values) != b->count + 1) {
+        PyErr_SetString(PyExc_ValueError, "append: one value per column and ExtraFields' are expected");
+        return NULL;
+    }
+    /* every value checked before any is appended */
+    Staged *staged = calloc((size_t)b->count + 1, sizeof(Staged));
+    if (!staged) return PyErr_NoMemory();
+    int failed = 0;
+    for (Py_ssize_t i = 0; i <= b->count && !failed; i++) {
+        PyObject *value = PyTuple_GET_ITEM(values, i);
+        int kind = i < b->count ? b->columns[i].kind : K_JSON;
+        Staged *st = &staged[i];
+        if (value == Py_None) continue;
+        st->valid = 1;
+        if (kind == K_TEXT || kind == K_JSON) {
+            Py_ssize_t n;
+            st->text = PyUnicode_AsUTF8AndSize(value, &n);
+            st->len = (size_t)n;
+            failed = !st->text;
+        } else if (kind == K_REAL) {
+            double v = PyFloat_AsDouble(value);
+            failed = v == -1.0 && PyErr_Occurred();
+            memcpy(&st->number, &v, 8);
+        } else if (kind == K_BOOLEAN) {
+            failed = !PyBool_Check(value);
+            if (failed) PyErr_SetString(PyExc_TypeError, "append: a BOOLEAN value must be a bool");
+            st->number = value == Py_True;
+        } else {
+            int valid;
+            failed = int_arg(value, &st->number, &valid) < 0;
+        }
+    }
+    for (Py_ssize_t i = 0; i < b->count && !failed; i++) {
+        UserColumn *c = &b->columns[i];
+        if (c->kind == K_TEXT || c->kind == K_JSON ? add_staged_text(b, &c->text, &staged[i])
+                                                   : int_add(&c->num, staged[i].number, staged[i].valid))
+            failed = 2;
+    }
+    if (!failed && add_staged_text(b, &b->extra, &staged[b->count])) failed = 2;
+    free(staged);
+    if (failed == 2) return PyErr_NoMemory();
+    if (failed) return NULL;
+    b->rows++;
+    Py_RETURN_NONE;
+}
+
+/* BOOLEAN's values (int64 0 or 1 a row) as Arrow's bit-packed values. */
+static PyObject *value_bits(const Buf *values, size_t rows) {
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((rows + 7) / 8));
+    if (!bytes) return NULL;
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(bytes);
+    memset(bits, 0, (rows + 7) / 8);
+    const int64_t *v = (const int64_t *)values->p;
+    for (size_t i = 0; i < rows; i++)
+        if (v[i]) bits[i / 8] |= (unsigned char)(1u << (i % 8));
+    return bytes;
+}
+
+static PyObject *text_buffers(const TextColumn *c, size_t rows) {
+    return Py_BuildValue("(NNN)", bitmap(&c->valid, c->nulls, rows), bytes_of(&c->offsets), bytes_of(&c->data));
+}
+
+PyDoc_STRVAR(user_take_doc,
+             "take() -> (rows, columns, extra)\n\n"
+             "The rows held, as Arrow buffers, and a fresh start: per column, (validity, offsets, data) for TEXT "
+             "and JSON, (validity, values) otherwise (int64; REAL float64; BOOLEAN bits); `extra` ExtraFields' "
+             "(validity, offsets, data). A validity is None when no value is null.");
+
+static PyObject *UserBuilder_take(UserBuilder *b, PyObject *Py_UNUSED(ignored)) {
+    if (!user_usable(b)) return NULL;
+    PyObject *columns = PyTuple_New(b->count), *result = NULL;
+    if (!columns) return NULL;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        UserColumn *c = &b->columns[i];
+        PyObject *item;
+        if (c->kind == K_TEXT || c->kind == K_JSON)
+            item = text_buffers(&c->text, b->rows);
+        else
+            item = Py_BuildValue("(NN)", bitmap(&c->num.valid, c->num.nulls, b->rows),
+                                 c->kind == K_BOOLEAN ? value_bits(&c->num.values, b->rows)
+                                                      : bytes_of(&c->num.values));
+        if (!item) goto done;
+        PyTuple_SET_ITEM(columns, i, item);
+    }
+    result = Py_BuildValue("nON", (Py_ssize_t)b->rows, columns, text_buffers(&b->extra, b->rows));
+    if (result && user_reset(b)) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
+done:
+    Py_DECREF(columns);
+    return result;
+}
+
+static PyObject *UserBuilder_held(UserBuilder *b, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(b->rows); }
+
+static PyMethodDef UserBuilder_methods[] = {
+    {"scan", (PyCFunction)UserBuilder_scan, METH_VARARGS, scan_doc},
+    {"append", (PyCFunction)UserBuilder_append, METH_VARARGS, user_append_doc},
+    {"take", (PyCFunction)UserBuilder_take, METH_NOARGS, user_take_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef UserBuilder_getset[] = {
+    {"rows", (getter)UserBuilder_held, NULL, "rows held", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject UserBuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "iterbridge._eventscan.UserBuilder",
+    .tp_doc = PyDoc_STR("Users from export lines into Arrow buffers, for the columns given (one reader's)."),
+    .tp_basicsize = sizeof(UserBuilder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)UserBuilder_init,
+    .tp_dealloc = (destructor)UserBuilder_dealloc,
+    .tp_methods = UserBuilder_methods,
+    .tp_getset = UserBuilder_getset,
 };
 
 /* ---------------------------------------------------------------- PostgreSQL binary COPY (replicate/batches.py) */
@@ -1854,7 +2534,7 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_eventscan", "Events' export lines into Arrow buffers, in C (see the source's header).",
+    PyModuleDef_HEAD_INIT, "_eventscan", "Events' and users' export lines into Arrow buffers, in C (see the source's header).",
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
@@ -1876,12 +2556,12 @@ PyMODINIT_FUNC PyInit__eventscan(void) {
     PyDateTime_IMPORT;
     if (!PyDateTimeAPI) return NULL;
     init_tables();
-    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&ArrowDictsType) < 0) return NULL;
+    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&UserBuilderType) < 0 || PyType_Ready(&ArrowDictsType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    Py_INCREF(&BuilderType);
-    if (PyModule_AddObject(m, "Builder", (PyObject *)&BuilderType) < 0) {
-        Py_DECREF(&BuilderType);
+    if (PyModule_AddObjectRef(m, "Builder", (PyObject *)&BuilderType) < 0 ||
+        PyModule_AddObjectRef(m, "UserBuilder", (PyObject *)&UserBuilderType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

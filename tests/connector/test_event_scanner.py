@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iterbridge
-from helpers import Stats, connect_to
+from helpers import RecordCounter, Stats, connect_to, python_path
 from iterbridge.api import parsed_window
 from iterbridge.api.jsonlines import QUARANTINE_DIR_ENV, JsonLines, LineBlock, Quarantine
 from iterbridge.objects import events_arrow, scanner
@@ -32,21 +31,6 @@ pytestmark = pytest.mark.skipif(
     reason="iterbridge._eventscan was not built (no C compiler at install)",
 )
 CREATED = "2026-05-05 04:22:12 +00:00"
-
-
-class Counter:
-    records = 0
-
-
-@contextlib.contextmanager
-def python_path() -> Iterator[None]:
-    """Reads without the scanner, as where it could not be built."""
-    kept = scanner.scanner
-    scanner.scanner = None
-    try:
-        yield
-    finally:
-        scanner.scanner = kept
 
 
 def strictly(rows: list[dict[str, Any]]) -> list[Any]:
@@ -67,7 +51,7 @@ def both_paths(lines: list[bytes], tmp_path: Path, sort_keys: bool = True, batch
         python = list(
             events_arrow.event_batches(records, "customEvent", EVENTS.columns, batch_rows, sort_keys=sort_keys)
         )
-    scanned_lines, counter = JsonLines(Quarantine(tmp_path / "scanned")), Counter()
+    scanned_lines, counter = JsonLines(Quarantine(tmp_path / "scanned")), RecordCounter()
     text = b"\n".join(lines)
     middle = text.find(b"\n", len(text) // 2) + 1  # two blocks, each of whole lines
     blocks = [LineBlock(part, scanned_lines, (counter,)) for part in (text[:middle], text[middle:]) if part]

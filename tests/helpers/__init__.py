@@ -164,3 +164,22 @@ def postgres_database(label: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def python_path() -> Iterator[None]:
+    """Reads without the C scanner of export lines, as where it could not be built."""
+    from iterbridge.objects import scanner
+
+    kept = scanner.scanner
+    scanner.scanner = None
+    try:
+        yield
+    finally:
+        scanner.scanner = kept
+
+
+class RecordCounter:
+    """What a LineBlock counts its records into (a reader's stats)."""
+
+    records = 0

@@ -24,20 +24,9 @@ from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.parsed_window import WindowParse
 from iterbridge.api.timestamps import parse_timestamp
 from iterbridge.objects import scanner
-from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, schema
+from iterbridge.objects.arrow import TIMESTAMP, array, export_timestamps, owned_buffer, schema
 from iterbridge.objects.base import Column, json_as_sent, json_text
 from iterbridge.objects.events import export_iso, identity_hash, split_record
-
-
-def _owned(data: bytes) -> Any:
-    """A copy of the bytes in a buffer Arrow allocated (aligned and padded as Arrow allocates). Arrays over the
-    bytes objects themselves (`pa.py_buffer`, no copy) passed Arrow's full validation, yet a large DuckDB copy
-    (24 M rows) made from them failed: "Corrupted uncompressed string segment: dictionary is outside the
-    segment", then a segmentation fault in a merge, twice in two runs; the same copy over Arrow's own buffers
-    completed. One memcpy per buffer (~5 MB a batch)."""
-    buffer = pa.allocate_buffer(len(data))
-    memoryview(buffer).cast("B")[:] = data
-    return buffer
 
 
 def event_batches(
@@ -80,37 +69,17 @@ def _scanned_batches(
     columns: Sequence[Column],
     batch_rows: int,
     sort_keys: bool,
-    buffer: Callable[[bytes], Any] = _owned,
+    buffer: Callable[[bytes], Any] = owned_buffer,
 ) -> Iterator[Any]:
-    """Batches from LineBlocks parsed by the C scanner (the GIL released while it parses); a line it hands back
-    (anything it cannot be sure to read exactly as the Python path does) is read by the Python path, in its
-    place. Records given as dicts go the Python path too; batches already made (a window parsed while it
-    downloaded) are given as they are, in their place."""
-    for item in items:
-        if type(item) is pa.RecordBatch:
-            if builder.rows:
-                yield builder_batch(builder, event_type, columns, buffer)
-            yield item
-            continue
-        if type(item) is not LineBlock:
-            append_read(builder, item, event_type, columns, sort_keys)
-            if builder.rows >= batch_rows:
-                yield builder_batch(builder, event_type, columns, buffer)
-            continue
-        data, position = item.data, 0
-        while True:
-            position, status, rows = builder.scan(data, position, batch_rows)
-            item.counted(rows)
-            if status == scanner.ODD:
-                record, position = scanner.handed_back(item, position)
-                if record is not None:
-                    append_read(builder, record, event_type, columns, sort_keys)
-            if builder.rows >= batch_rows:
-                yield builder_batch(builder, event_type, columns, buffer)
-            if status == scanner.END:
-                break
-    if builder.rows:
-        yield builder_batch(builder, event_type, columns, buffer)
+    """Batches from LineBlocks parsed by the C scanner (objects/scanner.scanned_batches), a line it hands back
+    read by the Python path in its place."""
+    return scanner.scanned_batches(
+        builder,
+        items,
+        batch_rows,
+        take=lambda: builder_batch(builder, event_type, columns, buffer),
+        append=lambda record: append_read(builder, record, event_type, columns, sort_keys),
+    )
 
 
 def append_read(
@@ -138,10 +107,10 @@ _SCANNED_TEXTS = ("Id", "EventName", "Email", "UserId", "MessageId", "DataFields
 
 
 def builder_batch(
-    builder: Any, event_type: str, columns: Sequence[Column], buffer: Callable[[bytes], Any] = _owned
+    builder: Any, event_type: str, columns: Sequence[Column], buffer: Callable[[bytes], Any] = owned_buffer
 ) -> Any:
     """The builder's rows as a batch of `columns`, its buffers made by `buffer` (copied into Arrow's own memory
-    unless told otherwise: `_owned`)."""
+    unless told otherwise: `owned_buffer`)."""
     rows, texts, integers = builder.take()
     built = {
         name: pa.StringArray.from_buffers(rows, buffer(offsets), buffer(data), _bitmap(valid, buffer))

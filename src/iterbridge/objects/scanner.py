@@ -4,6 +4,7 @@ The one place that says whether it is used: tests set `scanner` to None here to 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -32,3 +33,45 @@ def handed_back(block: LineBlock, position: int) -> tuple[dict[str, Any] | None,
     if record is not None:
         block.counted(1)
     return record, end + 1
+
+
+def scanned_batches(
+    builder: Any,
+    items: Iterable[Any],
+    batch_rows: int,
+    *,
+    take: Callable[[], Any],
+    append: Callable[[dict[str, Any]], None],
+) -> Iterator[Any]:
+    """Batches of at most `batch_rows` rows from LineBlocks parsed by a C builder (the GIL released while it
+    parses; `take` makes a batch of what it holds); a line it hands back (anything it cannot be sure to read
+    exactly as the Python path does) is read by the Python path and `append`ed, in its place. Records given as
+    dicts go the Python path too; batches already made (a window parsed while it downloaded) are given as they
+    are, in their place."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # here: the CLI imports this module, not pyarrow
+
+    for item in items:
+        if type(item) is pa.RecordBatch:
+            if builder.rows:
+                yield take()
+            yield item
+            continue
+        if type(item) is not LineBlock:
+            append(item)
+            if builder.rows >= batch_rows:
+                yield take()
+            continue
+        data, position = item.data, 0
+        while True:
+            position, status, rows = builder.scan(data, position, batch_rows)
+            item.counted(rows)
+            if status == ODD:
+                record, position = handed_back(item, position)
+                if record is not None:
+                    append(record)
+            if builder.rows >= batch_rows:
+                yield take()
+            if status == END:
+                break
+    if builder.rows:
+        yield take()

@@ -131,7 +131,7 @@ def _read(conn: Session, obj: ObjectDef, request: ReadRequest) -> Iterator[Row]:
 def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: int) -> Iterator[Any]:
     """Arrow batches: export records built into columns (objects/users_arrow.py); per user, from the rows."""
     from iterbridge.objects.arrow import batches_from_rows
-    from iterbridge.objects.users_arrow import user_batches
+    from iterbridge.objects.users_arrow import user_batches, user_scanning, window_parse
 
     columns = conn.columns(obj)
     sort_keys = request.hints.sort_json_keys
@@ -140,7 +140,17 @@ def _batches(conn: Session, obj: ObjectDef, request: ReadRequest, batch_rows: in
         return
     since, until = request.bounds("ProfileUpdatedAt")
     fields = _export_fields(conn, request, columns)
-    records = export_records(conn, request, "user", since, until, only_fields=fields)
+    scanning = user_scanning(columns)  # lines parsed in C, each window while it downloads (the GIL released)
+    records = export_records(
+        conn,
+        request,
+        "user",
+        since,
+        until,
+        only_fields=fields,
+        blocks=scanning,
+        parse=window_parse(columns, batch_rows, sort_keys) if scanning else None,
+    )
     yield from user_batches(records, columns, batch_rows, sort_keys=sort_keys)
 
 
