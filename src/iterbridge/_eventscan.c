@@ -574,6 +574,9 @@ static int write_value(Writer *w, Buf *out, const Node *node, int sorted) {
 
 /* ---------------------------------------------------------------- columns */
 
+/* The kinds of column every function here takes or builds, by catalog type (objects/arrow.C_KINDS). */
+enum { KIND_TEXT, KIND_JSON, KIND_INTEGER, KIND_REAL, KIND_BOOLEAN, KIND_TIMESTAMP, KINDS };
+
 typedef struct {
     Buf offsets; /* int32, one more than the rows */
     Buf data;
@@ -1278,8 +1281,6 @@ static PyTypeObject BuilderType = {
  *   JSON       any value, as orjson writes it (keys sorted; or as sent, a string then kept as it is)
  * null (or no field) is null in every column. */
 
-enum { K_TEXT, K_INTEGER, K_REAL, K_BOOLEAN, K_TIMESTAMP, K_JSON, KINDS };
-
 typedef struct {
     char *top, *sub; /* the source's UTF-8 parts; sub NULL for a top-level field, top NULL for no source */
     size_t top_len, sub_len;
@@ -1473,7 +1474,7 @@ static int stage_value(UserBuilder *b, const UserColumn *c, Staged *st) {
     memset(st, 0, sizeof(*st));
     if (!group && (!n || n->type == J_NULL)) return OK;
     switch (c->kind) {
-    case K_TEXT:
+    case KIND_TEXT:
         if (n && n->type == J_STR) {
             st->text = n->str, st->len = n->len, st->valid = 1;
             return OK;
@@ -1487,7 +1488,7 @@ static int stage_value(UserBuilder *b, const UserColumn *c, Staged *st) {
             st->offset = start, st->len = b->scratch.len - start, st->valid = 1;
         }
         return OK;
-    case K_JSON:
+    case KIND_JSON:
         if (n && n->type == J_STR && !b->sort_keys) {
             st->text = n->str, st->len = n->len, st->valid = 1;
             return OK;
@@ -1500,11 +1501,11 @@ static int stage_value(UserBuilder *b, const UserColumn *c, Staged *st) {
     if (group) return ODD;
     st->valid = 1;
     switch (c->kind) {
-    case K_INTEGER:
+    case KIND_INTEGER:
         if (n->type != J_INT) return ODD;
         st->number = integer_of(n);
         return OK;
-    case K_REAL: {
+    case KIND_REAL: {
         double value;
         if (n->type == J_INT) {
             value = (double)integer_of(n);
@@ -1520,11 +1521,11 @@ static int stage_value(UserBuilder *b, const UserColumn *c, Staged *st) {
         memcpy(&st->number, &value, 8);
         return OK;
     }
-    case K_BOOLEAN:
+    case KIND_BOOLEAN:
         if (n->type != J_TRUE && n->type != J_FALSE) return ODD;
         st->number = n->type == J_TRUE;
         return OK;
-    default: { /* K_TIMESTAMP */
+    default: { /* KIND_TIMESTAMP */
         char iso[25];
         if (n->type != J_STR) return ODD;
         if (!n->len) st->valid = 0;
@@ -1605,7 +1606,7 @@ static int scan_user_line(void *builder, const unsigned char *line, size_t n, in
     if ((r = stage_extra(b, &staged[b->count]))) return r;
     for (Py_ssize_t i = 0; i < b->count; i++) {
         UserColumn *c = &b->columns[i];
-        int failed = c->kind == K_TEXT || c->kind == K_JSON ? add_staged_text(b, &c->text, &staged[i])
+        int failed = c->kind == KIND_TEXT || c->kind == KIND_JSON ? add_staged_text(b, &c->text, &staged[i])
                                                             : int_add(&c->num, staged[i].number, staged[i].valid);
         if (failed) return NOMEM;
     }
@@ -1757,20 +1758,20 @@ static PyObject *UserBuilder_append(UserBuilder *b, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t i = 0; i <= b->count && !failed; i++) {
         PyObject *value = PyTuple_GET_ITEM(values, i);
-        int kind = i < b->count ? b->columns[i].kind : K_JSON;
+        int kind = i < b->count ? b->columns[i].kind : KIND_JSON;
         Staged *st = &staged[i];
         if (value == Py_None) continue;
         st->valid = 1;
-        if (kind == K_TEXT || kind == K_JSON) {
+        if (kind == KIND_TEXT || kind == KIND_JSON) {
             Py_ssize_t n;
             st->text = PyUnicode_AsUTF8AndSize(value, &n);
             st->len = (size_t)n;
             failed = !st->text;
-        } else if (kind == K_REAL) {
+        } else if (kind == KIND_REAL) {
             double v = PyFloat_AsDouble(value);
             failed = v == -1.0 && PyErr_Occurred();
             memcpy(&st->number, &v, 8);
-        } else if (kind == K_BOOLEAN) {
+        } else if (kind == KIND_BOOLEAN) {
             failed = !PyBool_Check(value);
             if (failed) PyErr_SetString(PyExc_TypeError, "append: a BOOLEAN value must be a bool");
             st->number = value == Py_True;
@@ -1781,7 +1782,7 @@ static PyObject *UserBuilder_append(UserBuilder *b, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < b->count && !failed; i++) {
         UserColumn *c = &b->columns[i];
-        if (c->kind == K_TEXT || c->kind == K_JSON ? add_staged_text(b, &c->text, &staged[i])
+        if (c->kind == KIND_TEXT || c->kind == KIND_JSON ? add_staged_text(b, &c->text, &staged[i])
                                                    : int_add(&c->num, staged[i].number, staged[i].valid))
             failed = 2;
     }
@@ -1822,11 +1823,11 @@ static PyObject *UserBuilder_take(UserBuilder *b, PyObject *Py_UNUSED(ignored)) 
     for (Py_ssize_t i = 0; i < b->count; i++) {
         UserColumn *c = &b->columns[i];
         PyObject *item;
-        if (c->kind == K_TEXT || c->kind == K_JSON)
+        if (c->kind == KIND_TEXT || c->kind == KIND_JSON)
             item = text_buffers(&c->text, b->rows);
         else
             item = Py_BuildValue("(NN)", bitmap(&c->num.valid, c->num.nulls, b->rows),
-                                 c->kind == K_BOOLEAN ? value_bits(&c->num.values, b->rows)
+                                 c->kind == KIND_BOOLEAN ? value_bits(&c->num.values, b->rows)
                                                       : bytes_of(&c->num.values));
         if (!item) goto done;
         PyTuple_SET_ITEM(columns, i, item);
@@ -1874,12 +1875,11 @@ PyDoc_STRVAR(pg_copy_doc,
              "`count` rows of Arrow columns as the tuples of a PostgreSQL binary COPY (no signature, no trailer):\n"
              "each row its field count, each field its length (-1: NULL) and its bytes. `columns`: a sequence of\n"
              "(kind, validity, offsets, data, offset), the Arrow buffers of a column (validity None: no NULL;\n"
-             "offsets: int32, for text only) and its first element. Kinds: PG_TEXT (NUL characters taken out),\n"
-             "PG_JSON (jsonb's version byte, then the text without its escaped NULs, as batches._pg_field),\n"
-             "PG_INT8, PG_FLOAT8 (8 bytes, big-endian), PG_BOOL (bits), PG_TIMESTAMP (Unix microseconds, written\n"
-             "from PostgreSQL's epoch, 2000-01-01).");
+             "offsets: int32, for text only) and its first element. Kinds: KIND_TEXT (NUL characters taken out),\n"
+             "KIND_JSON (jsonb's version byte, then the text without its escaped NULs, as batches._pg_field),\n"
+             "KIND_INTEGER, KIND_REAL (8 bytes, big-endian), KIND_BOOLEAN (bits), KIND_TIMESTAMP (Unix\n"
+             "microseconds, written from PostgreSQL's epoch, 2000-01-01).");
 
-enum { PG_TEXT, PG_JSON, PG_INT8, PG_FLOAT8, PG_BOOL, PG_TIMESTAMP, PG_KINDS };
 #define PG_EPOCH_US INT64_C(946684800000000)
 #define PG_MAX_COLUMNS 1600 /* PostgreSQL's own limit */
 
@@ -1952,7 +1952,7 @@ static void columns_release(ArrowColumn *columns, Py_ssize_t n) {
 static int column_take(PyObject *item, Py_ssize_t count, ArrowColumn *column, size_t *most) {
     PyObject *validity, *offsets, *data;
     if (!PyArg_ParseTuple(item, "iOOOn", &column->kind, &validity, &offsets, &data, &column->offset)) return -1;
-    if (column->kind < 0 || column->kind >= PG_KINDS || column->offset < 0) {
+    if (column->kind < 0 || column->kind >= KINDS || column->offset < 0) {
         PyErr_SetString(PyExc_ValueError, "a column of an unknown kind, or a negative offset");
         return -1;
     }
@@ -1964,7 +1964,7 @@ static int column_take(PyObject *item, Py_ssize_t count, ArrowColumn *column, si
     if (PyObject_GetBuffer(data, &column->data, PyBUF_SIMPLE) < 0) return -1;
     size_t data_len = (size_t)column->data.len;
     *most += 4 * (size_t)count;
-    if (column->kind == PG_TEXT || column->kind == PG_JSON) {
+    if (column->kind == KIND_TEXT || column->kind == KIND_JSON) {
         if (offsets == Py_None || PyObject_GetBuffer(offsets, &column->offsets, PyBUF_SIMPLE) < 0) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a text column without offsets");
             return -1;
@@ -1975,8 +1975,8 @@ static int column_take(PyObject *item, Py_ssize_t count, ArrowColumn *column, si
             if (bounds[i] < 0 || bounds[i + 1] < bounds[i] || (size_t)bounds[i + 1] > data_len) goto short_buffer;
         size_t size = count ? (size_t)(bounds[count] - bounds[0]) : 0;
         /* Text only shrinks; JSON takes the version byte, and a raw NUL becomes two bytes. */
-        *most += column->kind == PG_JSON ? 2 * size + (size_t)count : size;
-    } else if (column->kind == PG_BOOL) {
+        *most += column->kind == KIND_JSON ? 2 * size + (size_t)count : size;
+    } else if (column->kind == KIND_BOOLEAN) {
         if (data_len * 8 < last) goto short_buffer;
         *most += (size_t)count;
     } else {
@@ -2031,11 +2031,11 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
             char *length = w;
             w += 4;
             switch (column->kind) {
-            case PG_TEXT:
-            case PG_JSON: {
+            case KIND_TEXT:
+            case KIND_JSON: {
                 const int32_t *bounds = (const int32_t *)column->offsets.buf;
                 const char *p = data + bounds[at], *end = data + bounds[at + 1];
-                if (column->kind == PG_TEXT) {
+                if (column->kind == KIND_TEXT) {
                     w = put_text(w, p, end);
                 } else {
                     *w++ = 1; /* jsonb's version */
@@ -2043,16 +2043,16 @@ static PyObject *pg_copy_rows(PyObject *Py_UNUSED(self), PyObject *args) {
                 }
                 break;
             }
-            case PG_BOOL:
+            case KIND_BOOLEAN:
                 *w++ = (char)bit_set((const unsigned char *)data, at);
                 break;
-            case PG_TIMESTAMP: {
+            case KIND_TIMESTAMP: {
                 int64_t micros;
                 memcpy(&micros, data + 8 * at, 8);
                 w = put_be64(w, (uint64_t)(micros - PG_EPOCH_US));
                 break;
             }
-            default: { /* PG_INT8, PG_FLOAT8: the 8 bytes as they are, big-endian */
+            default: { /* KIND_INTEGER, KIND_REAL: the 8 bytes as they are, big-endian */
                 uint64_t bits;
                 memcpy(&bits, data + 8 * at, 8);
                 w = put_be64(w, bits);
@@ -2141,8 +2141,9 @@ PyDoc_STRVAR(sqlite_write_doc,
              "sqlite_write(connection, sql, columns, count, /) -> int\n\n"
              "Run the statement `sql` (UTF-8, one `?` per column) once per row of `count` rows of Arrow columns,\n"
              "on the sqlite3 `connection`'s own handle and in its open transaction, the GIL released; the rows\n"
-             "it changed (as executemany's rowcount). `columns` as pg_copy_rows takes them, of kinds PG_TEXT,\n"
-             "PG_INT8 and PG_FLOAT8. A failing row raises the sqlite3 module's error, the rows before it written.");
+             "it changed (as executemany's rowcount). `columns` as pg_copy_rows takes them, of kinds KIND_TEXT,\n"
+             "KIND_INTEGER and KIND_REAL. A failing row raises the sqlite3 module's error, the rows before it\n"
+             "written.");
 
 static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *connection, *given;
@@ -2176,7 +2177,7 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
     for (Py_ssize_t c = 0; c < n; c++) {
         if (column_take(PySequence_Fast_GET_ITEM(sequence, c), count, &columns[c], &most) < 0) goto done;
         int kind = columns[c].kind;
-        if (kind != PG_TEXT && kind != PG_INT8 && kind != PG_FLOAT8) {
+        if (kind != KIND_TEXT && kind != KIND_INTEGER && kind != KIND_REAL) {
             PyErr_SetString(PyExc_ValueError, "sqlite_write: columns are text, integers or reals");
             goto done;
         }
@@ -2200,11 +2201,11 @@ static PyObject *sqlite_write(PyObject *Py_UNUSED(self), PyObject *args) {
             int place = (int)c + 1;
             if (column->validity.obj && !bit_set(column->validity.buf, at)) {
                 sq.bind_null(statement, place);
-            } else if (column->kind == PG_TEXT) {
+            } else if (column->kind == KIND_TEXT) {
                 const int32_t *bounds = (const int32_t *)column->offsets.buf;
                 const char *data = column->data.buf;
                 sq.bind_text(statement, place, data + bounds[at], bounds[at + 1] - bounds[at], NULL); /* static */
-            } else if (column->kind == PG_INT8) {
+            } else if (column->kind == KIND_INTEGER) {
                 int64_t value;
                 memcpy(&value, (const char *)column->data.buf + 8 * at, 8);
                 sq.bind_int64(statement, place, value);
@@ -2281,7 +2282,7 @@ static PyObject *csv_records(PyObject *Py_UNUSED(self), PyObject *args) {
     size_t most = 0, size = 0;
     for (Py_ssize_t c = 0; c < n; c++) {
         if (column_take(PyTuple_GET_ITEM(given, c), count, &columns[c], &most) < 0) goto done;
-        if (columns[c].kind != PG_TEXT || columns[c].validity.obj) {
+        if (columns[c].kind != KIND_TEXT || columns[c].validity.obj) {
             PyErr_SetString(PyExc_ValueError, "csv_records: a column that is not text, or with NULLs");
             goto done;
         }
@@ -2399,21 +2400,21 @@ static PyObject *cell_object(const ArrowColumn *column, Py_ssize_t at, Parser *p
     if (column->validity.obj && !bit_set(column->validity.buf, at)) Py_RETURN_NONE;
     const char *data = column->data.buf;
     switch (column->kind) {
-    case PG_TEXT:
-    case PG_JSON: {
+    case KIND_TEXT:
+    case KIND_JSON: {
         const int32_t *bounds = (const int32_t *)column->offsets.buf;
         const char *p = data + bounds[at];
         size_t n = (size_t)(bounds[at + 1] - bounds[at]);
-        if (column->kind == PG_TEXT) return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "strict");
+        if (column->kind == KIND_TEXT) return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "strict");
         return json_cell(ps, p, n, parse_json);
     }
-    case PG_BOOL: return PyBool_FromLong(bit_set((const unsigned char *)data, at));
-    case PG_FLOAT8: {
+    case KIND_BOOLEAN: return PyBool_FromLong(bit_set((const unsigned char *)data, at));
+    case KIND_REAL: {
         double value;
         memcpy(&value, data + 8 * at, 8);
         return PyFloat_FromDouble(value);
     }
-    case PG_TIMESTAMP: {
+    case KIND_TIMESTAMP: {
         int64_t micros, days, rest;
         memcpy(&micros, data + 8 * at, 8);
         days = micros / 86400000000LL;
@@ -2534,7 +2535,8 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_eventscan", "Events' and users' export lines into Arrow buffers, in C (see the source's header).",
+    PyModuleDef_HEAD_INIT, "_eventscan",
+    "Events' and users' export lines into Arrow buffers, in C (see the source's header).",
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 

@@ -310,11 +310,13 @@ def test_a_read_of_users_goes_through_the_scanner(sandbox: Sandbox, monkeypatch:
 
 
 def test_a_column_without_a_source_is_null_whatever_the_line_holds(tmp_path: Path) -> None:
-    """An import-only column reads NULL; a field named "" (which no source names) is ExtraFields'."""
-    columns = (*MANAGED, Column("Imported", SqlType.TEXT), EXTRA)
-    line = b'{"email":"a@x.com","":"empty","Imported":"x"}'
+    """A column without a source, or import-only, reads NULL; a field named "" (which no source names) is
+    ExtraFields'."""
+    imported, sent = Column("Imported", SqlType.TEXT), Column("Sent", SqlType.TEXT, "sent", import_only=True)
+    columns = (*MANAGED, imported, sent, EXTRA)
+    line = b'{"email":"a@x.com","":"empty","Imported":"x","sent":"y"}'
     python, scanned, counted, _, _ = both_paths([line], tmp_path, columns=columns)
     assert scanned.equals(python)
-    assert scanned.to_pylist()[0]["Imported"] is None
+    assert (scanned.to_pylist()[0]["Imported"], scanned.to_pylist()[0]["Sent"]) == (None, None)
     assert scanned.to_pylist()[0]["ExtraFields"] == '{"":"empty","Imported":"x"}'
     assert counted == 1

@@ -145,7 +145,7 @@ def rows(table: Any, types: dict[str, SqlType]) -> Iterator[Row]:
         yield from scanner.scanner.arrow_dicts(names, given, batch.num_rows, parsed_json)
 
 
-_C_KINDS = {  # the C extension's kinds of column (_eventscan.c: PG_TEXT …)
+C_KINDS = {  # the C extension's kinds of column (_eventscan.c: KIND_TEXT …)
     SqlType.TEXT: 0,
     SqlType.JSON: 1,
     SqlType.INTEGER: 2,
@@ -162,7 +162,7 @@ def arrow_buffers(values: Any, kind: SqlType) -> tuple[int, Any, Any, Any, int]:
     validity = buffers[0] if values.null_count else None
     data = buffers[-1] if buffers[-1] is not None else b""  # a column of NULLs only may have none
     offsets = buffers[1] if kind in (SqlType.TEXT, SqlType.JSON) else None
-    return _C_KINDS[kind], validity, offsets, data, values.offset
+    return C_KINDS[kind], validity, offsets, data, values.offset
 
 
 def derivation_input(batch: Any, derivation: Derivation, types: dict[str, SqlType]) -> Iterator[Row]:

@@ -92,12 +92,12 @@ class Column:
         return not self.read_only or (self.key and operation is Operation.UPDATE)
 
     @functools.cached_property
-    def _path(self) -> tuple[str, ...]:
+    def path(self) -> tuple[str, ...]:
         """The dotted source split once, not once per cell read; () for columns that read NULL."""
         return () if self.source is None or self.import_only else tuple(self.source.split("."))
 
     def read(self, record: dict[str, Any]) -> Any:
-        path = self._path
+        path = self.path
         if len(path) == 1:  # the usual column: one call, no walk
             value = record.get(path[0])
             return None if value is None else convert(value, self.type)
@@ -106,7 +106,7 @@ class Column:
 
     def raw(self, record: dict[str, Any]) -> Any:
         """The record's value at the column's source, not yet converted (Arrow batches convert whole columns)."""
-        path = self._path
+        path = self.path
         if not path:
             return None
         if len(path) == 1:

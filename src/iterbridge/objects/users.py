@@ -9,7 +9,7 @@ double → REAL, boolean → BOOLEAN, date → TIMESTAMP, object/nested/geo → 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from iterbridge.api.urls import path_segment
@@ -78,9 +78,14 @@ def unflatten(record: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
+def covered_fields(columns: Sequence[Column]) -> set[str]:
+    """The top-level fields a column (or Iterable's own bookkeeping) holds: ExtraFields holds the others."""
+    return {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
+
+
 def profile_row(profile: dict[str, Any], columns: tuple[Column, ...]) -> Row:
     row = {c.name: c.read(profile) for c in columns if c is not EXTRA and c.name != EXTRA.name}
-    covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
+    covered = covered_fields(columns)
     extra = {k: v for k, v in profile.items() if k not in covered}
     row[EXTRA.name] = extra or None
     return row

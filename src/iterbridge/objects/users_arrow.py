@@ -22,19 +22,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from iterbridge.api.jsonlines import LineBlock
 from iterbridge.api.parsed_window import WindowParse
 from iterbridge.objects import scanner
-from iterbridge.objects.arrow import ARROW_TYPES, TIMESTAMP, array, owned_buffer, schema
+from iterbridge.objects.arrow import ARROW_TYPES, C_KINDS, array, owned_buffer, schema
 from iterbridge.objects.base import Column, SqlType, json_as_sent, json_text
-from iterbridge.objects.users import EXTRA, MANAGED_FIELDS, unflatten
-
-# UserBuilder's column kinds (_eventscan.c: K_TEXT …)
-_KINDS = {
-    SqlType.TEXT: 0,
-    SqlType.INTEGER: 1,
-    SqlType.REAL: 2,
-    SqlType.BOOLEAN: 3,
-    SqlType.TIMESTAMP: 4,
-    SqlType.JSON: 5,
-}
+from iterbridge.objects.users import EXTRA, covered_fields, unflatten
 
 
 def user_batches(
@@ -59,7 +49,7 @@ def user_batch(records: Iterable[dict[str, Any]], columns: Sequence[Column], sor
     flat = [c for c in held if c.source and "." not in c.source and not c.import_only]
     nested = [c for c in held if c not in flat]
     flat_keys = [str(c.source) for c in flat]
-    covered = {c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS
+    covered = covered_fields(columns)
     flat_cells: list[tuple[Any, ...]] = []
     nested_cells: list[list[Any]] = [[] for _ in nested]
     extras: list[str | None] = []
@@ -89,26 +79,19 @@ def _held(columns: Sequence[Column]) -> list[Column]:
 def user_scanning(columns: Sequence[Column]) -> bool:
     """Whether the C scanner reads these columns' export lines (then a read asks for LineBlocks): it is built,
     and every column's source is a field or a field of a field ("itblInternal.emailDomain")."""
-    return scanner.scanning() and all(
-        c.source is None or (c.source.count(".") <= 1 and all(c.source.split("."))) for c in _held(columns)
-    )
+    return scanner.scanning() and all(len(c.path) <= 2 and all(c.path) for c in _held(columns))
 
 
 def user_builder(columns: Sequence[Column], sort_keys: bool) -> Any:
-    """A UserBuilder for `columns`: each held column's source split in two and its kind; the top-level names
-    that stay out of ExtraFields (user_batch's `covered`, the same set)."""
+    """A UserBuilder for `columns`: each held column's path as the builder walks it (a field, and the field in it
+    for "itblInternal.emailDomain"; none for a column that reads NULL) and its kind; the fields ExtraFields leaves
+    out."""
     assert scanner.scanner is not None
-    plan = tuple((*_parts(c.source), _KINDS[c.type]) for c in _held(columns))
-    covered = tuple(sorted({c.source.split(".")[0] for c in columns if c.source} | MANAGED_FIELDS))
-    return scanner.scanner.UserBuilder(plan, covered, sort_keys)
-
-
-def _parts(source: str | None) -> tuple[str | None, str | None]:
-    """A source as the builder walks it: its field and, for "itblInternal.emailDomain", the field in it."""
-    if source is None:
-        return None, None
-    field, _, inner = source.partition(".")
-    return field, inner if inner else None
+    plan = []
+    for column in _held(columns):
+        field, inner = (*column.path, None, None)[:2]
+        plan.append((field, inner, C_KINDS[column.type]))
+    return scanner.scanner.UserBuilder(tuple(plan), tuple(sorted(covered_fields(columns))), sort_keys)
 
 
 def window_parse(columns: Sequence[Column], batch_rows: int, sort_keys: bool) -> WindowParse:
@@ -151,8 +134,7 @@ def user_builder_batch(builder: Any, columns: Sequence[Column]) -> Any:
     rows, held, extra = builder.take()
     built = {}
     for column, buffers in zip(_held(columns), held, strict=True):
-        kind = TIMESTAMP if column.type is SqlType.TIMESTAMP else ARROW_TYPES[column.type]
-        built[column.name] = pa.Array.from_buffers(kind, rows, [_owned(b) for b in buffers])
+        built[column.name] = pa.Array.from_buffers(ARROW_TYPES[column.type], rows, [_owned(b) for b in buffers])
     built[EXTRA.name] = pa.Array.from_buffers(pa.string(), rows, [_owned(b) for b in extra])
     return pa.RecordBatch.from_arrays([built[c.name] for c in columns], schema=schema(columns))
 

@@ -254,7 +254,6 @@ _PG_TEXT_STEPS = (("\x00", ""),)
 _PG_JSON_STEPS = (("\\\\", "\x00"), ("\\u0000", ""), ("\x00", "\\\\"))
 
 
-# The column kinds of the C writers (PG_TEXT … PG_TIMESTAMP in _eventscan.c), by catalog type.
 def pg_binary(table: Any, columns: Sequence[Column]) -> Iterator[memoryview]:
     """The rows of a conformed table as the tuples of a binary COPY (without the signature and trailer), a few
     megabytes at a time: written by the C extension from the columns' buffers (medium emailSend, 344 k rows:
