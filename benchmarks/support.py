@@ -264,6 +264,65 @@ def postgres_database(server_url: str, label: str) -> Iterator[str | None]:
 
 
 @dataclass
+class CpuBudget:
+    """Where the machine's CPU went during a run: the client, the sandbox (both measured), and the rest of the
+    machine (its busy time less those two: on a quiet machine, a database server the client writes to). On a
+    machine whose cores the three share, their sum over the cores is the least time the run can take, whatever
+    the client does with its threads."""
+
+    seconds: float = 0.0  # the run's wall time
+    client_s: float = 0.0
+    sandbox_s: float = 0.0
+    rest_s: float = 0.0
+    cores: int = 1
+
+    @property
+    def total_s(self) -> float:
+        return self.client_s + self.sandbox_s + self.rest_s
+
+    @property
+    def least_s(self) -> float:
+        """The run's CPU seconds spread perfectly over the cores."""
+        return self.total_s / self.cores
+
+    @property
+    def busy(self) -> float:
+        """The fraction of the cores' time the run kept busy."""
+        return self.total_s / (self.cores * self.seconds) if self.seconds else 0.0
+
+
+class CpuMeter:
+    """Measures a CpuBudget around a block: the machine's busy time (psutil.cpu_times), the sandbox's process
+    time, and the client's: this process's, unless the caller sets `budget.client_s` (a child's rusage)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = psutil.Process(server.pid)
+        self.budget = CpuBudget(cores=psutil.cpu_count() or 1)
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def _sandbox(self) -> float:
+        times = self.server.cpu_times()
+        return float(times.user + times.system)
+
+    def __enter__(self) -> CpuMeter:
+        self._began, self._machine, self._server = time.perf_counter(), self._busy(), self._sandbox()
+        self._own = time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        budget = self.budget
+        budget.seconds = time.perf_counter() - self._began
+        budget.sandbox_s = self._sandbox() - self._server
+        if not budget.client_s:
+            budget.client_s = time.process_time() - self._own
+        budget.rest_s = max(0.0, self._busy() - self._machine - budget.sandbox_s - budget.client_s)
+
+
+@dataclass
 class Replication:
     target: str
     seconds: float = 0.0
@@ -272,6 +331,7 @@ class Replication:
     exit_code: int = 0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MB)
     output: str = ""
+    cpu: CpuBudget = field(default_factory=CpuBudget)
 
     def quarters_mb(self) -> list[float]:
         """The peak RSS within each quarter of the run: flat memory shows no upward trend across them."""
@@ -292,7 +352,7 @@ def replicate(server: Server, target: str, workers: int, env: dict[str, str] | N
     environment = {**os.environ, "ITERABLE_API_KEY": API_KEY, "ITERABLE_BASE_URL": server.url, **(env or {})}
     command = [sys.executable, "-m", "iterbridge", "replicate", "--to", target, "--workers", str(workers), "--json"]
     command += ["--rate-limits", "off", "--export-method", "sync"]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, CpuMeter(server) as meter:
         began = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=environment, text=True)
         watched = psutil.Process(process.pid)
@@ -313,11 +373,13 @@ def replicate(server: Server, target: str, workers: int, env: dict[str, str] | N
         process.returncode = os.waitstatus_to_exitcode(status)
         run.exit_code = process.returncode
         run.peak_mb = usage.ru_maxrss / 1024  # KB on Linux
+        meter.budget.client_s = usage.ru_utime + usage.ru_stime
         out.seek(0)
         err.seek(0)
         run.output = out.read()
         if run.exit_code:
             print(err.read()[-2000:], file=sys.stderr)
+    run.cpu = meter.budget
     with contextlib.suppress(ValueError):
         report = json.loads(run.output)
         run.rows = sum(s["inserted"] + s["updated"] + s["unchanged"] for s in report["streams"])
