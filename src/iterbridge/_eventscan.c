@@ -59,6 +59,7 @@ static int buf_grow(Buf *b, size_t extra) {
 }
 
 static inline int buf_put(Buf *b, const void *data, size_t n) {
+    if (!n) return 0; /* nothing to copy, and `data` or the buffer may be NULL */
     if (buf_grow(b, n)) return -1;
     memcpy(b->p + b->len, data, n);
     b->len += n;
@@ -518,6 +519,7 @@ static int write_value(Writer *w, Buf *out, const Node *node, int sorted);
 
 /* An object of `count` members whose nodes are at `members` (indexes into the arena). */
 static int write_members(Writer *w, Buf *out, const uint32_t *members, size_t count, int sorted) {
+    if (!count) return buf_put(out, "{}", 2) ? NOMEM : OK; /* the order buffer may be NULL yet */
     const Node *nodes = w->ps->arena.p;
     size_t base = w->order.len;
     if (buf_grow(&w->order, count * sizeof(uint32_t))) return NOMEM;
