@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from helpers import NO_TLS, FakeClock, Stats, cli_env, connect_to
@@ -194,6 +194,8 @@ _LIST_IDS = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
+@example(users=[("a@x.io", [10**18])], covered=frozenset(), start=0)  # 19 digits: int64's width
+@example(users=[("a@x.io", [2**63 - 1, -(2**63)])], covered=frozenset({-3, 1}), start=0)
 @given(
     users=st.lists(
         st.tuples(st.none() | st.just("") | st.emails(), _LIST_IDS),

@@ -120,8 +120,9 @@ def _from_user(user: Mapping[str, Any], covered: Collection[Any]) -> Iterator[Ro
             yield {"ListId": list_id, "Email": email}
 
 
-# The JSON text of a list of integers, as a batch holds it (compact, as orjson writes it), each fitting int64.
-_INTEGER_LIST = r"^\[(-?(0|[1-9][0-9]{0,17})(,-?(0|[1-9][0-9]{0,17}))*)?\]$"
+# The JSON text of a list of integers, as a batch holds it (compact, as orjson writes it), each of 19 digits at
+# most (int64's 9,223,372,036,854,775,807 has 19: one beyond int64 fails the cast, and the batch goes to the rows).
+_INTEGER_LIST = r"^\[(-?(0|[1-9][0-9]{0,18})(,-?(0|[1-9][0-9]{0,18}))*)?\]$"
 
 
 def _memberships(users: Any, covered: Collection[Any]) -> Any | None:
@@ -144,7 +145,10 @@ def _memberships(users: Any, covered: Collection[Any]) -> Any | None:
     lists = pc.split_pattern(pc.utf8_slice_codeunits(texts, 1, -1), ",")
     values, owners = pc.list_flatten(lists), pc.list_parent_indices(lists)
     present = pc.not_equal(values, "")  # "[]" splits into one empty text
-    ids, owners = values.filter(present).cast(pa.int64()), owners.filter(present)
+    try:
+        ids, owners = values.filter(present).cast(pa.int64()), owners.filter(present)
+    except pa.ArrowInvalid:  # 19 digits beyond int64
+        return None
     member = pc.is_in(ids, value_set=pa.array(sorted(covered), type=pa.int64()))
     ids, owners = ids.filter(member), owners.filter(member)
     pairs = np.column_stack([owners.to_numpy(), ids.to_numpy()])
