@@ -313,6 +313,23 @@ def test_a_moment_strptime_would_roll_over_is_no_real_date(text: str) -> None:
         list(event_batches(iter([{"createdAt": good}, {"createdAt": text}]), "customEvent", EVENTS.columns, 10))
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([2**63 - 1, -(2**63), "12", 7.9], [2**63 - 1, -(2**63), 12, 7]),
+        ([2**63, 9.223372036854776e18, -(2**63) - 1, "99999999999999999999", 1e300], [None] * 5),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_null_in_dict_rows_and_batches(values: list[Any], expected: list[Any]) -> None:
+    """An INTEGER column holds what 64 bits hold (every target's integer): a custom field sent beyond that (a
+    float of 2**63, a 20-digit number) is NULL in dict rows and batches alike, not a read that fails."""
+    from iterbridge.objects.arrow import array
+    from iterbridge.objects.base import convert
+
+    assert [convert(v, SqlType.INTEGER) for v in values] == expected
+    assert array(values, SqlType.INTEGER).to_pylist() == expected
+
+
 @pytest.mark.parametrize("values", [[1_700_000_000_000, None], [1_700_000_000, 2.5], [253_402_300_800_000.0]])
 def test_a_number_in_a_timestamp_column_is_the_dict_rows_moment(values: list[Any]) -> None:
     """A number in a timestamp column (a custom date field sent as epoch) is the moment the dict rows make of it

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import RecordCounter, connect_to, python_path
@@ -211,6 +211,8 @@ lines = st.lists(
                 b'{"email":"a@x.com"} trailing',
                 b"[1,2]",
                 b'{"email":"a@x.com","lifetimeValue":1E5,"totalOrders":-0}',
+                b'{"email":"a@x.com","totalOrders":9.223372036854776e+18}',  # beyond int64: NULL, both paths
+                b'{"email":"a@x.com","totalOrders":-9223372036854775809}',
             ]
         ),
     ),
@@ -219,6 +221,7 @@ lines = st.lists(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(chosen=[b'{"totalOrders":9.223372036854776e+18}', b'{"totalOrders":9223372036854775807}'], sort_keys=False)
 @given(chosen=lines, sort_keys=st.booleans())
 def test_scanned_batches_equal_the_python_paths(tmp_path: Path, chosen: list[bytes], sort_keys: bool) -> None:
     assert_same(chosen, tmp_path, sort_keys)

@@ -166,15 +166,21 @@ def from_sql(value: Any, sql_type: SqlType) -> Any:
     return value
 
 
+# An INTEGER column's range: every target stores it in 64 bits (a value beyond is no such integer: NULL).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def convert(value: Any, sql_type: SqlType) -> Any:
-    """An API value → the column's Python type (datetime for timestamps; dict/list kept for JSON)."""
+    """An API value → the column's Python type (datetime for timestamps; dict/list kept for JSON); a value the
+    type cannot hold (not a number, an integer beyond 64 bits, an epoch beyond year 9999) is None."""
     if value is None:
         return None
     try:
         if sql_type is SqlType.TIMESTAMP:
             return parse_timestamp(value)
         if sql_type is SqlType.INTEGER:
-            return int(value) if not isinstance(value, (list, dict)) else None
+            number = int(value) if not isinstance(value, (list, dict)) else None
+            return number if number is not None and INT64_MIN <= number <= INT64_MAX else None
         if sql_type is SqlType.REAL:
             return float(value)
         if sql_type is SqlType.BOOLEAN:
