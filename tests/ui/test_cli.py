@@ -108,6 +108,7 @@ def test_ctrl_c_or_sigterm_stops_the_console_cleanly(tmp_path: Path, signal_numb
     environment["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(Path(iterbridge.__file__).parents[1]), os.environ.get("PYTHONPATH")) if p
     )
+    environment["PYTHONFAULTHANDLER"] = "1"  # a crash at exit (seen once: -11 after "console stopped") says where
     process = subprocess.Popen(
         [sys.executable, "-m", "iterbridge", "ui", "--sandbox", "--no-browser"],
         stdout=subprocess.PIPE,
