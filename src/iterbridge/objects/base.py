@@ -179,8 +179,10 @@ def convert(value: Any, sql_type: SqlType) -> Any:
         if sql_type is SqlType.TIMESTAMP:
             return parse_timestamp(value)
         if sql_type is SqlType.INTEGER:
-            number = int(value) if not isinstance(value, (list, dict)) else None
-            return number if number is not None and INT64_MIN <= number <= INT64_MAX else None
+            if isinstance(value, (list, dict)):
+                return None
+            number = int(value)
+            return number if INT64_MIN <= number <= INT64_MAX else None
         if sql_type is SqlType.REAL:
             return float(value)
         if sql_type is SqlType.BOOLEAN:
